@@ -1,0 +1,33 @@
+// Weight types and non-owning views of weights and activations.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mote {
+
+// Same numeric values as mote::fb::WeightType in schema/mote.fbs (checked in format/).
+enum class WeightType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4 };
+inline constexpr int kWeightTypeCount = 5;
+
+const char* weight_type_name(WeightType type);
+// Parses "f32", "f16", "bf16", "q8_0", "q4_0" (also "q4"); returns false if unknown.
+bool parse_weight_type(const char* text, WeightType* out);
+
+// A 2-D weight [rows, cols] in PyTorch [out, in] order, rows stored one after another
+// `row_stride` bytes apart. 1-D weights are views with rows == 1. Does not own `data`
+// (it points into the mmapped file or an expert cache slot). Read-only, thread-safe to share.
+struct WeightView {
+  WeightType type = WeightType::F32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  uint64_t row_stride = 0;  // bytes
+  const uint8_t* data = nullptr;
+
+  bool empty() const { return data == nullptr; }
+  const uint8_t* row(int64_t r) const { return data + uint64_t(r) * row_stride; }
+  // Valid only for F32 views (norm weights, biases).
+  const float* f32() const { return reinterpret_cast<const float*>(data); }
+};
+
+}  // namespace mote

@@ -1,0 +1,63 @@
+// MoteFile: an opened, verified .mote file. open() checks, in order: the header, the FlatBuffer
+// (FlatBuffers verifier + identifier), every segment bound against the file size with
+// overflow-safe arithmetic, every tensor's type/shape/size against its segment, the expert
+// tables, and the blobs. After open() succeeds, every pointer the accessors return is in bounds.
+// Segment checksums are verified on demand (verify_checksums), as they cost a full read.
+//
+// Ownership: MoteFile owns the mapping; views returned stay valid while it lives.
+// Thread-safety: all const methods are safe to call concurrently.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "cpu/mapped_file.h"
+#include "format/header.h"
+#include "mote/mote_generated.h"
+
+namespace mote {
+
+class MoteFile {
+ public:
+  static Result<std::unique_ptr<MoteFile>> open(const std::string& path);
+
+  const std::string& path() const { return file_.path(); }
+  const FileHeader& header() const { return header_; }
+  const fb::Model& model() const { return *model_; }
+  const fb::ModelConfig& config() const { return *model_->config(); }
+  uint64_t file_size() const { return file_.size(); }
+
+  // Bytes of segment `index` (bounds already verified).
+  const uint8_t* segment_data(uint32_t index) const;
+  uint64_t segment_size(uint32_t index) const;
+  // File offset of segment `index` (for pread-based loading).
+  uint64_t segment_file_offset(uint32_t index) const;
+
+  // Tensor by Hugging Face name, or nullptr.
+  const fb::Tensor* find_tensor(std::string_view name) const;
+  // A view of a verified tensor's bytes: rows/cols from its shape (1-D -> rows = 1).
+  WeightView view(const fb::Tensor& tensor) const;
+  // Blob bytes by name ("tokenizer.json", ...); empty view if absent.
+  std::string_view blob(std::string_view name) const;
+
+  // Recomputes every segment checksum; names the first segment that differs.
+  Status verify_checksums() const;
+
+ private:
+  MoteFile() = default;
+  Status verify();
+  Status verify_header();
+  Status verify_segments();
+  Status verify_tensors();
+  Status verify_expert_layers();
+  Status verify_blobs();
+
+  MappedFile file_;
+  FileHeader header_{};
+  const fb::Model* model_ = nullptr;
+};
+
+}  // namespace mote

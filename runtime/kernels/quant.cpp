@@ -1,0 +1,195 @@
+#include "kernels/quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string_view>
+
+#include "core/half.h"
+
+namespace mote {
+
+const char* weight_type_name(WeightType type) {
+  switch (type) {
+    case WeightType::F32: return "f32";
+    case WeightType::F16: return "f16";
+    case WeightType::BF16: return "bf16";
+    case WeightType::Q8_0: return "q8_0";
+    case WeightType::Q4_0: return "q4_0";
+  }
+  return "unknown";
+}
+
+bool parse_weight_type(const char* text, WeightType* out) {
+  const std::string_view t(text);
+  if (t == "f32") *out = WeightType::F32;
+  else if (t == "f16") *out = WeightType::F16;
+  else if (t == "bf16") *out = WeightType::BF16;
+  else if (t == "q8_0" || t == "q8") *out = WeightType::Q8_0;
+  else if (t == "q4_0" || t == "q4") *out = WeightType::Q4_0;
+  else return false;
+  return true;
+}
+
+int64_t weight_block_size(WeightType type) {
+  return (type == WeightType::Q8_0 || type == WeightType::Q4_0) ? kQuantBlock : 1;
+}
+
+int64_t weight_block_bytes(WeightType type) {
+  switch (type) {
+    case WeightType::F32: return 4;
+    case WeightType::F16:
+    case WeightType::BF16: return 2;
+    case WeightType::Q8_0: return kQ8_0BlockBytes;
+    case WeightType::Q4_0: return kQ4_0BlockBytes;
+  }
+  return 0;
+}
+
+uint64_t weight_row_bytes(WeightType type, int64_t cols) {
+  const int64_t bs = weight_block_size(type);
+  return uint64_t((cols + bs - 1) / bs) * uint64_t(weight_block_bytes(type));
+}
+
+namespace {
+
+// Copies block b of src (zero-padded past cols) into out[32].
+void load_block(const float* src, int64_t cols, int64_t b, float* out) {
+  const int64_t start = b * kQuantBlock;
+  const int64_t n = std::min<int64_t>(kQuantBlock, cols - start);
+  std::memcpy(out, src + start, size_t(n) * sizeof(float));
+  std::fill(out + n, out + kQuantBlock, 0.0f);
+}
+
+void quantize_q8_0(const float* src, int64_t cols, uint8_t* dst) {
+  const int64_t nb = (cols + kQuantBlock - 1) / kQuantBlock;
+  float v[kQuantBlock];
+  for (int64_t b = 0; b < nb; ++b) {
+    load_block(src, cols, b, v);
+    float amax = 0.0f;
+    for (float x : v) amax = std::max(amax, std::fabs(x));
+    const uint16_t d16 = f32_to_f16(amax / 127.0f);
+    const float d = f16_to_f32(d16);
+    const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t* block = dst + b * kQ8_0BlockBytes;
+    std::memcpy(block, &d16, 2);
+    auto* q = reinterpret_cast<int8_t*>(block + 2);
+    for (int j = 0; j < kQuantBlock; ++j)
+      q[j] = int8_t(std::clamp<long>(std::lround(v[j] * inv), -127, 127));
+  }
+}
+
+// Squared error of quantising v with scale d to 4-bit codes q = clamp(round(x/d), -8, 7).
+float q4_error(const float* v, float d) {
+  if (d == 0.0f) {
+    float e = 0;
+    for (int j = 0; j < kQuantBlock; ++j) e += v[j] * v[j];
+    return e;
+  }
+  const float inv = 1.0f / d;
+  float err = 0.0f;
+  for (int j = 0; j < kQuantBlock; ++j) {
+    const float q = std::clamp(std::nearbyint(v[j] * inv), -8.0f, 7.0f);
+    const float diff = v[j] - q * d;
+    err += diff * diff;
+  }
+  return err;
+}
+
+// Q4_0 with a small search over scales: the signed extreme maps to -8 (as ggml does), then a few
+// neighbouring scales are tried and the one with the lowest squared error (after f16 rounding)
+// wins. Costs ~10x a single pass, which only the converter pays.
+void quantize_q4_0(const float* src, int64_t cols, uint8_t* dst) {
+  const int64_t nb = (cols + kQuantBlock - 1) / kQuantBlock;
+  float v[kQuantBlock];
+  for (int64_t b = 0; b < nb; ++b) {
+    load_block(src, cols, b, v);
+    float extreme = 0.0f;
+    for (float x : v)
+      if (std::fabs(x) > std::fabs(extreme)) extreme = x;
+    uint16_t best16 = f32_to_f16(extreme / -8.0f);
+    float best_err = q4_error(v, f16_to_f32(best16));
+    for (int step = -6; step <= 6; ++step) {
+      if (step == 0) continue;
+      const float divisor = -8.0f + 0.25f * float(step);
+      const uint16_t cand16 = f32_to_f16(extreme / divisor);
+      const float err = q4_error(v, f16_to_f32(cand16));
+      if (err < best_err) { best_err = err; best16 = cand16; }
+    }
+    const float d = f16_to_f32(best16);
+    const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t* block = dst + b * kQ4_0BlockBytes;
+    std::memcpy(block, &best16, 2);
+    uint8_t* qs = block + 2;
+    for (int j = 0; j < kQuantBlock / 2; ++j) {
+      const int lo = int(std::clamp(std::nearbyint(v[j] * inv), -8.0f, 7.0f)) + 8;
+      const int hi = int(std::clamp(std::nearbyint(v[j + 16] * inv), -8.0f, 7.0f)) + 8;
+      qs[j] = uint8_t(lo | (hi << 4));
+    }
+  }
+}
+
+}  // namespace
+
+void quantize_row(WeightType type, const float* src, int64_t cols, uint8_t* dst) {
+  switch (type) {
+    case WeightType::F32:
+      std::memcpy(dst, src, size_t(cols) * 4);
+      return;
+    case WeightType::F16:
+      for (int64_t i = 0; i < cols; ++i) {
+        const uint16_t h = f32_to_f16(src[i]);
+        std::memcpy(dst + 2 * i, &h, 2);
+      }
+      return;
+    case WeightType::BF16:
+      for (int64_t i = 0; i < cols; ++i) {
+        const uint16_t h = f32_to_bf16(src[i]);
+        std::memcpy(dst + 2 * i, &h, 2);
+      }
+      return;
+    case WeightType::Q8_0: quantize_q8_0(src, cols, dst); return;
+    case WeightType::Q4_0: quantize_q4_0(src, cols, dst); return;
+  }
+}
+
+void dequantize_row(WeightType type, const uint8_t* src, int64_t cols, float* dst) {
+  switch (type) {
+    case WeightType::F32:
+      std::memcpy(dst, src, size_t(cols) * 4);
+      return;
+    case WeightType::F16:
+    case WeightType::BF16:
+      for (int64_t i = 0; i < cols; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = type == WeightType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+      }
+      return;
+    case WeightType::Q8_0:
+    case WeightType::Q4_0: {
+      const bool q8 = type == WeightType::Q8_0;
+      const int64_t bytes = q8 ? kQ8_0BlockBytes : kQ4_0BlockBytes;
+      for (int64_t start = 0, b = 0; start < cols; start += kQuantBlock, ++b) {
+        const uint8_t* block = src + b * bytes;
+        uint16_t d16;
+        std::memcpy(&d16, block, 2);
+        const float d = f16_to_f32(d16);
+        const int64_t n = std::min<int64_t>(kQuantBlock, cols - start);
+        for (int64_t j = 0; j < n; ++j) {
+          int q;
+          if (q8) {
+            q = reinterpret_cast<const int8_t*>(block + 2)[j];
+          } else {
+            const uint8_t byte = block[2 + (j & 15)];
+            q = int(j < 16 ? (byte & 0xf) : (byte >> 4)) - 8;
+          }
+          dst[start + j] = d * float(q);
+        }
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace mote
