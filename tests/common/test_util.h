@@ -1,0 +1,31 @@
+// Helpers shared by the test binaries: run a child process and capture its output, exit code
+// and peak RSS; read and write whole files; make per-test temporary directories.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mote::test {
+
+struct CommandResult {
+  int exit_code = -1;         // exit status, or 128 + signal number if killed by a signal
+  std::string out;            // captured stdout
+  std::string err;            // captured stderr
+  int64_t peak_rss_bytes = 0; // child's ru_maxrss (VmHWM) from wait4
+};
+
+// Runs argv[0] with the given arguments (no shell), optionally feeding `stdin_text`.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+
+std::string read_file_bytes(const std::filesystem::path& path);
+void write_file_bytes(const std::filesystem::path& path, const std::string& bytes);
+
+// A fresh, empty directory under MOTE_TEST_TMP named after `name` (removed first if present).
+std::filesystem::path fresh_temp_dir(const std::string& name);
+
+// Files in `dir` whose name contains `needle` (e.g. ".tmp-" to find leftover temporary files).
+std::vector<std::string> files_containing(const std::filesystem::path& dir, const std::string& needle);
+
+}  // namespace mote::test
