@@ -1,0 +1,32 @@
+// The mote command-line tool: subcommands share this small argument parser.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mote::cli {
+
+// Parsed "SUBCOMMAND FILE [--flag value]... [--switch]...". Flags listed in `switches` take no
+// value. Unknown flags are rejected by the subcommand via `check_known`.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;
+
+  bool has(const std::string& flag) const { return flags.count(flag) != 0; }
+  std::string get(const std::string& flag, const std::string& fallback = "") const;
+};
+
+// Throws std::runtime_error with a one-line message on a malformed command line.
+Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& value_flags,
+                const std::vector<std::string>& switches);
+// Parses "1,2,3" into ids; throws on anything that is not a comma-separated list of integers.
+std::vector<int32_t> parse_ids(const std::string& text);
+int64_t parse_int(const std::string& flag, const std::string& text, int64_t min, int64_t max);
+
+int cmd_inspect(const Args& args);
+int cmd_logits(const Args& args);
+int cmd_run(const Args& args);
+
+}  // namespace mote::cli

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs mote's build and test dependencies from Debian 12 packages (run as root or with sudo).
+# Idempotent: packages already present are skipped by apt-get. Python is NOT needed to build,
+# run or test mote; it is only used by tests/fixtures/generate.py to regenerate fixtures.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libflatbuffers-dev flatbuffers-compiler
+  nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libtbb-dev libpcre2-dev libxnnpack-dev libpthreadpool-dev
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi
