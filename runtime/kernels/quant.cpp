@@ -96,30 +96,45 @@ float q4_error(const float* v, float d) {
   return err;
 }
 
-// Q4_0 with a small search over scales: the signed extreme maps to -8 (as ggml does), then a few
-// neighbouring scales are tried and the one with the lowest squared error (after f16 rounding)
-// wins. Costs ~10x a single pass, which only the converter pays.
+// Q4_0 scale search: for each candidate divisor around the signed extreme (ggml maps it to -8),
+// assign codes, refit d by least squares for those codes, round d to f16, and keep the d with
+// the lowest squared error. ~30 candidates per block: only the converter pays this.
+uint16_t best_q4_scale(const float* v) {
+  float extreme = 0.0f;
+  for (int j = 0; j < kQuantBlock; ++j)
+    if (std::fabs(v[j]) > std::fabs(extreme)) extreme = v[j];
+  if (extreme == 0.0f) return 0;
+  uint16_t best16 = f32_to_f16(extreme / -8.0f);
+  float best_err = q4_error(v, f16_to_f32(best16));
+  for (int step = 0; step <= 30; ++step) {
+    const float divisor = -9.0f + 0.1f * float(step);  // -9.0 .. -6.0
+    const float inv = divisor / extreme;
+    float sum_xq = 0.0f, sum_qq = 0.0f;
+    for (int j = 0; j < kQuantBlock; ++j) {
+      const float q = std::clamp(std::nearbyint(v[j] * inv), -8.0f, 7.0f);
+      sum_xq += v[j] * q;
+      sum_qq += q * q;
+    }
+    if (sum_qq == 0.0f) continue;
+    for (float d : {extreme / divisor, sum_xq / sum_qq}) {
+      const uint16_t cand16 = f32_to_f16(d);
+      const float err = q4_error(v, f16_to_f32(cand16));
+      if (err < best_err) { best_err = err; best16 = cand16; }
+    }
+  }
+  return best16;
+}
+
 void quantize_q4_0(const float* src, int64_t cols, uint8_t* dst) {
   const int64_t nb = (cols + kQuantBlock - 1) / kQuantBlock;
   float v[kQuantBlock];
   for (int64_t b = 0; b < nb; ++b) {
     load_block(src, cols, b, v);
-    float extreme = 0.0f;
-    for (float x : v)
-      if (std::fabs(x) > std::fabs(extreme)) extreme = x;
-    uint16_t best16 = f32_to_f16(extreme / -8.0f);
-    float best_err = q4_error(v, f16_to_f32(best16));
-    for (int step = -6; step <= 6; ++step) {
-      if (step == 0) continue;
-      const float divisor = -8.0f + 0.25f * float(step);
-      const uint16_t cand16 = f32_to_f16(extreme / divisor);
-      const float err = q4_error(v, f16_to_f32(cand16));
-      if (err < best_err) { best_err = err; best16 = cand16; }
-    }
-    const float d = f16_to_f32(best16);
+    const uint16_t d16 = best_q4_scale(v);
+    const float d = f16_to_f32(d16);
     const float inv = d != 0.0f ? 1.0f / d : 0.0f;
     uint8_t* block = dst + b * kQ4_0BlockBytes;
-    std::memcpy(block, &best16, 2);
+    std::memcpy(block, &d16, 2);
     uint8_t* qs = block + 2;
     for (int j = 0; j < kQuantBlock / 2; ++j) {
       const int lo = int(std::clamp(std::nearbyint(v[j] * inv), -8.0f, 7.0f)) + 8;
