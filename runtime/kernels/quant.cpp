@@ -98,7 +98,7 @@ float q4_error(const float* v, float d) {
 
 // Q4_0 scale search: for each candidate divisor around the signed extreme (ggml maps it to -8),
 // assign codes, refit d by least squares for those codes, round d to f16, and keep the d with
-// the lowest squared error. ~30 candidates per block: only the converter pays this.
+// the lowest squared error. 7 candidates x 2 fits per block: only the converter pays this.
 uint16_t best_q4_scale(const float* v) {
   float extreme = 0.0f;
   for (int j = 0; j < kQuantBlock; ++j)
@@ -106,8 +106,8 @@ uint16_t best_q4_scale(const float* v) {
   if (extreme == 0.0f) return 0;
   uint16_t best16 = f32_to_f16(extreme / -8.0f);
   float best_err = q4_error(v, f16_to_f32(best16));
-  for (int step = 0; step <= 30; ++step) {
-    const float divisor = -9.0f + 0.1f * float(step);  // -9.0 .. -6.0
+  for (int step = 0; step <= 6; ++step) {
+    const float divisor = -8.75f + 0.25f * float(step);  // -8.75 .. -7.25
     const float inv = divisor / extreme;
     float sum_xq = 0.0f, sum_qq = 0.0f;
     for (int j = 0; j < kQuantBlock; ++j) {

@@ -18,7 +18,7 @@ void usage(FILE* out) {
                "  inspect FILE                                   print metadata as JSON\n"
                "  logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode]\n"
                "                                                 write float32 logits [n_ids, vocab]\n"
-               "  run FILE --ids 1,2,3 [-n 32]                   greedy continuation, prints ids\n");
+               "  run FILE --ids 1,2,3 [-n 32] [--ignore-eos]     greedy continuation, prints ids\n");
 }
 
 }  // namespace
@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
     if (command == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}, {}));
     if (command == "logits")
       return cmd_logits(parse_args(argc, argv, 2, {"--ids", "--out", "--mode"}, {}));
-    if (command == "run") return cmd_run(parse_args(argc, argv, 2, {"--ids", "-n"}, {}));
+    if (command == "run") return cmd_run(parse_args(argc, argv, 2, {"--ids", "-n"}, {"--ignore-eos"}));
     std::fprintf(stderr, "mote: error: unknown command '%s'\n", command.c_str());
     usage(stderr);
     return 2;
