@@ -1,0 +1,21 @@
+// Rotary position embedding, DeepSeek layout (spec §1.1): interleaved pairs (x[2j], x[2j+1])
+// rotated by theta_j = pos * inv_freq[j], with YaRN frequencies and the cos/sin multiplier
+// (RopeParams, precomputed at load). Pure functions on caller-owned buffers; thread-safe.
+#pragma once
+
+#include <cstdint>
+
+#include "model/hparams.h"
+
+namespace mote::graph {
+
+// cos/sin tables for positions start_pos .. start_pos+n_tokens-1:
+// cos[t * dim/2 + j] = cos(pos_t * inv_freq[j]) * attention_factor (sin likewise).
+// The angle is formed in fp32 as HF does (float(pos) * inv_freq).
+void rope_tables(const RopeParams& rope, int64_t start_pos, int64_t n_tokens, float* cos, float* sin);
+
+// Rotates x[0..dim) in place with one token's table row (cos, sin: [dim/2]):
+// x'[2j] = x[2j] c - x[2j+1] s ; x'[2j+1] = x[2j] s + x[2j+1] c.
+void rope_interleaved(float* x, int64_t dim, const float* cos, const float* sin);
+
+}  // namespace mote::graph

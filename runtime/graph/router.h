@@ -1,0 +1,38 @@
+// MoE router (spec §2.6, §3.3, §9): expert scores, group-limited top-k selection and weights.
+//   V3 noaux_tc:   s = sigmoid(logits); choice = s + e_score_correction_bias (selection only);
+//                  group score = sum of the top-2 choice values; keep topk_group groups, the rest
+//                  -inf (spec §11.1); top-k of choice; w = s[idx]; normalised if norm_topk_prob
+//                  (denominator + 1e-20, as HF); w *= routed_scaling_factor.
+//   V2 group_limited_greedy: s = softmax(logits); group score = max; same masking; w = s[idx].
+//   greedy: top-k over all experts.
+// Ties are broken deterministically: the lower expert (or group) index wins.
+// Pure function on caller-owned buffers; thread-safe.
+#pragma once
+
+#include <cstdint>
+
+#include "model/hparams.h"
+
+namespace mote::graph {
+
+struct RouterParams {
+  ScoringFunc scoring = ScoringFunc::kSoftmax;
+  TopkMethod method = TopkMethod::kGreedy;
+  int64_t n_experts = 0;
+  int64_t n_group = 1;
+  int64_t topk_group = 1;
+  int64_t top_k = 1;
+  bool norm_topk_prob = false;
+  float routed_scaling_factor = 1.0f;
+
+  static RouterParams from_hparams(const HParams& hp);
+  // Floats of scratch route() needs.
+  int64_t scratch_size() const { return 2 * n_experts + n_group; }
+};
+
+// logits: [n_experts] fp32 router logits of one token; bias: [n_experts] or nullptr;
+// scratch: [scratch_size()]. Writes idx[top_k] (in selection order, best first) and weights[top_k].
+void route(const RouterParams& p, const float* logits, const float* bias, float* scratch, int32_t* idx,
+           float* weights);
+
+}  // namespace mote::graph

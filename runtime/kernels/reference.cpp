@@ -1,0 +1,80 @@
+// Scalar reference kernels: plain C++, fp32 accumulation, no intrinsics, no allocation.
+// Quantised and half-precision rows are decoded in place, kChunk columns at a time, into a
+// small stack buffer (kernels/quant.h owns the block formats), so every weight byte is read
+// once per call and then reused for all tokens of the batch.
+#include <algorithm>
+#include <atomic>
+
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+
+namespace mote::kernels {
+namespace {
+
+// Columns decoded per step; a multiple of the quantisation block (32).
+constexpr int64_t kChunk = 256;
+static_assert(kChunk % kQuantBlock == 0);
+
+float dot_ref(const float* a, const float* b, int64_t n) {
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void axpy_ref(float alpha, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// f32 weights: the row is used where it lies.
+void matmul_f32(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                int64_t y_stride) {
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const float* row = reinterpret_cast<const float*>(w.row(r));
+    for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = dot_ref(row, x + t * x_stride, w.cols);
+  }
+}
+
+// Byte offset of column `c0` (a multiple of kChunk) inside a row of type `type`.
+uint64_t column_offset(WeightType type, int64_t c0) {
+  return uint64_t(c0 / weight_block_size(type)) * uint64_t(weight_block_bytes(type));
+}
+
+// Any other type: decode kChunk columns of the row, then use them for every token.
+template <WeightType kType>
+void matmul_decoded(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                    float* y, int64_t y_stride) {
+  float buf[kChunk];
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const uint8_t* row = w.row(r);
+    for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = 0.0f;
+    for (int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
+      const int64_t n = std::min(kChunk, w.cols - c0);
+      dequantize_row(kType, row + column_offset(kType, c0), n, buf);
+      for (int64_t t = 0; t < n_tokens; ++t)
+        y[t * y_stride + r] += dot_ref(buf, x + t * x_stride + c0, n);
+    }
+  }
+}
+
+void get_row_ref(const WeightView& w, int64_t row, float* out) {
+  dequantize_row(w.type, w.row(row), w.cols, out);
+}
+
+const KernelTable kReference = {
+    "reference",
+    {matmul_f32, matmul_decoded<WeightType::F16>, matmul_decoded<WeightType::BF16>,
+     matmul_decoded<WeightType::Q8_0>, matmul_decoded<WeightType::Q4_0>},
+    get_row_ref,
+    dot_ref,
+    axpy_ref,
+};
+
+std::atomic<const KernelTable*> g_active{&kReference};
+
+}  // namespace
+
+const KernelTable& reference_kernels() { return kReference; }
+const KernelTable& active_kernels() { return *g_active.load(std::memory_order_acquire); }
+void set_active_kernels(const KernelTable& table) { g_active.store(&table, std::memory_order_release); }
+
+}  // namespace mote::kernels

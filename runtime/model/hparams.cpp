@@ -1,0 +1,195 @@
+#include "model/hparams.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace mote {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+Status bad(const std::string& message) { return corrupt_file("model config: " + message); }
+
+std::string num(int64_t v) { return std::to_string(v); }
+
+// Structural checks of the attention and FFN dimensions.
+Status validate_dims(const HParams& hp) {
+  struct Positive { const char* name; int64_t value; };
+  const Positive positive[] = {
+      {"vocab_size", hp.vocab_size},         {"hidden_size", hp.hidden_size},
+      {"num_hidden_layers", hp.n_layers},    {"num_attention_heads", hp.n_heads},
+      {"kv_lora_rank", hp.kv_lora_rank},     {"qk_nope_head_dim", hp.qk_nope_head_dim},
+      {"qk_rope_head_dim", hp.qk_rope_head_dim}, {"v_head_dim", hp.v_head_dim},
+      {"moe_layer_freq", hp.moe_layer_freq},
+  };
+  for (const Positive& p : positive)
+    if (p.value <= 0) return bad(std::string(p.name) + " must be > 0 (got " + num(p.value) + ")");
+  if (hp.qk_rope_head_dim % 2 != 0)
+    return bad("qk_rope_head_dim must be even (got " + num(hp.qk_rope_head_dim) + ")");
+  if (hp.first_k_dense_replace > hp.n_layers)
+    return bad("first_k_dense_replace (" + num(hp.first_k_dense_replace) + ") > num_hidden_layers (" +
+               num(hp.n_layers) + ")");
+  bool any_dense = false, any_moe = false;
+  for (int64_t l = 0; l < hp.n_layers + hp.n_mtp_layers; ++l) (hp.is_moe_layer(l) ? any_moe : any_dense) = true;
+  if (any_dense && hp.intermediate_size <= 0)
+    return bad("intermediate_size must be > 0: the model has dense layers");
+  if (any_moe && hp.moe_intermediate_size <= 0)
+    return bad("moe_intermediate_size must be > 0: the model has MoE layers");
+  if (!(hp.rms_norm_eps > 0.0f)) return bad("rms_norm_eps must be > 0");
+  if (!(hp.rope_theta > 1.0)) return bad("rope_theta must be > 1");
+  return Status::ok();
+}
+
+Status validate_router(const HParams& hp) {
+  if (hp.n_routed_experts == 0) return Status::ok();  // dense-only model
+  const int64_t e = hp.n_routed_experts;
+  if (hp.n_experts_per_tok < 1 || hp.n_experts_per_tok > e)
+    return bad("num_experts_per_tok (" + num(hp.n_experts_per_tok) + ") must be in [1, n_routed_experts = " +
+               num(e) + "]");
+  if (hp.n_group < 1) return bad("n_group must be >= 1 (got " + num(hp.n_group) + ")");
+  if (e % hp.n_group != 0)
+    return bad("n_routed_experts (" + num(e) + ") is not a multiple of n_group (" + num(hp.n_group) + ")");
+  if (hp.topk_group < 1 || hp.topk_group > hp.n_group)
+    return bad("topk_group (" + num(hp.topk_group) + ") must be in [1, n_group = " + num(hp.n_group) + "]");
+  if (hp.topk_method != TopkMethod::kGreedy) {
+    const int64_t per_group = e / hp.n_group;
+    if (hp.n_experts_per_tok > hp.topk_group * per_group)
+      return bad("num_experts_per_tok (" + num(hp.n_experts_per_tok) + ") exceeds the experts of topk_group (" +
+                 num(hp.topk_group) + ") groups of " + num(per_group));
+    if (hp.topk_method == TopkMethod::kNoauxTc && per_group < 2)
+      return bad("noaux_tc needs >= 2 experts per group (n_routed_experts / n_group = " + num(per_group) + ")");
+  }
+  if (!std::isfinite(hp.routed_scaling_factor)) return bad("routed_scaling_factor is not finite");
+  return Status::ok();
+}
+
+}  // namespace
+
+double yarn_get_mscale(double scale, double mscale) {
+  if (scale <= 1.0) return 1.0;
+  return 0.1 * mscale * std::log(scale) + 1.0;
+}
+
+void yarn_correction_range(double beta_fast, double beta_slow, int64_t dim, double base,
+                           int64_t original_max_position, double* low, double* high) {
+  auto correction_dim = [&](double rotations) {
+    return double(dim) * std::log(double(original_max_position) / (rotations * 2.0 * kPi)) /
+           (2.0 * std::log(base));
+  };
+  *low = std::max(std::floor(correction_dim(beta_fast)), 0.0);
+  *high = std::min(std::ceil(correction_dim(beta_slow)), double(dim - 1));
+}
+
+void compute_rope_params(HParams* hp) {
+  RopeParams& rope = hp->rope;
+  rope.dim = hp->qk_rope_head_dim;
+  rope.yarn = hp->yarn;
+  const int64_t half = rope.dim / 2;
+  rope.inv_freq.assign(size_t(half), 0.0f);
+  hp->qk_head_dim = hp->qk_nope_head_dim + hp->qk_rope_head_dim;
+  double scale = 1.0 / std::sqrt(double(hp->qk_head_dim));
+  if (!hp->yarn) {
+    for (int64_t j = 0; j < half; ++j)
+      rope.inv_freq[size_t(j)] = float(std::pow(hp->rope_theta, -double(2 * j) / double(rope.dim)));
+    rope.attention_factor = 1.0f;
+    hp->softmax_scale = float(scale);
+    return;
+  }
+  const double s = hp->rope_factor;
+  yarn_correction_range(hp->beta_fast, hp->beta_slow, rope.dim, hp->rope_theta,
+                        hp->rope_original_max_position, &rope.yarn_low, &rope.yarn_high);
+  const double low = rope.yarn_low;
+  const double high = rope.yarn_high == low ? low + 0.001 : rope.yarn_high;
+  for (int64_t j = 0; j < half; ++j) {
+    const double extrapolated = std::pow(hp->rope_theta, -double(2 * j) / double(rope.dim));
+    const double ramp = std::clamp((double(j) - low) / (high - low), 0.0, 1.0);
+    rope.inv_freq[size_t(j)] = float(extrapolated * (1.0 - ramp) + extrapolated / s * ramp);
+  }
+  // HF _compute_yarn_parameters: the ratio only when both mscale values are set (non-zero),
+  // otherwise get_mscale(factor) with mscale = 1.
+  rope.attention_factor = (hp->mscale != 0.0 && hp->mscale_all_dim != 0.0)
+                              ? float(yarn_get_mscale(s, hp->mscale) / yarn_get_mscale(s, hp->mscale_all_dim))
+                              : float(yarn_get_mscale(s, 1.0));
+  // DeepSeek attention: scale *= get_mscale(factor, mscale_all_dim)^2 when mscale_all_dim != 0
+  // (spec §11.5: for V2 as well).
+  if (hp->mscale_all_dim != 0.0) {
+    const double m = yarn_get_mscale(s, hp->mscale_all_dim);
+    scale *= m * m;
+  }
+  hp->softmax_scale = float(scale);
+}
+
+Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
+  HParams hp;
+  switch (c.architecture()) {
+    case fb::Architecture::DeepSeekV3: hp.arch = Arch::kDeepSeekV3; break;
+    case fb::Architecture::DeepSeekV2: hp.arch = Arch::kDeepSeekV2; break;
+    default:
+      return unsupported("model config: architecture " + std::to_string(int(c.architecture())) + " (" +
+                         (c.model_type() ? c.model_type()->str() : std::string("?")) + ") is not supported");
+  }
+  hp.vocab_size = c.vocab_size();
+  hp.hidden_size = c.hidden_size();
+  hp.intermediate_size = c.intermediate_size();
+  hp.moe_intermediate_size = c.moe_intermediate_size();
+  hp.n_layers = c.num_hidden_layers();
+  hp.n_mtp_layers = c.num_nextn_predict_layers();
+  hp.n_heads = c.num_attention_heads();
+  hp.q_lora_rank = c.q_lora_rank();
+  hp.kv_lora_rank = c.kv_lora_rank();
+  hp.qk_nope_head_dim = c.qk_nope_head_dim();
+  hp.qk_rope_head_dim = c.qk_rope_head_dim();
+  hp.v_head_dim = c.v_head_dim();
+  hp.n_routed_experts = c.n_routed_experts();
+  hp.n_shared_experts = c.n_shared_experts();
+  hp.n_experts_per_tok = c.num_experts_per_tok();
+  hp.first_k_dense_replace = c.first_k_dense_replace();
+  hp.moe_layer_freq = c.moe_layer_freq();
+  hp.n_group = c.n_group();
+  hp.topk_group = c.topk_group();
+  switch (c.topk_method()) {
+    case fb::TopkMethod::Greedy: hp.topk_method = TopkMethod::kGreedy; break;
+    case fb::TopkMethod::GroupLimitedGreedy: hp.topk_method = TopkMethod::kGroupLimitedGreedy; break;
+    case fb::TopkMethod::NoauxTc: hp.topk_method = TopkMethod::kNoauxTc; break;
+    default: return unsupported("model config: unknown topk_method " + std::to_string(int(c.topk_method())));
+  }
+  switch (c.scoring_func()) {
+    case fb::ScoringFunc::Softmax: hp.scoring_func = ScoringFunc::kSoftmax; break;
+    case fb::ScoringFunc::Sigmoid: hp.scoring_func = ScoringFunc::kSigmoid; break;
+    default: return unsupported("model config: unknown scoring_func " + std::to_string(int(c.scoring_func())));
+  }
+  hp.norm_topk_prob = c.norm_topk_prob();
+  hp.routed_scaling_factor = c.routed_scaling_factor();
+  hp.rms_norm_eps = c.rms_norm_eps();
+  hp.rope_theta = c.rope_theta();
+  hp.max_position_embeddings = int64_t(c.max_position_embeddings());
+  hp.bos_token_id = c.bos_token_id();
+  if (c.eos_token_ids()) hp.eos_token_ids.assign(c.eos_token_ids()->begin(), c.eos_token_ids()->end());
+
+  if (const fb::RopeScaling* rs = c.rope_scaling(); rs != nullptr && rs->type() == fb::RopeScalingType::Yarn) {
+    hp.yarn = true;
+    hp.rope_factor = rs->factor();
+    // HF: original_max_position_embeddings defaults to max_position_embeddings; beta 0 -> default.
+    hp.rope_original_max_position = rs->original_max_position_embeddings() != 0
+                                        ? int64_t(rs->original_max_position_embeddings())
+                                        : hp.max_position_embeddings;
+    hp.beta_fast = rs->beta_fast() != 0.0f ? rs->beta_fast() : 32.0;
+    hp.beta_slow = rs->beta_slow() != 0.0f ? rs->beta_slow() : 1.0;
+    hp.mscale = rs->mscale();
+    hp.mscale_all_dim = rs->mscale_all_dim();
+    if (!(hp.rope_factor > 0.0)) return bad("rope_scaling.factor must be > 0");
+    if (hp.rope_original_max_position <= 0)
+      return bad("rope_scaling.original_max_position_embeddings must be > 0");
+  } else if (rs != nullptr && rs->type() != fb::RopeScalingType::None) {
+    return unsupported("model config: unknown rope_scaling type " + std::to_string(int(rs->type())));
+  }
+
+  MOTE_RETURN_IF_ERROR(validate_dims(hp));
+  MOTE_RETURN_IF_ERROR(validate_router(hp));
+  hp.kv_cache_dim = hp.kv_lora_rank + hp.qk_rope_head_dim;
+  compute_rope_params(&hp);
+  return hp;
+}
+
+}  // namespace mote

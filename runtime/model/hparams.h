@@ -1,0 +1,94 @@
+// HParams: the validated hyper-parameters of a DeepSeek-V2/V3 model, read from fb::ModelConfig,
+// plus the values derived from them once at load (qk_head_dim, RoPE/YaRN tables, softmax scale).
+// Plain value type: immutable after from_config(), safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "mote/mote_generated.h"
+
+namespace mote {
+
+enum class Arch { kDeepSeekV2, kDeepSeekV3 };
+enum class ScoringFunc { kSoftmax, kSigmoid };
+enum class TopkMethod {
+  kGreedy,              // top-k over all experts
+  kGroupLimitedGreedy,  // DeepSeek-V2: group score = max within the group
+  kNoauxTc,             // DeepSeek-V3: biased selection, group score = sum of the top-2
+};
+
+// Rotary embedding on the qk_rope_head_dim dims (DeepSeek: interleaved pairs), spec §1.1/§1.2.
+struct RopeParams {
+  int64_t dim = 0;                // rotary dims (even)
+  std::vector<float> inv_freq;    // [dim / 2], YaRN-blended when yarn
+  float attention_factor = 1.0f;  // multiplies both cos and sin (HF "attention_scaling")
+  bool yarn = false;
+  double yarn_low = 0, yarn_high = 0;  // correction range after floor/ceil and clamping
+};
+
+struct HParams {
+  Arch arch = Arch::kDeepSeekV3;
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;      // dense FFN width
+  int64_t moe_intermediate_size = 0;  // one routed expert's width
+  int64_t n_layers = 0;               // main-model layers 0..n_layers-1
+  int64_t n_mtp_layers = 0;           // num_nextn_predict_layers (layers n_layers..)
+  int64_t n_heads = 0;
+  int64_t q_lora_rank = 0;            // 0: no q-LoRA (q_proj)
+  int64_t kv_lora_rank = 0;
+  int64_t qk_nope_head_dim = 0;
+  int64_t qk_rope_head_dim = 0;
+  int64_t v_head_dim = 0;
+  int64_t n_routed_experts = 0;
+  int64_t n_shared_experts = 0;
+  int64_t n_experts_per_tok = 0;
+  int64_t first_k_dense_replace = 0;
+  int64_t moe_layer_freq = 1;
+  int64_t n_group = 1;
+  int64_t topk_group = 1;
+  TopkMethod topk_method = TopkMethod::kGreedy;
+  ScoringFunc scoring_func = ScoringFunc::kSoftmax;
+  bool norm_topk_prob = false;
+  float routed_scaling_factor = 1.0f;
+  float rms_norm_eps = 1e-6f;
+  double rope_theta = 10000.0;
+  int64_t max_position_embeddings = 0;
+  int32_t bos_token_id = -1;
+  std::vector<int32_t> eos_token_ids;
+
+  // rope_scaling as read (HF semantics for absent values already applied).
+  bool yarn = false;
+  double rope_factor = 1.0;
+  int64_t rope_original_max_position = 0;
+  double beta_fast = 32.0, beta_slow = 1.0;
+  double mscale = 1.0, mscale_all_dim = 0.0;
+
+  // --- derived ---
+  int64_t qk_head_dim = 0;    // qk_nope_head_dim + qk_rope_head_dim
+  int64_t kv_cache_dim = 0;   // kv_lora_rank + qk_rope_head_dim: floats cached per token per layer
+  RopeParams rope;
+  float softmax_scale = 0;    // qk_head_dim^-0.5 * get_mscale(factor, mscale_all_dim)^2 (YaRN)
+
+  // DeepSeek/vLLM rule: MoE iff layer >= first_k_dense_replace and layer % moe_layer_freq == 0.
+  bool is_moe_layer(int64_t layer) const {
+    return n_routed_experts > 0 && layer >= first_k_dense_replace && layer % moe_layer_freq == 0;
+  }
+  int64_t shared_intermediate_size() const { return n_shared_experts * moe_intermediate_size; }
+
+  // Reads and validates; errors name the offending field.
+  static Result<HParams> from_config(const fb::ModelConfig& config);
+};
+
+// YaRN helpers (DeepSeek flavour, spec §1.2), exposed for tests.
+// 1.0 if scale <= 1, else 0.1 * mscale * ln(scale) + 1.
+double yarn_get_mscale(double scale, double mscale);
+// Correction range [low, high] in rotary-pair index units: floor/ceil, clamped to [0, dim-1].
+void yarn_correction_range(double beta_fast, double beta_slow, int64_t dim, double base,
+                           int64_t original_max_position, double* low, double* high);
+// Fills hp->rope and hp->softmax_scale from the fields above (called by from_config).
+void compute_rope_params(HParams* hp);
+
+}  // namespace mote

@@ -1,0 +1,44 @@
+// Model: an opened .mote file with validated hyper-parameters and bound weights.
+//
+// Model::open = MoteFile::open (header, FlatBuffer, bounds) -> HParams::from_config (field
+// checks) -> bind_weights (roles, shapes, expert tables) -> absorbed MLA matrices.
+// Ownership: the Model owns the file mapping and every f32 copy; views stay valid while it lives.
+// Thread-safety: immutable after open(); any number of Sessions may share one Model.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "format/mote_file.h"
+#include "model/hparams.h"
+#include "model/weights.h"
+
+namespace mote {
+
+struct ModelOptions {
+  bool verify_checksums = false;  // recompute every segment checksum at open (a full read)
+};
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> open(const std::string& path, const ModelOptions& options = {});
+
+  const HParams& hparams() const { return hparams_; }
+  const ModelWeights& weights() const { return weights_; }
+  const LayerWeights& layer(int64_t index) const { return weights_.layers[size_t(index)]; }
+  // Routed expert `id` of MoE layer `layer` (the seam for a future expert store).
+  const ExpertWeights& expert(int64_t layer, int64_t id) const {
+    return weights_.layers[size_t(layer)].ffn.experts[size_t(id)];
+  }
+  bool has_mtp() const { return !weights_.mtp.empty(); }
+  const MoteFile& file() const { return *file_; }
+
+ private:
+  Model() = default;
+  std::unique_ptr<MoteFile> file_;
+  HParams hparams_;
+  ModelWeights weights_;
+};
+
+}  // namespace mote

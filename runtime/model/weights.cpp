@@ -1,0 +1,243 @@
+#include "model/weights.h"
+
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "format/mote_file.h"
+#include "kernels/kernels.h"
+
+namespace mote {
+namespace {
+
+using Role = fb::TensorRole;
+using Shape = std::vector<int64_t>;
+
+std::string shape_string(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+std::string where(Role role, int64_t layer, int64_t expert = -1) {
+  std::string s = std::string("role ") + fb::EnumNameTensorRole(role);
+  if (layer >= 0) s += ", layer " + std::to_string(layer);
+  if (expert >= 0) s += ", expert " + std::to_string(expert);
+  return s;
+}
+
+// Looks tensors up by (role, layer, expert), checks shapes, and records which were used.
+class Binder {
+ public:
+  Binder(const MoteFile& file, ModelWeights* out) : file_(file), out_(out) {}
+
+  Status build_index() {
+    const auto& tensors = *file_.model().tensors();
+    used_.assign(tensors.size(), false);
+    for (uint32_t i = 0; i < tensors.size(); ++i) {
+      const fb::Tensor* t = tensors.Get(i);
+      const Key key{int(t->role()), t->layer(), t->expert()};
+      if (!index_.emplace(key, i).second)
+        return corrupt_file("tensors " + tensors.Get(index_[key])->name()->str() + " and " + t->name()->str() +
+                            " both have " + where(t->role(), t->layer(), t->expert()));
+    }
+    return Status::ok();
+  }
+
+  bool has(Role role, int64_t layer) const { return index_.count(Key{int(role), int(layer), -1}) != 0; }
+
+  // The tensor (role, layer) with exactly `shape`.
+  Result<WeightView> matrix(Role role, int64_t layer, const Shape& shape) {
+    auto it = index_.find(Key{int(role), int(layer), -1});
+    if (it == index_.end()) return not_found("missing tensor: " + where(role, layer));
+    return checked(it->second, shape);
+  }
+
+  // A vector [n] as f32: in place when stored as F32, else dequantised into owned storage.
+  Result<const float*> vector(Role role, int64_t layer, int64_t n) {
+    MOTE_ASSIGN_OR_RETURN(WeightView v, matrix(role, layer, Shape{n}));
+    if (v.type == WeightType::F32) return v.f32();
+    auto copy = std::make_unique<float[]>(size_t(n));
+    kernels::reference_kernels().get_row(v, 0, copy.get());
+    out_->owned.push_back(std::move(copy));
+    return static_cast<const float*>(out_->owned.back().get());
+  }
+
+  // Tensor `index` (from an expert table) must be (role, layer, expert) with `shape`.
+  Result<WeightView> expert_tensor(uint32_t index, Role role, int64_t layer, int64_t expert, const Shape& shape) {
+    const fb::Tensor* t = file_.model().tensors()->Get(index);
+    if (t->role() != role || t->layer() != layer || t->expert() != expert)
+      return corrupt_file("expert table entry " + where(role, layer, expert) + " points at tensor " +
+                          t->name()->str() + " (" + where(t->role(), t->layer(), t->expert()) + ")");
+    return checked(index, shape);
+  }
+
+  Status check_all_used() const {
+    const auto& tensors = *file_.model().tensors();
+    for (uint32_t i = 0; i < tensors.size(); ++i) {
+      const fb::Tensor* t = tensors.Get(i);
+      if (!used_[i])
+        return corrupt_file("tensor " + t->name()->str() + " (" + where(t->role(), t->layer(), t->expert()) +
+                            ") is not used by this model configuration");
+    }
+    return Status::ok();
+  }
+
+ private:
+  using Key = std::tuple<int, int, int>;
+
+  Result<WeightView> checked(uint32_t index, const Shape& expected) {
+    const fb::Tensor* t = file_.model().tensors()->Get(index);
+    Shape actual(t->shape()->begin(), t->shape()->end());
+    if (actual != expected)
+      return corrupt_file("tensor " + t->name()->str() + ": shape " + shape_string(actual) + ", expected " +
+                          shape_string(expected));
+    used_[index] = true;
+    return file_.view(*t);
+  }
+
+  const MoteFile& file_;
+  ModelWeights* out_;
+  std::map<Key, uint32_t> index_;
+  std::vector<bool> used_;
+};
+
+// Splits kv_b_proj into the absorbed f32 matrices W_UK^T [nh, kv_lora, dn] and W_UV [nh, dv, kv_lora].
+void absorb_kv_b(const HParams& hp, AttentionWeights* attn, ModelWeights* out) {
+  const int64_t nh = hp.n_heads, dn = hp.qk_nope_head_dim, dv = hp.v_head_dim, c = hp.kv_lora_rank;
+  auto uk_t = std::make_unique<float[]>(size_t(nh * c * dn));
+  auto uv = std::make_unique<float[]>(size_t(nh * dv * c));
+  std::vector<float> row(static_cast<size_t>(c));
+  const auto& k = kernels::reference_kernels();
+  for (int64_t h = 0; h < nh; ++h) {
+    for (int64_t d = 0; d < dn; ++d) {
+      k.get_row(attn->kv_b, h * (dn + dv) + d, row.data());
+      for (int64_t j = 0; j < c; ++j) uk_t[size_t((h * c + j) * dn + d)] = row[size_t(j)];
+    }
+    for (int64_t d = 0; d < dv; ++d)
+      k.get_row(attn->kv_b, h * (dn + dv) + dn + d, uv.get() + (h * dv + d) * c);
+  }
+  attn->w_uk_t = uk_t.get();
+  attn->w_uv = uv.get();
+  out->owned.push_back(std::move(uk_t));
+  out->owned.push_back(std::move(uv));
+}
+
+Status bind_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights* a, ModelWeights* out) {
+  const int64_t H = hp.hidden_size, nh = hp.n_heads, qk = hp.qk_head_dim;
+  MOTE_ASSIGN_OR_RETURN(a->norm, b.vector(Role::AttnNorm, l, H));
+  if (hp.q_lora_rank > 0) {
+    MOTE_ASSIGN_OR_RETURN(a->q_a, b.matrix(Role::AttnQA, l, {hp.q_lora_rank, H}));
+    MOTE_ASSIGN_OR_RETURN(a->q_a_norm, b.vector(Role::AttnQANorm, l, hp.q_lora_rank));
+    MOTE_ASSIGN_OR_RETURN(a->q_b, b.matrix(Role::AttnQB, l, {nh * qk, hp.q_lora_rank}));
+  } else {
+    MOTE_ASSIGN_OR_RETURN(a->q, b.matrix(Role::AttnQ, l, {nh * qk, H}));
+  }
+  MOTE_ASSIGN_OR_RETURN(a->kv_a, b.matrix(Role::AttnKvA, l, {hp.kv_lora_rank + hp.qk_rope_head_dim, H}));
+  MOTE_ASSIGN_OR_RETURN(a->kv_a_norm, b.vector(Role::AttnKvANorm, l, hp.kv_lora_rank));
+  MOTE_ASSIGN_OR_RETURN(a->kv_b,
+                        b.matrix(Role::AttnKvB, l, {nh * (hp.qk_nope_head_dim + hp.v_head_dim), hp.kv_lora_rank}));
+  MOTE_ASSIGN_OR_RETURN(a->o, b.matrix(Role::AttnOut, l, {H, nh * hp.v_head_dim}));
+  absorb_kv_b(hp, a, out);
+  return Status::ok();
+}
+
+Status bind_experts(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, FfnWeights* f) {
+  const fb::ExpertLayer* table = nullptr;
+  if (file.model().expert_layers() != nullptr)
+    for (const fb::ExpertLayer* el : *file.model().expert_layers())
+      if (int64_t(el->layer()) == l) table = el;
+  if (table == nullptr) return not_found("missing expert table for MoE layer " + std::to_string(l));
+  const int64_t E = hp.n_routed_experts, H = hp.hidden_size, I = hp.moe_intermediate_size;
+  if (int64_t(table->experts()->size()) != E)
+    return corrupt_file("expert table of layer " + std::to_string(l) + " has " +
+                        std::to_string(table->experts()->size()) + " experts, expected n_routed_experts = " +
+                        std::to_string(E));
+  f->experts.resize(size_t(E));
+  for (int64_t e = 0; e < E; ++e) {
+    const fb::Expert* x = table->experts()->Get(uint32_t(e));
+    ExpertWeights& w = f->experts[size_t(e)];
+    MOTE_ASSIGN_OR_RETURN(w.gate, b.expert_tensor(x->gate(), Role::ExpertGate, l, e, {I, H}));
+    MOTE_ASSIGN_OR_RETURN(w.up, b.expert_tensor(x->up(), Role::ExpertUp, l, e, {I, H}));
+    MOTE_ASSIGN_OR_RETURN(w.down, b.expert_tensor(x->down(), Role::ExpertDown, l, e, {H, I}));
+  }
+  return Status::ok();
+}
+
+Status bind_ffn(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, FfnWeights* f) {
+  const int64_t H = hp.hidden_size;
+  MOTE_ASSIGN_OR_RETURN(f->norm, b.vector(Role::FfnNorm, l, H));
+  f->moe = hp.is_moe_layer(l);
+  if (!f->moe) {
+    const int64_t I = hp.intermediate_size;
+    MOTE_ASSIGN_OR_RETURN(f->dense.gate, b.matrix(Role::FfnGate, l, {I, H}));
+    MOTE_ASSIGN_OR_RETURN(f->dense.up, b.matrix(Role::FfnUp, l, {I, H}));
+    MOTE_ASSIGN_OR_RETURN(f->dense.down, b.matrix(Role::FfnDown, l, {H, I}));
+    return Status::ok();
+  }
+  MOTE_ASSIGN_OR_RETURN(f->router, b.matrix(Role::Router, l, {hp.n_routed_experts, H}));
+  if (hp.topk_method == TopkMethod::kNoauxTc) {
+    MOTE_ASSIGN_OR_RETURN(f->router_bias, b.vector(Role::RouterBias, l, hp.n_routed_experts));
+  }
+  if (hp.n_shared_experts > 0) {
+    const int64_t I = hp.shared_intermediate_size();
+    MOTE_ASSIGN_OR_RETURN(f->shared.gate, b.matrix(Role::SharedGate, l, {I, H}));
+    MOTE_ASSIGN_OR_RETURN(f->shared.up, b.matrix(Role::SharedUp, l, {I, H}));
+    MOTE_ASSIGN_OR_RETURN(f->shared.down, b.matrix(Role::SharedDown, l, {H, I}));
+  }
+  return bind_experts(b, file, hp, l, f);
+}
+
+Status bind_layer(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, LayerWeights* lw,
+                  ModelWeights* out) {
+  lw->index = l;
+  MOTE_RETURN_IF_ERROR(bind_attention(b, hp, l, &lw->attn, out));
+  return bind_ffn(b, file, hp, l, &lw->ffn);
+}
+
+// MTP layer l: its own norms/projection/block; embedding and head fall back to the main ones
+// when the file aliases them (stores no separate tensor).
+Status bind_mtp(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, ModelWeights* out) {
+  const int64_t H = hp.hidden_size, V = hp.vocab_size;
+  MtpWeights m;
+  m.embedding = out->embedding;
+  m.head = out->output;
+  if (b.has(Role::MtpEmbedding, l)) {
+    MOTE_ASSIGN_OR_RETURN(m.embedding, b.matrix(Role::MtpEmbedding, l, {V, H}));
+  }
+  if (b.has(Role::MtpHead, l)) {
+    MOTE_ASSIGN_OR_RETURN(m.head, b.matrix(Role::MtpHead, l, {V, H}));
+  }
+  MOTE_ASSIGN_OR_RETURN(m.enorm, b.vector(Role::MtpEnorm, l, H));
+  MOTE_ASSIGN_OR_RETURN(m.hnorm, b.vector(Role::MtpHnorm, l, H));
+  MOTE_ASSIGN_OR_RETURN(m.eh_proj, b.matrix(Role::MtpEhProj, l, {H, 2 * H}));
+  MOTE_ASSIGN_OR_RETURN(m.head_norm, b.vector(Role::MtpHeadNorm, l, H));
+  MOTE_RETURN_IF_ERROR(bind_layer(b, file, hp, l, &m.block, out));
+  out->mtp.push_back(std::move(m));
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<ModelWeights> bind_weights(const MoteFile& file, const HParams& hp) {
+  ModelWeights w;
+  Binder b(file, &w);
+  MOTE_RETURN_IF_ERROR(b.build_index());
+  const int64_t H = hp.hidden_size, V = hp.vocab_size;
+  MOTE_ASSIGN_OR_RETURN(w.embedding, b.matrix(Role::TokenEmbedding, -1, {V, H}));
+  MOTE_ASSIGN_OR_RETURN(w.output_norm, b.vector(Role::OutputNorm, -1, H));
+  MOTE_ASSIGN_OR_RETURN(w.output, b.matrix(Role::Output, -1, {V, H}));
+  w.layers.resize(size_t(hp.n_layers));
+  for (int64_t l = 0; l < hp.n_layers; ++l)
+    MOTE_RETURN_IF_ERROR(bind_layer(b, file, hp, l, &w.layers[size_t(l)], &w));
+  if (file.model().has_mtp())
+    for (int64_t l = hp.n_layers; l < hp.n_layers + hp.n_mtp_layers; ++l)
+      MOTE_RETURN_IF_ERROR(bind_mtp(b, file, hp, l, &w));
+  MOTE_RETURN_IF_ERROR(b.check_all_used());
+  return w;
+}
+
+}  // namespace mote

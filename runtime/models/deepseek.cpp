@@ -1,0 +1,141 @@
+#include "models/deepseek.h"
+
+#include <algorithm>
+#include <string>
+
+#include "graph/norm.h"
+#include "graph/rope.h"
+#include "kernels/kernels.h"
+
+namespace mote::models {
+namespace {
+
+// Hands out consecutive 64-byte-aligned pieces of an arena; with a null base it only counts.
+template <typename T>
+class Carver {
+ public:
+  explicit Carver(T* base) : base_(base) {}
+  T* take(int64_t n) {
+    T* p = base_ ? base_ + used_ : nullptr;
+    used_ += (n + kAlign - 1) / kAlign * kAlign;
+    return p;
+  }
+  int64_t used() const { return used_; }
+
+ private:
+  static constexpr int64_t kAlign = 64 / int64_t(sizeof(T));
+  T* base_;
+  int64_t used_ = 0;
+};
+
+int64_t max_ffn_width(const HParams& hp) {
+  int64_t width = std::max(hp.moe_intermediate_size, hp.shared_intermediate_size());
+  for (int64_t l = 0; l < hp.n_layers; ++l)
+    if (!hp.is_moe_layer(l)) width = std::max(width, hp.intermediate_size);
+  return width;
+}
+
+DeepSeekScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<float>& f, Carver<int32_t>& i) {
+  const int64_t H = hp.hidden_size, nh = hp.n_heads, c = hp.kv_lora_rank;
+  const int64_t E = std::max<int64_t>(hp.n_routed_experts, 1), K = std::max<int64_t>(hp.n_experts_per_tok, 1);
+  const int64_t I = max_ffn_width(hp);
+  DeepSeekScratch s;
+  s.max_tokens = T;
+  s.max_context = max_context;
+  s.hidden = f.take(T * H);
+  s.normed = f.take(T * H);
+  s.branch = f.take(T * H);
+  s.rope_cos = f.take(T * hp.qk_rope_head_dim / 2);
+  s.rope_sin = f.take(T * hp.qk_rope_head_dim / 2);
+  s.mla.q_a = f.take(T * hp.q_lora_rank);
+  s.mla.q = f.take(T * nh * hp.qk_head_dim);
+  s.mla.kv_a = f.take(T * hp.kv_cache_dim);
+  s.mla.q_lat = f.take(T * nh * c);
+  s.mla.ctx = f.take(T * nh * c);
+  s.mla.o = f.take(T * nh * hp.v_head_dim);
+  s.mla.scores = f.take(max_context);
+  s.ffn.gate = f.take(T * I);
+  s.ffn.up = f.take(T * I);
+  s.ffn.gathered = f.take(T * H);
+  s.ffn.expert_out = f.take(T * H);
+  s.ffn.router_logits = f.take(T * E);
+  s.ffn.route_scratch = f.take(graph::RouterParams::from_hparams(hp).scratch_size());
+  s.ffn.sel_weight = f.take(T * K);
+  s.ffn.slot_weight = f.take(T * K);
+  s.ffn.sel_idx = i.take(T * K);
+  s.ffn.expert_end = i.take(E + 1);
+  s.ffn.slot_token = i.take(T * K);
+  return s;
+}
+
+void add_rows(float* h, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) h[i] += b[i];
+}
+
+void run_layer(const Model& model, const LayerWeights& lw, int64_t T, int64_t start, float* cache,
+               const DeepSeekScratch& s) {
+  const HParams& hp = model.hparams();
+  const int64_t H = hp.hidden_size;
+  graph::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
+  graph::mla_attention(graph::MlaDims::from_hparams(hp), lw.attn, s.normed, T, start, s.rope_cos, s.rope_sin,
+                       cache, s.mla, s.branch);
+  add_rows(s.hidden, s.branch, T * H);
+  graph::rms_norm_rows(s.hidden, H, T, lw.ffn.norm, H, hp.rms_norm_eps, s.normed, H);
+  if (lw.ffn.moe) {
+    graph::moe_ffn(graph::RouterParams::from_hparams(hp), lw.ffn, s.normed, T, H, s.ffn, s.branch);
+  } else {
+    graph::swiglu_mlp(lw.ffn.dense, s.normed, T, s.ffn.gate, s.ffn.up, s.branch);
+  }
+  add_rows(s.hidden, s.branch, T * H);
+}
+
+Status check_inputs(const HParams& hp, const int32_t* ids, int64_t T, int64_t start, const DeepSeekScratch& s) {
+  if (T < 1 || T > s.max_tokens)
+    return invalid_argument("forward of " + std::to_string(T) + " tokens: must be in [1, " +
+                            std::to_string(s.max_tokens) + "]");
+  if (start < 0 || start + T > s.max_context)
+    return out_of_range("context full: positions " + std::to_string(start) + ".." + std::to_string(start + T - 1) +
+                        " exceed max_context " + std::to_string(s.max_context));
+  for (int64_t t = 0; t < T; ++t)
+    if (ids[t] < 0 || ids[t] >= hp.vocab_size)
+      return invalid_argument("token id " + std::to_string(ids[t]) + " at index " + std::to_string(t) +
+                              " is outside the vocabulary [0, " + std::to_string(hp.vocab_size) + ")");
+  return Status::ok();
+}
+
+}  // namespace
+
+ScratchSize deepseek_scratch_size(const HParams& hp, int64_t max_tokens, int64_t max_context) {
+  Carver<float> f(nullptr);
+  Carver<int32_t> i(nullptr);
+  carve(hp, max_tokens, max_context, f, i);
+  return {f.used(), i.used()};
+}
+
+DeepSeekScratch deepseek_carve_scratch(const HParams& hp, int64_t max_tokens, int64_t max_context, float* floats,
+                                       int32_t* ints) {
+  Carver<float> f(floats);
+  Carver<int32_t> i(ints);
+  return carve(hp, max_tokens, max_context, f, i);
+}
+
+Status deepseek_forward(const Model& model, const int32_t* ids, int64_t T, int64_t start, float* kv_cache,
+                        const DeepSeekScratch& s, LogitsMode mode, float* logits) {
+  const HParams& hp = model.hparams();
+  const ModelWeights& w = model.weights();
+  MOTE_RETURN_IF_ERROR(check_inputs(hp, ids, T, start, s));
+  const int64_t H = hp.hidden_size;
+  for (int64_t t = 0; t < T; ++t) kernels::embedding_row(w.embedding, ids[t], s.hidden + t * H);
+  graph::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
+  const int64_t layer_cache = s.max_context * hp.kv_cache_dim;
+  for (int64_t l = 0; l < hp.n_layers; ++l)
+    run_layer(model, w.layers[size_t(l)], T, start, kv_cache + l * layer_cache, s);
+  if (mode == LogitsMode::kNone) return Status::ok();
+  const int64_t first = mode == LogitsMode::kAll ? 0 : T - 1;
+  const int64_t rows = T - first;
+  graph::rms_norm_rows(s.hidden + first * H, H, rows, w.output_norm, H, hp.rms_norm_eps, s.normed, H);
+  kernels::matmul(w.output, s.normed, rows, logits);
+  return Status::ok();
+}
+
+}  // namespace mote::models

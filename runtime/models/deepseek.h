@@ -1,0 +1,56 @@
+// DeepSeek-V2 / V3 forward pass (spec §2.4, §3.3), composed from the graph blocks:
+//   h = embed[ids]; per layer: h += MLA(rms(h)); h += (MoE or dense MLP)(rms(h));
+//   logits = rms(h; output_norm) . lm_head^T
+// The MTP layers are not used here.
+//
+// All activations live in a DeepSeekScratch carved, once, out of caller-owned arenas (the
+// Session's), so a forward pass never allocates. The forward only reads the Model and writes the
+// scratch, the KV cache and the logits: concurrent forwards need distinct scratch and caches.
+#pragma once
+
+#include <cstdint>
+
+#include "core/status.h"
+#include "graph/ffn.h"
+#include "graph/mla.h"
+#include "graph/router.h"
+#include "model/model.h"
+
+namespace mote::models {
+
+enum class LogitsMode {
+  kNone,  // no logits (a prefill chunk that is not the last)
+  kLast,  // logits of the last token only: [vocab]
+  kAll,   // logits of every token: [n_tokens, vocab]
+};
+
+struct DeepSeekScratch {
+  int64_t max_tokens = 0;   // tokens per forward call
+  int64_t max_context = 0;  // positions in the KV cache
+  float* hidden = nullptr;  // [max_tokens, H] residual stream
+  float* normed = nullptr;  // [max_tokens, H] normalised input of the current block
+  float* branch = nullptr;  // [max_tokens, H] output of the current block
+  float* rope_cos = nullptr;  // [max_tokens, dr/2]
+  float* rope_sin = nullptr;  // [max_tokens, dr/2]
+  graph::MlaScratch mla;
+  graph::FfnScratch ffn;
+};
+
+// Arena sizes the scratch needs: `floats` f32 values and `ints` int32 values.
+struct ScratchSize {
+  int64_t floats = 0;
+  int64_t ints = 0;
+};
+ScratchSize deepseek_scratch_size(const HParams& hp, int64_t max_tokens, int64_t max_context);
+// Carves the scratch out of arenas of (at least) deepseek_scratch_size() elements.
+DeepSeekScratch deepseek_carve_scratch(const HParams& hp, int64_t max_tokens, int64_t max_context,
+                                       float* floats, int32_t* ints);
+
+// Runs n_tokens tokens at positions start .. start+n_tokens-1.
+// kv_cache: [n_layers][max_context][kv_cache_dim] f32; rows < start must hold the earlier tokens.
+// logits: see LogitsMode (may be null for kNone).
+// Errors (nothing is written): n_tokens outside [1, max_tokens], context overflow, bad token id.
+Status deepseek_forward(const Model& model, const int32_t* ids, int64_t n_tokens, int64_t start,
+                        float* kv_cache, const DeepSeekScratch& s, LogitsMode mode, float* logits);
+
+}  // namespace mote::models
