@@ -52,6 +52,17 @@ uint32_t MoteWriter::add_tensor(uint32_t segment, PlannedTensor tensor) {
   return uint32_t(tensors_.size() - 1);
 }
 
+uint32_t MoteWriter::add_alias(PlannedTensor tensor, uint32_t of) {
+  const PlannedTensor& target = tensors_.at(of);
+  if (tensor.type != target.type || tensor.shape != target.shape)
+    fail("internal: alias " + tensor.name + " differs in type or shape from " + target.name);
+  tensor.segment = target.segment;
+  tensor.offset = target.offset;
+  tensor.size = target.size;
+  tensors_.push_back(std::move(tensor));
+  return uint32_t(tensors_.size() - 1);
+}
+
 uint32_t MoteWriter::add_blob(const std::string& name, uint64_t size) {
   const uint32_t segment = add_segment();
   segment_sizes_[segment] = size;

@@ -63,6 +63,9 @@ class MoteWriter {
   uint32_t add_segment();
   // Places the tensor at the end of `segment` (64-byte aligned); returns its index.
   uint32_t add_tensor(uint32_t segment, PlannedTensor tensor);
+  // Adds a tensor sharing the bytes of tensor `of` (same segment, offset and size; type and
+  // shape must match). Nothing is written for it. Returns its index.
+  uint32_t add_alias(PlannedTensor tensor, uint32_t of);
   // A blob gets its own segment; its bytes are written with write() like any other segment.
   uint32_t add_blob(const std::string& name, uint64_t size);
   void add_expert(const PlannedExpert& expert);

@@ -87,7 +87,8 @@ void write_file_bytes(const fs::path& path, const std::string& bytes) {
 }
 
 fs::path fresh_temp_dir(const std::string& name) {
-  const fs::path dir = fs::path(MOTE_TEST_TMP) / name;
+  // The pid keeps test processes that ctest runs in parallel out of each other's way.
+  const fs::path dir = fs::path(MOTE_TEST_TMP) / (name + "." + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -14,6 +14,9 @@ struct CommandResult {
   std::string out;            // captured stdout
   std::string err;            // captured stderr
   int64_t peak_rss_bytes = 0; // child's ru_maxrss (VmHWM) from wait4
+  // Note: Linux carries the RSS of the forked copy of the test process into the child's
+  // ru_maxrss (exec keeps the high-water mark), so a memory-bound test must keep its own RSS
+  // well below the bound it checks (build big inputs streaming, not in memory).
 };
 
 // Runs argv[0] with the given arguments (no shell), optionally feeding `stdin_text`.
@@ -22,7 +25,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
 std::string read_file_bytes(const std::filesystem::path& path);
 void write_file_bytes(const std::filesystem::path& path, const std::string& bytes);
 
-// A fresh, empty directory under MOTE_TEST_TMP named after `name` (removed first if present).
+// A fresh, empty directory MOTE_TEST_TMP/<name>.<pid> (removed first if present), so parallel
+// test processes never share one.
 std::filesystem::path fresh_temp_dir(const std::string& name);
 
 // Files in `dir` whose name contains `needle` (e.g. ".tmp-" to find leftover temporary files).

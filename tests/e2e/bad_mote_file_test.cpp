@@ -57,6 +57,8 @@ class BadMoteFileTest : public ::testing::Test {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one-line error: " << r.err;
   }
 
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+
   static inline fs::path dir_;
   static inline std::string good_;
 };

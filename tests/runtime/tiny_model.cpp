@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include "runtime/tiny_model.h"
 
 #include <cmath>
@@ -177,7 +179,9 @@ flatbuffers::Offset<fb::ModelConfig> build_tiny_config(flatbuffers::FlatBufferBu
 }
 
 std::string tiny_path(const std::string& name) {
-  const std::filesystem::path dir = std::filesystem::path(MOTE_TEST_TMP) / "runtime";
+  // Per process: ctest runs test cases of this binary in parallel processes.
+  const std::filesystem::path dir =
+      std::filesystem::path(MOTE_TEST_TMP) / ("runtime." + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return (dir / name).string();
 }

@@ -1,0 +1,293 @@
+#include "hf/config.h"
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "hf/error.h"
+
+namespace mote::convert {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Typed access to the keys of one JSON object, with messages naming `path` and the key.
+class Fields {
+ public:
+  Fields(const json& obj, std::string path, std::string prefix = "")
+      : obj_(obj), path_(std::move(path)), prefix_(std::move(prefix)) {}
+
+  // Present and not null.
+  bool has(const char* key) const {
+    auto it = obj_.find(key);
+    return it != obj_.end() && !it->is_null();
+  }
+  [[noreturn]] void bad(const char* key, const std::string& problem) const {
+    fail(path_ + ": field '" + prefix_ + key + "' " + problem);
+  }
+  const json* get(const char* key) const {
+    auto it = obj_.find(key);
+    return it == obj_.end() ? nullptr : &*it;
+  }
+  // Absent -> nullopt; null -> nullopt if allow_null, else an error.
+  std::optional<uint64_t> opt_uint(const char* key, bool allow_null, uint64_t max) const {
+    const json* v = get(key);
+    if (v == nullptr || (v->is_null() && allow_null)) return std::nullopt;
+    uint64_t u = 0;
+    if (v->is_number_unsigned()) u = v->get<uint64_t>();
+    else if (v->is_number_integer() && v->get<int64_t>() >= 0) u = uint64_t(v->get<int64_t>());
+    else bad(key, "must be a non-negative integer, got " + v->dump());
+    if (u > max) bad(key, "is " + std::to_string(u) + ", larger than " + std::to_string(max));
+    return u;
+  }
+  uint32_t u32(const char* key, uint32_t def, bool allow_null = false) const {
+    return uint32_t(opt_uint(key, allow_null, std::numeric_limits<uint32_t>::max()).value_or(def));
+  }
+  uint64_t u64(const char* key, uint64_t def) const {
+    return opt_uint(key, false, std::numeric_limits<uint64_t>::max()).value_or(def);
+  }
+  float f32(const char* key, float def) const {
+    const json* v = get(key);
+    if (v == nullptr) return def;
+    if (!v->is_number()) bad(key, "must be a number, got " + v->dump());
+    return v->get<float>();
+  }
+  bool boolean(const char* key, bool def) const {
+    const json* v = get(key);
+    if (v == nullptr) return def;
+    if (!v->is_boolean()) bad(key, "must be true or false, got " + v->dump());
+    return v->get<bool>();
+  }
+  std::optional<std::string> str(const char* key) const {
+    const json* v = get(key);
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    if (!v->is_string()) bad(key, "must be a string, got " + v->dump());
+    return v->get<std::string>();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  const json& obj_;
+  std::string path_;
+  std::string prefix_;
+};
+
+void set_defaults(HfConfig& c) {
+  const bool v3 = c.architecture == fb::Architecture::DeepSeekV3;
+  // transformers DeepseekV3Config / DeepseekV2Config defaults.
+  c.vocab_size = v3 ? 129280 : 32000;
+  c.hidden_size = v3 ? 7168 : 4096;
+  c.intermediate_size = v3 ? 18432 : 11008;
+  c.moe_intermediate_size = v3 ? 2048 : 1407;
+  c.num_hidden_layers = v3 ? 61 : 32;
+  c.num_attention_heads = v3 ? 128 : 32;
+  c.n_shared_experts = v3 ? 1 : 2;
+  c.n_routed_experts = v3 ? 256 : 64;
+  c.routed_scaling_factor = v3 ? 2.5f : 1.0f;
+  c.n_group = v3 ? 8 : 1;
+  c.topk_group = v3 ? 4 : 1;
+  c.num_experts_per_tok = v3 ? 8 : 0;  // V2: None in HF, so required
+  c.first_k_dense_replace = v3 ? 3 : 0;
+  c.norm_topk_prob = v3;
+  c.max_position_embeddings = v3 ? 4096 : 2048;
+  c.bos_token_id = v3 ? 0 : 1;
+  c.eos_token_ids = {v3 ? 1 : 2};
+  c.topk_method = v3 ? fb::TopkMethod::NoauxTc : fb::TopkMethod::Greedy;
+  c.scoring_func = v3 ? fb::ScoringFunc::Sigmoid : fb::ScoringFunc::Softmax;
+  c.q_lora_rank = 1536;
+  c.kv_lora_rank = 512;
+  c.qk_nope_head_dim = 128;
+  c.qk_rope_head_dim = 64;
+  c.v_head_dim = 128;
+}
+
+void parse_dims(const Fields& f, HfConfig& c) {
+  c.vocab_size = f.u32("vocab_size", c.vocab_size);
+  c.hidden_size = f.u32("hidden_size", c.hidden_size);
+  c.intermediate_size = f.u32("intermediate_size", c.intermediate_size);
+  c.moe_intermediate_size = f.u32("moe_intermediate_size", c.moe_intermediate_size);
+  c.num_hidden_layers = f.u32("num_hidden_layers", c.num_hidden_layers);
+  c.num_nextn_predict_layers = f.u32("num_nextn_predict_layers", 0, true);
+  c.num_attention_heads = f.u32("num_attention_heads", c.num_attention_heads);
+  c.num_key_value_heads = f.u32("num_key_value_heads", c.num_attention_heads, true);
+  c.q_lora_rank = f.u32("q_lora_rank", f.get("q_lora_rank") ? 0 : c.q_lora_rank, true);
+  c.kv_lora_rank = f.u32("kv_lora_rank", c.kv_lora_rank);
+  c.qk_nope_head_dim = f.u32("qk_nope_head_dim", c.qk_nope_head_dim);
+  c.qk_rope_head_dim = f.u32("qk_rope_head_dim", c.qk_rope_head_dim);
+  c.v_head_dim = f.u32("v_head_dim", c.v_head_dim);
+  c.max_position_embeddings = f.u64("max_position_embeddings", c.max_position_embeddings);
+}
+
+void parse_moe(const Fields& f, HfConfig& c) {
+  c.n_routed_experts = f.u32("n_routed_experts", c.n_routed_experts);
+  c.n_shared_experts = f.u32("n_shared_experts", f.get("n_shared_experts") ? 0 : c.n_shared_experts, true);
+  c.num_experts_per_tok = f.u32("num_experts_per_tok", c.num_experts_per_tok);
+  c.first_k_dense_replace = f.u32("first_k_dense_replace", c.first_k_dense_replace);
+  c.moe_layer_freq = f.u32("moe_layer_freq", c.moe_layer_freq);
+  c.n_group = f.u32("n_group", f.get("n_group") ? 1 : c.n_group, true);
+  c.topk_group = f.u32("topk_group", f.get("topk_group") ? 1 : c.topk_group, true);
+  c.norm_topk_prob = f.boolean("norm_topk_prob", c.norm_topk_prob);
+  c.routed_scaling_factor = f.f32("routed_scaling_factor", c.routed_scaling_factor);
+  if (auto m = f.str("topk_method")) {
+    if (*m == "noaux_tc") c.topk_method = fb::TopkMethod::NoauxTc;
+    else if (*m == "greedy") c.topk_method = fb::TopkMethod::Greedy;
+    else if (*m == "group_limited_greedy") c.topk_method = fb::TopkMethod::GroupLimitedGreedy;
+    else f.bad("topk_method", "has unsupported value '" + *m + "' (supported: noaux_tc, greedy, group_limited_greedy)");
+  }
+  if (auto s = f.str("scoring_func")) {
+    if (*s == "sigmoid") c.scoring_func = fb::ScoringFunc::Sigmoid;
+    else if (*s == "softmax") c.scoring_func = fb::ScoringFunc::Softmax;
+    else f.bad("scoring_func", "has unsupported value '" + *s + "' (supported: sigmoid, softmax)");
+  }
+  if (auto act = f.str("hidden_act"); act && *act != "silu")
+    f.bad("hidden_act", "has unsupported value '" + *act + "' (supported: silu)");
+}
+
+void parse_rope(const json& root, const Fields& f, HfConfig& c) {
+  c.rope_theta = f.f32("rope_theta", c.rope_theta);
+  const char* key = f.has("rope_scaling") ? "rope_scaling" : f.has("rope_parameters") ? "rope_parameters" : nullptr;
+  if (key == nullptr) return;
+  const json& r = root.at(key);
+  if (!r.is_object()) f.bad(key, "must be an object or null, got " + r.dump());
+  const Fields rf(r, f.path(), std::string(key) + ".");
+  if (f.has("rope_parameters")) {
+    const Fields pf(root.at("rope_parameters"), f.path(), "rope_parameters.");
+    c.rope_theta = pf.f32("rope_theta", c.rope_theta);
+  }
+  std::optional<std::string> type = rf.has("type") ? rf.str("type") : rf.str("rope_type");
+  if (!type || *type == "default") return;
+  if (*type != "yarn")
+    fail("unsupported " + std::string(key) + " type '" + *type + "' in " + f.path() + " (supported: yarn)");
+  RopeScalingConfig& y = c.rope_scaling;
+  y.type = fb::RopeScalingType::Yarn;
+  y.factor = rf.f32("factor", 1.0f);
+  y.original_max_position_embeddings = rf.u64("original_max_position_embeddings", c.max_position_embeddings);
+  y.beta_fast = rf.f32("beta_fast", 32.0f);
+  y.beta_slow = rf.f32("beta_slow", 1.0f);
+  y.mscale = rf.f32("mscale", 1.0f);
+  y.mscale_all_dim = rf.f32("mscale_all_dim", 0.0f);
+  if (!(y.factor > 0.0f) || !std::isfinite(y.factor)) rf.bad("factor", "must be positive");
+  if (y.original_max_position_embeddings == 0) rf.bad("original_max_position_embeddings", "must be positive");
+}
+
+void parse_tokens(const Fields& f, HfConfig& c) {
+  if (const json* bos = f.get("bos_token_id"))
+    c.bos_token_id = bos->is_null() ? -1 : int32_t(*f.opt_uint("bos_token_id", false, INT32_MAX));
+  if (const json* eos = f.get("eos_token_id")) {
+    c.eos_token_ids.clear();
+    auto one = [&](const json& v) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+        f.bad("eos_token_id", "must be a token id or a list of token ids, got " + eos->dump());
+      c.eos_token_ids.push_back(int32_t(v.get<int64_t>()));
+    };
+    if (eos->is_array()) for (const json& v : *eos) one(v);
+    else if (!eos->is_null()) one(*eos);
+  }
+  c.tie_word_embeddings = f.boolean("tie_word_embeddings", c.tie_word_embeddings);
+  c.rms_norm_eps = f.f32("rms_norm_eps", c.rms_norm_eps);
+}
+
+void validate(const Fields& f, const HfConfig& c) {
+  const std::pair<const char*, uint64_t> positive[] = {
+      {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
+      {"num_hidden_layers", c.num_hidden_layers}, {"num_attention_heads", c.num_attention_heads},
+      {"num_key_value_heads", c.num_key_value_heads}, {"kv_lora_rank", c.kv_lora_rank},
+      {"qk_nope_head_dim", c.qk_nope_head_dim}, {"qk_rope_head_dim", c.qk_rope_head_dim},
+      {"v_head_dim", c.v_head_dim}, {"moe_intermediate_size", c.moe_intermediate_size},
+      {"n_routed_experts", c.n_routed_experts}, {"num_experts_per_tok", c.num_experts_per_tok},
+      {"moe_layer_freq", c.moe_layer_freq}, {"n_group", c.n_group}, {"topk_group", c.topk_group},
+      {"max_position_embeddings", c.max_position_embeddings}};
+  for (const auto& [name, value] : positive)
+    if (value == 0) f.bad(name, f.has(name) ? "must be positive" : "is missing (required)");
+  const std::pair<const char*, uint64_t> bounded[] = {
+      {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
+      {"intermediate_size", c.intermediate_size}, {"moe_intermediate_size", c.moe_intermediate_size},
+      {"num_hidden_layers", c.num_hidden_layers}, {"num_attention_heads", c.num_attention_heads},
+      {"q_lora_rank", c.q_lora_rank}, {"kv_lora_rank", c.kv_lora_rank},
+      {"n_routed_experts", c.n_routed_experts}, {"num_nextn_predict_layers", c.num_nextn_predict_layers}};
+  for (const auto& [name, value] : bounded)
+    if (value > (uint64_t(1) << 24)) f.bad(name, "is " + std::to_string(value) + ", implausibly large");
+  const bool has_dense = c.first_k_dense_replace > 0 || c.moe_layer_freq > 1;
+  if (has_dense && c.intermediate_size == 0) f.bad("intermediate_size", "must be positive (model has dense layers)");
+  if (c.qk_rope_head_dim % 2 != 0) f.bad("qk_rope_head_dim", "must be even");
+  if (c.n_routed_experts % c.n_group != 0)
+    f.bad("n_group", "(" + std::to_string(c.n_group) + ") must divide n_routed_experts (" +
+                         std::to_string(c.n_routed_experts) + ")");
+  if (c.topk_group > c.n_group) f.bad("topk_group", "must be <= n_group");
+  if (c.num_experts_per_tok > c.n_routed_experts) f.bad("num_experts_per_tok", "must be <= n_routed_experts");
+  const uint64_t per_group = c.n_routed_experts / c.n_group;
+  if (c.topk_method != fb::TopkMethod::Greedy && c.num_experts_per_tok > per_group * c.topk_group)
+    f.bad("num_experts_per_tok", "exceeds the experts in topk_group groups");
+  if (c.topk_method == fb::TopkMethod::NoauxTc && per_group < 2)
+    f.bad("n_group", "leaves fewer than 2 experts per group (noaux_tc scores groups by their top 2)");
+  if (!(c.rms_norm_eps > 0.0f)) f.bad("rms_norm_eps", "must be positive");
+  if (!(c.rope_theta > 0.0f) || !std::isfinite(c.rope_theta)) f.bad("rope_theta", "must be positive");
+  if (!std::isfinite(c.routed_scaling_factor) || !(c.routed_scaling_factor > 0.0f))
+    f.bad("routed_scaling_factor", "must be positive");
+}
+
+}  // namespace
+
+bool HfConfig::is_moe_layer(uint32_t layer) const {
+  if (layer >= num_hidden_layers) return true;
+  return layer >= first_k_dense_replace && layer % moe_layer_freq == 0;
+}
+
+HfConfig parse_config(std::string_view json_text, const std::string& path) {
+  json root;
+  try {
+    root = json::parse(json_text.begin(), json_text.end());
+  } catch (const json::exception& e) {
+    fail(path + ": invalid JSON: " + e.what());
+  }
+  if (!root.is_object()) fail(path + ": invalid config: the JSON root is not an object");
+  const Fields f(root, path);
+  HfConfig c;
+  const auto model_type = f.str("model_type");
+  if (!model_type) f.bad("model_type", "is missing (required)");
+  c.model_type = *model_type;
+  if (c.model_type == "deepseek_v3") c.architecture = fb::Architecture::DeepSeekV3;
+  else if (c.model_type == "deepseek_v2") c.architecture = fb::Architecture::DeepSeekV2;
+  else fail("unsupported architecture '" + c.model_type + "' in " + path + " (supported: deepseek_v3, deepseek_v2)");
+  set_defaults(c);
+  parse_dims(f, c);
+  parse_moe(f, c);
+  parse_rope(root, f, c);
+  parse_tokens(f, c);
+  validate(f, c);
+  return c;
+}
+
+HfConfig load_config(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "config.json").string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read " + path + ": " + (std::filesystem::exists(path) ? "permission denied or not a file" : "no such file"));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+flatbuffers::Offset<fb::ModelConfig> build_model_config(flatbuffers::FlatBufferBuilder& b,
+                                                        const HfConfig& c, uint32_t nextn_layers) {
+  const RopeScalingConfig& r = c.rope_scaling;
+  auto rope = fb::CreateRopeScaling(b, r.type, r.factor, r.original_max_position_embeddings,
+                                    r.beta_fast, r.beta_slow, r.mscale, r.mscale_all_dim);
+  auto model_type = b.CreateString(c.model_type);
+  auto eos = b.CreateVector(c.eos_token_ids);
+  return fb::CreateModelConfig(
+      b, c.architecture, model_type, c.vocab_size, c.hidden_size, c.intermediate_size,
+      c.moe_intermediate_size, c.num_hidden_layers, nextn_layers, c.num_attention_heads,
+      c.num_key_value_heads, c.q_lora_rank, c.kv_lora_rank, c.qk_nope_head_dim, c.qk_rope_head_dim,
+      c.v_head_dim, c.n_routed_experts, c.n_shared_experts, c.num_experts_per_tok,
+      c.first_k_dense_replace, c.moe_layer_freq, c.n_group, c.topk_group, c.topk_method,
+      c.scoring_func, c.norm_topk_prob, c.routed_scaling_factor, c.rms_norm_eps, c.rope_theta, rope,
+      c.max_position_embeddings, c.bos_token_id, eos, c.tie_word_embeddings);
+}
+
+}  // namespace mote::convert

@@ -1,0 +1,71 @@
+#include "pipeline/blobs.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "hf/error.h"
+
+namespace mote::convert {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_small_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read " + path.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The chat template inside tokenizer_config.json, or "" if it has none.
+std::string template_from_tokenizer_config(const fs::path& path) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_small_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    fail(path.string() + ": invalid JSON: " + e.what());
+  }
+  if (!j.is_object()) return "";
+  auto it = j.find("chat_template");
+  if (it == j.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_array()) {
+    const nlohmann::json* chosen = nullptr;
+    for (const auto& entry : *it) {
+      if (!entry.is_object() || !entry.contains("template") || !entry["template"].is_string()) continue;
+      if (chosen == nullptr || (entry.contains("name") && entry["name"] == "default")) chosen = &entry;
+    }
+    if (chosen != nullptr) return (*chosen)["template"].get<std::string>();
+  }
+  fail(path.string() + ": field 'chat_template' must be a string or a list of {name, template}");
+}
+
+}  // namespace
+
+std::vector<BlobSource> find_blobs(const std::string& dir) {
+  std::vector<BlobSource> blobs;
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
+    const fs::path p = fs::path(dir) / name;
+    if (!fs::exists(p)) continue;
+    if (!fs::is_regular_file(p)) fail(p.string() + ": not a regular file");
+    blobs.push_back({name, p.string(), "", uint64_t(fs::file_size(p))});
+  }
+  const fs::path jinja = fs::path(dir) / "chat_template.jinja";
+  const fs::path tok_config = fs::path(dir) / "tokenizer_config.json";
+  if (fs::is_regular_file(jinja)) {
+    blobs.push_back({"chat_template", jinja.string(), "", uint64_t(fs::file_size(jinja))});
+  } else if (fs::is_regular_file(tok_config)) {
+    std::string tmpl = template_from_tokenizer_config(tok_config);
+    if (!tmpl.empty()) {
+      const uint64_t size = tmpl.size();
+      blobs.push_back({"chat_template", "", std::move(tmpl), size});
+    }
+  }
+  return blobs;
+}
+
+}  // namespace mote::convert

@@ -1,0 +1,25 @@
+// Tokenizer and generation files stored verbatim as blobs: tokenizer.json,
+// tokenizer_config.json, generation_config.json under their file names, and the chat template
+// as "chat_template" (from chat_template.jinja if present, else the top-level "chat_template"
+// string of tokenizer_config.json; a list of named templates yields the one named "default",
+// else the first). Absent files are skipped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mote::convert {
+
+struct BlobSource {
+  std::string name;     // blob name in the .mote file
+  std::string path;     // file to stream from; empty when `bytes` holds the content
+  std::string bytes;    // small in-memory content (the chat template from JSON)
+  uint64_t size = 0;
+};
+
+// Finds the blobs of checkpoint folder `dir`. Throws ConvertError on an unreadable file or a
+// tokenizer_config.json that is not valid JSON.
+std::vector<BlobSource> find_blobs(const std::string& dir);
+
+}  // namespace mote::convert

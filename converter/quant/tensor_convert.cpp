@@ -1,0 +1,118 @@
+#include "quant/tensor_convert.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "hf/error.h"
+#include "kernels/quant.h"
+#include "quant/source_decode.h"
+
+namespace mote::convert {
+
+namespace {
+
+// Same element encoding on both sides: bytes are copied unchanged.
+bool is_identity(StDtype from, WeightType to) {
+  return (from == StDtype::F32 && to == WeightType::F32) ||
+         (from == StDtype::F16 && to == WeightType::F16) ||
+         (from == StDtype::BF16 && to == WeightType::BF16);
+}
+
+// Runs fn(begin, end) over [0, n) split into up to `threads` contiguous parts.
+template <typename Fn>
+void parallel_rows(uint64_t n, unsigned threads, uint64_t work_per_row, Fn fn) {
+  // Below ~256K elements per thread, thread start-up costs more than it saves.
+  const uint64_t max_parts = std::max<uint64_t>(1, n * work_per_row / (uint64_t(1) << 18));
+  const unsigned parts = unsigned(std::min<uint64_t>({threads, n, max_parts}));
+  if (parts <= 1) {
+    fn(uint64_t(0), n);
+    return;
+  }
+  std::vector<std::thread> workers;
+  workers.reserve(parts - 1);
+  const uint64_t per = (n + parts - 1) / parts;
+  for (unsigned p = 1; p < parts; ++p) {
+    const uint64_t b = std::min(n, p * per), e = std::min(n, b + per);
+    workers.emplace_back([=] { fn(b, e); });
+  }
+  fn(0, std::min(n, per));
+  for (auto& w : workers) w.join();
+}
+
+}  // namespace
+
+uint8_t* TensorConverter::Buffer::ensure(uint64_t bytes) {
+  if (bytes > capacity) {
+    data.reset();  // free first so old and new never coexist
+    data.reset(new uint8_t[bytes]);
+    capacity = bytes;
+  }
+  return data.get();
+}
+
+TensorConverter::TensorConverter(uint64_t chunk_bytes, unsigned threads)
+    : chunk_bytes_(chunk_bytes), threads_(std::max(1u, threads)) {}
+
+TensorConverter::~TensorConverter() = default;
+
+uint64_t TensorConverter::chunk_rows(uint64_t cols) const {
+  return std::max<uint64_t>(1, chunk_bytes_ / (cols * sizeof(float)));
+}
+
+uint64_t TensorConverter::buffer_bytes() const {
+  return src_.capacity + f32_.capacity + out_.capacity + scale_raw_.capacity + scale_.capacity;
+}
+
+void TensorConverter::convert(const SourceTensor& src, WeightType type, const ByteSink& sink) {
+  const uint64_t rows_per_chunk = chunk_rows(src.cols);
+  const uint64_t row_bytes = weight_row_bytes(type, int64_t(src.cols));
+  for (uint64_t row0 = 0; row0 < src.rows; row0 += rows_per_chunk) {
+    const uint64_t rows = std::min(rows_per_chunk, src.rows - row0);
+    sink(convert_chunk(src, type, row0, rows), rows * row_bytes);
+  }
+}
+
+const uint8_t* TensorConverter::convert_chunk(const SourceTensor& src, WeightType type, uint64_t row0,
+                                              uint64_t rows) {
+  const StDtype dtype = src.data.info->dtype;
+  const uint64_t cols = src.cols;
+  const uint64_t src_row_bytes = cols * st_dtype_size(dtype);
+  uint8_t* raw = src_.ensure(rows * src_row_bytes);
+  src.data.read(row0 * src_row_bytes, raw, rows * src_row_bytes);
+  if (is_identity(dtype, type)) return raw;  // same encoding: pass the source bytes through
+  const uint64_t out_row_bytes = weight_row_bytes(type, int64_t(cols));
+  uint8_t* out = out_.ensure(rows * out_row_bytes);
+  auto* f32 = reinterpret_cast<float*>(f32_.ensure(rows * cols * sizeof(float)));
+  const float* scale = nullptr;
+  uint64_t scale_cols = 0;
+  if (dtype == StDtype::F8_E4M3) {
+    // Scale rows covering [row0, row0 + rows): [row0/128, (row0+rows-1)/128].
+    scale_cols = (cols + kFp8Block - 1) / kFp8Block;
+    const uint64_t s0 = row0 / kFp8Block, s1 = (row0 + rows - 1) / kFp8Block + 1;
+    const StDtype sdt = src.scale.info->dtype;
+    const uint64_t count = (s1 - s0) * scale_cols, esize = st_dtype_size(sdt);
+    uint8_t* sraw = scale_raw_.ensure(count * esize);
+    src.scale.read(s0 * scale_cols * esize, sraw, count * esize);
+    auto* s = reinterpret_cast<float*>(scale_.ensure(count * sizeof(float)));
+    decode_to_f32(sdt, sraw, count, s);
+    scale = s;
+  }
+  const int64_t c = int64_t(cols);
+  parallel_rows(rows, threads_, cols * (type == WeightType::Q4_0 ? 8 : 1), [&](uint64_t b, uint64_t e) {
+    if (e <= b) return;
+    float* dst = f32 + b * cols;
+    if (scale != nullptr) {
+      // Rows of this part start at absolute row row0 + b; point `scale` at its block row.
+      const float* srow = scale + ((row0 + b) / kFp8Block - row0 / kFp8Block) * scale_cols;
+      dequantize_fp8_rows(raw + b * src_row_bytes, int64_t(row0 + b), int64_t(e - b), c, srow,
+                          int64_t(scale_cols), dst);
+    } else {
+      decode_to_f32(dtype, raw + b * src_row_bytes, (e - b) * cols, dst);
+    }
+    for (uint64_t r = b; r < e; ++r) quantize_row(type, f32 + r * cols, c, out + r * out_row_bytes);
+  });
+  return out;
+}
+
+}  // namespace mote::convert

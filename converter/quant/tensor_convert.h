@@ -1,0 +1,63 @@
+// Streams one checkpoint tensor into an output weight type, chunk by chunk:
+//   pread a chunk of source rows -> decode to f32 (F16/BF16/F32, FP8 x block scale) ->
+//   quantize_row into the output type -> hand the bytes to a sink (the writer).
+//
+// Memory: three buffers, reused across tensors and never larger than
+//   src <= R*C*4, f32 = R*C*4, out <= R*C*4 bytes, with R = max(1, chunk_bytes / (4*C)) rows,
+// i.e. each <= max(chunk_bytes, 4*C) (C = columns), plus the scale rows of an FP8 chunk
+// (<= (R/128 + 2) * ceil(C/128) * 8 bytes). Nothing else grows with the tensor size. When the
+// source already has the output encoding (F32->F32, BF16->BF16, F16->F16) the source bytes are
+// passed through and f32/out are not used.
+//
+// Not thread-safe (one converter per thread); internally splits a chunk's rows across
+// `threads` worker threads for decoding and quantisation.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "core/tensor.h"
+#include "hf/checkpoint.h"
+
+namespace mote::convert {
+
+struct SourceTensor {
+  TensorRef data;
+  TensorRef scale;   // weight_scale_inv when data is F8_E4M3, else empty
+  uint64_t rows = 0; // 1 for 1-D tensors
+  uint64_t cols = 0;
+};
+
+// Receives converted bytes in order.
+using ByteSink = std::function<void(const uint8_t* data, uint64_t size)>;
+
+class TensorConverter {
+ public:
+  TensorConverter(uint64_t chunk_bytes, unsigned threads);
+  ~TensorConverter();
+
+  // Converts `src` to `type`, calling `sink` once per chunk with rows * weight_row_bytes bytes.
+  void convert(const SourceTensor& src, WeightType type, const ByteSink& sink);
+
+  // Rows per chunk for a tensor of `cols` columns.
+  uint64_t chunk_rows(uint64_t cols) const;
+  // Bytes currently allocated by the buffers.
+  uint64_t buffer_bytes() const;
+
+ private:
+  // A grow-only buffer that reallocates to exactly the requested size (std::vector may double).
+  struct Buffer {
+    std::unique_ptr<uint8_t[]> data;
+    uint64_t capacity = 0;
+    uint8_t* ensure(uint64_t bytes);
+  };
+  // Converts rows [row0, row0 + rows); returns the output bytes (in src_ or out_).
+  const uint8_t* convert_chunk(const SourceTensor& src, WeightType type, uint64_t row0, uint64_t rows);
+
+  uint64_t chunk_bytes_;
+  unsigned threads_;
+  Buffer src_, f32_, out_, scale_raw_, scale_;
+};
+
+}  // namespace mote::convert
