@@ -20,7 +20,7 @@
 //    (measured 82 MiB for 62,575 tensors in one safetensors file), ~120 MiB for DeepSeek-V3's
 //    92k tensors.
 // Measured: 540 MB F32 checkpoint (41 tensors) -> Q8_0: 13 MiB with --chunk-mb 4, 40 MiB with
-// 16, 149 MiB with the default 64. tests/converter/memory_test.cpp checks < 64 MiB at 4.
+// 16 (the default), 149 MiB with 64. tests/converter/memory_test.cpp checks < 64 MiB at 4.
 #include <signal.h>
 #include <unistd.h>
 

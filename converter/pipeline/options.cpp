@@ -61,7 +61,7 @@ const char* usage_text() {
          "  --embed-weights T          token embeddings\n"
          "  --output-weights T         lm_head (default: --weights, but q8_0 when that is q4)\n"
          "  --no-mtp                   drop the multi-token-prediction layer\n"
-         "  --chunk-mb N               MiB per streaming conversion chunk (default 64)\n"
+         "  --chunk-mb N               MiB per streaming conversion chunk (default 16)\n"
          "  --threads N                conversion threads (default: CPU count, at most 8)\n"
          "  --quiet                    no progress line\n"
          "Norms, the router and e_score_correction_bias are always f32.\n";

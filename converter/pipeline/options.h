@@ -33,7 +33,7 @@ struct Options {
   std::string output;
   WeightRecipe recipe;
   bool no_mtp = false;
-  uint64_t chunk_mb = 64;  // MiB of f32 per conversion chunk
+  uint64_t chunk_mb = 16;  // MiB of f32 per conversion chunk (peak RSS ~ 3x this, see main.cpp)
   unsigned threads = 0;    // 0 = hardware concurrency (capped at 8)
   bool quiet = false;
 };
