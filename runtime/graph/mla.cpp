@@ -87,14 +87,17 @@ void mla_attention(const MlaDims& d, const AttentionWeights& w, const float* x, 
   const int64_t nh = d.n_heads, c = d.kv_lora, qk = d.qk();
   project_q(d, w, x, n_tokens, cos, sin, s);
   project_kv(d, w, x, n_tokens, start, cos, sin, cache, s);
-  // q_lat[t, h] = W_UK[h]^T q_nope[t, h]: one [kv_lora, dn] matmul per head over all tokens.
+  // kv_b is used in place, in its stored type: head h's rows [h*(dn+dv), h*(dn+dv)+dn) are
+  // W_UK[h] [dn, kv_lora] and the next dv rows are W_UV[h] [dv, kv_lora].
+  const int64_t head_rows = d.dn + d.dv;
+  // q_lat[t, h] = W_UK[h]^T q_nope[t, h]: one transposed product per head over all tokens.
   for (int64_t h = 0; h < nh; ++h)
-    kernels::matmul_strided(kernels::f32_view(w.w_uk_t + h * c * d.dn, c, d.dn), s.q + h * qk, nh * qk, n_tokens,
-                            s.q_lat + h * c, nh * c);
+    kernels::matmul_transposed(kernels::row_slice(w.kv_b, h * head_rows, d.dn), s.q + h * qk, nh * qk, n_tokens,
+                               s.q_lat + h * c, nh * c);
   mla_attend(d, s.q, s.q_lat, n_tokens, start, cache, s.scores, s.ctx);
   // o[t, h] = W_UV[h] ctx[t, h], then the output projection.
   for (int64_t h = 0; h < nh; ++h)
-    kernels::matmul_strided(kernels::f32_view(w.w_uv + h * d.dv * c, d.dv, c), s.ctx + h * c, nh * c, n_tokens,
+    kernels::matmul_strided(kernels::row_slice(w.kv_b, h * head_rows + d.dn, d.dv), s.ctx + h * c, nh * c, n_tokens,
                             s.o + h * d.dv, nh * d.dv);
   kernels::matmul(w.o, s.o, n_tokens, out);
 }

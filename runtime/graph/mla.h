@@ -8,6 +8,9 @@
 //   ctx    = sum_t softmax(score)_t c_kv[t]           [T, nh, kv_lora]
 //   out    = o_proj(concat_h W_UV[h] ctx[h])          [T, H]
 //
+// W_UK[h] [dn, kv_lora] and W_UV[h] [dv, kv_lora] are row slices of kv_b_proj, read in place in
+// its stored weight type (no absorbed copies): q_lat uses the transposed matmul kernel.
+//
 // Functions only write caller-owned buffers; thread-safe for distinct buffers/caches.
 #pragma once
 

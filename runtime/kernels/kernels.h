@@ -19,10 +19,19 @@ namespace mote::kernels {
 using MatmulFn = void (*)(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens,
                           float* y, int64_t y_stride);
 
+// The transposed product, y = x W (W used as [in, out] = [rows, cols]):
+// y[t * y_stride + c] = sum_r x[t * x_stride + r] * W[r, c]   for t < n_tokens, c < w.cols.
+// x_stride >= w.rows, y_stride >= w.cols (in floats). Each weight row is decoded once per call
+// and accumulated (axpy) into every token's output; y is overwritten, not accumulated into.
+using MatmulTFn = void (*)(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                           float* y, int64_t y_stride);
+
 struct KernelTable {
   const char* name;
   // Indexed by int(WeightType).
   MatmulFn matmul[kWeightTypeCount];
+  // Indexed by int(WeightType).
+  MatmulTFn matmul_t[kWeightTypeCount];
   // out[c] = W[row, c] for c < w.cols (dequantise one row; embedding lookup).
   void (*get_row)(const WeightView& w, int64_t row, float* out);
   // sum_i a[i] * b[i], fp32 accumulation.
@@ -47,6 +56,11 @@ inline void matmul_strided(const WeightView& w, const float* x, int64_t x_stride
                            float* y, int64_t y_stride) {
   active_kernels().matmul[int(w.type)](w, x, x_stride, n_tokens, y, y_stride);
 }
+// y = x W: y: [n_tokens, y_stride >= w.cols]; x: [n_tokens, x_stride >= w.rows] (strides in floats).
+inline void matmul_transposed(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                              int64_t y_stride) {
+  active_kernels().matmul_t[int(w.type)](w, x, x_stride, n_tokens, y, y_stride);
+}
 // out: [w.cols]
 inline void embedding_row(const WeightView& w, int64_t row, float* out) {
   active_kernels().get_row(w, row, out);
@@ -65,7 +79,8 @@ inline WeightView f32_view(const float* data, int64_t rows, int64_t cols) {
   return v;
 }
 
-// Rows [first, first + count) of `w` as a view (no copy).
+// Rows [first, first + count) of `w` as a view (no copy). Valid for every type: a row is a
+// whole number of blocks.
 inline WeightView row_slice(const WeightView& w, int64_t first, int64_t count) {
   WeightView v = w;
   v.rows = count;

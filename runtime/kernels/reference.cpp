@@ -1,7 +1,8 @@
 // Scalar reference kernels: plain C++, fp32 accumulation, no intrinsics, no allocation.
 // Quantised and half-precision rows are decoded in place, kChunk columns at a time, into a
 // small stack buffer (kernels/quant.h owns the block formats), so every weight byte is read
-// once per call and then reused for all tokens of the batch.
+// once per call and then reused for all tokens of the batch. The same holds for the transposed
+// product (matmul_t), which axpys each decoded row chunk into every token's output.
 #include <algorithm>
 #include <atomic>
 
@@ -56,6 +57,35 @@ void matmul_decoded(const WeightView& w, const float* x, int64_t x_stride, int64
   }
 }
 
+// Transposed product, f32 weights: y[t, :] = sum_r x[t, r] * W[r, :], each row used where it lies.
+void matmul_t_f32(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                  int64_t y_stride) {
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t c = 0; c < w.cols; ++c) y[t * y_stride + c] = 0.0f;
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const float* row = reinterpret_cast<const float*>(w.row(r));
+    for (int64_t t = 0; t < n_tokens; ++t) axpy_ref(x[t * x_stride + r], row, y + t * y_stride, w.cols);
+  }
+}
+
+// Transposed product, any other type: decode kChunk columns of row r once, then axpy them into
+// every token's output.
+template <WeightType kType>
+void matmul_t_decoded(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                      int64_t y_stride) {
+  float buf[kChunk];
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t c = 0; c < w.cols; ++c) y[t * y_stride + c] = 0.0f;
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const uint8_t* row = w.row(r);
+    for (int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
+      const int64_t n = std::min(kChunk, w.cols - c0);
+      dequantize_row(kType, row + column_offset(kType, c0), n, buf);
+      for (int64_t t = 0; t < n_tokens; ++t) axpy_ref(x[t * x_stride + r], buf, y + t * y_stride + c0, n);
+    }
+  }
+}
+
 void get_row_ref(const WeightView& w, int64_t row, float* out) {
   dequantize_row(w.type, w.row(row), w.cols, out);
 }
@@ -64,6 +94,8 @@ const KernelTable kReference = {
     "reference",
     {matmul_f32, matmul_decoded<WeightType::F16>, matmul_decoded<WeightType::BF16>,
      matmul_decoded<WeightType::Q8_0>, matmul_decoded<WeightType::Q4_0>},
+    {matmul_t_f32, matmul_t_decoded<WeightType::F16>, matmul_t_decoded<WeightType::BF16>,
+     matmul_t_decoded<WeightType::Q8_0>, matmul_t_decoded<WeightType::Q4_0>},
     get_row_ref,
     dot_ref,
     axpy_ref,

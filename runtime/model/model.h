@@ -1,8 +1,9 @@
 // Model: an opened .mote file with validated hyper-parameters and bound weights.
 //
 // Model::open = MoteFile::open (header, FlatBuffer, bounds) -> HParams::from_config (field
-// checks) -> bind_weights (roles, shapes, expert tables) -> absorbed MLA matrices.
-// Ownership: the Model owns the file mapping and every f32 copy; views stay valid while it lives.
+// checks) -> bind_weights (roles, shapes, expert tables). No weight matrix is copied: views
+// point into the mapping (MLA reads kv_b_proj in place). Ownership: the Model owns the file
+// mapping and the few f32 copies of non-F32 1-D vectors; views stay valid while it lives.
 // Thread-safety: immutable after open(); any number of Sessions may share one Model.
 #pragma once
 

@@ -105,28 +105,7 @@ class Binder {
   std::vector<bool> used_;
 };
 
-// Splits kv_b_proj into the absorbed f32 matrices W_UK^T [nh, kv_lora, dn] and W_UV [nh, dv, kv_lora].
-void absorb_kv_b(const HParams& hp, AttentionWeights* attn, ModelWeights* out) {
-  const int64_t nh = hp.n_heads, dn = hp.qk_nope_head_dim, dv = hp.v_head_dim, c = hp.kv_lora_rank;
-  auto uk_t = std::make_unique<float[]>(size_t(nh * c * dn));
-  auto uv = std::make_unique<float[]>(size_t(nh * dv * c));
-  std::vector<float> row(static_cast<size_t>(c));
-  const auto& k = kernels::reference_kernels();
-  for (int64_t h = 0; h < nh; ++h) {
-    for (int64_t d = 0; d < dn; ++d) {
-      k.get_row(attn->kv_b, h * (dn + dv) + d, row.data());
-      for (int64_t j = 0; j < c; ++j) uk_t[size_t((h * c + j) * dn + d)] = row[size_t(j)];
-    }
-    for (int64_t d = 0; d < dv; ++d)
-      k.get_row(attn->kv_b, h * (dn + dv) + dn + d, uv.get() + (h * dv + d) * c);
-  }
-  attn->w_uk_t = uk_t.get();
-  attn->w_uv = uv.get();
-  out->owned.push_back(std::move(uk_t));
-  out->owned.push_back(std::move(uv));
-}
-
-Status bind_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights* a, ModelWeights* out) {
+Status bind_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights* a) {
   const int64_t H = hp.hidden_size, nh = hp.n_heads, qk = hp.qk_head_dim;
   MOTE_ASSIGN_OR_RETURN(a->norm, b.vector(Role::AttnNorm, l, H));
   if (hp.q_lora_rank > 0) {
@@ -141,7 +120,6 @@ Status bind_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights*
   MOTE_ASSIGN_OR_RETURN(a->kv_b,
                         b.matrix(Role::AttnKvB, l, {nh * (hp.qk_nope_head_dim + hp.v_head_dim), hp.kv_lora_rank}));
   MOTE_ASSIGN_OR_RETURN(a->o, b.matrix(Role::AttnOut, l, {H, nh * hp.v_head_dim}));
-  absorb_kv_b(hp, a, out);
   return Status::ok();
 }
 
@@ -191,10 +169,9 @@ Status bind_ffn(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, F
   return bind_experts(b, file, hp, l, f);
 }
 
-Status bind_layer(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, LayerWeights* lw,
-                  ModelWeights* out) {
+Status bind_layer(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, LayerWeights* lw) {
   lw->index = l;
-  MOTE_RETURN_IF_ERROR(bind_attention(b, hp, l, &lw->attn, out));
+  MOTE_RETURN_IF_ERROR(bind_attention(b, hp, l, &lw->attn));
   return bind_ffn(b, file, hp, l, &lw->ffn);
 }
 
@@ -215,7 +192,7 @@ Status bind_mtp(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, M
   MOTE_ASSIGN_OR_RETURN(m.hnorm, b.vector(Role::MtpHnorm, l, H));
   MOTE_ASSIGN_OR_RETURN(m.eh_proj, b.matrix(Role::MtpEhProj, l, {H, 2 * H}));
   MOTE_ASSIGN_OR_RETURN(m.head_norm, b.vector(Role::MtpHeadNorm, l, H));
-  MOTE_RETURN_IF_ERROR(bind_layer(b, file, hp, l, &m.block, out));
+  MOTE_RETURN_IF_ERROR(bind_layer(b, file, hp, l, &m.block));
   out->mtp.push_back(std::move(m));
   return Status::ok();
 }
@@ -232,7 +209,7 @@ Result<ModelWeights> bind_weights(const MoteFile& file, const HParams& hp) {
   MOTE_ASSIGN_OR_RETURN(w.output, b.matrix(Role::Output, -1, {V, H}));
   w.layers.resize(size_t(hp.n_layers));
   for (int64_t l = 0; l < hp.n_layers; ++l)
-    MOTE_RETURN_IF_ERROR(bind_layer(b, file, hp, l, &w.layers[size_t(l)], &w));
+    MOTE_RETURN_IF_ERROR(bind_layer(b, file, hp, l, &w.layers[size_t(l)]));
   if (file.model().has_mtp())
     for (int64_t l = hp.n_layers; l < hp.n_layers + hp.n_mtp_layers; ++l)
       MOTE_RETURN_IF_ERROR(bind_mtp(b, file, hp, l, &w));

@@ -3,8 +3,9 @@
 //
 // Ownership: WeightViews point into the MoteFile mapping (which must outlive the ModelWeights).
 // 1-D vectors (norm weights, router bias) are exposed as f32 pointers: into the file when stored
-// as F32, otherwise into an f32 copy owned by ModelWeights. The absorbed MLA matrices are f32
-// copies owned by ModelWeights. Immutable after bind_weights(); thread-safe to share.
+// as F32, otherwise into an f32 copy owned by ModelWeights. Every 2-D weight, kv_b_proj included,
+// is used in place in its stored type (MLA takes W_UK/W_UV as row slices of kv_b, see
+// graph/mla.h). Immutable after bind_weights(); thread-safe to share.
 #pragma once
 
 #include <cstdint>
@@ -35,12 +36,10 @@ struct AttentionWeights {
   WeightView q;                      // no q-LoRA: q_proj [nh*qk, H]
   WeightView kv_a;                   // kv_a_proj_with_mqa [kv_lora + dr, H]
   const float* kv_a_norm = nullptr;  // kv_a_layernorm [kv_lora]
-  WeightView kv_b;                   // kv_b_proj [nh*(dn+dv), kv_lora] (as stored)
+  // kv_b_proj [nh*(dn+dv), kv_lora] (as stored). Head h: rows [h*(dn+dv), h*(dn+dv)+dn) are
+  // W_UK[h] [dn, kv_lora], the next dv rows W_UV[h] [dv, kv_lora].
+  WeightView kv_b;
   WeightView o;                      // o_proj [H, nh*dv]
-  // Absorbed forms of kv_b, f32, computed at load. W_UK is stored transposed so that
-  // q_lat = W_UK[h]^T q_nope is a row-major matmul.
-  const float* w_uk_t = nullptr;     // [nh, kv_lora, dn]: w_uk_t[h][c][d] = kv_b[h*(dn+dv) + d][c]
-  const float* w_uv = nullptr;       // [nh, dv, kv_lora]: w_uv[h][d][c] = kv_b[h*(dn+dv) + dn + d][c]
 };
 
 struct FfnWeights {
@@ -76,7 +75,7 @@ struct ModelWeights {
   WeightView output;                     // lm_head [vocab, H]
   std::vector<LayerWeights> layers;      // [n_layers]
   std::vector<MtpWeights> mtp;           // [n_mtp_layers] when the file has MTP, else empty
-  std::vector<std::unique_ptr<float[]>> owned;  // storage behind the f32 pointers above
+  std::vector<std::unique_ptr<float[]>> owned;  // storage behind non-F32 1-D vectors (norms, bias)
 };
 
 // Binds and checks every tensor. Errors: "missing tensor: role R, layer L", "tensor <name>: shape

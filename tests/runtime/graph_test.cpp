@@ -12,6 +12,7 @@
 #include "graph/norm.h"
 #include "graph/rope.h"
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 #include "runtime/naive_forward.h"
 
 namespace mote::graph {
@@ -162,14 +163,16 @@ TEST(Graph, MoeFfnGroupsTokensPerExpertAndMatchesNaive) {
   }
 }
 
-// Random MLA weights as f32 views, with the absorbed matrices built by transposing kv_b slices.
+// Random MLA weights as f32 views; kv_b optionally stored as `kv_b_type` (quantised in place, as
+// a converted file holds it: the attention reads W_UK/W_UV as row slices of it).
 struct MlaFixture {
   HParams hp;
   std::vector<Matrix> mats;
-  std::vector<float> q_a_norm, kv_a_norm, w_uk_t, w_uv;
+  std::vector<float> q_a_norm, kv_a_norm;
+  std::vector<uint8_t> kv_b_bytes;
   AttentionWeights w;
 
-  MlaFixture(int64_t q_lora, uint32_t seed) {
+  MlaFixture(int64_t q_lora, uint32_t seed, WeightType kv_b_type = WeightType::F32) {
     Random r(seed);
     hp.hidden_size = 11;
     hp.n_heads = 3;
@@ -204,22 +207,18 @@ struct MlaFixture {
     const Matrix& kv_b = mats.emplace_back(r, nh * (dn + dv), c, 2.0f);
     w.kv_b = kv_b.view;
     w.o = mats.emplace_back(r, H, nh * dv).view;
-    w_uk_t.resize(size_t(nh * c * dn));
-    w_uv.resize(size_t(nh * dv * c));
-    for (int64_t h = 0; h < nh; ++h)
-      for (int64_t j = 0; j < c; ++j) {
-        for (int64_t d = 0; d < dn; ++d)
-          w_uk_t[size_t((h * c + j) * dn + d)] = kv_b.data[size_t((h * (dn + dv) + d) * c + j)];
-        for (int64_t d = 0; d < dv; ++d)
-          w_uv[size_t((h * dv + d) * c + j)] = kv_b.data[size_t((h * (dn + dv) + dn + d) * c + j)];
-      }
-    w.w_uk_t = w_uk_t.data();
-    w.w_uv = w_uv.data();
+    if (kv_b_type != WeightType::F32) {
+      const uint64_t stride = weight_row_bytes(kv_b_type, c);
+      kv_b_bytes.resize(size_t(nh * (dn + dv)) * stride);
+      for (int64_t i = 0; i < nh * (dn + dv); ++i)
+        quantize_row(kv_b_type, kv_b.data.data() + i * c, c, kv_b_bytes.data() + i * stride);
+      w.kv_b = {kv_b_type, nh * (dn + dv), c, stride, kv_b_bytes.data()};
+    }
   }
 };
 
-void check_mla_against_naive(int64_t q_lora) {
-  MlaFixture f(q_lora, uint32_t(10 + q_lora));
+void check_mla_against_naive(int64_t q_lora, WeightType kv_b_type = WeightType::F32) {
+  MlaFixture f(q_lora, uint32_t(10 + q_lora), kv_b_type);
   const HParams& hp = f.hp;
   const MlaDims d = MlaDims::from_hparams(hp);
   const int64_t H = 11, maxT = 3, ctx = 8, nh = 3;
@@ -243,11 +242,17 @@ void check_mla_against_naive(int64_t q_lora) {
   const auto want = test::naive_attention(hp, test::naive_rope(hp), f.w, xs);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < H; ++i)
-      EXPECT_NEAR(out[size_t(t * H + i)], want[size_t(t)][size_t(i)], 1e-5) << "q_lora " << q_lora << " t " << t;
+      EXPECT_NEAR(out[size_t(t * H + i)], want[size_t(t)][size_t(i)], 1e-5)
+          << "q_lora " << q_lora << " kv_b " << weight_type_name(kv_b_type) << " t " << t;
 }
 
 TEST(Graph, AbsorbedMlaMatchesNaiveWithQLora) { check_mla_against_naive(9); }
 TEST(Graph, AbsorbedMlaMatchesNaiveWithoutQLora) { check_mla_against_naive(0); }
+// The naive reference dequantises the same kv_b bytes, so the results agree to f32 rounding.
+TEST(Graph, AbsorbedMlaReadsKvBInPlaceInEveryType) {
+  for (WeightType type : {WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0})
+    check_mla_against_naive(9, type);
+}
 
 }  // namespace
 }  // namespace mote::graph

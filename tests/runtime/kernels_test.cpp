@@ -52,6 +52,18 @@ std::vector<double> naive(const WeightView& w, const float* x, int64_t x_stride,
   return y;
 }
 
+// y[t, c] = sum_r x[t, r] * W[r, c] in float64 from the dequantised weights.
+std::vector<double> naive_t(const WeightView& w, const float* x, int64_t x_stride, int64_t n) {
+  std::vector<double> y(static_cast<size_t>(n * w.cols), 0.0);
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    dequantize_row(w.type, w.row(r), w.cols, row.data());
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t c = 0; c < w.cols; ++c) y[size_t(t * w.cols + c)] += double(row[size_t(c)]) * x[t * x_stride + r];
+  }
+  return y;
+}
+
 const WeightType kTypes[] = {WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0};
 
 struct Shape {
@@ -73,6 +85,44 @@ TEST(Kernels, MatmulMatchesDequantisedNaiveForEveryTypeAndOddShape) {
         ASSERT_NEAR(y[i], ref[i], 1e-5 * (1.0 + std::sqrt(double(s.cols))))
             << weight_type_name(type) << " " << s.rows << "x" << s.cols << " t=" << s.tokens << " i=" << i;
     }
+  }
+}
+
+TEST(Kernels, TransposedMatmulMatchesDequantisedNaiveForEveryTypeAndOddShape) {
+  const kernels::KernelTable& k = kernels::reference_kernels();
+  uint32_t seed = 1000;
+  for (WeightType type : kTypes) {
+    for (const Shape& s : kShapes) {
+      const Packed w = pack(type, s.rows, s.cols, seed++);
+      const std::vector<float> x = random_vec(size_t(s.tokens * s.rows), seed++);
+      std::vector<float> y(static_cast<size_t>(s.tokens * s.cols), NAN);
+      k.matmul_t[int(type)](w.view, x.data(), s.rows, s.tokens, y.data(), s.cols);
+      const std::vector<double> ref = naive_t(w.view, x.data(), s.rows, s.tokens);
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], 1e-5 * (1.0 + std::sqrt(double(s.rows))))
+            << weight_type_name(type) << " " << s.rows << "x" << s.cols << " t=" << s.tokens << " i=" << i;
+    }
+  }
+}
+
+// Strided x and y, on a row slice (as MLA uses W_UK[h] inside kv_b): only y's first w.cols
+// columns of each token are written.
+TEST(Kernels, StridedTransposedMatmulOnARowSliceWritesOnlyItsSlice) {
+  for (WeightType type : kTypes) {
+    const int64_t rows = 13, cols = 70, first = 4, count = 5, n = 3, x_stride = 9, y_stride = 75;
+    const Packed full = pack(type, rows, cols, 91);
+    const WeightView w = kernels::row_slice(full.view, first, count);
+    const std::vector<float> x = random_vec(size_t(n * x_stride), 92);
+    std::vector<float> y(static_cast<size_t>(n * y_stride), -123.0f);
+    kernels::matmul_transposed(w, x.data(), x_stride, n, y.data(), y_stride);
+    const std::vector<double> ref = naive_t(w, x.data(), x_stride, n);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t c = 0; c < y_stride; ++c) {
+        if (c < cols)
+          EXPECT_NEAR(y[size_t(t * y_stride + c)], ref[size_t(t * cols + c)], 1e-5) << weight_type_name(type);
+        else
+          EXPECT_EQ(y[size_t(t * y_stride + c)], -123.0f);
+      }
   }
 }
 

@@ -1,9 +1,6 @@
-// Model::open: binding by role/layer/expert, shape checks, MTP, absorbed matrices, errors.
+// Model::open: binding by role/layer/expert, shape checks, MTP, in-place kv_b, errors.
 #include <gtest/gtest.h>
 
-#include <cstring>
-
-#include "kernels/kernels.h"
 #include "model/model.h"
 #include "runtime/tiny_model.h"
 
@@ -82,24 +79,23 @@ TEST(Model, BindsAV2LiteModelWithoutQLora) {
   EXPECT_FALSE(m->has_mtp());
 }
 
-TEST(Model, AbsorbedMatricesAreSlicesOfKvB) {
+// kv_b_proj stays where the file holds it, in its stored type: MLA reads W_UK/W_UV as row slices
+// of it, so binding copies no weight matrix (all vectors are F32 here, so nothing is owned).
+TEST(Model, KvBIsUsedInPlaceInItsStoredType) {
   TinyConfig c;
   c.type = WeightType::Q8_0;
-  auto m = open_tiny("model_absorb_q8.mote", c);
+  auto m = open_tiny("model_kv_b_q8.mote", c);
   ASSERT_TRUE(m);
-  const AttentionWeights& a = m->layer(2).attn;
-  const int64_t dn = c.dn, dv = c.dv, kv = c.kv_lora;
-  std::vector<float> row(static_cast<size_t>(kv));
-  for (int64_t h = 0; h < c.heads; ++h) {
-    for (int64_t d = 0; d < dn; ++d) {
-      kernels::embedding_row(a.kv_b, h * (dn + dv) + d, row.data());
-      for (int64_t j = 0; j < kv; ++j) ASSERT_EQ(a.w_uk_t[(h * kv + j) * dn + d], row[size_t(j)]);
-    }
-    for (int64_t d = 0; d < dv; ++d) {
-      kernels::embedding_row(a.kv_b, h * (dn + dv) + dn + d, row.data());
-      ASSERT_EQ(std::memcmp(a.w_uv + (h * dv + d) * kv, row.data(), size_t(kv) * 4), 0);
-    }
-  }
+  const WeightView& kv_b = m->layer(2).attn.kv_b;
+  EXPECT_EQ(kv_b.type, WeightType::Q8_0);
+  EXPECT_EQ(kv_b.rows, c.heads * (c.dn + c.dv));
+  EXPECT_EQ(kv_b.cols, c.kv_lora);
+  const fb::Tensor* stored = nullptr;
+  for (const fb::Tensor* t : *m->file().model().tensors())
+    if (t->role() == Role::AttnKvB && t->layer() == 2) stored = t;
+  ASSERT_NE(stored, nullptr);
+  EXPECT_EQ(kv_b.data, m->file().view(*stored).data);
+  EXPECT_TRUE(m->weights().owned.empty());
 }
 
 TEST(Model, NonF32VectorsAreConvertedAtLoad) {
