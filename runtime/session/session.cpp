@@ -39,6 +39,8 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
                   "session: cannot allocate " + std::to_string((kv_floats + size.floats) * 4 / (1 << 20)) +
                       " MiB (KV cache for max_context " + std::to_string(C) + " + scratch)");
   s->scratch_ = models::deepseek_carve_scratch(hp, T, C, s->arena_.get(), s->int_arena_.get());
+  s->kv_cache_bytes_ = uint64_t(kv_floats) * sizeof(float);
+  s->scratch_bytes_ = uint64_t(size.floats + hp.vocab_size) * sizeof(float) + uint64_t(size.ints) * sizeof(int32_t);
   return s;
 }
 

@@ -55,6 +55,9 @@ class Session {
   int64_t max_batch() const { return options_.max_batch; }
   int64_t vocab_size() const { return model_.hparams().vocab_size; }
   const Model& model() const { return model_; }
+  // Bytes this session allocated for its KV cache and for activations (+ logits).
+  uint64_t kv_cache_bytes() const { return kv_cache_bytes_; }
+  uint64_t scratch_bytes() const { return scratch_bytes_; }
   // Logits of the last token processed by generate_greedy ([vocab]); valid after it returns.
   std::span<const float> last_logits() const { return {logits_.get(), size_t(vocab_size())}; }
 
@@ -71,6 +74,8 @@ class Session {
   std::unique_ptr<int32_t[]> int_arena_;    // activation scratch (int32)
   std::unique_ptr<float[]> logits_;         // [vocab], generate_greedy's logits
   models::DeepSeekScratch scratch_;
+  uint64_t kv_cache_bytes_ = 0;
+  uint64_t scratch_bytes_ = 0;
 };
 
 // Index of the largest logit; the lowest index wins ties. logits: [n], n >= 1.

@@ -1,0 +1,53 @@
+// Internals shared by the C API translation units: the handle structs, the thread-local last
+// error, and the guard that turns every C++ failure into a mote_status.
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "core/status.h"
+#include "model/model.h"
+#include "mote/mote.h"
+#include "session/session.h"
+
+#define MOTE_EXPORT extern "C" __attribute__((visibility("default")))
+
+struct mote_model {
+  std::unique_ptr<mote::Model> model;
+  mote_model_params params;
+};
+
+struct mote_session {
+  mote_model* owner = nullptr;
+  std::unique_ptr<mote::Session> session;
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+};
+
+namespace mote::capi {
+
+// Records `message` as the calling thread's last error and returns `status`.
+mote_status fail(mote_status status, const std::string& message);
+// Maps a runtime Status (ok -> MOTE_OK) and records its message.
+mote_status from_status(const Status& status);
+
+// Runs `body` (returning mote_status); any exception becomes MOTE_ERR_OUT_OF_MEMORY or
+// MOTE_ERR_INTERNAL with its message, so nothing propagates into C callers.
+template <typename Body>
+mote_status guarded(const char* function, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return fail(MOTE_ERR_OUT_OF_MEMORY, std::string(function) + ": out of memory");
+  } catch (const std::exception& e) {
+    return fail(MOTE_ERR_INTERNAL, std::string(function) + ": " + e.what());
+  } catch (...) {
+    return fail(MOTE_ERR_INTERNAL, std::string(function) + ": unknown exception");
+  }
+}
+
+}  // namespace mote::capi

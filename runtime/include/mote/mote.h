@@ -1,0 +1,161 @@
+/* mote.h: the public C API of the mote runtime.
+ *
+ * Conventions
+ * - Opaque handles with create/destroy pairs: mote_model (immutable weights, shareable across
+ *   threads) and mote_session (one conversation: its own KV cache; use one thread at a time).
+ * - Every fallible call returns a mote_status. MOTE_OK is 0. On an error the calling thread's
+ *   last error message (mote_last_error) names the file, tensor, field or argument at fault.
+ *   No C++ exception and no abort crosses this API for any input.
+ * - Params structs are initialised with their *_default() function, then edited, so fields added
+ *   later keep sensible defaults.
+ * - Strings are UTF-8. Output buffers follow the "capacity in, length out" rule: if the buffer is
+ *   too small the call returns MOTE_ERR_BUFFER_TOO_SMALL and sets *out_len to the size needed.
+ */
+#ifndef MOTE_MOTE_H_
+#define MOTE_MOTE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MOTE_API_VERSION 1
+
+typedef enum mote_status {
+  MOTE_OK = 0,
+  MOTE_ERR_INVALID_ARGUMENT = 1,
+  MOTE_ERR_NOT_FOUND = 2,
+  MOTE_ERR_IO = 3,
+  MOTE_ERR_CORRUPT_FILE = 4,
+  MOTE_ERR_UNSUPPORTED = 5,
+  MOTE_ERR_OUT_OF_MEMORY = 6,
+  MOTE_ERR_OUT_OF_RANGE = 7, /* context full */
+  MOTE_ERR_CANCELLED = 8,    /* the token callback asked to stop */
+  MOTE_ERR_INTERNAL = 9,
+  MOTE_ERR_BUFFER_TOO_SMALL = 10
+} mote_status;
+
+/* A static English description of a status code ("ok", "corrupt file", ...). Never NULL. */
+const char* mote_status_string(mote_status status);
+/* The calling thread's message for its last failed call ("" if none). Valid until the next
+ * mote call on this thread. */
+const char* mote_last_error(void);
+
+typedef enum mote_backend { MOTE_BACKEND_CPU = 0, MOTE_BACKEND_CUDA = 1 } mote_backend;
+
+typedef struct mote_model mote_model;
+typedef struct mote_session mote_session;
+
+typedef struct mote_model_params {
+  int32_t n_threads;            /* 0 = all cores */
+  uint64_t expert_budget_bytes; /* 0 = keep every routed expert resident */
+  mote_backend backend;         /* MOTE_BACKEND_CPU */
+  int32_t verify_checksums;     /* nonzero: check every segment checksum at open (full read) */
+  const char* chat_template;    /* NULL: the family detected at conversion; else a family name */
+} mote_model_params;
+
+mote_model_params mote_model_params_default(void);
+mote_status mote_model_open(const char* path, const mote_model_params* params, mote_model** out_model);
+void mote_model_destroy(mote_model* model);
+
+typedef struct mote_model_info {
+  int32_t vocab_size;
+  int32_t n_layers;
+  int32_t hidden_size;
+  int32_t n_routed_experts;
+  int32_t n_experts_per_tok;
+  int32_t has_mtp;
+  int32_t bos_token;            /* -1 if none */
+  int32_t eos_token;            /* first end-of-sequence id, -1 if none */
+  uint64_t file_bytes;
+  const char* architecture;     /* "DeepSeekV3", ... (static storage) */
+  const char* chat_template;    /* family name, or "" if the model has none */
+} mote_model_info;
+
+mote_status mote_model_get_info(const mote_model* model, mote_model_info* out_info);
+
+/* Text -> ids. add_special: prepend BOS (as the tokenizer config says) and match special
+ * tokens in the text; 0 treats the text as plain text. */
+mote_status mote_tokenize(const mote_model* model, const char* text, size_t text_len, int add_special,
+                          int32_t* ids, size_t capacity, size_t* out_count);
+/* Ids -> UTF-8 text (skip_special: drop special tokens). out is NUL-terminated when it fits. */
+mote_status mote_detokenize(const mote_model* model, const int32_t* ids, size_t count, int skip_special,
+                            char* out, size_t capacity, size_t* out_len);
+
+typedef struct mote_session_params {
+  int32_t max_context; /* tokens the KV cache holds; default 4096 */
+  int32_t max_batch;   /* tokens per prefill pass; default 64 */
+} mote_session_params;
+
+mote_session_params mote_session_params_default(void);
+/* The model must outlive the session. Sessions of one model may run on different threads. */
+mote_status mote_session_create(mote_model* model, const mote_session_params* params, mote_session** out_session);
+void mote_session_destroy(mote_session* session);
+/* Forgets the conversation (KV cache and statistics). */
+mote_status mote_session_reset(mote_session* session);
+
+typedef struct mote_sampling_params {
+  float temperature;        /* 0 = greedy (default 0.8) */
+  int32_t top_k;            /* 0 = off (default 40) */
+  float top_p;              /* 1 = off (default 0.95) */
+  float min_p;              /* 0 = off (default 0.05) */
+  float repetition_penalty; /* 1 = off */
+  float presence_penalty;   /* 0 = off */
+  int32_t penalty_last_n;   /* tokens the penalties look back over (default 64) */
+  uint64_t seed;            /* same seed, same model, same prompt -> same output */
+} mote_sampling_params;
+
+mote_sampling_params mote_sampling_params_default(void);
+
+/* Called once per generated token with its text (may be empty while a UTF-8 sequence or a
+ * possible stop string is held back; text is always valid UTF-8). Return nonzero to stop:
+ * generation then returns MOTE_ERR_CANCELLED. */
+typedef int (*mote_token_callback)(void* user_data, int32_t token, const char* text, size_t text_len);
+
+typedef struct mote_generate_params {
+  mote_sampling_params sampling;
+  int32_t max_tokens;             /* default 256 */
+  const char* const* stop;        /* stop strings (not emitted), may be NULL */
+  size_t n_stop;
+  int32_t ignore_eos;             /* nonzero: do not stop at the model's end-of-sequence tokens */
+  int32_t add_special;            /* tokenize the prompt with BOS/special tokens (default 1) */
+} mote_generate_params;
+
+mote_generate_params mote_generate_params_default(void);
+
+/* Appends the prompt text to the session's context and generates a continuation, streaming each
+ * token through `callback` (may be NULL). */
+mote_status mote_generate(mote_session* session, const char* prompt, size_t prompt_len,
+                          const mote_generate_params* params, mote_token_callback callback, void* user_data);
+
+typedef struct mote_chat_message {
+  const char* role;    /* "system", "user", "assistant" */
+  const char* content;
+} mote_chat_message;
+
+/* Renders a conversation with the model's chat template (add_generation_prompt: end with the
+ * assistant turn opener). Output rules as mote_detokenize. */
+mote_status mote_chat_render(const mote_model* model, const mote_chat_message* messages, size_t count,
+                             int add_generation_prompt, char* out, size_t capacity, size_t* out_len);
+
+typedef struct mote_stats {
+  int64_t prompt_tokens;      /* processed by prefill since the last reset */
+  int64_t generated_tokens;
+  double prefill_tok_s;
+  double decode_tok_s;
+  int64_t context_tokens;     /* tokens in the KV cache now */
+  uint64_t kv_cache_bytes;    /* allocated by this session */
+  uint64_t scratch_bytes;     /* activation buffers of this session */
+  uint64_t model_resident_bytes; /* weights mapped by the model */
+  uint64_t peak_rss_bytes;    /* process peak resident set (VmHWM) */
+} mote_stats;
+
+mote_status mote_session_get_stats(const mote_session* session, mote_stats* out_stats);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif /* MOTE_MOTE_H_ */
