@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -67,6 +70,49 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   int status = 0;
   rusage usage{};
   wait4(pid, &status, 0, &usage);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.peak_rss_bytes = int64_t(usage.ru_maxrss) * 1024;
+  return result;
+}
+
+CommandResult run_in_pty(const std::vector<std::string>& argv, const std::vector<std::string>& inputs,
+                         int timeout_s) {
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid < 0) throw std::runtime_error("forkpty failed");
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  CommandResult result;
+  size_t next_input = 0;
+  size_t seen_at_last_input = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{master, POLLIN, 0};
+    const int ready = poll(&pfd, 1, 200);
+    if (ready > 0) {
+      const ssize_t n = read(master, buf, sizeof(buf));
+      if (n <= 0) break;  // EIO once the child has exited
+      result.out.append(buf, size_t(n));
+    } else if (ready == 0 && next_input < inputs.size() && result.out.size() > seen_at_last_input) {
+      // The child went quiet after printing something: type the next line.
+      const std::string& line = inputs[next_input++];
+      if (write(master, line.data(), line.size()) < 0) break;
+      seen_at_last_input = result.out.size();
+    }
+  }
+  int status = 0;
+  rusage usage{};
+  if (wait4(pid, &status, WNOHANG, &usage) == 0) {
+    kill(pid, SIGKILL);
+    wait4(pid, &status, 0, &usage);
+  }
+  close(master);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.peak_rss_bytes = int64_t(usage.ru_maxrss) * 1024;
   return result;

@@ -22,6 +22,12 @@ struct CommandResult {
 // Runs argv[0] with the given arguments (no shell), optionally feeding `stdin_text`.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 
+// Runs argv in a pseudo-terminal (stdin and stdout are a tty), typing each of `inputs` in turn
+// once the child has printed something new, and returns everything it printed (out) and its exit
+// code. Gives up after `timeout_s` seconds (the child is killed, exit_code 128+9).
+CommandResult run_in_pty(const std::vector<std::string>& argv, const std::vector<std::string>& inputs,
+                         int timeout_s = 60);
+
 std::string read_file_bytes(const std::filesystem::path& path);
 void write_file_bytes(const std::filesystem::path& path, const std::string& bytes);
 
