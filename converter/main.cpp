@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   Progress progress(options->quiet);
   try {
     const ConvertSummary s = convert_checkpoint(*options, progress);
+    progress.print_notes();
     const double mb_out = double(s.file_bytes) / 1e6, mb_in = double(s.source_bytes) / 1e6;
     std::fprintf(stderr,
                  "mote-convert: wrote %s: %llu tensors (%llu aliases), %llu segments, %llu experts, "

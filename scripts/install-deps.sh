@@ -10,7 +10,7 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libtbb-dev libpcre2-dev libxnnpack-dev libpthreadpool-dev
+  libtbb-dev libpcre2-dev libxnnpack-dev libpthreadpool-dev libicu-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "chat/chat_template.h"
 #include "hf/error.h"
 
 namespace mote::convert {
@@ -44,11 +45,29 @@ std::string template_from_tokenizer_config(const fs::path& path) {
   fail(path.string() + ": field 'chat_template' must be a string or a list of {name, template}");
 }
 
+// Identifies the chat template's family now, so the runtime need not parse Jinja: stored as the
+// blob "chat_family" (e.g. "deepseek-r1"). An unrecognised template is kept verbatim with a note;
+// the runtime then asks for --chat-template NAME.
+void add_chat_family(std::vector<BlobSource>& blobs, std::vector<std::string>* notes) {
+  for (const BlobSource& b : blobs) {
+    if (b.name != "chat_template") continue;
+    const std::string text = b.path.empty() ? b.bytes : read_small_file(b.path);
+    auto family = detect_chat_family(text);
+    if (!family) {
+      notes->push_back(family.status().message());
+      return;
+    }
+    const std::string name = chat_family_name(*family);
+    blobs.push_back({"chat_family", "", name, uint64_t(name.size())});
+    return;
+  }
+}
+
 }  // namespace
 
-std::vector<BlobSource> find_blobs(const std::string& dir) {
+std::vector<BlobSource> find_blobs(const std::string& dir, std::vector<std::string>* notes) {
   std::vector<BlobSource> blobs;
-  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "generation_config.json"}) {
     const fs::path p = fs::path(dir) / name;
     if (!fs::exists(p)) continue;
     if (!fs::is_regular_file(p)) fail(p.string() + ": not a regular file");
@@ -65,6 +84,7 @@ std::vector<BlobSource> find_blobs(const std::string& dir) {
       blobs.push_back({"chat_template", "", std::move(tmpl), size});
     }
   }
+  add_chat_family(blobs, notes);
   return blobs;
 }
 

@@ -1,8 +1,9 @@
 // Tokenizer and generation files stored verbatim as blobs: tokenizer.json,
-// tokenizer_config.json, generation_config.json under their file names, and the chat template
+// tokenizer_config.json, tokenizer.model, generation_config.json under their file names, and the chat template
 // as "chat_template" (from chat_template.jinja if present, else the top-level "chat_template"
 // string of tokenizer_config.json; a list of named templates yields the one named "default",
-// else the first). Absent files are skipped.
+// else the first), its family as "chat_family" (chat/chat_template.h), and a SentencePiece
+// tokenizer.model. Absent files are skipped.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@ struct BlobSource {
 
 // Finds the blobs of checkpoint folder `dir`. Throws ConvertError on an unreadable file or a
 // tokenizer_config.json that is not valid JSON.
-std::vector<BlobSource> find_blobs(const std::string& dir);
+// `notes` receives remarks for the user (e.g. an unrecognised chat template).
+std::vector<BlobSource> find_blobs(const std::string& dir, std::vector<std::string>* notes);
 
 }  // namespace mote::convert

@@ -330,11 +330,13 @@ ConvertSummary Conversion::run() {
   has_mtp_ = decide_mtp();
   plan_globals();
   for (const ExpectedLayer& layer : model_.layers) plan_layer(layer);
-  for (BlobSource& b : find_blobs(opt_.input_dir)) {
+  std::vector<std::string> blob_notes;
+  for (BlobSource& b : find_blobs(opt_.input_dir, &blob_notes)) {
     const uint32_t seg = writer_.add_blob(b.name, b.size);
     ++summary_.segments;
     blobs_.emplace_back(seg, std::move(b));
   }
+  for (const std::string& n : blob_notes) progress_.note(n);
   count_ignored();
   write_all();
   summary_.tensors = writer_.tensor_count();

@@ -27,9 +27,12 @@ void Progress::end_line() {
   line_open_ = false;
 }
 
-void Progress::note(const std::string& message) {
+void Progress::note(const std::string& message) { notes_.push_back(message); }
+
+void Progress::print_notes() {
   end_line();
-  std::fprintf(stderr, "mote-convert: note: %s\n", message.c_str());
+  for (const std::string& n : notes_) std::fprintf(stderr, "mote-convert: note: %s\n", n.c_str());
+  notes_.clear();
 }
 
 }  // namespace mote::convert

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mote::convert {
 
@@ -18,8 +19,10 @@ class Progress {
   void update(uint64_t tensors_done, uint64_t bytes_written, bool force = false);
   // Ends the progress line (if any) so later output starts on a new line.
   void end_line();
-  // A one-line note ("note: ..."), printed even when quiet.
+  // A one-line note ("note: ..."), kept until print_notes() so that a failed conversion prints
+  // only its one error line; printed even when quiet.
   void note(const std::string& message);
+  void print_notes();
   double seconds() const;
 
  private:
@@ -28,6 +31,7 @@ class Progress {
   uint64_t total_ = 0;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_{};
+  std::vector<std::string> notes_;
 };
 
 }  // namespace mote::convert

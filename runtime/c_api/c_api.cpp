@@ -60,12 +60,13 @@ MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_param
     if (p.expert_budget_bytes != 0)
       return fail(MOTE_ERR_UNSUPPORTED,
                   "mote_model_open: expert_budget_bytes needs the expert store, not yet available; use 0 (resident)");
-    mote::ModelOptions options;
-    options.verify_checksums = p.verify_checksums != 0;
-    auto model = mote::Model::open(path, options);
-    if (!model) return from_status(model.status());
+    mote::EngineOptions options;
+    options.model.verify_checksums = p.verify_checksums != 0;
+    if (p.chat_template != nullptr) options.chat_template = p.chat_template;
+    auto engine = mote::Engine::open(path, options);
+    if (!engine) return from_status(engine.status());
     auto handle = std::make_unique<mote_model>();
-    handle->model = std::move(model).value();
+    handle->engine = std::move(engine).value();
     handle->params = p;
     *out_model = handle.release();
     return MOTE_OK;
@@ -78,20 +79,21 @@ MOTE_EXPORT mote_status mote_model_get_info(const mote_model* model, mote_model_
   return guarded("mote_model_get_info", [&]() -> mote_status {
     if (model == nullptr || out_info == nullptr)
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_get_info: NULL argument");
-    const mote::HParams& hp = model->model->hparams();
-    const auto& config = model->model->file().config();
+    const mote::HParams& hp = model->model().hparams();
+    const auto& config = model->model().file().config();
     mote_model_info info{};
     info.vocab_size = int32_t(hp.vocab_size);
     info.n_layers = int32_t(hp.n_layers);
     info.hidden_size = int32_t(hp.hidden_size);
     info.n_routed_experts = int32_t(hp.n_routed_experts);
     info.n_experts_per_tok = int32_t(hp.n_experts_per_tok);
-    info.has_mtp = model->model->has_mtp() ? 1 : 0;
+    info.has_mtp = model->model().has_mtp() ? 1 : 0;
     info.bos_token = config.bos_token_id();
     info.eos_token = (config.eos_token_ids() && config.eos_token_ids()->size() > 0) ? config.eos_token_ids()->Get(0) : -1;
-    info.file_bytes = model->model->file().file_size();
+    info.file_bytes = model->model().file().file_size();
     info.architecture = mote::fb::EnumNameArchitecture(config.architecture());
-    info.chat_template = "";
+    auto family = model->engine->chat_family();
+    info.chat_template = family ? mote::chat_family_name(*family) : "";
     *out_info = info;
     return MOTE_OK;
   });
@@ -114,7 +116,7 @@ MOTE_EXPORT mote_status mote_session_create(mote_model* model, const mote_sessio
     mote::SessionOptions options;
     options.max_context = p.max_context;
     options.max_batch = p.max_batch;
-    auto session = mote::Session::create(*model->model, options);
+    auto session = mote::Session::create(model->model(), options);
     if (!session) return from_status(session.status());
     auto handle = std::make_unique<mote_session>();
     handle->owner = model;
@@ -148,7 +150,7 @@ MOTE_EXPORT mote_status mote_session_get_stats(const mote_session* session, mote
     s.context_tokens = session->session->position();
     s.kv_cache_bytes = session->session->kv_cache_bytes();
     s.scratch_bytes = session->session->scratch_bytes();
-    s.model_resident_bytes = session->owner->model->file().file_size();
+    s.model_resident_bytes = session->owner->model().file().file_size();
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     s.peak_rss_bytes = uint64_t(usage.ru_maxrss) * 1024;

@@ -8,15 +8,16 @@
 #include <string>
 
 #include "core/status.h"
-#include "model/model.h"
+#include "session/engine.h"
 #include "mote/mote.h"
 #include "session/session.h"
 
 #define MOTE_EXPORT extern "C" __attribute__((visibility("default")))
 
 struct mote_model {
-  std::unique_ptr<mote::Model> model;
+  std::unique_ptr<mote::Engine> engine;  // model + tokenizer + chat family
   mote_model_params params;
+  const mote::Model& model() const { return engine->model(); }
 };
 
 struct mote_session {

@@ -27,6 +27,9 @@ int64_t parse_int(const std::string& flag, const std::string& text, int64_t min,
 
 int cmd_inspect(const Args& args);
 int cmd_logits(const Args& args);
-int cmd_run(const Args& args);
+int cmd_run(const Args& args);       // --ids: greedy ids
+int cmd_run_text(const Args& args);  // -p: streamed text
+int cmd_tokenize(const Args& args);
+int cmd_chat(const Args& args);
 
 }  // namespace mote::cli

@@ -2,11 +2,16 @@
 //   mote inspect FILE
 //   mote logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode]
 //   mote run FILE --ids 1,2,3 [-n 32]
+//   mote run FILE -p "text" [-n 256] [sampling flags]
+//   mote tokenize FILE --text "..." [--no-special]
+//   mote chat FILE [--chat-template NAME] [--system TEXT] [sampling flags]
 // Errors print one line "mote: error: ..." and exit 1 (2 for usage errors).
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "cli.h"
 
@@ -18,7 +23,12 @@ void usage(FILE* out) {
                "  inspect FILE                                   print metadata as JSON\n"
                "  logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode]\n"
                "                                                 write float32 logits [n_ids, vocab]\n"
-               "  run FILE --ids 1,2,3 [-n 32] [--ignore-eos]     greedy continuation, prints ids\n");
+               "  run FILE --ids 1,2,3 [-n 32] [--ignore-eos]     greedy continuation, prints ids\n"
+               "  run FILE -p \"text\" [-n 256] [--stop S] [--stats]  streams generated text\n"
+               "  tokenize FILE --text \"...\" [--no-special]     prints token ids (--no-special: no BOS)\n"
+               "  chat FILE [--system TEXT] [--chat-template NAME] interactive chat; /reset /stats /quit\n"
+               "sampling flags (run -p, chat): --temp T (0 = greedy, default) --top-k K --top-p P --min-p P\n"
+               "  --repeat-penalty R --presence-penalty P --seed S --ctx N --ignore-eos\n");
 }
 
 }  // namespace
@@ -34,7 +44,21 @@ int main(int argc, char** argv) {
     if (command == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}, {}));
     if (command == "logits")
       return cmd_logits(parse_args(argc, argv, 2, {"--ids", "--out", "--mode"}, {}));
-    if (command == "run") return cmd_run(parse_args(argc, argv, 2, {"--ids", "-n"}, {"--ignore-eos"}));
+    const std::vector<std::string> sampling = {"-n", "--temp", "--top-k", "--top-p", "--min-p", "--seed",
+                                               "--repeat-penalty", "--presence-penalty", "--ctx", "--stop",
+                                               "--chat-template"};
+    auto with = [&](std::vector<std::string> flags) {
+      flags.insert(flags.end(), sampling.begin(), sampling.end());
+      return flags;
+    };
+    if (command == "run") {
+      const Args args = parse_args(argc, argv, 2, with({"--ids", "-p"}), {"--ignore-eos", "--stats"});
+      if (args.has("-p") == args.has("--ids")) throw std::runtime_error("run needs exactly one of --ids or -p");
+      return args.has("-p") ? cmd_run_text(args) : cmd_run(args);
+    }
+    if (command == "tokenize")
+      return cmd_tokenize(parse_args(argc, argv, 2, {"--text", "--chat-template"}, {"--no-special"}));
+    if (command == "chat") return cmd_chat(parse_args(argc, argv, 2, with({"--system"}), {"--ignore-eos"}));
     std::fprintf(stderr, "mote: error: unknown command '%s'\n", command.c_str());
     usage(stderr);
     return 2;

@@ -1,0 +1,53 @@
+// Text generation over a Session: prompt text -> tokens -> prefill -> sample/decode loop with
+// streamed, UTF-8-safe text, stop strings, end-of-sequence tokens, cancellation and timing.
+// Used by the C API (mote_generate) and the mote CLI (run, chat).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "sampling/sampling_params.h"
+#include "session/engine.h"
+#include "session/session.h"
+
+namespace mote {
+
+struct TextGenerationOptions {
+  SamplingParams sampling;          // temperature 0 = greedy
+  int64_t max_tokens = 256;
+  std::vector<std::string> stop;    // stop strings; not emitted
+  bool ignore_eos = false;
+  bool add_special = true;          // tokenize the prompt with BOS / special tokens
+};
+
+// Called per generated token with the text that became safe to show (may be empty). Return
+// false to cancel: generation stops and returns kCancelled.
+using TokenCallback = std::function<bool(int32_t token, std::string_view text)>;
+
+enum class StopReason { kMaxTokens, kEos, kStopString, kCancelled };
+
+struct TextGenerationResult {
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+  StopReason reason = StopReason::kMaxTokens;
+};
+
+// Appends `prompt` at the session's position and generates. The session keeps the context
+// (prompt + generated tokens), so a chat can continue with the next turn's text. The Session
+// must belong to engine.model(). Errors: no tokenizer, bad sampling params, context full.
+Result<TextGenerationResult> generate_text(const Engine& engine, Session& session, std::string_view prompt,
+                                           const TextGenerationOptions& options, const TokenCallback& on_token);
+
+// Same from token ids (no tokenization of the prompt).
+Result<TextGenerationResult> generate_from_ids(const Engine& engine, Session& session,
+                                               std::span<const int32_t> prompt_ids,
+                                               const TextGenerationOptions& options, const TokenCallback& on_token);
+
+}  // namespace mote
