@@ -1,0 +1,166 @@
+// The C API through libmote.so only (this binary links nothing else of mote): every call
+// returns a status for bad input, buffers follow "capacity in, length out", a model is shared by
+// sessions on several threads, and a callback can cancel.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/test_util.h"
+#include "mote/mote.h"
+#include "mote/mote.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class CApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = mote::test::fresh_temp_dir("capi");
+    path_ = (dir_ / "ds3_tiny.mote").string();
+    auto r = mote::test::run_command({MOTE_CONVERT_BIN, std::string(MOTE_FIXTURES_DIR) + "/ds3_tiny", "-o", path_,
+                                      "--weights", "q8_0", "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(mote_model_open(path_.c_str(), nullptr, &model_), MOTE_OK) << mote_last_error();
+  }
+  static void TearDownTestSuite() {
+    mote_model_destroy(model_);
+    fs::remove_all(dir_);
+  }
+
+  static std::string generate(mote_session* s, const char* prompt, int n) {
+    mote_generate_params p = mote_generate_params_default();
+    p.sampling.temperature = 0;
+    p.max_tokens = n;
+    p.ignore_eos = 1;
+    std::string out;
+    auto append = [](void* user, int32_t, const char* text, size_t len) {
+      static_cast<std::string*>(user)->append(text, len);
+      return 0;
+    };
+    EXPECT_EQ(mote_generate(s, prompt, std::strlen(prompt), &p, append, &out), MOTE_OK) << mote_last_error();
+    return out;
+  }
+
+  static inline fs::path dir_;
+  static inline std::string path_;
+  static inline mote_model* model_ = nullptr;
+};
+
+TEST_F(CApiTest, NullAndBadArgumentsAreStatuses) {
+  mote_model* m = nullptr;
+  EXPECT_EQ(mote_model_open(nullptr, nullptr, &m), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(mote_model_open(path_.c_str(), nullptr, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(mote_model_get_info(nullptr, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(mote_session_create(nullptr, nullptr, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(mote_generate(nullptr, "x", 1, nullptr, nullptr, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(mote_tokenize(model_, nullptr, 3, 1, nullptr, 0, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(mote_session_reset(nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(mote_session_get_stats(nullptr, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  mote_session_destroy(nullptr);  // no-ops
+  mote_model_destroy(nullptr);
+  EXPECT_STREQ(mote_status_string(MOTE_ERR_CORRUPT_FILE), "corrupt file");
+  EXPECT_STREQ(mote_status_string(static_cast<mote_status>(12345)), "unknown status");
+}
+
+TEST_F(CApiTest, BadFilesAndUnsupportedOptions) {
+  const std::string bad = (dir_ / "garbage.mote").string();
+  mote::test::write_file_bytes(bad, std::string(100, 'x'));
+  mote_model* m = nullptr;
+  EXPECT_EQ(mote_model_open(bad.c_str(), nullptr, &m), MOTE_ERR_CORRUPT_FILE);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_NE(std::string(mote_last_error()).find(bad), std::string::npos) << mote_last_error();
+  mote_model_params p = mote_model_params_default();
+  p.backend = MOTE_BACKEND_CUDA;
+  EXPECT_EQ(mote_model_open(path_.c_str(), &p, &m), MOTE_ERR_UNSUPPORTED);
+  p = mote_model_params_default();
+  p.chat_template = "no-such-family";
+  EXPECT_EQ(mote_model_open(path_.c_str(), &p, &m), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(mote_last_error()).find("deepseek-r1"), std::string::npos) << mote_last_error();
+}
+
+TEST_F(CApiTest, TokenizeDetokenizeAndBufferSizes) {
+  size_t n = 0;
+  EXPECT_EQ(mote_tokenize(model_, "Hello", 5, 1, nullptr, 0, &n), MOTE_ERR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(n, 6u) << "BOS + 5 bytes";
+  std::vector<int32_t> ids(n);
+  ASSERT_EQ(mote_tokenize(model_, "Hello", 5, 1, ids.data(), ids.size(), &n), MOTE_OK);
+  EXPECT_EQ(ids, (std::vector<int32_t>{0, 74, 103, 110, 110, 113}));
+  size_t len = 0;
+  char small[3];
+  EXPECT_EQ(mote_detokenize(model_, ids.data(), ids.size(), 1, small, sizeof small, &len), MOTE_ERR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(len, 5u);
+  char text[16];
+  ASSERT_EQ(mote_detokenize(model_, ids.data(), ids.size(), 1, text, sizeof text, &len), MOTE_OK);
+  EXPECT_STREQ(text, "Hello");
+  const int32_t bad_id = 100000;
+  EXPECT_EQ(mote_detokenize(model_, &bad_id, 1, 1, text, sizeof text, &len), MOTE_ERR_INVALID_ARGUMENT);
+}
+
+TEST_F(CApiTest, ChatRenderUsesTheStoredTemplate) {
+  mote_model_info info;
+  ASSERT_EQ(mote_model_get_info(model_, &info), MOTE_OK);
+  EXPECT_STREQ(info.chat_template, "deepseek-v3");
+  const mote_chat_message messages[] = {{"system", "Be brief."}, {"user", "Hi"}};
+  char out[256];
+  size_t len = 0;
+  ASSERT_EQ(mote_chat_render(model_, messages, 2, 1, out, sizeof out, &len), MOTE_OK) << mote_last_error();
+  EXPECT_STREQ(out, "<｜begin▁of▁sentence｜>Be brief.<｜User｜>Hi<｜Assistant｜>");
+}
+
+TEST_F(CApiTest, SessionsOnSeveralThreadsShareOneModel) {
+  mote_session* reference = nullptr;
+  ASSERT_EQ(mote_session_create(model_, nullptr, &reference), MOTE_OK);
+  const std::string expected = generate(reference, "The model", 12);
+  mote_session_destroy(reference);
+  std::vector<std::string> outputs(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      mote_session* s = nullptr;
+      if (mote_session_create(model_, nullptr, &s) != MOTE_OK) return;
+      outputs[i] = generate(s, "The model", 12);
+      mote_session_destroy(s);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const std::string& out : outputs) EXPECT_EQ(out, expected);
+}
+
+TEST_F(CApiTest, StatsCancelAndContextLimit) {
+  mote_session_params sp = mote_session_params_default();
+  sp.max_context = 32;
+  mote::ModelHandle unused(path_);  // the C++ wrapper opens and closes a second model
+  mote_session* s = nullptr;
+  ASSERT_EQ(mote_session_create(model_, &sp, &s), MOTE_OK);
+  generate(s, "abc", 5);
+  mote_stats st;
+  ASSERT_EQ(mote_session_get_stats(s, &st), MOTE_OK);
+  EXPECT_EQ(st.prompt_tokens, 4);
+  EXPECT_EQ(st.generated_tokens, 5);
+  EXPECT_GT(st.decode_tok_s, 0);
+  EXPECT_GT(st.kv_cache_bytes, 0u);
+  EXPECT_GT(st.peak_rss_bytes, 0u);
+  ASSERT_EQ(mote_session_reset(s), MOTE_OK);
+  int calls = 0;
+  mote_generate_params p = mote_generate_params_default();
+  p.max_tokens = 10;
+  p.ignore_eos = 1;
+  auto cancel = [](void* user, int32_t, const char*, size_t) { return ++*static_cast<int*>(user) >= 2 ? 1 : 0; };
+  EXPECT_EQ(mote_generate(s, "abc", 3, &p, cancel, &calls), MOTE_ERR_CANCELLED);
+  EXPECT_EQ(calls, 2);
+  ASSERT_EQ(mote_session_reset(s), MOTE_OK);
+  p.max_tokens = 40;  // 4 prompt + 40 > 32
+  EXPECT_EQ(mote_generate(s, "abc", 3, &p, nullptr, nullptr), MOTE_ERR_OUT_OF_RANGE);
+  EXPECT_NE(std::string(mote_last_error()).find("max_context"), std::string::npos) << mote_last_error();
+  p.max_tokens = 4;
+  p.sampling.top_p = 2.0f;
+  EXPECT_EQ(mote_generate(s, "abc", 3, &p, nullptr, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  mote_session_destroy(s);
+}
+
+}  // namespace
