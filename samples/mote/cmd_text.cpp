@@ -80,6 +80,7 @@ int cmd_run_text(const Args& args) {
     return true;
   });
   std::printf("\n");
+  std::fflush(stdout);  // the statistics go to stderr: keep them after the text
   if (!result) return fail(result.status());
   if (args.has("--stats"))
     std::fprintf(stderr, "prompt %lld tokens (%.1f tok/s), generated %lld tokens (%.1f tok/s)\n",
