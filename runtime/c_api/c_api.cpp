@@ -57,11 +57,9 @@ MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_param
     if (p.n_threads < 0) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: n_threads must be >= 0");
     if (p.backend != MOTE_BACKEND_CPU)
       return fail(MOTE_ERR_UNSUPPORTED, "mote_model_open: only MOTE_BACKEND_CPU is available in this build");
-    if (p.expert_budget_bytes != 0)
-      return fail(MOTE_ERR_UNSUPPORTED,
-                  "mote_model_open: expert_budget_bytes needs the expert store, not yet available; use 0 (resident)");
     mote::EngineOptions options;
     options.model.verify_checksums = p.verify_checksums != 0;
+    options.model.expert_budget_bytes = p.expert_budget_bytes;
     if (p.chat_template != nullptr) options.chat_template = p.chat_template;
     auto engine = mote::Engine::open(path, options);
     if (!engine) return from_status(engine.status());

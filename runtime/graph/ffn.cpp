@@ -1,5 +1,6 @@
 #include "graph/ffn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -36,28 +37,66 @@ void route_and_group(const RouterParams& router, const FfnWeights& w, const floa
   }
 }
 
+// Runs expert weights `ew` on the tokens of slots [begin, end) and accumulates into out.
+void run_expert(const ExpertWeights& ew, const float* x, int32_t begin, int32_t end, int64_t hidden,
+                const FfnScratch& s, float* out) {
+  const int64_t n = end - begin;
+  for (int64_t j = 0; j < n; ++j)
+    std::memcpy(s.gathered + j * hidden, x + int64_t(s.slot_token[begin + j]) * hidden,
+                size_t(hidden) * sizeof(float));
+  swiglu_mlp(ew, s.gathered, n, s.gate, s.up, s.expert_out);
+  for (int64_t j = 0; j < n; ++j)
+    kernels::axpy(s.slot_weight[begin + j], s.expert_out + j * hidden,
+                  out + int64_t(s.slot_token[begin + j]) * hidden, hidden);
+}
+
+// Views of a layer's resident experts.
+class ResidentExperts final : public ExpertProvider {
+ public:
+  explicit ResidentExperts(const FfnWeights& w) : w_(w) {}
+  Status acquire(int64_t, const int32_t* ids, int64_t n, ExpertWeights* out) override {
+    for (int64_t i = 0; i < n; ++i) out[i] = w_.experts[size_t(ids[i])];
+    return Status::ok();
+  }
+  void release(int64_t, const int32_t*, int64_t) override {}
+  int64_t max_group() const override { return kMaxExpertGroup; }
+
+ private:
+  const FfnWeights& w_;
+};
+
 }  // namespace
 
-void moe_ffn(const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens, int64_t hidden,
-             const FfnScratch& s, float* out) {
+Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& experts, int64_t layer,
+               const float* x, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* out) {
   route_and_group(router, w, x, n_tokens, s);
   std::memset(out, 0, size_t(n_tokens * hidden) * sizeof(float));
-  for (int64_t e = 0; e < router.n_experts; ++e) {
-    const int32_t begin = e == 0 ? 0 : s.expert_end[e - 1], end = s.expert_end[e];
-    if (begin == end) continue;
-    const int64_t n = end - begin;
-    for (int64_t j = 0; j < n; ++j)
-      std::memcpy(s.gathered + j * hidden, x + int64_t(s.slot_token[begin + j]) * hidden,
-                  size_t(hidden) * sizeof(float));
-    swiglu_mlp(w.experts[size_t(e)], s.gathered, n, s.gate, s.up, s.expert_out);
-    for (int64_t j = 0; j < n; ++j)
-      kernels::axpy(s.slot_weight[begin + j], s.expert_out + j * hidden,
-                    out + int64_t(s.slot_token[begin + j]) * hidden, hidden);
+  const int64_t group_max = std::min<int64_t>(kMaxExpertGroup, std::max<int64_t>(experts.max_group(), 1));
+  int32_t ids[kMaxExpertGroup];
+  ExpertWeights views[kMaxExpertGroup];
+  for (int64_t e = 0; e < router.n_experts;) {
+    int64_t n = 0;
+    for (; e < router.n_experts && n < group_max; ++e)
+      if ((e == 0 ? 0 : s.expert_end[e - 1]) != s.expert_end[e]) ids[n++] = int32_t(e);
+    if (n == 0) break;
+    MOTE_RETURN_IF_ERROR(experts.acquire(layer, ids, n, views));
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t id = ids[i];
+      run_expert(views[i], x, id == 0 ? 0 : s.expert_end[id - 1], s.expert_end[id], hidden, s, out);
+    }
+    experts.release(layer, ids, n);
   }
   if (!w.shared.gate.empty()) {
     swiglu_mlp(w.shared, x, n_tokens, s.gate, s.up, s.expert_out);
     for (int64_t i = 0; i < n_tokens * hidden; ++i) out[i] += s.expert_out[i];
   }
+  return Status::ok();
+}
+
+void moe_ffn(const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens, int64_t hidden,
+             const FfnScratch& s, float* out) {
+  ResidentExperts resident(w);
+  (void)moe_ffn(router, w, resident, -1, x, n_tokens, hidden, s, out);
 }
 
 }  // namespace mote::graph

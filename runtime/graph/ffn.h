@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "core/status.h"
 #include "graph/router.h"
 #include "model/weights.h"
 
@@ -29,7 +30,27 @@ struct FfnScratch {
 // out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each.
 void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out);
 
+// Supplies routed experts' weights to moe_ffn (implemented by experts/ExpertStore). acquire pins
+// the n distinct experts `ids` of `layer` (n <= max_group()) and writes their views to `out`;
+// they stay valid until release(layer, ids, n). On error nothing stays pinned. Implementations
+// used by concurrent forwards must be thread-safe.
+class ExpertProvider {
+ public:
+  virtual ~ExpertProvider() = default;
+  virtual Status acquire(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) = 0;
+  virtual void release(int64_t layer, const int32_t* ids, int64_t n) = 0;
+  virtual int64_t max_group() const = 0;  // most experts one acquire may pin (>= 1)
+};
+
+// Most experts moe_ffn acquires at once (fixed so that the forward needs no heap).
+inline constexpr int64_t kMaxExpertGroup = 16;
+
 // out[T, H] = sum_i w_i Expert_{idx_i}(x) + SharedExperts(x) for x [T, H] (normalised input).
+// Experts come from `experts` in ascending id order, in groups of up to max_group(): each needed
+// expert is acquired once per call (per batch). Errors: those of experts.acquire (out undefined).
+Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& experts, int64_t layer,
+               const float* x, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* out);
+// The same with every expert resident (views of w.experts).
 void moe_ffn(const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens,
              int64_t hidden, const FfnScratch& s, float* out);
 

@@ -13,6 +13,12 @@ Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelO
   model->file_ = std::move(file);
   model->hparams_ = std::move(hparams).value();
   model->weights_ = std::move(weights).value();
+  ExpertStoreOptions store;
+  store.budget_bytes = options.expert_budget_bytes;
+  store.policy = options.expert_policy;
+  auto experts = ExpertStore::create(*model->file_, model->hparams_, model->weights_, store);
+  if (!experts) return Status(experts.status().code(), path + ": " + experts.status().message());
+  model->experts_ = std::move(experts).value();
   return model;
 }
 

@@ -4,13 +4,17 @@
 // checks) -> bind_weights (roles, shapes, expert tables). No weight matrix is copied: views
 // point into the mapping (MLA reads kv_b_proj in place). Ownership: the Model owns the file
 // mapping and the few f32 copies of non-F32 1-D vectors; views stay valid while it lives.
-// Thread-safety: immutable after open(); any number of Sessions may share one Model.
+// Routed experts are served by the Model's ExpertStore (experts/expert_store.h): resident views
+// into the mapping by default, cache slots filled by pread under an expert byte budget.
+// Thread-safety: immutable after open() except the ExpertStore, which is internally
+// synchronised; any number of Sessions may share one Model.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "core/status.h"
+#include "experts/expert_store.h"
 #include "format/mote_file.h"
 #include "model/hparams.h"
 #include "model/weights.h"
@@ -19,6 +23,8 @@ namespace mote {
 
 struct ModelOptions {
   bool verify_checksums = false;  // recompute every segment checksum at open (a full read)
+  uint64_t expert_budget_bytes = 0;  // routed-expert cache size; 0 = every expert resident
+  EvictionKind expert_policy = EvictionKind::kLru;
 };
 
 class Model {
@@ -28,18 +34,22 @@ class Model {
   const HParams& hparams() const { return hparams_; }
   const ModelWeights& weights() const { return weights_; }
   const LayerWeights& layer(int64_t index) const { return weights_.layers[size_t(index)]; }
-  // Routed expert `id` of MoE layer `layer` (the seam for a future expert store).
+  // Routed expert `id` of MoE layer `layer` as bound in the file (views into the mapping; with an
+  // expert budget the forward reads experts through expert_store() instead).
   const ExpertWeights& expert(int64_t layer, int64_t id) const {
     return weights_.layers[size_t(layer)].ffn.experts[size_t(id)];
   }
   bool has_mtp() const { return !weights_.mtp.empty(); }
   const MoteFile& file() const { return *file_; }
+  // The routed-expert store (thread-safe; shared by every Session of this Model).
+  ExpertStore& expert_store() const { return *experts_; }
 
  private:
   Model() = default;
   std::unique_ptr<MoteFile> file_;
   HParams hparams_;
   ModelWeights weights_;
+  std::unique_ptr<ExpertStore> experts_;  // borrows file_, hparams_, weights_
 };
 
 }  // namespace mote

@@ -72,8 +72,8 @@ void add_rows(float* h, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) h[i] += b[i];
 }
 
-void run_layer(const Model& model, const LayerWeights& lw, int64_t T, int64_t start, float* cache,
-               const DeepSeekScratch& s) {
+Status run_layer(const Model& model, const LayerWeights& lw, int64_t T, int64_t start, float* cache,
+                 const DeepSeekScratch& s) {
   const HParams& hp = model.hparams();
   const int64_t H = hp.hidden_size;
   graph::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
@@ -82,11 +82,13 @@ void run_layer(const Model& model, const LayerWeights& lw, int64_t T, int64_t st
   add_rows(s.hidden, s.branch, T * H);
   graph::rms_norm_rows(s.hidden, H, T, lw.ffn.norm, H, hp.rms_norm_eps, s.normed, H);
   if (lw.ffn.moe) {
-    graph::moe_ffn(graph::RouterParams::from_hparams(hp), lw.ffn, s.normed, T, H, s.ffn, s.branch);
+    MOTE_RETURN_IF_ERROR(graph::moe_ffn(graph::RouterParams::from_hparams(hp), lw.ffn, model.expert_store(),
+                                        lw.index, s.normed, T, H, s.ffn, s.branch));
   } else {
     graph::swiglu_mlp(lw.ffn.dense, s.normed, T, s.ffn.gate, s.ffn.up, s.branch);
   }
   add_rows(s.hidden, s.branch, T * H);
+  return Status::ok();
 }
 
 Status check_inputs(const HParams& hp, const int32_t* ids, int64_t T, int64_t start, const DeepSeekScratch& s) {
@@ -129,7 +131,7 @@ Status deepseek_forward(const Model& model, const int32_t* ids, int64_t T, int64
   graph::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
   const int64_t layer_cache = s.max_context * hp.kv_cache_dim;
   for (int64_t l = 0; l < hp.n_layers; ++l)
-    run_layer(model, w.layers[size_t(l)], T, start, kv_cache + l * layer_cache, s);
+    MOTE_RETURN_IF_ERROR(run_layer(model, w.layers[size_t(l)], T, start, kv_cache + l * layer_cache, s));
   if (mode == LogitsMode::kNone) return Status::ok();
   const int64_t first = mode == LogitsMode::kAll ? 0 : T - 1;
   const int64_t rows = T - first;

@@ -50,6 +50,8 @@ DeepSeekScratch deepseek_carve_scratch(const HParams& hp, int64_t max_tokens, in
 // kv_cache: [n_layers][max_context][kv_cache_dim] f32; rows < start must hold the earlier tokens.
 // logits: see LogitsMode (may be null for kNone).
 // Errors (nothing is written): n_tokens outside [1, max_tokens], context overflow, bad token id.
+// An expert read error (ExpertStore) returns its status with the KV rows >= start and the
+// scratch undefined; the Model stays usable.
 Status deepseek_forward(const Model& model, const int32_t* ids, int64_t n_tokens, int64_t start,
                         float* kv_cache, const DeepSeekScratch& s, LogitsMode mode, float* logits);
 

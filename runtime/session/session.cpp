@@ -65,6 +65,7 @@ Status Session::prefill(std::span<const int32_t> ids, float* logits, LogitsMode 
   MOTE_RETURN_IF_ERROR(check_ids(ids));
   MOTE_RETURN_IF_ERROR(check_room(int64_t(ids.size())));
   const int64_t n = int64_t(ids.size()), vocab = vocab_size();
+  const int64_t start = position_;
   for (int64_t first = 0; first < n; first += options_.max_batch) {
     const int64_t count = std::min(options_.max_batch, n - first);
     const bool last_chunk = first + count == n;
@@ -74,7 +75,10 @@ Status Session::prefill(std::span<const int32_t> ids, float* logits, LogitsMode 
     float* out = mode == LogitsMode::kAll ? logits + first * vocab : logits;
     Status st = models::deepseek_forward(model_, ids.data() + first, count, position_, kv_cache_.get(), scratch_,
                                          chunk_mode, out);
-    if (!st) return st;  // unreachable after the checks above
+    if (!st) {  // an expert read error: forget this call's tokens
+      position_ = start;
+      return st;
+    }
     position_ += count;
   }
   return Status::ok();

@@ -36,7 +36,8 @@ class Session {
   // Appends `ids` at the current position, max_batch tokens per forward pass.
   // logits: kAll -> [ids.size(), vocab]; kLast -> [vocab]; kNone -> may be null.
   // Errors leave the session unchanged: empty ids, an id outside [0, vocab) (kInvalidArgument),
-  // not enough room in the context (kOutOfRange).
+  // not enough room in the context (kOutOfRange), an expert read error (kIoError; the position
+  // goes back to where it was, so the call can be retried).
   Status prefill(std::span<const int32_t> ids, float* logits, LogitsMode mode = LogitsMode::kLast);
   // One token at the current position; logits: [vocab]. Same errors as prefill.
   Status decode(int32_t id, float* logits);

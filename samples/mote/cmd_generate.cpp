@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,52 @@ int fail(const Status& st) {
   return 1;
 }
 
+// "--expert-budget SIZE": bytes, or a number with a K/M/G suffix (powers of 1024); 0 = resident.
+ModelOptions model_options(const Args& args) {
+  ModelOptions options;
+  if (!args.has("--expert-budget")) return options;
+  const std::string text = args.get("--expert-budget");
+  size_t used = 0;
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  uint64_t scale = 1;
+  const std::string suffix = used == 0 ? "?" : text.substr(used);
+  if (suffix == "K" || suffix == "k") scale = 1ull << 10;
+  else if (suffix == "M" || suffix == "m") scale = 1ull << 20;
+  else if (suffix == "G" || suffix == "g") scale = 1ull << 30;
+  else if (!suffix.empty()) {
+    std::string message = "--expert-budget must be bytes or a size like 512M, 2G, not '";
+    message.append(text).append("'");
+    throw std::runtime_error(message);
+  }
+  options.expert_budget_bytes = uint64_t(n) * scale;
+  if (args.has("--expert-policy") && !parse_eviction_kind(args.get("--expert-policy"), &options.expert_policy))
+    throw std::runtime_error("--expert-policy must be lru or lfu");
+  return options;
+}
+
+// One stderr line of expert store statistics (with a budget only).
+void print_expert_stats(const Model& model) {
+  const ExpertStore& store = model.expert_store();
+  if (store.resident()) return;
+  const ExpertStats s = store.stats();
+  std::fprintf(stderr,
+               "expert store: %lld slots of %llu bytes (%s), accesses %llu, hits %llu, misses %llu, "
+               "evictions %llu, bytes read %llu, io stall %.3f ms\n",
+               (long long)store.slot_count(), (unsigned long long)store.slot_bytes(),
+               store.direct_io() ? "O_DIRECT" : "buffered", (unsigned long long)s.accesses,
+               (unsigned long long)s.hits, (unsigned long long)s.misses, (unsigned long long)s.evictions,
+               (unsigned long long)s.bytes_read, double(s.io_stall_ns) / 1e6);
+}
+
 // Opens the model and a session with room for `context` tokens.
-Status open_session(const std::string& path, int64_t context, std::unique_ptr<Model>* model,
-                    std::unique_ptr<Session>* session) {
-  auto opened = Model::open(path);
+Status open_session(const std::string& path, const ModelOptions& model_opts, int64_t context,
+                    std::unique_ptr<Model>* model, std::unique_ptr<Session>* session) {
+  auto opened = Model::open(path, model_opts);
   if (!opened) return opened.status();
   *model = std::move(opened).value();
   SessionOptions options;
@@ -44,7 +87,7 @@ int cmd_logits(const Args& args) {
     throw std::runtime_error("--mode must be prefill or decode, not '" + mode + "'");
   std::unique_ptr<Model> model;
   std::unique_ptr<Session> session;
-  if (Status st = open_session(args.positional[0], int64_t(ids.size()), &model, &session); !st)
+  if (Status st = open_session(args.positional[0], model_options(args), int64_t(ids.size()), &model, &session); !st)
     return fail(st);
   const int64_t vocab = session->vocab_size();
   std::vector<float> logits(ids.size() * size_t(vocab));
@@ -61,6 +104,7 @@ int cmd_logits(const Args& args) {
   const size_t written = std::fwrite(logits.data(), sizeof(float), logits.size(), out);
   if (std::fclose(out) != 0 || written != logits.size())
     return fail(io_error(out_path + ": write failed"));
+  print_expert_stats(*model);
   std::fprintf(stderr, "wrote [%zu, %lld] float32 logits to %s\n", ids.size(), (long long)vocab,
                out_path.c_str());
   return 0;
@@ -72,7 +116,8 @@ int cmd_run(const Args& args) {
   const int64_t n = parse_int("-n", args.get("-n", "32"), 1, 1 << 20);
   std::unique_ptr<Model> model;
   std::unique_ptr<Session> session;
-  if (Status st = open_session(args.positional[0], int64_t(prompt.size()) + n, &model, &session); !st)
+  if (Status st = open_session(args.positional[0], model_options(args), int64_t(prompt.size()) + n, &model,
+                               &session); !st)
     return fail(st);
   std::vector<int32_t> out(size_t(n), 0);
   GenerateOptions options;
@@ -82,6 +127,7 @@ int cmd_run(const Args& args) {
   std::string text;
   for (int64_t i = 0; i < *generated; ++i) text += (i ? "," : "") + std::to_string(out[size_t(i)]);
   std::printf("%s\n", text.c_str());
+  print_expert_stats(*model);
   return 0;
 }
 

@@ -1,7 +1,7 @@
 // mote: command-line front end of the runtime.
 //   mote inspect FILE
-//   mote logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode]
-//   mote run FILE --ids 1,2,3 [-n 32]
+//   mote logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode] [--expert-budget SIZE]
+//   mote run FILE --ids 1,2,3 [-n 32] [--expert-budget SIZE]
 //   mote run FILE -p "text" [-n 256] [sampling flags]
 //   mote tokenize FILE --text "..." [--no-special]
 //   mote chat FILE [--chat-template NAME] [--system TEXT] [sampling flags]
@@ -24,6 +24,8 @@ void usage(FILE* out) {
                "  logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode]\n"
                "                                                 write float32 logits [n_ids, vocab]\n"
                "  run FILE --ids 1,2,3 [-n 32] [--ignore-eos]     greedy continuation, prints ids\n"
+               "    (logits, run --ids: --expert-budget SIZE [--expert-policy lru|lfu] caps routed-expert\n"
+               "     memory, SIZE like 512M, 2G or bytes; default: every expert resident)\n"
                "  run FILE -p \"text\" [-n 256] [--stop S] [--stats]  streams generated text\n"
                "  tokenize FILE --text \"...\" [--no-special]     prints token ids (--no-special: no BOS)\n"
                "  chat FILE [--system TEXT] [--chat-template NAME] interactive chat; /reset /stats /quit\n"
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
     using namespace mote::cli;
     if (command == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}, {}));
     if (command == "logits")
-      return cmd_logits(parse_args(argc, argv, 2, {"--ids", "--out", "--mode"}, {}));
+      return cmd_logits(parse_args(argc, argv, 2, {"--ids", "--out", "--mode", "--expert-budget", "--expert-policy"}, {}));
     const std::vector<std::string> sampling = {"-n", "--temp", "--top-k", "--top-p", "--min-p", "--seed",
                                                "--repeat-penalty", "--presence-penalty", "--ctx", "--stop",
                                                "--chat-template"};
@@ -52,8 +54,10 @@ int main(int argc, char** argv) {
       return flags;
     };
     if (command == "run") {
-      const Args args = parse_args(argc, argv, 2, with({"--ids", "-p"}), {"--ignore-eos", "--stats"});
+      const Args args = parse_args(argc, argv, 2, with({"--ids", "-p", "--expert-budget", "--expert-policy"}), {"--ignore-eos", "--stats"});
       if (args.has("-p") == args.has("--ids")) throw std::runtime_error("run needs exactly one of --ids or -p");
+      if (args.has("-p") && (args.has("--expert-budget") || args.has("--expert-policy")))
+        throw std::runtime_error("--expert-budget is supported with run --ids only, not yet with -p");
       return args.has("-p") ? cmd_run_text(args) : cmd_run(args);
     }
     if (command == "tokenize")
