@@ -1,0 +1,48 @@
+// mote-synth core: the tensor plan of a config (DeepSeek-V3/V2 names from the converter's own
+// expected list, OLMoE per model-specs §7.2) and the streaming writer of a Hugging Face
+// checkpoint (config.json, safetensors shards, model.safetensors.index.json).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "values.h"
+
+namespace mote::synth {
+
+struct SynthError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Options {
+  std::string config_path;
+  std::string out_dir;
+  uint64_t seed = 0;
+  Dtype dtype = Dtype::BF16;
+  uint64_t shard_bytes = 2048ull << 20;
+  int layers = -1;  // -1: keep num_hidden_layers
+  bool fp8 = false;
+  bool quiet = false;
+  bool dry_run = false;  // print the plan summary (tensors, bytes, shards), write nothing
+};
+
+struct PlannedTensor {
+  std::string name;
+  std::vector<uint64_t> shape;  // PyTorch order: [out, in] or [n]
+  Dtype dtype = Dtype::BF16;
+  ValueSpec values;
+  uint64_t elements() const;
+  uint64_t bytes() const { return elements() * dtype_size(dtype); }
+};
+
+// Every tensor of the checkpoint, in file order. `config` already has the --layers override.
+std::vector<PlannedTensor> plan_tensors(const nlohmann::json& config, const Options& opt);
+
+// Writes the whole checkpoint into opt.out_dir (created if missing). Throws SynthError.
+void synthesize(const Options& opt);
+
+}  // namespace mote::synth

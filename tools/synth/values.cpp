@@ -1,0 +1,126 @@
+#include "values.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace mote::synth {
+
+namespace {
+
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
+constexpr float kSqrt3 = 1.7320508f;
+constexpr uint64_t kFp8Block = 128;
+
+// Uniform in [-1, 1) from 24 high bits of the hash.
+inline float unit(uint64_t h) { return float(h >> 40) * (2.0f / 16777216.0f) - 1.0f; }
+
+inline uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7FFFu + ((u >> 16) & 1u);  // round to nearest even (values are finite)
+  return uint16_t(u >> 16);
+}
+
+inline uint16_t to_f16(float f) {
+  _Float16 h = _Float16(f);
+  uint16_t u;
+  std::memcpy(&u, &h, 2);
+  return u;
+}
+
+// f32 -> F8_E4M3 (bias 7, no infinities, max 448), round to nearest.
+uint8_t to_e4m3(float f) {
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0;
+  float a = std::fabs(f);
+  if (a >= 448.0f) return sign | 0x7E;
+  if (a < 0.015625f) {  // subnormal: m * 2^-9
+    const int m = int(std::lround(a * 512.0f));
+    return sign | uint8_t(m);  // m == 8 is exactly the smallest normal's code
+  }
+  int e;
+  const float fr = std::frexp(a, &e);  // a = fr * 2^e, fr in [0.5, 1)
+  int m = int(std::lround((fr * 2.0f - 1.0f) * 8.0f));
+  int be = e - 1 + 7;
+  if (m == 8) { m = 0; ++be; }
+  if (be > 15 || (be == 15 && m > 6)) return sign | 0x7E;
+  return sign | uint8_t((be << 3) | m);
+}
+
+inline float real_value(const ValueSpec& v, uint64_t i) {
+  const float u = unit(splitmix64(v.key + (i + 1) * kGolden));
+  switch (v.init) {
+    case Init::Norm: return 1.0f + 0.1f * u;
+    case Init::Bias: return 0.01f * u;
+    case Init::Fp8Scale:
+      return fp8_block_scale(v.key, v.std, i / v.scale_cols, i % v.scale_cols, v.scale_cols);
+    default: return v.std * kSqrt3 * u;  // Linear, Embedding, Fp8Weight: uniform with std v.std
+  }
+}
+
+}  // namespace
+
+size_t dtype_size(Dtype d) {
+  switch (d) {
+    case Dtype::F32: return 4;
+    case Dtype::F8_E4M3: return 1;
+    default: return 2;
+  }
+}
+
+const char* dtype_name(Dtype d) {
+  switch (d) {
+    case Dtype::F32: return "F32";
+    case Dtype::F16: return "F16";
+    case Dtype::F8_E4M3: return "F8_E4M3";
+    default: return "BF16";
+  }
+}
+
+uint64_t splitmix64(uint64_t x) {
+  x += kGolden;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+uint64_t tensor_key(uint64_t seed, std::string_view name) {
+  uint64_t h = 0xCBF29CE484222325ull;  // FNV-1a
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001B3ull;
+  return splitmix64(splitmix64(seed) ^ h);
+}
+
+float fp8_block_scale(uint64_t key, float std, uint64_t br, uint64_t bc, uint64_t scale_cols) {
+  const float u = unit(splitmix64(~key + (br * scale_cols + bc + 1) * kGolden));
+  return std / 64.0f * (1.0f + 0.25f * u);  // codes then span about +-150 of the +-448 range
+}
+
+// The per-element loop, instantiated per output type so the inner loop has no dtype switch.
+template <typename Store>
+void fill_loop(const ValueSpec& v, uint64_t begin, uint64_t count, Store store) {
+  for (uint64_t k = 0; k < count; ++k) store(k, real_value(v, begin + k));
+}
+
+void fill_values(const ValueSpec& v, Dtype dtype, uint64_t begin, uint64_t count, uint8_t* out) {
+  switch (dtype) {
+    case Dtype::F32:
+      return fill_loop(v, begin, count, [out](uint64_t k, float x) { std::memcpy(out + 4 * k, &x, 4); });
+    case Dtype::BF16:
+      return fill_loop(v, begin, count, [out](uint64_t k, float x) {
+        const uint16_t b = to_bf16(x);
+        std::memcpy(out + 2 * k, &b, 2);
+      });
+    case Dtype::F16:
+      return fill_loop(v, begin, count, [out](uint64_t k, float x) {
+        const uint16_t b = to_f16(x);
+        std::memcpy(out + 2 * k, &b, 2);
+      });
+    case Dtype::F8_E4M3:
+      return fill_loop(v, begin, count, [&v, out, begin](uint64_t k, float x) {
+        const uint64_t i = begin + k, row = i / v.cols, col = i % v.cols;
+        const float s = fp8_block_scale(v.key, v.std, row / kFp8Block, col / kFp8Block, v.scale_cols);
+        out[k] = to_e4m3(x / s);
+      });
+  }
+}
+
+}  // namespace mote::synth

@@ -1,0 +1,44 @@
+// Deterministic synthetic values: a counter-based hash per (tensor key, element index), so any
+// chunk of any tensor can be generated independently and reproducibly.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace mote::synth {
+
+enum class Dtype { BF16, F16, F32, F8_E4M3 };
+
+// Bytes per element of `d`.
+size_t dtype_size(Dtype d);
+const char* dtype_name(Dtype d);  // safetensors spelling ("BF16", ...)
+
+// How a tensor's values are drawn.
+enum class Init {
+  Linear,     // uniform, std = 1/sqrt(in_features)
+  Embedding,  // uniform, std = 1
+  Norm,       // 1 + uniform(-0.1, 0.1)
+  Bias,       // uniform(-0.01, 0.01) (router score-correction bias)
+  Fp8Weight,  // F8_E4M3 codes; real value = code * scale(block)
+  Fp8Scale,   // F32 block scales of the FP8 weight they belong to
+};
+
+struct ValueSpec {
+  uint64_t key = 0;          // hash of (seed, tensor name)
+  Init init = Init::Linear;
+  uint64_t cols = 1;         // last dimension (row length)
+  float std = 1.0f;          // target std of the real value
+  uint64_t scale_cols = 1;   // FP8: number of 128-column blocks per row of blocks
+};
+
+uint64_t splitmix64(uint64_t x);
+uint64_t tensor_key(uint64_t seed, std::string_view name);
+
+// Writes elements [begin, begin + count) of the tensor described by `v` as `dtype` into `out`
+// (count * dtype_size(dtype) bytes).
+void fill_values(const ValueSpec& v, Dtype dtype, uint64_t begin, uint64_t count, uint8_t* out);
+
+// Block scale (F32, the dequantisation multiplier) of FP8 block (br, bc); `key` is the weight's.
+float fp8_block_scale(uint64_t key, float std, uint64_t br, uint64_t bc, uint64_t scale_cols);
+
+}  // namespace mote::synth
