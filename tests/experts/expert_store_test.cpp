@@ -14,7 +14,7 @@
 
 #include "common/test_util.h"
 #include "model/model.h"
-#include "runtime/alloc_counter.h"
+#include "common/alloc_counter.h"
 #include "session/session.h"
 
 namespace fs = std::filesystem;

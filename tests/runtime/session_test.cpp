@@ -5,7 +5,7 @@
 #include <cmath>
 #include <thread>
 
-#include "runtime/alloc_counter.h"
+#include "common/alloc_counter.h"
 #include "runtime/naive_forward.h"
 #include "runtime/tiny_model.h"
 #include "session/session.h"

@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include "alloc_counter.h"
+#include "common/alloc_counter.h"
 
 namespace mote {
 namespace {

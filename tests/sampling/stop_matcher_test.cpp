@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "alloc_counter.h"
+#include "common/alloc_counter.h"
 #include "sampling/rng.h"
 
 namespace mote {

@@ -1,4 +1,4 @@
-#include "runtime/alloc_counter.h"
+#include "common/alloc_counter.h"
 
 #include <atomic>
 #include <cstdlib>
