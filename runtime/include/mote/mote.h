@@ -49,7 +49,7 @@ typedef struct mote_model mote_model;
 typedef struct mote_session mote_session;
 
 typedef struct mote_model_params {
-  int32_t n_threads;            /* 0 = all cores */
+  int32_t n_threads;            /* 0 = all cores (accepted; the reference CPU kernels run on one thread for now) */
   uint64_t expert_budget_bytes; /* 0 = keep every routed expert resident */
   mote_backend backend;         /* MOTE_BACKEND_CPU */
   int32_t verify_checksums;     /* nonzero: check every segment checksum at open (full read) */
