@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -56,6 +57,19 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
   }
   ::close(fd);
   return file;
+}
+
+void MappedFile::release_pages(uint64_t offset, uint64_t size) const {
+  if (data_ == nullptr || offset >= size_) return;
+  const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+  const uint64_t begin = offset / page * page;
+  const uint64_t end = std::min(size_, offset + size);
+  madvise(data_ + begin, size_t(end - begin), MADV_DONTNEED);
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    posix_fadvise(fd, off_t(begin), off_t(end - begin), POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
 }
 
 }  // namespace mote

@@ -25,6 +25,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Gives the pages of [offset, offset + size) back (MADV_DONTNEED, and POSIX_FADV_DONTNEED on
+  // the file): they stop counting in this process's RSS and the page cache until touched again.
+  // Best effort (errors are ignored); the contents stay readable.
+  void release_pages(uint64_t offset, uint64_t size) const;
 
  private:
   uint8_t* data_ = nullptr;

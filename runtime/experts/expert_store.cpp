@@ -7,8 +7,16 @@
 #include "format/mote_file.h"
 
 namespace mote {
+namespace {
 
-ExpertStore::~ExpertStore() = default;
+uint64_t elapsed_ns(std::chrono::steady_clock::time_point t0) {
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+}
+
+}  // namespace
+
+ExpertStore::~ExpertStore() { pool_.reset(); }  // join the readers before the slots go
 
 Result<std::unique_ptr<ExpertStore>> ExpertStore::create(const MoteFile& file, const HParams& hp,
                                                          const ModelWeights& weights,
@@ -16,26 +24,7 @@ Result<std::unique_ptr<ExpertStore>> ExpertStore::create(const MoteFile& file, c
   std::unique_ptr<ExpertStore> s(new ExpertStore(hp, weights, options));
   MOTE_RETURN_IF_ERROR(s->index_experts(file));
   if (options.budget_bytes == 0 || s->entries_.empty()) return s;
-  uint64_t max_seg = 0, n_experts = 0;
-  for (const Entry& e : s->entries_)
-    if (e.size > 0) max_seg = std::max(max_seg, e.size), ++n_experts;
-  if (n_experts == 0) return s;
-  s->slot_bytes_ = align_up(max_seg, kDirectIoAlign);
-  const uint64_t k = uint64_t(std::max<int64_t>(hp.n_experts_per_tok, 1));
-  const uint64_t fit = options.budget_bytes / s->slot_bytes_;
-  if (fit < k)
-    return invalid_argument("expert budget of " + std::to_string(options.budget_bytes) + " bytes holds " +
-                            std::to_string(fit) + " expert slots of " + std::to_string(s->slot_bytes_) +
-                            " bytes; at least n_experts_per_tok = " + std::to_string(k) + " slots (" +
-                            std::to_string(k * s->slot_bytes_) + " bytes) are needed");
-  s->n_slots_ = int64_t(std::min(fit, n_experts));
-  MOTE_ASSIGN_OR_RETURN(s->slots_, AlignedBuffer::allocate(uint64_t(s->n_slots_) * s->slot_bytes_));
-  MOTE_ASSIGN_OR_RETURN(s->reader_, FileReader::open(file.path(), options.direct_io));
-  s->slot_key_.assign(size_t(s->n_slots_), -1);
-  s->pins_.assign(size_t(s->n_slots_), 0);
-  s->free_.reserve(size_t(s->n_slots_));
-  for (int64_t i = s->n_slots_ - 1; i >= 0; --i) s->free_.push_back(int32_t(i));
-  s->policy_ = make_eviction_policy(options.policy, int32_t(s->n_slots_));
+  MOTE_RETURN_IF_ERROR(s->allocate_slots(file));
   return s;
 }
 
@@ -59,6 +48,37 @@ Status ExpertStore::index_experts(const MoteFile& file) {
       e.down_off = uint64_t(w.down.data - base);
     }
   }
+  return Status::ok();
+}
+
+// Budget mode: sizes and allocates the slots, opens the reader, starts the I/O pool.
+Status ExpertStore::allocate_slots(const MoteFile& file) {
+  uint64_t max_seg = 0, n_experts = 0;
+  for (const Entry& e : entries_)
+    if (e.size > 0) max_seg = std::max(max_seg, e.size), ++n_experts;
+  if (n_experts == 0) return Status::ok();
+  slot_bytes_ = align_up(max_seg, kDirectIoAlign);
+  const uint64_t k = uint64_t(std::max<int64_t>(hp_.n_experts_per_tok, 1));
+  const uint64_t fit = options_.budget_bytes / slot_bytes_;
+  if (fit < k)
+    return invalid_argument("expert budget of " + std::to_string(options_.budget_bytes) + " bytes holds " +
+                            std::to_string(fit) + " expert slots of " + std::to_string(slot_bytes_) +
+                            " bytes; at least n_experts_per_tok = " + std::to_string(k) + " slots (" +
+                            std::to_string(k * slot_bytes_) + " bytes) are needed");
+  n_slots_ = int64_t(std::min(fit, n_experts));
+  MOTE_ASSIGN_OR_RETURN(slots_data_, AlignedBuffer::allocate(uint64_t(n_slots_) * slot_bytes_));
+  MOTE_ASSIGN_OR_RETURN(reader_, FileReader::open(file.path(), options_.direct_io));
+  slots_.assign(size_t(n_slots_), Slot{});
+  pins_.assign(size_t(n_slots_), 0);
+  free_.reserve(size_t(n_slots_));
+  for (int64_t i = n_slots_ - 1; i >= 0; --i) free_.push_back(int32_t(i));
+  hot_order_.resize(size_t(n_slots_));
+  hot_slots_ = std::clamp<int64_t>(options_.hot_slots, 0, n_slots_ - max_group());
+  repin_period_ = uint64_t(std::max<int64_t>(hp_.n_layers * hp_.n_experts_per_tok * 8, 64));
+  policy_ = make_eviction_policy(options_.policy, int32_t(n_slots_));
+  if (options_.prefetch && n_slots_ > max_group())
+    pool_ = std::make_unique<IoPool>(std::max(options_.io_threads, 1), size_t(n_slots_),
+                                     [this](const IoJob& job) { run_prefetch_job(job); });
   return Status::ok();
 }
 
@@ -89,11 +109,22 @@ int64_t ExpertStore::max_group() const {
 
 ExpertWeights ExpertStore::slot_view(int64_t layer, int64_t id, const Entry& e) const {
   ExpertWeights w = weights_.layers[size_t(layer)].ffn.experts[size_t(id)];  // type, shape, stride
-  const uint8_t* base = slots_.data() + uint64_t(e.slot) * slot_bytes_;
+  const uint8_t* base = slots_data_.data() + uint64_t(e.slot) * slot_bytes_;
   w.gate.data = base + e.gate_off;
   w.up.data = base + e.up_off;
   w.down.data = base + e.down_off;
   return w;
+}
+
+bool ExpertStore::group_fits(int64_t layer, const int32_t* ids, int64_t n) const {
+  int64_t missing = 0, resident_unpinned = 0, unpinned = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const Entry& e = entries_[size_t(layer * hp_.n_routed_experts + ids[i])];
+    if (e.slot < 0) ++missing;
+    else if (pins_[size_t(e.slot)] == 0) ++resident_unpinned;
+  }
+  for (uint32_t p : pins_) unpinned += p == 0;
+  return unpinned - resident_unpinned >= missing;
 }
 
 int32_t ExpertStore::take_slot() {
@@ -104,40 +135,128 @@ int32_t ExpertStore::take_slot() {
   }
   const int32_t victim = policy_->pick_victim(pins_.data());
   if (victim < 0) return -1;
-  const int64_t old = slot_key_[size_t(victim)];
-  entries_[size_t(old)].slot = -1;
-  slot_key_[size_t(victim)] = -1;
+  Slot& v = slots_[size_t(victim)];
+  entries_[size_t(v.key)].slot = -1;
+  if (v.prefetched) prefetch_unused_.fetch_add(1, std::memory_order_relaxed);
+  v = Slot{};
   evictions_.fetch_add(1, std::memory_order_relaxed);
   return victim;
 }
 
-Status ExpertStore::fill(Entry& e, int64_t key, int32_t slot) {
-  uint8_t* dst = slots_.data() + uint64_t(slot) * slot_bytes_;
+void ExpertStore::start_loading(int64_t key, int32_t slot, bool prefetched) {
+  Slot& s = slots_[size_t(slot)];
+  s.key = key;
+  s.state = SlotState::kLoading;
+  s.pins = pins_[size_t(slot)] = 1;
+  s.prefetched = prefetched;
+  s.hot = false;
+  entries_[size_t(key)].slot = slot;
+}
+
+Status ExpertStore::read_into(int64_t key, int32_t slot, uint64_t* ns) {
+  const Entry& e = entries_[size_t(key)];  // offsets and size never change after create
+  uint8_t* dst = slots_data_.data() + uint64_t(slot) * slot_bytes_;
   const auto t0 = std::chrono::steady_clock::now();
   Status st;
-  const int64_t left = fail_after_.load(std::memory_order_relaxed);
+  int64_t left = fail_after_.load(std::memory_order_relaxed);
+  while (left > 0 && !fail_after_.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
+  }
   if (left == 0) {
     st = io_error(reader_->path() + ": read of " + std::to_string(e.size) + " bytes at offset " +
                   std::to_string(e.file_offset) + ": injected failure");
   } else {
-    if (left > 0) fail_after_.store(left - 1, std::memory_order_relaxed);
     st = reader_->read_exact(e.file_offset, e.size, dst, slot_bytes_);
     if (st && !reader_->direct()) reader_->drop_cache(e.file_offset, e.size);
   }
-  const auto t1 = std::chrono::steady_clock::now();
-  stall_ns_.fetch_add(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()),
-                      std::memory_order_relaxed);
-  if (!st) {
-    free_.push_back(slot);  // the slot holds nothing valid
-    return st;
+  const uint64_t took = elapsed_ns(t0);
+  *ns += took;
+  read_ns_.fetch_add(took, std::memory_order_relaxed);
+  if (st) bytes_read_.fetch_add(e.size, std::memory_order_relaxed);
+  return st;
+}
+
+void ExpertStore::finish_loading(int32_t slot, Status st) {
+  Slot& s = slots_[size_t(slot)];
+  if (st) {
+    s.state = SlotState::kReady;
+    policy_->on_insert(slot);
+  } else {
+    s.state = SlotState::kFailed;
+    s.error = std::move(st);
+    s.prefetched = false;
   }
-  e.slot = slot;
-  slot_key_[size_t(slot)] = key;
-  pins_[size_t(slot)] = 1;
-  policy_->on_insert(slot);
-  misses_.fetch_add(1, std::memory_order_relaxed);
-  bytes_read_.fetch_add(e.size, std::memory_order_relaxed);
-  return Status::ok();
+  unpin(slot);
+}
+
+void ExpertStore::unpin(int32_t slot) {
+  Slot& s = slots_[size_t(slot)];
+  if (s.pins > 0) pins_[size_t(slot)] = --s.pins;
+  if (s.pins == 0 && s.state == SlotState::kFailed) {
+    entries_[size_t(s.key)].slot = -1;
+    s = Slot{};
+    free_.push_back(slot);
+  }
+}
+
+void ExpertStore::repin_hot() {
+  for (int64_t i = 0; i < n_slots_; ++i) {
+    Slot& s = slots_[size_t(i)];
+    if (s.hot) s.hot = false, unpin(int32_t(i));
+  }
+  int64_t n = 0;
+  for (int64_t i = 0; i < n_slots_; ++i)
+    if (slots_[size_t(i)].state == SlotState::kReady) hot_order_[size_t(n++)] = int32_t(i);
+  const int64_t take = std::min(hot_slots_, n);
+  auto uses = [&](int32_t slot) { return entries_[size_t(slots_[size_t(slot)].key)].uses; };
+  std::partial_sort(hot_order_.begin(), hot_order_.begin() + take, hot_order_.begin() + n,
+                    [&](int32_t a, int32_t b) { return uses(a) > uses(b); });
+  for (int64_t i = 0; i < take; ++i) {
+    Slot& s = slots_[size_t(hot_order_[size_t(i)])];
+    s.hot = true;
+    pins_[size_t(hot_order_[size_t(i)])] = ++s.pins;
+  }
+  for (Entry& e : entries_) e.uses /= 2;  // forget slowly: a period's counts weigh half the next time
+}
+
+void ExpertStore::run_prefetch_job(const IoJob& job) {
+  uint64_t ns = 0;
+  Status st = read_into(job.key, job.slot, &ns);
+  prefetch_ns_.fetch_add(ns, std::memory_order_relaxed);
+  prefetch_reads_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    finish_loading(job.slot, std::move(st));
+    --prefetch_in_flight_;
+  }
+  changed_.notify_all();
+}
+
+void ExpertStore::prefetch(int64_t layer, const int32_t* ids, int64_t n) {
+  if (!pool_ || n <= 0 || layer < 0 || layer >= hp_.n_layers || !weights_.layers[size_t(layer)].ffn.moe) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  // Pin the predicted experts that are already here, so that reading the others cannot evict them.
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t slot = entry(layer, ids[i]).slot;
+    if (slot >= 0) pins_[size_t(slot)] = ++slots_[size_t(slot)].pins;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (entry(layer, ids[i]).slot >= 0) continue;
+    const int32_t slot = take_slot();
+    if (slot < 0) break;
+    const int64_t key = layer * hp_.n_routed_experts + ids[i];
+    start_loading(key, slot, /*prefetched=*/true);
+    ++prefetch_in_flight_;
+    if (!pool_->submit(IoJob{key, slot})) {  // cannot happen: the queue holds n_slots jobs
+      --prefetch_in_flight_;
+      finish_loading(slot, internal_error("expert store: prefetch queue full"));
+      break;
+    }
+    pins_[size_t(slot)] = ++slots_[size_t(slot)].pins;  // released below with the others
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t slot = entry(layer, ids[i]).slot;
+    if (slot >= 0) unpin(slot);
+  }
 }
 
 Status ExpertStore::acquire(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) {
@@ -151,41 +270,75 @@ Status ExpertStore::acquire(int64_t layer, const int32_t* ids, int64_t n, Expert
   if (n > max_group())
     return invalid_argument("expert store: " + std::to_string(n) + " experts at once, at most " +
                             std::to_string(max_group()));
+  return acquire_slots(layer, ids, n, out);
+}
+
+Status ExpertStore::acquire_slots(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) {
+  const int64_t E = hp_.n_routed_experts;
+  int32_t slot_of[graph::kMaxExpertGroup];
+  bool mine[graph::kMaxExpertGroup] = {};  // this call reads it
   std::unique_lock<std::mutex> lock(mu_);
-  // Wait until the misses fit in slots nobody else has pinned.
-  unpinned_.wait(lock, [&] {
-    int64_t missing = 0, resident_unpinned = 0, unpinned = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const Entry& e = entry(layer, ids[i]);
-      if (e.slot < 0) ++missing;
-      else if (pins_[size_t(e.slot)] == 0) ++resident_unpinned;
-    }
-    for (uint32_t p : pins_) unpinned += p == 0;
-    return unpinned - resident_unpinned >= missing;
-  });
-  bool pinned[graph::kMaxExpertGroup] = {};
-  for (int64_t i = 0; i < n; ++i) {  // hits first, so that no eviction takes them
+  changed_.wait(lock, [&] { return group_fits(layer, ids, n); });
+  bool waits = false;
+  for (int64_t i = 0; i < n; ++i) {  // pin what is here (or loading) first, so no eviction takes it
     Entry& e = entry(layer, ids[i]);
+    ++e.uses;
+    slot_of[i] = e.slot;
     if (e.slot < 0) continue;
-    ++pins_[size_t(e.slot)];
-    pinned[i] = true;
-    policy_->on_access(e.slot);
+    Slot& s = slots_[size_t(e.slot)];
+    pins_[size_t(e.slot)] = ++s.pins;
     hits_.fetch_add(1, std::memory_order_relaxed);
+    if (s.state == SlotState::kReady) policy_->on_access(e.slot);
+    waits |= s.state == SlotState::kLoading;
+    if (s.prefetched) s.prefetched = false, prefetch_hits_.fetch_add(1, std::memory_order_relaxed);
   }
+  int64_t n_mine = 0;
   for (int64_t i = 0; i < n; ++i) {
-    Entry& e = entry(layer, ids[i]);
-    if (pinned[i]) continue;
-    const int32_t slot = take_slot();
-    Status st = slot < 0 ? internal_error("expert store: no unpinned slot")
-                         : fill(e, layer * hp_.n_routed_experts + ids[i], slot);
-    if (!st) {
-      for (int64_t j = 0; j < n; ++j)
-        if (pinned[j]) --pins_[size_t(entry(layer, ids[j]).slot)];
-      lock.unlock();
-      unpinned_.notify_all();
-      return st;
+    if (slot_of[i] >= 0) continue;
+    slot_of[i] = take_slot();  // group_fits guarantees one
+    start_loading(layer * E + ids[i], slot_of[i], /*prefetched=*/false);
+    mine[i] = true;
+    ++n_mine;
+  }
+  if (hot_slots_ > 0 && (accesses_since_repin_ += uint64_t(n)) >= repin_period_) {
+    accesses_since_repin_ = 0;
+    repin_hot();
+  }
+  if (n_mine == 0 && !waits) {
+    for (int64_t i = 0; i < n; ++i) out[i] = slot_view(layer, ids[i], entry(layer, ids[i]));
+    return Status::ok();
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  if (n_mine > 0) {
+    lock.unlock();
+    Status results[graph::kMaxExpertGroup];
+    uint64_t ns = 0;
+    for (int64_t i = 0; i < n; ++i)
+      if (mine[i]) results[i] = read_into(layer * E + ids[i], slot_of[i], &ns);
+    lock.lock();
+    for (int64_t i = 0; i < n; ++i) {
+      if (!mine[i]) continue;
+      pins_[size_t(slot_of[i])] = ++slots_[size_t(slot_of[i])].pins;  // the reader's pin goes below
+      finish_loading(slot_of[i], std::move(results[i]));
     }
-    pinned[i] = true;
+    misses_.fetch_add(uint64_t(n_mine), std::memory_order_relaxed);
+    changed_.notify_all();
+  }
+  changed_.wait(lock, [&] {
+    for (int64_t i = 0; i < n; ++i)
+      if (slots_[size_t(slot_of[i])].state == SlotState::kLoading) return false;
+    return true;
+  });
+  stall_ns_.fetch_add(elapsed_ns(t0), std::memory_order_relaxed);
+  Status first_error;  // ok unless a read this group needs failed
+  for (int64_t i = 0; i < n; ++i)
+    if (slots_[size_t(slot_of[i])].state == SlotState::kFailed && first_error)
+      first_error = slots_[size_t(slot_of[i])].error;
+  if (!first_error) {  // unpin everything: failed slots go back to the free list
+    for (int64_t i = 0; i < n; ++i) unpin(slot_of[i]);
+    lock.unlock();
+    changed_.notify_all();
+    return first_error;
   }
   for (int64_t i = 0; i < n; ++i) out[i] = slot_view(layer, ids[i], entry(layer, ids[i]));
   return Status::ok();
@@ -198,10 +351,10 @@ void ExpertStore::release(int64_t layer, const int32_t* ids, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
       if (!check_id(layer, ids[i])) continue;
       const Entry& e = entry(layer, ids[i]);
-      if (e.slot >= 0 && pins_[size_t(e.slot)] > 0) --pins_[size_t(e.slot)];
+      if (e.slot >= 0) unpin(e.slot);
     }
   }
-  unpinned_.notify_all();
+  changed_.notify_all();
 }
 
 Result<ExpertView> ExpertStore::acquire(int64_t layer, int64_t id) {
@@ -219,6 +372,11 @@ void ExpertStore::release(int64_t layer, int64_t id) {
   release(layer, &one, 1);
 }
 
+void ExpertStore::wait_idle() {
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait(lock, [&] { return prefetch_in_flight_ == 0; });
+}
+
 ExpertStats ExpertStore::stats() const {
   ExpertStats s;
   s.accesses = accesses_.load();
@@ -227,11 +385,18 @@ ExpertStats ExpertStore::stats() const {
   s.bytes_read = bytes_read_.load();
   s.evictions = evictions_.load();
   s.io_stall_ns = stall_ns_.load();
+  s.prefetch_reads = prefetch_reads_.load();
+  s.prefetch_hits = prefetch_hits_.load();
+  s.prefetch_unused = prefetch_unused_.load();
+  s.prefetch_ns = prefetch_ns_.load();
+  s.read_ns = read_ns_.load();
   return s;
 }
 
 void ExpertStore::reset_stats() {
-  for (auto* c : {&accesses_, &hits_, &misses_, &bytes_read_, &evictions_, &stall_ns_}) c->store(0);
+  for (auto* c : {&accesses_, &hits_, &misses_, &bytes_read_, &evictions_, &stall_ns_, &prefetch_reads_,
+                  &prefetch_hits_, &prefetch_unused_, &prefetch_ns_, &read_ns_})
+    c->store(0);
 }
 
 void ExpertStore::inject_read_failure_after(int64_t n) { fail_after_.store(n < 0 ? -1 : n); }

@@ -10,10 +10,20 @@
 // the file: the file layout is the compute layout. Acquired experts are pinned until released;
 // an unpinned slot is evicted by the EvictionPolicy when a slot is needed.
 //
+// Prefetch: prefetch(layer, ids) queues reads of experts that are not resident on a small I/O
+// pool (IoPool), so they overlap with compute; an acquire that finds its expert still loading
+// waits for that read instead of issuing its own. Prefetch never evicts a pinned slot.
+// Hot pinning: with hot_slots > 0, every repin period the store pins the hot_slots resident
+// experts used most (use counts halve each period), so a burst of cold experts cannot evict them.
+//
+// Slot life cycle: empty -> loading (pinned by the reader) -> ready, or -> failed (the read's
+// error is kept for whoever waited on it; the slot is freed when its last pin goes).
+//
 // Ownership: the store borrows the MoteFile and ModelWeights (the Model owns all three) and owns
-// the slots, the reader and the policy. Thread-safety: acquire/release/stats are safe from many
-// threads (one mutex held across a miss's read; waiters for free slots sleep on a condvar).
-// acquire/release allocate nothing on success (the decode loop stays allocation-free).
+// the slots, the reader, the I/O pool and the policy. Thread-safety: acquire/release/prefetch/
+// stats are safe from many threads. The mutex is never held during a read, so sessions sharing a
+// model read different experts in parallel. acquire/release/prefetch allocate nothing on success
+// (the decode loop stays allocation-free).
 #pragma once
 
 #include <atomic>
@@ -26,6 +36,7 @@
 #include "core/status.h"
 #include "cpu/file_reader.h"
 #include "experts/eviction_policy.h"
+#include "experts/io_pool.h"
 #include "graph/ffn.h"
 #include "model/hparams.h"
 #include "model/weights.h"
@@ -38,16 +49,25 @@ struct ExpertStoreOptions {
   uint64_t budget_bytes = 0;                // 0 = every routed expert resident
   EvictionKind policy = EvictionKind::kLru;
   bool direct_io = true;                    // try O_DIRECT before buffered pread
+  bool prefetch = true;                     // accept prefetch hints (budget mode only)
+  int io_threads = 2;                       // background readers for prefetch (>= 1)
+  int64_t hot_slots = 0;                    // slots kept for the hottest experts (clamped so
+                                            // that n_experts_per_tok slots stay evictable)
 };
 
 // Counters since create() or reset_stats(). hits + misses == accesses.
 struct ExpertStats {
-  uint64_t accesses = 0;     // experts acquired
-  uint64_t hits = 0;         // already resident (always, in resident mode)
-  uint64_t misses = 0;       // read from the file
-  uint64_t bytes_read = 0;   // sum of the segment sizes read
-  uint64_t evictions = 0;    // slots reused for another expert
-  uint64_t io_stall_ns = 0;  // nanoseconds spent in reads
+  uint64_t accesses = 0;         // experts acquired
+  uint64_t hits = 0;             // resident or already being read by a prefetch when acquired
+  uint64_t misses = 0;           // read by the acquiring thread (demand reads)
+  uint64_t bytes_read = 0;       // sum of the segment sizes read (demand + prefetch)
+  uint64_t evictions = 0;        // slots reused for another expert
+  uint64_t io_stall_ns = 0;      // nanoseconds acquire spent in its own reads or waiting for a prefetch
+  uint64_t prefetch_reads = 0;   // experts read by prefetch (completed, successful or not)
+  uint64_t prefetch_hits = 0;    // prefetched experts that were then acquired (first use)
+  uint64_t prefetch_unused = 0;  // prefetched experts evicted before any use
+  uint64_t prefetch_ns = 0;      // nanoseconds the I/O pool spent reading
+  uint64_t read_ns = 0;          // nanoseconds inside reads, demand + prefetch, summed over threads
 };
 
 // A pinned expert: its weights stay valid until ExpertStore::release(layer, id).
@@ -75,9 +95,14 @@ class ExpertStore final : public graph::ExpertProvider {
   Status acquire(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) override;
   void release(int64_t layer, const int32_t* ids, int64_t n) override;
   int64_t max_group() const override;
+  // Queues background reads of those of the n experts of `layer` that are neither resident nor
+  // loading, as far as unpinned slots allow (best effort; errors surface at acquire).
+  void prefetch(int64_t layer, const int32_t* ids, int64_t n) override;
+  bool wants_prefetch() const override { return pool_ != nullptr; }
 
   bool resident() const { return n_slots_ == 0; }
   int64_t slot_count() const { return n_slots_; }
+  int64_t hot_slot_count() const { return hot_slots_; }
   uint64_t slot_bytes() const { return slot_bytes_; }
   uint64_t budget_bytes() const { return options_.budget_bytes; }
   EvictionKind policy() const { return options_.policy; }
@@ -89,6 +114,8 @@ class ExpertStore final : public graph::ExpertProvider {
 
   ExpertStats stats() const;
   void reset_stats();
+  // Blocks until no prefetch read is queued or running (tests; statistics at a quiet point).
+  void wait_idle();
   // Test hook: after n more successful reads, every read fails with kIoError until called
   // again with n < 0 (off).
   void inject_read_failure_after(int64_t n);
@@ -98,36 +125,67 @@ class ExpertStore final : public graph::ExpertProvider {
     uint64_t file_offset = 0;  // segment offset in the file (bytes)
     uint64_t size = 0;         // segment size (bytes)
     uint64_t gate_off = 0, up_off = 0, down_off = 0;  // tensor offsets inside the segment
-    int32_t slot = -1;         // cache slot holding it, or -1
+    int32_t slot = -1;         // cache slot holding it (in any state), or -1
+    uint32_t uses = 0;         // acquires, halved every repin period (hot pinning)
+  };
+  enum class SlotState : uint8_t { kEmpty, kLoading, kReady, kFailed };
+  struct Slot {
+    int64_t key = -1;           // layer * E + id, or -1 when empty
+    uint32_t pins = 0;          // acquirers + the reader while loading + 1 when hot
+    SlotState state = SlotState::kEmpty;
+    bool prefetched = false;    // filled by prefetch and not acquired since
+    bool hot = false;           // pinned by hot pinning
+    Status error;               // the failed read's status (kFailed)
   };
 
   ExpertStore(const HParams& hp, const ModelWeights& w, const ExpertStoreOptions& o)
       : hp_(hp), weights_(w), options_(o) {}
   Status index_experts(const MoteFile& file);
+  Status allocate_slots(const MoteFile& file);
   Status check_id(int64_t layer, int64_t id) const;
   Entry& entry(int64_t layer, int64_t id) { return entries_[size_t(layer * hp_.n_routed_experts + id)]; }
   ExpertWeights slot_view(int64_t layer, int64_t id, const Entry& e) const;
-  // Under mu_: the slot for a miss (empty or evicted); -1 if all pinned.
+  // Under mu_: can n experts of `layer` be pinned now (enough evictable slots for the misses)?
+  bool group_fits(int64_t layer, const int32_t* ids, int64_t n) const;
+  // Under mu_: an empty or evicted slot for a miss; -1 if every slot is pinned.
   int32_t take_slot();
-  // Under mu_: reads entry e into `slot`; on error the slot goes back to the free list.
-  Status fill(Entry& e, int64_t key, int32_t slot);
+  // Under mu_: marks `slot` loading for entry key and pins it for the reader.
+  void start_loading(int64_t key, int32_t slot, bool prefetched);
+  // Without mu_: reads entry `key` into `slot` (counts the read time into *ns).
+  Status read_into(int64_t key, int32_t slot, uint64_t* ns);
+  // Under mu_: ends a read (ready or failed) and drops the reader's pin.
+  void finish_loading(int32_t slot, Status st);
+  // Under mu_: drops one pin; a failed slot with no pins left goes back to the free list.
+  void unpin(int32_t slot);
+  // Under mu_: pins the hot_slots_ most used resident experts (called every repin period).
+  void repin_hot();
+  void run_prefetch_job(const IoJob& job);
+  // acquire's budget-mode path (n <= max_group()).
+  Status acquire_slots(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out);
 
   const HParams& hp_;
   const ModelWeights& weights_;
   ExpertStoreOptions options_;
   std::vector<Entry> entries_;          // [n_layers * E]; empty entries for dense layers
   std::unique_ptr<FileReader> reader_;  // budget mode only
-  AlignedBuffer slots_;                 // [n_slots, slot_bytes]
+  AlignedBuffer slots_data_;            // [n_slots, slot_bytes]
   int64_t n_slots_ = 0;
   uint64_t slot_bytes_ = 0;
-  std::vector<int64_t> slot_key_;       // [n_slots] layer * E + id, or -1 when empty
-  std::vector<uint32_t> pins_;          // [n_slots]
+  std::vector<Slot> slots_;             // [n_slots]
+  std::vector<uint32_t> pins_;          // [n_slots] mirror of Slot::pins for the policy
   std::vector<int32_t> free_;           // stack of empty slots (capacity n_slots)
+  std::vector<int32_t> hot_order_;      // [n_slots] scratch of repin_hot
+  int64_t hot_slots_ = 0;
+  uint64_t repin_period_ = 0;           // accesses between repins
+  uint64_t accesses_since_repin_ = 0;
+  int64_t prefetch_in_flight_ = 0;
   std::unique_ptr<EvictionPolicy> policy_;
   mutable std::mutex mu_;
-  std::condition_variable unpinned_;
+  std::condition_variable changed_;     // a slot was unpinned, loaded or failed
   std::atomic<uint64_t> accesses_{0}, hits_{0}, misses_{0}, bytes_read_{0}, evictions_{0}, stall_ns_{0};
+  std::atomic<uint64_t> prefetch_reads_{0}, prefetch_hits_{0}, prefetch_unused_{0}, prefetch_ns_{0}, read_ns_{0};
   std::atomic<int64_t> fail_after_{-1};
+  std::unique_ptr<IoPool> pool_;        // last: destroyed first, while the slots still exist
 };
 
 }  // namespace mote

@@ -202,11 +202,12 @@ std::string_view MoteFile::blob(std::string_view name) const {
   return {reinterpret_cast<const char*>(segment_data(b->segment())), size_t(segment_size(b->segment()))};
 }
 
-Status MoteFile::verify_checksums() const {
+Status MoteFile::verify_checksums(bool release_pages) const {
   const auto& segments = *model_->segments();
   for (uint32_t i = 0; i < segments.size(); ++i) {
-    if (checksum64(segment_data(i), segment_size(i)) != segments.Get(i)->checksum())
-      return corrupt_file(path() + ": checksum mismatch in segment " + std::to_string(i));
+    const bool same = checksum64(segment_data(i), segment_size(i)) == segments.Get(i)->checksum();
+    if (release_pages) file_.release_pages(segment_file_offset(i), segment_size(i));
+    if (!same) return corrupt_file(path() + ": checksum mismatch in segment " + std::to_string(i));
   }
   return Status::ok();
 }

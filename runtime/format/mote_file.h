@@ -43,8 +43,10 @@ class MoteFile {
   // Blob bytes by name ("tokenizer.json", ...); empty view if absent.
   std::string_view blob(std::string_view name) const;
 
-  // Recomputes every segment checksum; names the first segment that differs.
-  Status verify_checksums() const;
+  // Recomputes every segment checksum; names the first segment that differs. With
+  // release_pages, each segment's pages are given back after it is checked, so a full check does
+  // not leave the whole file in this process's RSS (used with an expert budget).
+  Status verify_checksums(bool release_pages = false) const;
 
  private:
   MoteFile() = default;

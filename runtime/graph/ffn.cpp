@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "graph/norm.h"
 #include "kernels/kernels.h"
 
 namespace mote::graph {
@@ -68,7 +69,8 @@ class ResidentExperts final : public ExpertProvider {
 }  // namespace
 
 Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& experts, int64_t layer,
-               const float* x, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* out) {
+               const float* x, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* out,
+               const ExpertHint* next) {
   route_and_group(router, w, x, n_tokens, s);
   std::memset(out, 0, size_t(n_tokens * hidden) * sizeof(float));
   const int64_t group_max = std::min<int64_t>(kMaxExpertGroup, std::max<int64_t>(experts.max_group(), 1));
@@ -80,6 +82,10 @@ Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& 
       if ((e == 0 ? 0 : s.expert_end[e - 1]) != s.expert_end[e]) ids[n++] = int32_t(e);
     if (n == 0) break;
     MOTE_RETURN_IF_ERROR(experts.acquire(layer, ids, n, views));
+    bool last_group = true;
+    for (int64_t f = e; f < router.n_experts && last_group; ++f)
+      last_group = (f == 0 ? 0 : s.expert_end[f - 1]) == s.expert_end[f];
+    if (last_group && next != nullptr && next->n > 0) experts.prefetch(next->layer, next->ids, next->n);
     for (int64_t i = 0; i < n; ++i) {
       const int32_t id = ids[i];
       run_expert(views[i], x, id == 0 ? 0 : s.expert_end[id - 1], s.expert_end[id], hidden, s, out);
@@ -91,6 +97,32 @@ Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& 
     for (int64_t i = 0; i < n_tokens * hidden; ++i) out[i] += s.expert_out[i];
   }
   return Status::ok();
+}
+
+int64_t predict_experts(const RouterParams& router, const FfnWeights& next, float rms_eps, const float* h,
+                        int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* normed) {
+  if (s.predicted == nullptr || !next.moe) return 0;
+  const int64_t E = router.n_experts, K = router.top_k;
+  rms_norm_rows(h, hidden, n_tokens, next.norm, hidden, rms_eps, normed, hidden);
+  kernels::matmul(next.router, normed, n_tokens, s.router_logits);
+  int32_t* votes = s.expert_end;  // [E + 1]
+  std::memset(votes, 0, size_t(E + 1) * sizeof(int32_t));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    route(router, s.router_logits + t * E, next.router_bias, s.route_scratch, s.sel_idx, s.sel_weight);
+    for (int64_t k = 0; k < K; ++k) ++votes[s.sel_idx[k]];
+  }
+  int64_t n = 0;
+  for (int64_t e = 0; e < E; ++e)
+    if (votes[e] > 0) s.predicted[n++] = int32_t(e);
+  // Most voted first (lower id first on ties), so a short budget keeps the best guesses.
+  // Insertion sort: n <= E, and std::stable_sort could allocate.
+  for (int64_t i = 1; i < n; ++i) {
+    const int32_t id = s.predicted[i];
+    int64_t j = i;
+    for (; j > 0 && votes[s.predicted[j - 1]] < votes[id]; --j) s.predicted[j] = s.predicted[j - 1];
+    s.predicted[j] = id;
+  }
+  return n;
 }
 
 void moe_ffn(const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens, int64_t hidden,

@@ -25,6 +25,7 @@ struct FfnScratch {
   int32_t* expert_end = nullptr;   // [E + 1]
   int32_t* slot_token = nullptr;   // [max_tokens * top_k]
   float* slot_weight = nullptr;    // [max_tokens * top_k]
+  int32_t* predicted = nullptr;    // [E]: predict_experts' output (null: no prediction)
 };
 
 // out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each.
@@ -40,6 +41,18 @@ class ExpertProvider {
   virtual Status acquire(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) = 0;
   virtual void release(int64_t layer, const int32_t* ids, int64_t n) = 0;
   virtual int64_t max_group() const = 0;  // most experts one acquire may pin (>= 1)
+  // A hint that `layer` will probably need experts ids[0..n) (best first): an implementation
+  // may start reading them in the background. Never blocks on I/O and never fails.
+  virtual void prefetch(int64_t /*layer*/, const int32_t* /*ids*/, int64_t /*n*/) {}
+  // Whether prefetch hints are worth computing (false: resident experts, nothing to read).
+  virtual bool wants_prefetch() const { return false; }
+};
+
+// The experts a later layer will probably need, handed to moe_ffn to pass on as a prefetch hint.
+struct ExpertHint {
+  int64_t layer = -1;
+  const int32_t* ids = nullptr;  // [n], most likely first
+  int64_t n = 0;
 };
 
 // Most experts moe_ffn acquires at once (fixed so that the forward needs no heap).
@@ -47,9 +60,21 @@ inline constexpr int64_t kMaxExpertGroup = 16;
 
 // out[T, H] = sum_i w_i Expert_{idx_i}(x) + SharedExperts(x) for x [T, H] (normalised input).
 // Experts come from `experts` in ascending id order, in groups of up to max_group(): each needed
-// expert is acquired once per call (per batch). Errors: those of experts.acquire (out undefined).
+// expert is acquired once per call (per batch). `next` (optional) is passed to
+// experts.prefetch right after the last group is pinned, so those reads overlap with this
+// layer's expert compute and the next attention, and cannot evict this layer's experts.
+// Errors: those of experts.acquire (out undefined).
 Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& experts, int64_t layer,
-               const float* x, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* out);
+               const float* x, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* out,
+               const ExpertHint* next = nullptr);
+
+// Pre-gating (as in mixtral-offloading and Pre-gated MoE): applies the router of a later MoE
+// layer (`next`, with its post-attention norm) to the residual stream h [T, H] of the current
+// layer, and writes the distinct predicted experts, most selected first, to s.predicted.
+// Uses s.router_logits, s.route_scratch, s.sel_idx, s.sel_weight, s.expert_end and `normed`
+// [T, H] as scratch (all free before moe_ffn). Returns how many ids it wrote (<= E).
+int64_t predict_experts(const RouterParams& router, const FfnWeights& next, float rms_eps, const float* h,
+                        int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* normed);
 // The same with every expert resident (views of w.experts).
 void moe_ffn(const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens,
              int64_t hidden, const FfnScratch& s, float* out);

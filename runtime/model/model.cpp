@@ -4,7 +4,8 @@ namespace mote {
 
 Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelOptions& options) {
   MOTE_ASSIGN_OR_RETURN(std::unique_ptr<MoteFile> file, MoteFile::open(path));
-  if (options.verify_checksums) MOTE_RETURN_IF_ERROR(file->verify_checksums());
+  if (options.verify_checksums)
+    MOTE_RETURN_IF_ERROR(file->verify_checksums(/*release_pages=*/options.expert_budget_bytes > 0));
   auto hparams = HParams::from_config(file->config());
   if (!hparams) return Status(hparams.status().code(), path + ": " + hparams.status().message());
   auto weights = bind_weights(*file, *hparams);
@@ -16,10 +17,22 @@ Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelO
   ExpertStoreOptions store;
   store.budget_bytes = options.expert_budget_bytes;
   store.policy = options.expert_policy;
+  store.prefetch = options.expert_prefetch;
+  store.hot_slots = options.expert_hot_slots;
   auto experts = ExpertStore::create(*model->file_, model->hparams_, model->weights_, store);
   if (!experts) return Status(experts.status().code(), path + ": " + experts.status().message());
   model->experts_ = std::move(experts).value();
   return model;
+}
+
+uint64_t Model::dense_bytes() const {
+  const fb::Model& m = file_->model();
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < m.segments()->size(); ++i) total += file_->segment_size(i);
+  if (m.expert_layers() != nullptr)
+    for (const fb::ExpertLayer* el : *m.expert_layers())
+      for (const fb::Expert* e : *el->experts()) total -= file_->segment_size(e->segment());
+  return total;
 }
 
 }  // namespace mote

@@ -22,9 +22,12 @@
 namespace mote {
 
 struct ModelOptions {
-  bool verify_checksums = false;  // recompute every segment checksum at open (a full read)
+  bool verify_checksums = false;  // recompute every segment checksum at open (a full read; with an
+                                  // expert budget the pages read are dropped again afterwards)
   uint64_t expert_budget_bytes = 0;  // routed-expert cache size; 0 = every expert resident
   EvictionKind expert_policy = EvictionKind::kLru;
+  bool expert_prefetch = true;     // budget mode: read the next layer's predicted experts ahead
+  int64_t expert_hot_slots = 0;    // budget mode: slots pinned for the most used experts
 };
 
 class Model {
@@ -40,6 +43,9 @@ class Model {
     return weights_.layers[size_t(layer)].ffn.experts[size_t(id)];
   }
   bool has_mtp() const { return !weights_.mtp.empty(); }
+  // Bytes of every segment except the routed experts' (of all layers, MTP included): what stays
+  // in memory whatever the expert budget is (the dense-weight term of the memory bound).
+  uint64_t dense_bytes() const;
   const MoteFile& file() const { return *file_; }
   // The routed-expert store (thread-safe; shared by every Session of this Model).
   ExpertStore& expert_store() const { return *experts_; }

@@ -65,6 +65,7 @@ DeepSeekScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<
   s.ffn.sel_idx = i.take(T * K);
   s.ffn.expert_end = i.take(E + 1);
   s.ffn.slot_token = i.take(T * K);
+  s.ffn.predicted = i.take(E);
   return s;
 }
 
@@ -72,8 +73,10 @@ void add_rows(float* h, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) h[i] += b[i];
 }
 
-Status run_layer(const Model& model, const LayerWeights& lw, int64_t T, int64_t start, float* cache,
-                 const DeepSeekScratch& s) {
+// next: the following layer (null for the last), whose experts are prefetched while this
+// layer's experts compute.
+Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t T, int64_t start,
+                 float* cache, const DeepSeekScratch& s) {
   const HParams& hp = model.hparams();
   const int64_t H = hp.hidden_size;
   graph::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
@@ -82,8 +85,15 @@ Status run_layer(const Model& model, const LayerWeights& lw, int64_t T, int64_t 
   add_rows(s.hidden, s.branch, T * H);
   graph::rms_norm_rows(s.hidden, H, T, lw.ffn.norm, H, hp.rms_norm_eps, s.normed, H);
   if (lw.ffn.moe) {
-    MOTE_RETURN_IF_ERROR(graph::moe_ffn(graph::RouterParams::from_hparams(hp), lw.ffn, model.expert_store(),
-                                        lw.index, s.normed, T, H, s.ffn, s.branch));
+    const graph::RouterParams router = graph::RouterParams::from_hparams(hp);
+    graph::ExpertHint hint;
+    if (next != nullptr && next->ffn.moe && model.expert_store().wants_prefetch()) {
+      hint.layer = next->index;
+      hint.ids = s.ffn.predicted;
+      hint.n = graph::predict_experts(router, next->ffn, hp.rms_norm_eps, s.hidden, T, H, s.ffn, s.branch);
+    }
+    MOTE_RETURN_IF_ERROR(graph::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, s.normed, T, H, s.ffn,
+                                        s.branch, &hint));
   } else {
     graph::swiglu_mlp(lw.ffn.dense, s.normed, T, s.ffn.gate, s.ffn.up, s.branch);
   }
@@ -130,8 +140,10 @@ Status deepseek_forward(const Model& model, const int32_t* ids, int64_t T, int64
   for (int64_t t = 0; t < T; ++t) kernels::embedding_row(w.embedding, ids[t], s.hidden + t * H);
   graph::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
   const int64_t layer_cache = s.max_context * hp.kv_cache_dim;
-  for (int64_t l = 0; l < hp.n_layers; ++l)
-    MOTE_RETURN_IF_ERROR(run_layer(model, w.layers[size_t(l)], T, start, kv_cache + l * layer_cache, s));
+  for (int64_t l = 0; l < hp.n_layers; ++l) {
+    const LayerWeights* next = l + 1 < hp.n_layers ? &w.layers[size_t(l + 1)] : nullptr;
+    MOTE_RETURN_IF_ERROR(run_layer(model, w.layers[size_t(l)], next, T, start, kv_cache + l * layer_cache, s));
+  }
   if (mode == LogitsMode::kNone) return Status::ok();
   const int64_t first = mode == LogitsMode::kAll ? 0 : T - 1;
   const int64_t rows = T - first;

@@ -41,6 +41,15 @@ void print_stats(const ChatState& s, FILE* out) {
                s.last.prompt_tokens / std::max(1e-9, s.last.prefill_seconds), (long long)s.last.generated_tokens,
                s.last.generated_tokens / std::max(1e-9, s.last.decode_seconds),
                s.session->kv_cache_bytes() / 1048576.0, usage.ru_maxrss / 1024.0);
+  const ExpertStore& store = s.engine->model().expert_store();
+  if (!store.resident()) {
+    const ExpertStats e = store.stats();
+    std::fprintf(out, "[stats] experts: budget %.1f MiB in %lld slots, hit rate %.3f, prefetched %llu (used %llu), "
+                 "read %.1f MiB, io stall %.1f ms\n",
+                 store.budget_bytes() / 1048576.0, (long long)store.slot_count(),
+                 e.accesses ? double(e.hits) / double(e.accesses) : 0.0, (unsigned long long)e.prefetch_reads,
+                 (unsigned long long)e.prefetch_hits, e.bytes_read / 1048576.0, e.io_stall_ns / 1e6);
+  }
 }
 
 // Streams one reply: reasoning in brackets on its own, then the answer. Returns the answer.
@@ -91,6 +100,7 @@ int cmd_chat(const Args& args) {
   const TextGenerationOptions options = generation_options(args);
   EngineOptions engine_options;
   engine_options.chat_template = args.get("--chat-template");
+  engine_options.model = model_options(args);
   auto engine = Engine::open(args.positional[0], engine_options);
   if (!engine) return std::fprintf(stderr, "mote: error: %s\n", engine.status().to_string().c_str()), 1;
   ChatState s;

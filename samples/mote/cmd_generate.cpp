@@ -20,48 +20,6 @@ int fail(const Status& st) {
   return 1;
 }
 
-// "--expert-budget SIZE": bytes, or a number with a K/M/G suffix (powers of 1024); 0 = resident.
-ModelOptions model_options(const Args& args) {
-  ModelOptions options;
-  if (!args.has("--expert-budget")) return options;
-  const std::string text = args.get("--expert-budget");
-  size_t used = 0;
-  unsigned long long n = 0;
-  try {
-    n = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  uint64_t scale = 1;
-  const std::string suffix = used == 0 ? "?" : text.substr(used);
-  if (suffix == "K" || suffix == "k") scale = 1ull << 10;
-  else if (suffix == "M" || suffix == "m") scale = 1ull << 20;
-  else if (suffix == "G" || suffix == "g") scale = 1ull << 30;
-  else if (!suffix.empty()) {
-    std::string message = "--expert-budget must be bytes or a size like 512M, 2G, not '";
-    message.append(text).append("'");
-    throw std::runtime_error(message);
-  }
-  options.expert_budget_bytes = uint64_t(n) * scale;
-  if (args.has("--expert-policy") && !parse_eviction_kind(args.get("--expert-policy"), &options.expert_policy))
-    throw std::runtime_error("--expert-policy must be lru or lfu");
-  return options;
-}
-
-// One stderr line of expert store statistics (with a budget only).
-void print_expert_stats(const Model& model) {
-  const ExpertStore& store = model.expert_store();
-  if (store.resident()) return;
-  const ExpertStats s = store.stats();
-  std::fprintf(stderr,
-               "expert store: %lld slots of %llu bytes (%s), accesses %llu, hits %llu, misses %llu, "
-               "evictions %llu, bytes read %llu, io stall %.3f ms\n",
-               (long long)store.slot_count(), (unsigned long long)store.slot_bytes(),
-               store.direct_io() ? "O_DIRECT" : "buffered", (unsigned long long)s.accesses,
-               (unsigned long long)s.hits, (unsigned long long)s.misses, (unsigned long long)s.evictions,
-               (unsigned long long)s.bytes_read, double(s.io_stall_ns) / 1e6);
-}
-
 // Opens the model and a session with room for `context` tokens.
 Status open_session(const std::string& path, const ModelOptions& model_opts, int64_t context,
                     std::unique_ptr<Model>* model, std::unique_ptr<Session>* session) {

@@ -31,6 +31,7 @@ float parse_float(const std::string& flag, const std::string& text) {
 Result<std::unique_ptr<Engine>> open_engine(const Args& args) {
   EngineOptions options;
   options.chat_template = args.get("--chat-template");
+  options.model = model_options(args);
   return Engine::open(args.positional[0], options);
 }
 
@@ -87,6 +88,7 @@ int cmd_run_text(const Args& args) {
                  (long long)result->prompt_tokens, result->prompt_tokens / std::max(1e-9, result->prefill_seconds),
                  (long long)result->generated_tokens,
                  result->generated_tokens / std::max(1e-9, result->decode_seconds));
+  if (args.has("--stats")) print_expert_stats((*engine)->model());
   return 0;
 }
 
