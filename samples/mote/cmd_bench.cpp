@@ -51,7 +51,7 @@ ExpertStats minus(const ExpertStats& a, const ExpertStats& b) {
   return d;
 }
 
-nlohmann::json store_json(const ExpertStats& s) {
+nlohmann::ordered_json store_json(const ExpertStats& s) {
   return {{"accesses", s.accesses},         {"hits", s.hits},
           {"misses", s.misses},             {"evictions", s.evictions},
           {"bytes_read", s.bytes_read},     {"io_stall_ms", double(s.io_stall_ns) / 1e6},
@@ -98,7 +98,7 @@ int cmd_bench(const Args& args) {
                                                  : uint64_t(store.slot_count()) * store.slot_bytes();
   const uint64_t bound = (*model)->dense_bytes() + expert_cache + s.kv_cache_bytes() + s.scratch_bytes() + kRssSlackBytes;
   const uint64_t peak = peak_rss_bytes();
-  nlohmann::json out = {
+  nlohmann::ordered_json out = {
       {"model", args.positional[0]},
       {"n_prompt", n_prompt},
       {"n_gen", n_gen},
