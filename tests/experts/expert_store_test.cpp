@@ -235,6 +235,33 @@ TEST_P(ExpertStoreTiny, CliLogitsWithBudgetEqualResident) {
   EXPECT_NE(r.err.find("--expert-budget"), std::string::npos) << r.err;
 }
 
+// The text front end honours the expert flags: same text with a budget, statistics on request,
+// clear errors for tuning flags without a budget and for bad values.
+TEST_P(ExpertStoreTiny, TextAndChatTakeExpertFlags) {
+  const std::vector<std::string> run = {MOTE_CLI_BIN, "run", path_.string(), "-p", "Hello", "-n", "12", "--ignore-eos"};
+  auto resident = test::run_command(run);
+  ASSERT_EQ(resident.exit_code, 0) << resident.err;
+  std::vector<std::string> argv = run;
+  argv.insert(argv.end(), {"--expert-budget", "64K", "--expert-hot", "1", "--stats"});
+  auto budgeted = test::run_command(argv);
+  ASSERT_EQ(budgeted.exit_code, 0) << budgeted.err;
+  EXPECT_EQ(budgeted.out, resident.out);
+  EXPECT_NE(budgeted.err.find("expert store:"), std::string::npos) << budgeted.err;
+  auto chat = test::run_command({MOTE_CLI_BIN, "chat", path_.string(), "-n", "6", "--expert-budget", "64K"},
+                                "Hi\n/stats\n/quit\n");
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_NE(chat.out.find("[stats] experts: budget"), std::string::npos) << chat.out;
+  auto bad = test::run_command({MOTE_CLI_BIN, "run", path_.string(), "-p", "Hi", "--no-prefetch"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("need --expert-budget"), std::string::npos) << bad.err;
+  bad = test::run_command({MOTE_CLI_BIN, "bench", path_.string(), "--expert-budget", "-5"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--expert-budget"), std::string::npos) << bad.err;
+  bad = test::run_command({MOTE_CLI_BIN, "bench", path_.string(), "--gen", "0"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--gen"), std::string::npos) << bad.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiny, ExpertStoreTiny, ::testing::Values(std::string("ds3_tiny")),
                          [](const auto& info) { return info.param; });
 
