@@ -78,7 +78,7 @@ Status ExpertStore::allocate_slots(const MoteFile& file) {
   policy_ = make_eviction_policy(options_.policy, int32_t(n_slots_));
   if (options_.prefetch && n_slots_ > max_group())
     pool_ = std::make_unique<IoPool>(std::max(options_.io_threads, 1), size_t(n_slots_),
-                                     [this](const IoJob& job) { run_prefetch_job(job); });
+                                     [this](const IoJob& job) { run_io_job(job); });
   return Status::ok();
 }
 
@@ -218,15 +218,17 @@ void ExpertStore::repin_hot() {
   for (Entry& e : entries_) e.uses /= 2;  // forget slowly: a period's counts weigh half the next time
 }
 
-void ExpertStore::run_prefetch_job(const IoJob& job) {
+void ExpertStore::run_io_job(const IoJob& job) {
   uint64_t ns = 0;
   Status st = read_into(job.key, job.slot, &ns);
-  prefetch_ns_.fetch_add(ns, std::memory_order_relaxed);
-  prefetch_reads_.fetch_add(1, std::memory_order_relaxed);
+  if (!job.demand) {
+    prefetch_ns_.fetch_add(ns, std::memory_order_relaxed);
+    prefetch_reads_.fetch_add(1, std::memory_order_relaxed);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     finish_loading(job.slot, std::move(st));
-    --prefetch_in_flight_;
+    if (!job.demand) --prefetch_in_flight_;
   }
   changed_.notify_all();
 }
@@ -273,14 +275,9 @@ Status ExpertStore::acquire(int64_t layer, const int32_t* ids, int64_t n, Expert
   return acquire_slots(layer, ids, n, out);
 }
 
-Status ExpertStore::acquire_slots(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) {
-  const int64_t E = hp_.n_routed_experts;
-  int32_t slot_of[graph::kMaxExpertGroup];
-  bool mine[graph::kMaxExpertGroup] = {};  // this call reads it
-  std::unique_lock<std::mutex> lock(mu_);
-  changed_.wait(lock, [&] { return group_fits(layer, ids, n); });
+bool ExpertStore::pin_present(int64_t layer, const int32_t* ids, int64_t n, int32_t* slot_of) {
   bool waits = false;
-  for (int64_t i = 0; i < n; ++i) {  // pin what is here (or loading) first, so no eviction takes it
+  for (int64_t i = 0; i < n; ++i) {
     Entry& e = entry(layer, ids[i]);
     ++e.uses;
     slot_of[i] = e.slot;
@@ -292,53 +289,76 @@ Status ExpertStore::acquire_slots(int64_t layer, const int32_t* ids, int64_t n, 
     waits |= s.state == SlotState::kLoading;
     if (s.prefetched) s.prefetched = false, prefetch_hits_.fetch_add(1, std::memory_order_relaxed);
   }
-  int64_t n_mine = 0;
+  return waits;
+}
+
+int64_t ExpertStore::start_misses(int64_t layer, const int32_t* ids, int64_t n, int32_t* slot_of, bool* miss) {
+  int64_t n_miss = 0;
   for (int64_t i = 0; i < n; ++i) {
-    if (slot_of[i] >= 0) continue;
+    miss[i] = slot_of[i] < 0;
+    if (!miss[i]) continue;
     slot_of[i] = take_slot();  // group_fits guarantees one
-    start_loading(layer * E + ids[i], slot_of[i], /*prefetched=*/false);
-    mine[i] = true;
-    ++n_mine;
+    start_loading(layer * hp_.n_routed_experts + ids[i], slot_of[i], /*prefetched=*/false);
+    pins_[size_t(slot_of[i])] = ++slots_[size_t(slot_of[i])].pins;  // the acquirer's pin
+    ++n_miss;
   }
+  misses_.fetch_add(uint64_t(n_miss), std::memory_order_relaxed);
+  return n_miss;
+}
+
+void ExpertStore::read_misses(std::unique_lock<std::mutex>& lock, int64_t layer, const int32_t* ids, int64_t n,
+                              const int32_t* slot_of, bool* miss) {
+  const int64_t E = hp_.n_routed_experts;
+  // The I/O pool reads all misses but the first in parallel (ahead of queued prefetches); this
+  // thread reads the first (and the rest too without a pool). The reader finishes the slot.
+  bool first = true;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!miss[i]) continue;
+    if (!first && pool_ && pool_->submit(IoJob{layer * E + ids[i], slot_of[i], true}, /*urgent=*/true))
+      miss[i] = false;
+    first = false;
+  }
+  lock.unlock();
+  Status results[graph::kMaxExpertGroup];
+  uint64_t ns = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if (miss[i]) results[i] = read_into(layer * E + ids[i], slot_of[i], &ns);
+  lock.lock();
+  for (int64_t i = 0; i < n; ++i)
+    if (miss[i]) finish_loading(slot_of[i], std::move(results[i]));
+  changed_.notify_all();
+}
+
+Status ExpertStore::acquire_slots(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) {
+  int32_t slot_of[graph::kMaxExpertGroup];
+  bool miss[graph::kMaxExpertGroup];
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait(lock, [&] { return group_fits(layer, ids, n); });
+  const bool waits = pin_present(layer, ids, n, slot_of);  // first, so that no eviction takes them
+  const int64_t n_miss = start_misses(layer, ids, n, slot_of, miss);
   if (hot_slots_ > 0 && (accesses_since_repin_ += uint64_t(n)) >= repin_period_) {
     accesses_since_repin_ = 0;
     repin_hot();
   }
-  if (n_mine == 0 && !waits) {
-    for (int64_t i = 0; i < n; ++i) out[i] = slot_view(layer, ids[i], entry(layer, ids[i]));
-    return Status::ok();
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  if (n_mine > 0) {
-    lock.unlock();
-    Status results[graph::kMaxExpertGroup];
-    uint64_t ns = 0;
+  if (n_miss > 0 || waits) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (n_miss > 0) read_misses(lock, layer, ids, n, slot_of, miss);
+    changed_.wait(lock, [&] {
+      for (int64_t i = 0; i < n; ++i)
+        if (slots_[size_t(slot_of[i])].state == SlotState::kLoading) return false;
+      return true;
+    });
+    stall_ns_.fetch_add(elapsed_ns(t0), std::memory_order_relaxed);
+    Status first_error;  // ok unless a read this group needs failed
     for (int64_t i = 0; i < n; ++i)
-      if (mine[i]) results[i] = read_into(layer * E + ids[i], slot_of[i], &ns);
-    lock.lock();
-    for (int64_t i = 0; i < n; ++i) {
-      if (!mine[i]) continue;
-      pins_[size_t(slot_of[i])] = ++slots_[size_t(slot_of[i])].pins;  // the reader's pin goes below
-      finish_loading(slot_of[i], std::move(results[i]));
+      if (slots_[size_t(slot_of[i])].state == SlotState::kFailed && first_error)
+        first_error = slots_[size_t(slot_of[i])].error;
+    if (!first_error) {  // unpin everything: failed slots go back to the free list
+      for (int64_t i = 0; i < n; ++i) unpin(slot_of[i]);
+      lock.unlock();
+      changed_.notify_all();
+      return first_error;
     }
-    misses_.fetch_add(uint64_t(n_mine), std::memory_order_relaxed);
-    changed_.notify_all();
-  }
-  changed_.wait(lock, [&] {
-    for (int64_t i = 0; i < n; ++i)
-      if (slots_[size_t(slot_of[i])].state == SlotState::kLoading) return false;
-    return true;
-  });
-  stall_ns_.fetch_add(elapsed_ns(t0), std::memory_order_relaxed);
-  Status first_error;  // ok unless a read this group needs failed
-  for (int64_t i = 0; i < n; ++i)
-    if (slots_[size_t(slot_of[i])].state == SlotState::kFailed && first_error)
-      first_error = slots_[size_t(slot_of[i])].error;
-  if (!first_error) {  // unpin everything: failed slots go back to the free list
-    for (int64_t i = 0; i < n; ++i) unpin(slot_of[i]);
-    lock.unlock();
-    changed_.notify_all();
-    return first_error;
   }
   for (int64_t i = 0; i < n; ++i) out[i] = slot_view(layer, ids[i], entry(layer, ids[i]));
   return Status::ok();

@@ -159,7 +159,17 @@ class ExpertStore final : public graph::ExpertProvider {
   void unpin(int32_t slot);
   // Under mu_: pins the hot_slots_ most used resident experts (called every repin period).
   void repin_hot();
-  void run_prefetch_job(const IoJob& job);
+  // An I/O pool job: reads, then finishes the slot (prefetch, or a demand read handed off).
+  void run_io_job(const IoJob& job);
+  // Under mu_: pins the experts of the group that have a slot (ready or loading); slot_of[i] =
+  // their slot or -1. Returns whether one is still loading.
+  bool pin_present(int64_t layer, const int32_t* ids, int64_t n, int32_t* slot_of);
+  // Under mu_: gives every expert with slot_of[i] < 0 a loading slot pinned for the acquirer;
+  // miss[i] says which. Returns how many.
+  int64_t start_misses(int64_t layer, const int32_t* ids, int64_t n, int32_t* slot_of, bool* miss);
+  // Called with `lock` held; reads the misses (this thread and the I/O pool), unlocking meanwhile.
+  void read_misses(std::unique_lock<std::mutex>& lock, int64_t layer, const int32_t* ids, int64_t n,
+                   const int32_t* slot_of, bool* miss);
   // acquire's budget-mode path (n <= max_group()).
   Status acquire_slots(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out);
 

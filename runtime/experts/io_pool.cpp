@@ -19,11 +19,16 @@ IoPool::~IoPool() {
   for (std::thread& t : threads_) t.join();
 }
 
-bool IoPool::submit(const IoJob& job) {
+bool IoPool::submit(const IoJob& job, bool urgent) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_ || count_ == ring_.size()) return false;
-    ring_[(head_ + count_) % ring_.size()] = job;
+    if (urgent) {
+      head_ = (head_ + ring_.size() - 1) % ring_.size();
+      ring_[head_] = job;
+    } else {
+      ring_[(head_ + count_) % ring_.size()] = job;
+    }
     ++count_;
   }
   ready_.notify_one();

@@ -18,8 +18,9 @@
 namespace mote {
 
 struct IoJob {
-  int64_t key = 0;   // which expert (layer * n_experts + id)
-  int32_t slot = 0;  // which cache slot receives it
+  int64_t key = 0;      // which expert (layer * n_experts + id)
+  int32_t slot = 0;     // which cache slot receives it
+  bool demand = false;  // a forward pass waits for it (else a prefetch)
 };
 
 class IoPool {
@@ -29,8 +30,9 @@ class IoPool {
   IoPool(const IoPool&) = delete;
   IoPool& operator=(const IoPool&) = delete;
 
-  // Queues a job; false if the queue is full (the caller keeps ownership of what the job meant).
-  bool submit(const IoJob& job);
+  // Queues a job (urgent: ahead of everything queued); false if the queue is full (the caller
+  // keeps ownership of what the job meant).
+  bool submit(const IoJob& job, bool urgent = false);
   int threads() const { return int(threads_.size()); }
 
  private:
