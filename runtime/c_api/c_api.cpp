@@ -45,6 +45,8 @@ MOTE_EXPORT mote_model_params mote_model_params_default(void) {
   p.backend = MOTE_BACKEND_CPU;
   p.verify_checksums = 0;
   p.chat_template = nullptr;
+  p.expert_prefetch = 1;
+  p.expert_hot_slots = 0;
   return p;
 }
 
@@ -60,6 +62,10 @@ MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_param
     mote::EngineOptions options;
     options.model.verify_checksums = p.verify_checksums != 0;
     options.model.expert_budget_bytes = p.expert_budget_bytes;
+    if (p.expert_hot_slots < 0)
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: expert_hot_slots must be >= 0");
+    options.model.expert_prefetch = p.expert_prefetch != 0;
+    options.model.expert_hot_slots = p.expert_hot_slots;
     if (p.chat_template != nullptr) options.chat_template = p.chat_template;
     auto engine = mote::Engine::open(path, options);
     if (!engine) return from_status(engine.status());
@@ -72,6 +78,25 @@ MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_param
 }
 
 MOTE_EXPORT void mote_model_destroy(mote_model* model) { delete model; }
+
+MOTE_EXPORT mote_status mote_model_get_expert_stats(const mote_model* model, mote_expert_stats* out_stats) {
+  return guarded("mote_model_get_expert_stats", [&]() -> mote_status {
+    if (model == nullptr || out_stats == nullptr)
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_get_expert_stats: model or out_stats is NULL");
+    const mote::ExpertStore& store = model->engine->model().expert_store();
+    const mote::ExpertStats s = store.stats();
+    *out_stats = mote_expert_stats{};
+    out_stats->budget_bytes = store.budget_bytes();
+    out_stats->accesses = s.accesses;
+    out_stats->hits = s.hits;
+    out_stats->misses = s.misses;
+    out_stats->prefetch_reads = s.prefetch_reads;
+    out_stats->prefetch_hits = s.prefetch_hits;
+    out_stats->bytes_read = s.bytes_read;
+    out_stats->io_stall_ms = double(s.io_stall_ns) / 1e6;
+    return MOTE_OK;
+  });
+}
 
 MOTE_EXPORT mote_status mote_model_get_info(const mote_model* model, mote_model_info* out_info) {
   return guarded("mote_model_get_info", [&]() -> mote_status {

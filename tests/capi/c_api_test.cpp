@@ -131,6 +131,50 @@ TEST_F(CApiTest, SessionsOnSeveralThreadsShareOneModel) {
   for (const std::string& out : outputs) EXPECT_EQ(out, expected);
 }
 
+TEST_F(CApiTest, ExpertBudgetGivesTheResidentTextAndCountsReads) {
+  mote_session* reference = nullptr;
+  ASSERT_EQ(mote_session_create(model_, nullptr, &reference), MOTE_OK);
+  const std::string expected = generate(reference, "The model", 12);
+  mote_session_destroy(reference);
+  mote_expert_stats stats{};
+  ASSERT_EQ(mote_model_get_expert_stats(model_, &stats), MOTE_OK);
+  EXPECT_EQ(stats.budget_bytes, 0u);
+  EXPECT_EQ(stats.misses, 0u);
+  EXPECT_EQ(stats.hits, stats.accesses);
+  for (int hot : {0, 1}) {
+    mote_model_params p = mote_model_params_default();
+    EXPECT_EQ(p.expert_prefetch, 1);
+    p.expert_budget_bytes = 64 << 10;  // 5 slots of 12 KiB for 16 experts
+    p.expert_hot_slots = hot;
+    mote_model* budgeted = nullptr;
+    ASSERT_EQ(mote_model_open(path_.c_str(), &p, &budgeted), MOTE_OK) << mote_last_error();
+    std::vector<std::string> outputs(3);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < outputs.size(); ++i)
+      threads.emplace_back([&, i] {
+        mote_session* s = nullptr;
+        if (mote_session_create(budgeted, nullptr, &s) != MOTE_OK) return;
+        outputs[i] = generate(s, "The model", 12);
+        mote_session_destroy(s);
+      });
+    for (auto& t : threads) t.join();
+    for (const std::string& out : outputs) EXPECT_EQ(out, expected);
+    ASSERT_EQ(mote_model_get_expert_stats(budgeted, &stats), MOTE_OK);
+    EXPECT_EQ(stats.budget_bytes, 64u << 10);
+    EXPECT_GT(stats.misses, 0u);
+    EXPECT_GT(stats.bytes_read, 0u);
+    EXPECT_EQ(stats.hits + stats.misses, stats.accesses);
+    mote_model_destroy(budgeted);
+  }
+  mote_model_params p = mote_model_params_default();
+  p.expert_budget_bytes = 64 << 10;
+  p.expert_hot_slots = -1;
+  mote_model* bad = nullptr;
+  EXPECT_EQ(mote_model_open(path_.c_str(), &p, &bad), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(mote_last_error()).find("expert_hot_slots"), std::string::npos);
+  EXPECT_EQ(mote_model_get_expert_stats(nullptr, &stats), MOTE_ERR_INVALID_ARGUMENT);
+}
+
 TEST_F(CApiTest, StatsCancelAndContextLimit) {
   mote_session_params sp = mote_session_params_default();
   sp.max_context = 32;

@@ -54,6 +54,8 @@ typedef struct mote_model_params {
   mote_backend backend;         /* MOTE_BACKEND_CPU */
   int32_t verify_checksums;     /* nonzero: check every segment checksum at open (full read) */
   const char* chat_template;    /* NULL: the family detected at conversion; else a family name */
+  int32_t expert_prefetch;      /* with a budget: nonzero (default) reads the next layer's predicted experts ahead */
+  int32_t expert_hot_slots;     /* with a budget: slots kept for the most used experts (default 0) */
 } mote_model_params;
 
 mote_model_params mote_model_params_default(void);
@@ -75,6 +77,20 @@ typedef struct mote_model_info {
 } mote_model_info;
 
 mote_status mote_model_get_info(const mote_model* model, mote_model_info* out_info);
+
+/* Routed-expert cache counters since open (all sessions of the model together). */
+typedef struct mote_expert_stats {
+  uint64_t budget_bytes;     /* as opened; 0 = resident */
+  uint64_t accesses;         /* experts acquired = hits + misses */
+  uint64_t hits;
+  uint64_t misses;           /* read on demand */
+  uint64_t prefetch_reads;   /* read ahead by prediction */
+  uint64_t prefetch_hits;    /* of those, used before eviction */
+  uint64_t bytes_read;
+  double io_stall_ms;        /* time forward passes waited for expert reads */
+} mote_expert_stats;
+
+mote_status mote_model_get_expert_stats(const mote_model* model, mote_expert_stats* out_stats);
 
 /* Text -> ids. add_special: prepend BOS (as the tokenizer config says) and match special
  * tokens in the text; 0 treats the text as plain text. */
