@@ -3,7 +3,8 @@
 // off, with several sessions on threads, with hot pinning), its statistics add up, a prefetched
 // expert is a hit, prefetch never evicts pinned experts, a failed prefetch read surfaces as the
 // acquire's error and the store recovers, decode with prefetch does not allocate, and hot pinning
-// keeps a much-used expert through a burst of cold ones.
+// keeps a much-used expert through a burst of cold ones. A file truncated under a running model
+// is an error from the forward, and the model works again once the bytes are back.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -284,6 +285,50 @@ TEST_P(PrefetchTest, HotPinningKeepsAMuchUsedExpertThroughAColdBurst) {
   auto m = open({half_budget(), true, 2});
   ASSERT_TRUE(m);
   EXPECT_TRUE(same_bits(run_logits(*m, 12), run_logits(*resident_, 12)));
+}
+
+// Truncates a copy of the model under an open, budgeted model so that the last MoE layer's
+// experts are cut off (every dense segment lies before them, so mapped pages stay valid): the
+// forward returns kIoError naming the file, the session keeps its position, and once the bytes
+// are back the same session and model produce the resident logits.
+TEST_P(PrefetchTest, TruncatedFileDuringGenerationIsAnErrorThenRecovers) {
+  const std::vector<float> ref = run_logits(*resident_, 8);
+  const fs::path copy = work_ / "copy.mote";
+  fs::copy_file(path_, copy);
+  const std::string original = test::read_file_bytes(copy);
+  ModelOptions o;
+  o.expert_budget_bytes = half_budget();
+  auto opened = Model::open(copy.string(), o);
+  ASSERT_TRUE(opened) << opened.status().to_string();
+  Model& m = **opened;
+  const MoteFile& file = m.file();
+  std::vector<bool> expert_segment(file.model().segments()->size(), false);
+  uint64_t cut = UINT64_MAX;
+  for (const fb::ExpertLayer* el : *file.model().expert_layers())
+    for (const fb::Expert* e : *el->experts()) {
+      expert_segment[e->segment()] = true;
+      if (el->layer() == moe_layers_.back()) cut = std::min(cut, file.segment_file_offset(e->segment()));
+    }
+  for (uint32_t i = 0; i < expert_segment.size(); ++i)
+    if (!expert_segment[i]) {
+      ASSERT_LE(file.segment_file_offset(i) + file.segment_size(i), cut) << "segment " << i << " after the cut";
+    }
+  fs::resize_file(copy, cut);
+
+  auto s = Session::create(m);
+  ASSERT_TRUE(s);
+  std::vector<int32_t> ids = {5, 9, 11, 40, 2, 7, 8, 1};
+  std::vector<float> logits(size_t(m.hparams().vocab_size) * ids.size());
+  Status st = (*s)->prefill(ids, logits.data(), LogitsMode::kAll);
+  EXPECT_EQ(st.code(), StatusCode::kIoError);
+  EXPECT_NE(st.message().find(copy.string()), std::string::npos) << st.message();
+  EXPECT_EQ((*s)->position(), 0);
+  st = (*s)->decode(ids[0], logits.data());
+  EXPECT_EQ(st.code(), StatusCode::kIoError);
+  m.expert_store().wait_idle();
+
+  test::write_file_bytes(copy, original);  // the bytes are back
+  EXPECT_TRUE(same_bits(run_logits(m, 8), ref));
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, PrefetchTest, ::testing::Values(std::string("ds3_bias"), std::string("ds2_lite")),
