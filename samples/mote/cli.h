@@ -41,6 +41,7 @@ uint64_t peak_rss_bytes();
 
 int cmd_inspect(const Args& args);
 int cmd_bench(const Args& args);
+int cmd_perplexity(const Args& args);  // --text PATH [--ctx N] [--max-tokens N]
 int cmd_logits(const Args& args);
 int cmd_run(const Args& args);       // --ids: greedy ids
 int cmd_run_text(const Args& args);  // -p: streamed text

@@ -4,6 +4,7 @@
 //   mote run FILE --ids 1,2,3 [-n 32] [--expert-budget SIZE]
 //   mote run FILE -p "text" [-n 256] [sampling flags] [--expert-budget SIZE]
 //   mote bench FILE [--prompt N] [--gen N] [--expert-budget SIZE]
+//   mote perplexity FILE --text PATH [--ctx N] [--max-tokens N]
 //   mote tokenize FILE --text "..." [--no-special]
 //   mote chat FILE [--chat-template NAME] [--system TEXT] [sampling flags]
 // Errors print one line "mote: error: ..." and exit 1 (2 for usage errors).
@@ -27,6 +28,7 @@ void usage(FILE* out) {
                "  run FILE --ids 1,2,3 [-n 32] [--ignore-eos]     greedy continuation, prints ids\n"
                "  run FILE -p \"text\" [-n 256] [--stop S] [--stats]  streams generated text\n"
                "  bench FILE [--prompt 32] [--gen 32] [--seed 1]   speed, expert cache and memory as JSON\n"
+               "  perplexity FILE --text PATH [--ctx 128] [--max-tokens N]  perplexity of a text, as JSON\n"
                "  tokenize FILE --text \"...\" [--no-special]     prints token ids (--no-special: no BOS)\n"
                "  chat FILE [--system TEXT] [--chat-template NAME] interactive chat; /reset /stats /quit\n"
                "sampling flags (run -p, chat): --temp T (0 = greedy, default) --top-k K --top-p P --min-p P\n"
@@ -53,6 +55,8 @@ int main(int argc, char** argv) {
     };
     if (command == "logits")
       return cmd_logits(parse_args(argc, argv, 2, plus_experts({"--ids", "--out", "--mode"}), kExpertSwitches));
+    if (command == "perplexity")
+      return cmd_perplexity(parse_args(argc, argv, 2, plus_experts({"--text", "--ctx", "--max-tokens"}), kExpertSwitches));
     if (command == "bench")
       return cmd_bench(parse_args(argc, argv, 2, plus_experts({"--prompt", "--gen", "--seed"}), kExpertSwitches));
     const std::vector<std::string> sampling = {"-n", "--temp", "--top-k", "--top-p", "--min-p", "--seed",
