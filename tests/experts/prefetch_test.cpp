@@ -1,8 +1,8 @@
 // Expert prefetch and hot pinning (runtime/experts): on fixtures with two MoE layers, prefetching
 // the next layer's predicted experts keeps the logits bit-identical to the resident mode (on and
 // off, with several sessions on threads, with hot pinning), its statistics add up, a prefetched
-// expert is a hit, prefetch never evicts pinned experts, a failed prefetch read surfaces as the
-// acquire's error and the store recovers, decode with prefetch does not allocate, and hot pinning
+// expert is a hit, prefetch never evicts pinned experts, a failed prefetch read frees its slot and
+// the acquire reads on demand, decode with prefetch does not allocate, and hot pinning
 // keeps a much-used expert through a burst of cold ones. A file truncated under a running model
 // is an error from the forward, and the model works again once the bytes are back.
 #include <gtest/gtest.h>
