@@ -32,14 +32,15 @@ Result<std::unique_ptr<ExpertStore>> ExpertStore::create(const MoteFile& file, c
 Status ExpertStore::index_experts(const MoteFile& file) {
   const int64_t E = hp_.n_routed_experts;
   if (E <= 0 || file.model().expert_layers() == nullptr) return Status::ok();
-  entries_.assign(size_t(hp_.n_layers * E), Entry{});
+  entries_.assign(size_t(n_store_layers() * E), Entry{});
   for (const fb::ExpertLayer* el : *file.model().expert_layers()) {
     const int64_t l = el->layer();
-    if (l >= hp_.n_layers || !weights_.layers[size_t(l)].ffn.moe) continue;  // MTP layers: not used
+    const FfnWeights* ffn = ffn_of(l);
+    if (ffn == nullptr || !ffn->moe) continue;
     for (int64_t id = 0; id < E; ++id) {
       const uint32_t seg = el->experts()->Get(uint32_t(id))->segment();
       const uint8_t* base = file.segment_data(seg);
-      const ExpertWeights& w = weights_.layers[size_t(l)].ffn.experts[size_t(id)];
+      const ExpertWeights& w = ffn->experts[size_t(id)];
       Entry& e = entry(l, id);
       e.file_offset = file.segment_file_offset(seg);
       e.size = file.segment_size(seg);
@@ -83,7 +84,8 @@ Status ExpertStore::allocate_slots(const MoteFile& file) {
 }
 
 Status ExpertStore::check_id(int64_t layer, int64_t id) const {
-  if (layer < 0 || layer >= hp_.n_layers || !weights_.layers[size_t(layer)].ffn.moe || id < 0 ||
+  const FfnWeights* ffn = ffn_of(layer);
+  if (ffn == nullptr || !ffn->moe || id < 0 ||
       id >= hp_.n_routed_experts)
     return invalid_argument("expert store: no routed expert " + std::to_string(id) + " in layer " +
                             std::to_string(layer));
@@ -97,8 +99,15 @@ uint64_t ExpertStore::segment_bytes(int64_t layer, int64_t id) const {
 
 uint64_t ExpertStore::total_expert_bytes() const {
   uint64_t total = 0;
-  for (const Entry& e : entries_) total += e.size;
+  const size_t main_entries = size_t(hp_.n_layers * hp_.n_routed_experts);
+  for (size_t i = 0; i < entries_.size() && i < main_entries; ++i) total += entries_[i].size;
   return total;
+}
+
+const FfnWeights* ExpertStore::ffn_of(int64_t layer) const {
+  if (layer >= 0 && layer < hp_.n_layers) return &weights_.layers[size_t(layer)].ffn;
+  if (layer >= hp_.n_layers && layer < n_store_layers()) return &weights_.mtp[size_t(layer - hp_.n_layers)].block.ffn;
+  return nullptr;
 }
 
 int64_t ExpertStore::max_group() const {
@@ -108,7 +117,7 @@ int64_t ExpertStore::max_group() const {
 }
 
 ExpertWeights ExpertStore::slot_view(int64_t layer, int64_t id, const Entry& e) const {
-  ExpertWeights w = weights_.layers[size_t(layer)].ffn.experts[size_t(id)];  // type, shape, stride
+  ExpertWeights w = ffn_of(layer)->experts[size_t(id)];  // type, shape, stride
   const uint8_t* base = slots_data_.data() + uint64_t(e.slot) * slot_bytes_;
   w.gate.data = base + e.gate_off;
   w.up.data = base + e.up_off;
@@ -234,7 +243,7 @@ void ExpertStore::run_io_job(const IoJob& job) {
 }
 
 void ExpertStore::prefetch(int64_t layer, const int32_t* ids, int64_t n) {
-  if (!pool_ || n <= 0 || layer < 0 || layer >= hp_.n_layers || !weights_.layers[size_t(layer)].ffn.moe) return;
+  if (!pool_ || n <= 0 || ffn_of(layer) == nullptr || !ffn_of(layer)->moe) return;
   std::lock_guard<std::mutex> lock(mu_);
   // Pin the predicted experts that are already here, so that reading the others cannot evict them.
   for (int64_t i = 0; i < n; ++i) {
@@ -265,7 +274,7 @@ Status ExpertStore::acquire(int64_t layer, const int32_t* ids, int64_t n, Expert
   for (int64_t i = 0; i < n; ++i) MOTE_RETURN_IF_ERROR(check_id(layer, ids[i]));
   accesses_.fetch_add(uint64_t(n), std::memory_order_relaxed);
   if (resident()) {
-    for (int64_t i = 0; i < n; ++i) out[i] = weights_.layers[size_t(layer)].ffn.experts[size_t(ids[i])];
+    for (int64_t i = 0; i < n; ++i) out[i] = ffn_of(layer)->experts[size_t(ids[i])];
     hits_.fetch_add(uint64_t(n), std::memory_order_relaxed);
     return Status::ok();
   }

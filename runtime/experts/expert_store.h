@@ -109,7 +109,8 @@ class ExpertStore final : public graph::ExpertProvider {
   bool direct_io() const { return reader_ && reader_->direct(); }
   // Bytes of the expert's segment (what one miss reads); 0 for a non-MoE layer.
   uint64_t segment_bytes(int64_t layer, int64_t id) const;
-  // Sum of segment_bytes over every routed expert of the main layers.
+  // Sum of segment_bytes over every routed expert of the main layers (MTP layers, also served by
+  // the store as layers n_layers.., not counted).
   uint64_t total_expert_bytes() const;
 
   ExpertStats stats() const;
@@ -143,6 +144,9 @@ class ExpertStore final : public graph::ExpertProvider {
   Status index_experts(const MoteFile& file);
   Status allocate_slots(const MoteFile& file);
   Status check_id(int64_t layer, int64_t id) const;
+  // Main layers, then the MTP blocks (layer n_layers + i).
+  int64_t n_store_layers() const { return hp_.n_layers + int64_t(weights_.mtp.size()); }
+  const FfnWeights* ffn_of(int64_t layer) const;  // null outside [0, n_store_layers())
   Entry& entry(int64_t layer, int64_t id) { return entries_[size_t(layer * hp_.n_routed_experts + id)]; }
   ExpertWeights slot_view(int64_t layer, int64_t id, const Entry& e) const;
   // Under mu_: can n experts of `layer` be pinned now (enough evictable slots for the misses)?

@@ -66,6 +66,7 @@ DeepSeekScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<
   s.ffn.expert_end = i.take(E + 1);
   s.ffn.slot_token = i.take(T * K);
   s.ffn.predicted = i.take(E);
+  s.mtp_cat = hp.n_mtp_layers > 0 ? f.take(T * 2 * H) : nullptr;
   return s;
 }
 
@@ -131,8 +132,27 @@ DeepSeekScratch deepseek_carve_scratch(const HParams& hp, int64_t max_tokens, in
   return carve(hp, max_tokens, max_context, f, i);
 }
 
+namespace {
+
+// Final norm and logits of rows [0, T) of s.hidden. final_hidden (optional) receives every row.
+void finish(const Model& model, int64_t T, const DeepSeekScratch& s, LogitsMode mode, float* logits,
+            const float* norm, const WeightView& head, float* final_hidden) {
+  const HParams& hp = model.hparams();
+  const int64_t H = hp.hidden_size;
+  if (final_hidden != nullptr) graph::rms_norm_rows(s.hidden, H, T, norm, H, hp.rms_norm_eps, final_hidden, H);
+  if (mode == LogitsMode::kNone) return;
+  const int64_t first = mode == LogitsMode::kAll ? 0 : T - 1;
+  const int64_t rows = T - first;
+  const float* normed = final_hidden != nullptr ? final_hidden + first * H : s.normed;
+  if (final_hidden == nullptr)
+    graph::rms_norm_rows(s.hidden + first * H, H, rows, norm, H, hp.rms_norm_eps, s.normed, H);
+  kernels::matmul(head, normed, rows, logits);
+}
+
+}  // namespace
+
 Status deepseek_forward(const Model& model, const int32_t* ids, int64_t T, int64_t start, float* kv_cache,
-                        const DeepSeekScratch& s, LogitsMode mode, float* logits) {
+                        const DeepSeekScratch& s, LogitsMode mode, float* logits, float* final_hidden) {
   const HParams& hp = model.hparams();
   const ModelWeights& w = model.weights();
   MOTE_RETURN_IF_ERROR(check_inputs(hp, ids, T, start, s));
@@ -144,11 +164,27 @@ Status deepseek_forward(const Model& model, const int32_t* ids, int64_t T, int64
     const LayerWeights* next = l + 1 < hp.n_layers ? &w.layers[size_t(l + 1)] : nullptr;
     MOTE_RETURN_IF_ERROR(run_layer(model, w.layers[size_t(l)], next, T, start, kv_cache + l * layer_cache, s));
   }
-  if (mode == LogitsMode::kNone) return Status::ok();
-  const int64_t first = mode == LogitsMode::kAll ? 0 : T - 1;
-  const int64_t rows = T - first;
-  graph::rms_norm_rows(s.hidden + first * H, H, rows, w.output_norm, H, hp.rms_norm_eps, s.normed, H);
-  kernels::matmul(w.output, s.normed, rows, logits);
+  finish(model, T, s, mode, logits, w.output_norm, w.output, final_hidden);
+  return Status::ok();
+}
+
+Status deepseek_mtp_forward(const Model& model, const int32_t* next_ids, const float* main_hidden, int64_t T,
+                            int64_t start, float* mtp_cache, const DeepSeekScratch& s, LogitsMode mode,
+                            float* logits) {
+  const HParams& hp = model.hparams();
+  if (model.weights().mtp.empty() || s.mtp_cat == nullptr)
+    return unsupported("this model has no MTP module (or the session did not carve its scratch)");
+  const MtpWeights& m = model.weights().mtp[0];
+  MOTE_RETURN_IF_ERROR(check_inputs(hp, next_ids, T, start, s));
+  const int64_t H = hp.hidden_size;
+  for (int64_t t = 0; t < T; ++t) kernels::embedding_row(m.embedding, next_ids[t], s.normed + t * H);
+  // Embedding first, hidden second (as the released DeepSeek-V3 weights and vLLM/SGLang).
+  graph::rms_norm_rows(s.normed, H, T, m.enorm, H, hp.rms_norm_eps, s.mtp_cat, 2 * H);
+  graph::rms_norm_rows(main_hidden, H, T, m.hnorm, H, hp.rms_norm_eps, s.mtp_cat + H, 2 * H);
+  kernels::matmul(m.eh_proj, s.mtp_cat, T, s.hidden);
+  graph::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
+  MOTE_RETURN_IF_ERROR(run_layer(model, m.block, nullptr, T, start, mtp_cache, s));
+  finish(model, T, s, mode, logits, m.head_norm, m.head, nullptr);
   return Status::ok();
 }
 

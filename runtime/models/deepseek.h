@@ -1,7 +1,7 @@
 // DeepSeek-V2 / V3 forward pass (spec §2.4, §3.3), composed from the graph blocks:
 //   h = embed[ids]; per layer: h += MLA(rms(h)); h += (MoE or dense MLP)(rms(h));
 //   logits = rms(h; output_norm) . lm_head^T
-// The MTP layers are not used here.
+// deepseek_mtp_forward runs the MTP module (speculative decoding drafts).
 //
 // All activations live in a DeepSeekScratch carved, once, out of caller-owned arenas (the
 // Session's), so a forward pass never allocates. The forward only reads the Model and writes the
@@ -34,6 +34,7 @@ struct DeepSeekScratch {
   float* rope_sin = nullptr;  // [max_tokens, dr/2]
   graph::MlaScratch mla;
   graph::FfnScratch ffn;
+  float* mtp_cat = nullptr;  // [max_tokens, 2H]: the MTP's [enorm(e); hnorm(h)] (models with MTP only)
 };
 
 // Arena sizes the scratch needs: `floats` f32 values and `ints` int32 values.
@@ -52,7 +53,20 @@ DeepSeekScratch deepseek_carve_scratch(const HParams& hp, int64_t max_tokens, in
 // Errors (nothing is written): n_tokens outside [1, max_tokens], context overflow, bad token id.
 // An expert read error (ExpertStore) returns its status with the KV rows >= start and the
 // scratch undefined; the Model stays usable.
+// final_hidden (optional): [n_tokens, H] receives every token's hidden state after the final
+// norm (the MTP module's input).
 Status deepseek_forward(const Model& model, const int32_t* ids, int64_t n_tokens, int64_t start,
-                        float* kv_cache, const DeepSeekScratch& s, LogitsMode mode, float* logits);
+                        float* kv_cache, const DeepSeekScratch& s, LogitsMode mode, float* logits,
+                        float* final_hidden = nullptr);
+
+// The MTP module (spec §2.8; the model must have one) over n_tokens positions start..: at
+// position i it takes the token after i (next_ids[i] = t_{i+1}) and the main model's final
+// hidden state H_i (main_hidden [n_tokens, H]), and its logits predict t_{i+2}:
+//   z = eh_proj [enorm(embed(t_{i+1})); hnorm(H_i)] -> decoder block (own KV cache) -> head_norm -> head.
+// mtp_cache: [max_context][kv_cache_dim], rows < start hold earlier positions. Same errors and
+// contracts as deepseek_forward.
+Status deepseek_mtp_forward(const Model& model, const int32_t* next_ids, const float* main_hidden, int64_t n_tokens,
+                            int64_t start, float* mtp_cache, const DeepSeekScratch& s, LogitsMode mode,
+                            float* logits);
 
 }  // namespace mote::models
