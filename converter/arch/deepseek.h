@@ -2,42 +2,12 @@
 // shipped by Hugging Face (model-specs §2.2, §3.2), expected shapes, the role the runtime binds
 // the tensor by, its accounting class, layer and expert index. One mapping serves deepseek_v3
 // and deepseek_v2 (the differences are config-driven: q-LoRA, router bias, MTP).
-//
-// Grouping mirrors the file layout: globals; then per layer the non-expert tensors (attention,
-// norms, dense MLP or router + shared experts, MTP extras) and the routed experts, each expert
-// being its gate, up and down projections.
 #pragma once
 
-#include <array>
-#include <cstdint>
-#include <string>
-#include <vector>
-
+#include "arch/expected.h"
 #include "hf/config.h"
-#include "mote/mote_generated.h"
 
 namespace mote::convert {
-
-struct ExpectedTensor {
-  std::string name;
-  fb::TensorRole role = fb::TensorRole::TokenEmbedding;
-  fb::TensorClass tensor_class = fb::TensorClass::Norm;
-  int layer = -1;
-  int expert = -1;
-  std::vector<uint64_t> shape;  // PyTorch order: [out, in] or [n]
-};
-
-struct ExpectedLayer {
-  uint32_t layer = 0;
-  bool mtp = false;                                     // layer >= num_hidden_layers
-  std::vector<ExpectedTensor> tensors;                  // non-expert, in compute order
-  std::vector<std::array<ExpectedTensor, 3>> experts;   // [expert] = {gate, up, down}; empty if dense
-};
-
-struct ExpectedModel {
-  std::vector<ExpectedTensor> globals;  // embed_tokens, norm, lm_head
-  std::vector<ExpectedLayer> layers;    // main layers, then the MTP layers if requested
-};
 
 // Every tensor of the model; MTP layers (num_hidden_layers .. + num_nextn_predict_layers) only
 // when `with_mtp`.

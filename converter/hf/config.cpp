@@ -9,74 +9,14 @@
 #include <optional>
 #include <sstream>
 
+#include "hf/config_fields.h"
 #include "hf/error.h"
 
 namespace mote::convert {
 
+using namespace detail;
+
 namespace {
-
-using json = nlohmann::json;
-
-// Typed access to the keys of one JSON object, with messages naming `path` and the key.
-class Fields {
- public:
-  Fields(const json& obj, std::string path, std::string prefix = "")
-      : obj_(obj), path_(std::move(path)), prefix_(std::move(prefix)) {}
-
-  // Present and not null.
-  bool has(const char* key) const {
-    auto it = obj_.find(key);
-    return it != obj_.end() && !it->is_null();
-  }
-  [[noreturn]] void bad(const char* key, const std::string& problem) const {
-    fail(path_ + ": field '" + prefix_ + key + "' " + problem);
-  }
-  const json* get(const char* key) const {
-    auto it = obj_.find(key);
-    return it == obj_.end() ? nullptr : &*it;
-  }
-  // Absent -> nullopt; null -> nullopt if allow_null, else an error.
-  std::optional<uint64_t> opt_uint(const char* key, bool allow_null, uint64_t max) const {
-    const json* v = get(key);
-    if (v == nullptr || (v->is_null() && allow_null)) return std::nullopt;
-    uint64_t u = 0;
-    if (v->is_number_unsigned()) u = v->get<uint64_t>();
-    else if (v->is_number_integer() && v->get<int64_t>() >= 0) u = uint64_t(v->get<int64_t>());
-    else bad(key, "must be a non-negative integer, got " + v->dump());
-    if (u > max) bad(key, "is " + std::to_string(u) + ", larger than " + std::to_string(max));
-    return u;
-  }
-  uint32_t u32(const char* key, uint32_t def, bool allow_null = false) const {
-    return uint32_t(opt_uint(key, allow_null, std::numeric_limits<uint32_t>::max()).value_or(def));
-  }
-  uint64_t u64(const char* key, uint64_t def) const {
-    return opt_uint(key, false, std::numeric_limits<uint64_t>::max()).value_or(def);
-  }
-  float f32(const char* key, float def) const {
-    const json* v = get(key);
-    if (v == nullptr) return def;
-    if (!v->is_number()) bad(key, "must be a number, got " + v->dump());
-    return v->get<float>();
-  }
-  bool boolean(const char* key, bool def) const {
-    const json* v = get(key);
-    if (v == nullptr) return def;
-    if (!v->is_boolean()) bad(key, "must be true or false, got " + v->dump());
-    return v->get<bool>();
-  }
-  std::optional<std::string> str(const char* key) const {
-    const json* v = get(key);
-    if (v == nullptr || v->is_null()) return std::nullopt;
-    if (!v->is_string()) bad(key, "must be a string, got " + v->dump());
-    return v->get<std::string>();
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  const json& obj_;
-  std::string path_;
-  std::string prefix_;
-};
 
 void set_defaults(HfConfig& c) {
   const bool v3 = c.architecture == fb::Architecture::DeepSeekV3;
@@ -149,50 +89,6 @@ void parse_moe(const Fields& f, HfConfig& c) {
     f.bad("hidden_act", "has unsupported value '" + *act + "' (supported: silu)");
 }
 
-void parse_rope(const json& root, const Fields& f, HfConfig& c) {
-  c.rope_theta = f.f32("rope_theta", c.rope_theta);
-  const char* key = f.has("rope_scaling") ? "rope_scaling" : f.has("rope_parameters") ? "rope_parameters" : nullptr;
-  if (key == nullptr) return;
-  const json& r = root.at(key);
-  if (!r.is_object()) f.bad(key, "must be an object or null, got " + r.dump());
-  const Fields rf(r, f.path(), std::string(key) + ".");
-  if (f.has("rope_parameters")) {
-    const Fields pf(root.at("rope_parameters"), f.path(), "rope_parameters.");
-    c.rope_theta = pf.f32("rope_theta", c.rope_theta);
-  }
-  std::optional<std::string> type = rf.has("type") ? rf.str("type") : rf.str("rope_type");
-  if (!type || *type == "default") return;
-  if (*type != "yarn")
-    fail("unsupported " + std::string(key) + " type '" + *type + "' in " + f.path() + " (supported: yarn)");
-  RopeScalingConfig& y = c.rope_scaling;
-  y.type = fb::RopeScalingType::Yarn;
-  y.factor = rf.f32("factor", 1.0f);
-  y.original_max_position_embeddings = rf.u64("original_max_position_embeddings", c.max_position_embeddings);
-  y.beta_fast = rf.f32("beta_fast", 32.0f);
-  y.beta_slow = rf.f32("beta_slow", 1.0f);
-  y.mscale = rf.f32("mscale", 1.0f);
-  y.mscale_all_dim = rf.f32("mscale_all_dim", 0.0f);
-  if (!(y.factor > 0.0f) || !std::isfinite(y.factor)) rf.bad("factor", "must be positive");
-  if (y.original_max_position_embeddings == 0) rf.bad("original_max_position_embeddings", "must be positive");
-}
-
-void parse_tokens(const Fields& f, HfConfig& c) {
-  if (const json* bos = f.get("bos_token_id"))
-    c.bos_token_id = bos->is_null() ? -1 : int32_t(*f.opt_uint("bos_token_id", false, INT32_MAX));
-  if (const json* eos = f.get("eos_token_id")) {
-    c.eos_token_ids.clear();
-    auto one = [&](const json& v) {
-      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
-        f.bad("eos_token_id", "must be a token id or a list of token ids, got " + eos->dump());
-      c.eos_token_ids.push_back(int32_t(v.get<int64_t>()));
-    };
-    if (eos->is_array()) for (const json& v : *eos) one(v);
-    else if (!eos->is_null()) one(*eos);
-  }
-  c.tie_word_embeddings = f.boolean("tie_word_embeddings", c.tie_word_embeddings);
-  c.rms_norm_eps = f.f32("rms_norm_eps", c.rms_norm_eps);
-}
-
 void validate(const Fields& f, const HfConfig& c) {
   const std::pair<const char*, uint64_t> positive[] = {
       {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
@@ -228,11 +124,76 @@ void validate(const Fields& f, const HfConfig& c) {
     f.bad("n_group", "leaves fewer than 2 experts per group (noaux_tc scores groups by their top 2)");
   if (!(c.rms_norm_eps > 0.0f)) f.bad("rms_norm_eps", "must be positive");
   if (!(c.rope_theta > 0.0f) || !std::isfinite(c.rope_theta)) f.bad("rope_theta", "must be positive");
+  if (c.rope_scaling.type == fb::RopeScalingType::Llama3)
+    f.bad(f.has("rope_scaling") ? "rope_scaling" : "rope_parameters",
+          "type llama3 is not supported for " + c.model_type);
   if (!std::isfinite(c.routed_scaling_factor) || !(c.routed_scaling_factor > 0.0f))
     f.bad("routed_scaling_factor", "must be positive");
 }
 
 }  // namespace
+
+namespace detail {
+
+void parse_rope(const json& root, const Fields& f, HfConfig& c) {
+  c.rope_theta = f.f32("rope_theta", c.rope_theta);
+  const char* key = f.has("rope_scaling") ? "rope_scaling" : f.has("rope_parameters") ? "rope_parameters" : nullptr;
+  if (key == nullptr) return;
+  const json& r = root.at(key);
+  if (!r.is_object()) f.bad(key, "must be an object or null, got " + r.dump());
+  const Fields rf(r, f.path(), std::string(key) + ".");
+  if (f.has("rope_parameters")) {
+    const Fields pf(root.at("rope_parameters"), f.path(), "rope_parameters.");
+    c.rope_theta = pf.f32("rope_theta", c.rope_theta);
+  }
+  std::optional<std::string> type = rf.has("type") ? rf.str("type") : rf.str("rope_type");
+  if (!type || *type == "default") return;
+  if (*type == "llama3") {
+    RopeScalingConfig& r = c.rope_scaling;
+    r.type = fb::RopeScalingType::Llama3;
+    r.factor = rf.f32("factor", 8.0f);
+    r.low_freq_factor = rf.f32("low_freq_factor", 1.0f);
+    r.high_freq_factor = rf.f32("high_freq_factor", 4.0f);
+    r.original_max_position_embeddings = rf.u64("original_max_position_embeddings", c.max_position_embeddings);
+    if (!(r.factor > 0.0f) || !std::isfinite(r.factor)) rf.bad("factor", "must be positive");
+    if (!(r.high_freq_factor > r.low_freq_factor) || !(r.low_freq_factor > 0.0f))
+      rf.bad("high_freq_factor", "must be > low_freq_factor > 0");
+    if (r.original_max_position_embeddings == 0) rf.bad("original_max_position_embeddings", "must be positive");
+    return;
+  }
+  if (*type != "yarn")
+    fail("unsupported " + std::string(key) + " type '" + *type + "' in " + f.path() +
+         " (supported: yarn, llama3)");
+  RopeScalingConfig& y = c.rope_scaling;
+  y.type = fb::RopeScalingType::Yarn;
+  y.factor = rf.f32("factor", 1.0f);
+  y.original_max_position_embeddings = rf.u64("original_max_position_embeddings", c.max_position_embeddings);
+  y.beta_fast = rf.f32("beta_fast", 32.0f);
+  y.beta_slow = rf.f32("beta_slow", 1.0f);
+  y.mscale = rf.f32("mscale", 1.0f);
+  y.mscale_all_dim = rf.f32("mscale_all_dim", 0.0f);
+  if (!(y.factor > 0.0f) || !std::isfinite(y.factor)) rf.bad("factor", "must be positive");
+  if (y.original_max_position_embeddings == 0) rf.bad("original_max_position_embeddings", "must be positive");
+}
+
+void parse_tokens(const Fields& f, HfConfig& c) {
+  if (const json* bos = f.get("bos_token_id"))
+    c.bos_token_id = bos->is_null() ? -1 : int32_t(*f.opt_uint("bos_token_id", false, INT32_MAX));
+  if (const json* eos = f.get("eos_token_id")) {
+    c.eos_token_ids.clear();
+    auto one = [&](const json& v) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+        f.bad("eos_token_id", "must be a token id or a list of token ids, got " + eos->dump());
+      c.eos_token_ids.push_back(int32_t(v.get<int64_t>()));
+    };
+    if (eos->is_array()) for (const json& v : *eos) one(v);
+    else if (!eos->is_null()) one(*eos);
+  }
+  c.tie_word_embeddings = f.boolean("tie_word_embeddings", c.tie_word_embeddings);
+  c.rms_norm_eps = f.f32("rms_norm_eps", c.rms_norm_eps);
+}
+
+}  // namespace detail
 
 bool HfConfig::is_moe_layer(uint32_t layer) const {
   if (layer >= num_hidden_layers) return true;
@@ -254,7 +215,19 @@ HfConfig parse_config(std::string_view json_text, const std::string& path) {
   c.model_type = *model_type;
   if (c.model_type == "deepseek_v3") c.architecture = fb::Architecture::DeepSeekV3;
   else if (c.model_type == "deepseek_v2") c.architecture = fb::Architecture::DeepSeekV2;
-  else fail("unsupported architecture '" + c.model_type + "' in " + path + " (supported: deepseek_v3, deepseek_v2)");
+  else if (c.model_type == "mixtral") c.architecture = fb::Architecture::Mixtral;
+  else if (c.model_type == "qwen2_moe") c.architecture = fb::Architecture::Qwen2Moe;
+  else if (c.model_type == "qwen3_moe") c.architecture = fb::Architecture::Qwen3Moe;
+  else if (c.model_type == "olmoe") c.architecture = fb::Architecture::Olmoe;
+  else if (c.model_type == "llama") c.architecture = fb::Architecture::Llama;
+  else if (c.model_type == "qwen2") c.architecture = fb::Architecture::Qwen2;
+  else
+    fail("unsupported architecture '" + c.model_type + "' in " + path +
+         " (supported: deepseek_v3, deepseek_v2, mixtral, qwen2_moe, qwen3_moe, olmoe, llama, qwen2)");
+  if (c.is_gqa()) {
+    parse_gqa_config(root, f, c);
+    return c;
+  }
   set_defaults(c);
   parse_dims(f, c);
   parse_moe(f, c);
@@ -276,8 +249,8 @@ HfConfig load_config(const std::string& dir) {
 flatbuffers::Offset<fb::ModelConfig> build_model_config(flatbuffers::FlatBufferBuilder& b,
                                                         const HfConfig& c, uint32_t nextn_layers) {
   const RopeScalingConfig& r = c.rope_scaling;
-  auto rope = fb::CreateRopeScaling(b, r.type, r.factor, r.original_max_position_embeddings,
-                                    r.beta_fast, r.beta_slow, r.mscale, r.mscale_all_dim);
+  auto rope = fb::CreateRopeScaling(b, r.type, r.factor, r.original_max_position_embeddings, r.beta_fast,
+                                    r.beta_slow, r.mscale, r.mscale_all_dim, r.low_freq_factor, r.high_freq_factor);
   auto model_type = b.CreateString(c.model_type);
   auto eos = b.CreateVector(c.eos_token_ids);
   return fb::CreateModelConfig(
@@ -287,7 +260,8 @@ flatbuffers::Offset<fb::ModelConfig> build_model_config(flatbuffers::FlatBufferB
       c.v_head_dim, c.n_routed_experts, c.n_shared_experts, c.num_experts_per_tok,
       c.first_k_dense_replace, c.moe_layer_freq, c.n_group, c.topk_group, c.topk_method,
       c.scoring_func, c.norm_topk_prob, c.routed_scaling_factor, c.rms_norm_eps, c.rope_theta, rope,
-      c.max_position_embeddings, c.bos_token_id, eos, c.tie_word_embeddings);
+      c.max_position_embeddings, c.bos_token_id, eos, c.tie_word_embeddings, c.head_dim,
+      c.sliding_window, c.qk_norm, c.attention_bias, c.shared_expert_intermediate_size);
 }
 
 }  // namespace mote::convert

@@ -1,7 +1,10 @@
-// config.json of a DeepSeek-V3/V2 checkpoint -> HfConfig (every hyper-parameter of
-// fb::ModelConfig, in Hugging Face names). Absent keys take the defaults of transformers'
+// config.json of a supported checkpoint -> HfConfig (every hyper-parameter of fb::ModelConfig,
+// in Hugging Face names). DeepSeek-V3/V2: absent keys take the defaults of transformers'
 // DeepseekV3Config / DeepseekV2Config; nulls where HF allows them (q_lora_rank, n_group,
 // topk_group, n_shared_experts, num_key_value_heads, bos/eos) map to documented values.
+// Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and dense Llama / Qwen2 (GQA attention,
+// hf/config_gqa.cpp): the defaults of their transformers config classes; family keys
+// (num_local_experts, num_experts, head_dim, ...) map onto the same fields (see there).
 // Values are validated (positive dimensions, divisibility of experts by groups...); every error
 // names the file and the field.
 #pragma once
@@ -23,6 +26,8 @@ struct RopeScalingConfig {
   float beta_slow = 1.0f;
   float mscale = 1.0f;
   float mscale_all_dim = 0.0f;
+  float low_freq_factor = 1.0f;   // Llama3 only
+  float high_freq_factor = 4.0f;  // Llama3 only
 };
 
 struct HfConfig {
@@ -59,7 +64,20 @@ struct HfConfig {
   int32_t bos_token_id = -1;          // -1 = none
   std::vector<int32_t> eos_token_ids;
   bool tie_word_embeddings = false;
+  // GQA families only (0 / None / false for DeepSeek).
+  uint32_t head_dim = 0;                        // per-head q/k/v width
+  uint32_t sliding_window = 0;                  // 0 = full attention
+  fb::QkNorm qk_norm = fb::QkNorm::None;
+  bool attention_bias = false;                  // q/k/v biases (Qwen2-MoE)
+  uint32_t shared_expert_intermediate_size = 0; // Qwen2-MoE shared expert width (0 = none)
 
+  // Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and the dense Llama, Qwen2: grouped-query attention
+  // instead of MLA.
+  bool is_gqa() const {
+    return architecture != fb::Architecture::DeepSeekV3 && architecture != fb::Architecture::DeepSeekV2;
+  }
+  // Llama, Qwen2: one always-active FFN per layer, no routed experts.
+  bool is_dense() const { return architecture == fb::Architecture::Llama || architecture == fb::Architecture::Qwen2; }
   // A main-model layer (0 <= layer < num_hidden_layers) with a routed MoE FFN; MTP layers
   // (layer >= num_hidden_layers) are always MoE.
   bool is_moe_layer(uint32_t layer) const;

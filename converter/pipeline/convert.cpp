@@ -12,7 +12,7 @@
 #include <thread>
 #include <unordered_set>
 
-#include "arch/deepseek.h"
+#include "arch/expected.h"
 #include "hf/checkpoint.h"
 #include "hf/config.h"
 #include "hf/error.h"
@@ -101,7 +101,7 @@ class Conversion {
 bool Conversion::decide_mtp() {
   const uint32_t n = cfg_.num_nextn_predict_layers;
   const bool want = n > 0 && !opt_.no_mtp;
-  model_ = deepseek_expected_tensors(cfg_, want);
+  model_ = expected_tensors(cfg_, want);
   if (n > 0 && opt_.no_mtp) progress_.note("MTP layer dropped (--no-mtp)");
   if (!want) return false;
   size_t present = 0, total = 0;

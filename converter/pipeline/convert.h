@@ -1,7 +1,7 @@
 // The conversion: HF checkpoint folder -> .mote file, in one streaming pass.
 //
 //   1. config.json -> HfConfig; safetensors headers -> Checkpoint (no weight bytes read).
-//   2. Expected tensor list (arch/deepseek.h), each resolved against the checkpoint: present,
+//   2. Expected tensor list (arch/expected.h: the family's mapping), each resolved against the checkpoint: present,
 //      same shape, decodable dtype, FP8 scale present with the right shape. MTP layers are kept
 //      when the config declares them, the checkpoint has them and --no-mtp is not given.
 //   3. Layout plan (every offset fixed before a byte is written): segment 0 = globals

@@ -24,4 +24,13 @@ void rope_interleaved(float* x, int64_t dim, const float* cos, const float* sin)
   }
 }
 
+void rope_half(float* x, int64_t dim, const float* cos, const float* sin) {
+  const int64_t half = dim / 2;
+  for (int64_t j = 0; j < half; ++j) {
+    const float a = x[j], b = x[j + half];
+    x[j] = a * cos[j] - b * sin[j];
+    x[j + half] = b * cos[j] + a * sin[j];
+  }
+}
+
 }  // namespace mote::graph

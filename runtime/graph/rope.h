@@ -1,6 +1,8 @@
-// Rotary position embedding, DeepSeek layout (spec §1.1): interleaved pairs (x[2j], x[2j+1])
-// rotated by theta_j = pos * inv_freq[j], with YaRN frequencies and the cos/sin multiplier
-// (RopeParams, precomputed at load). Pure functions on caller-owned buffers; thread-safe.
+// Rotary position embedding (spec §1.1) in its two layouts: DeepSeek's interleaved pairs
+// (x[2j], x[2j+1]) and the half-rotated NeoX pairs (x[j], x[j+dim/2]) of Mixtral, Qwen and
+// OLMoE, each rotated by theta_j = pos * inv_freq[j], with YaRN frequencies and the cos/sin
+// multiplier (RopeParams, precomputed at load). Pure functions on caller-owned buffers;
+// thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -17,5 +19,9 @@ void rope_tables(const RopeParams& rope, int64_t start_pos, int64_t n_tokens, fl
 // Rotates x[0..dim) in place with one token's table row (cos, sin: [dim/2]):
 // x'[2j] = x[2j] c - x[2j+1] s ; x'[2j+1] = x[2j] s + x[2j+1] c.
 void rope_interleaved(float* x, int64_t dim, const float* cos, const float* sin);
+
+// The half-rotated layout (HF rotate_half), same table row:
+// x'[j] = x[j] c - x[j+dim/2] s ; x'[j+dim/2] = x[j+dim/2] c + x[j] s.
+void rope_half(float* x, int64_t dim, const float* cos, const float* sin);
 
 }  // namespace mote::graph

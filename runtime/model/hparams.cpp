@@ -13,20 +13,39 @@ Status bad(const std::string& message) { return corrupt_file("model config: " + 
 
 std::string num(int64_t v) { return std::to_string(v); }
 
+// Grouped-query attention: heads, head_dim, KV groups.
+Status validate_gqa_attention(const HParams& hp) {
+  if (hp.n_kv_heads <= 0 || hp.n_heads % hp.n_kv_heads != 0)
+    return bad("num_key_value_heads (" + num(hp.n_kv_heads) + ") must be > 0 and divide num_attention_heads (" +
+               num(hp.n_heads) + ")");
+  if (hp.head_dim <= 0 || hp.head_dim % 2 != 0)
+    return bad("head_dim must be > 0 and even (got " + num(hp.head_dim) + ")");
+  if (hp.sliding_window < 0) return bad("sliding_window must be >= 0");
+  return Status::ok();
+}
+
 // Structural checks of the attention and FFN dimensions.
 Status validate_dims(const HParams& hp) {
   struct Positive { const char* name; int64_t value; };
   const Positive positive[] = {
       {"vocab_size", hp.vocab_size},         {"hidden_size", hp.hidden_size},
       {"num_hidden_layers", hp.n_layers},    {"num_attention_heads", hp.n_heads},
-      {"kv_lora_rank", hp.kv_lora_rank},     {"qk_nope_head_dim", hp.qk_nope_head_dim},
-      {"qk_rope_head_dim", hp.qk_rope_head_dim}, {"v_head_dim", hp.v_head_dim},
       {"moe_layer_freq", hp.moe_layer_freq},
   };
   for (const Positive& p : positive)
     if (p.value <= 0) return bad(std::string(p.name) + " must be > 0 (got " + num(p.value) + ")");
-  if (hp.qk_rope_head_dim % 2 != 0)
-    return bad("qk_rope_head_dim must be even (got " + num(hp.qk_rope_head_dim) + ")");
+  if (hp.is_gqa()) {
+    MOTE_RETURN_IF_ERROR(validate_gqa_attention(hp));
+  } else {
+    const Positive mla[] = {
+        {"kv_lora_rank", hp.kv_lora_rank}, {"qk_nope_head_dim", hp.qk_nope_head_dim},
+        {"qk_rope_head_dim", hp.qk_rope_head_dim}, {"v_head_dim", hp.v_head_dim},
+    };
+    for (const Positive& p : mla)
+      if (p.value <= 0) return bad(std::string(p.name) + " must be > 0 (got " + num(p.value) + ")");
+    if (hp.qk_rope_head_dim % 2 != 0)
+      return bad("qk_rope_head_dim must be even (got " + num(hp.qk_rope_head_dim) + ")");
+  }
   if (hp.first_k_dense_replace > hp.n_layers)
     return bad("first_k_dense_replace (" + num(hp.first_k_dense_replace) + ") > num_hidden_layers (" +
                num(hp.n_layers) + ")");
@@ -64,6 +83,76 @@ Status validate_router(const HParams& hp) {
   return Status::ok();
 }
 
+// The GQA-only fields; DeepSeek files leave them at their defaults.
+Status read_gqa_fields(const fb::ModelConfig& c, HParams* hp) {
+  if (!hp->is_gqa()) return Status::ok();
+  hp->n_kv_heads = c.num_key_value_heads();
+  hp->head_dim = c.head_dim();
+  hp->sliding_window = c.sliding_window();
+  switch (c.qk_norm()) {
+    case fb::QkNorm::None: hp->qk_norm = QkNorm::kNone; break;
+    case fb::QkNorm::PerHead: hp->qk_norm = QkNorm::kPerHead; break;
+    case fb::QkNorm::Full: hp->qk_norm = QkNorm::kFull; break;
+    default: return unsupported("model config: unknown qk_norm " + std::to_string(int(c.qk_norm())));
+  }
+  hp->attention_bias = c.attention_bias();
+  hp->shared_expert_intermediate_size = c.shared_expert_intermediate_size();
+  hp->shared_expert_gated = hp->arch == Arch::kQwen2Moe && hp->n_shared_experts > 0;
+  return Status::ok();
+}
+
+// rope_scaling: DeepSeek-flavoured YaRN or Llama-3 frequency scaling (absent values take HF's).
+Status read_rope_scaling(const fb::ModelConfig& c, HParams* hp) {
+  if (const fb::RopeScaling* rs = c.rope_scaling(); rs != nullptr && rs->type() == fb::RopeScalingType::Yarn) {
+    hp->yarn = true;
+    hp->rope_factor = rs->factor();
+    // HF: original_max_position_embeddings defaults to max_position_embeddings; beta 0 -> default.
+    hp->rope_original_max_position = rs->original_max_position_embeddings() != 0
+                                         ? int64_t(rs->original_max_position_embeddings())
+                                         : hp->max_position_embeddings;
+    hp->beta_fast = rs->beta_fast() != 0.0f ? rs->beta_fast() : 32.0;
+    hp->beta_slow = rs->beta_slow() != 0.0f ? rs->beta_slow() : 1.0;
+    hp->mscale = rs->mscale();
+    hp->mscale_all_dim = rs->mscale_all_dim();
+    if (!(hp->rope_factor > 0.0)) return bad("rope_scaling.factor must be > 0");
+    if (hp->rope_original_max_position <= 0)
+      return bad("rope_scaling.original_max_position_embeddings must be > 0");
+  } else if (rs != nullptr && rs->type() == fb::RopeScalingType::Llama3) {
+    hp->llama3 = true;
+    hp->rope_factor = rs->factor();
+    hp->rope_original_max_position = int64_t(rs->original_max_position_embeddings());
+    hp->low_freq_factor = rs->low_freq_factor();
+    hp->high_freq_factor = rs->high_freq_factor();
+    if (!(hp->rope_factor > 0.0)) return bad("rope_scaling.factor must be > 0");
+    if (!(hp->high_freq_factor > hp->low_freq_factor) || !(hp->low_freq_factor > 0.0))
+      return bad("rope_scaling: high_freq_factor must be > low_freq_factor > 0");
+    if (hp->rope_original_max_position <= 0)
+      return bad("rope_scaling.original_max_position_embeddings must be > 0");
+  } else if (rs != nullptr && rs->type() != fb::RopeScalingType::None) {
+    return unsupported("model config: unknown rope_scaling type " + std::to_string(int(rs->type())));
+  }
+  return Status::ok();
+}
+
+// Llama-3 frequency scaling (HF _compute_llama3_parameters): wavelengths longer than
+// original_max_position / low_freq_factor are divided by factor, shorter than
+// original_max_position / high_freq_factor kept, and the band between blended smoothly.
+void llama3_inv_freq(const HParams& hp, RopeParams* rope) {
+  const double old_len = double(hp.rope_original_max_position);
+  const double low_wavelen = old_len / hp.low_freq_factor, high_wavelen = old_len / hp.high_freq_factor;
+  for (int64_t j = 0; j < rope->dim / 2; ++j) {
+    const double f = std::pow(hp.rope_theta, -double(2 * j) / double(rope->dim));
+    const double wavelen = 2.0 * kPi / f;
+    double out = wavelen > low_wavelen ? f / hp.rope_factor : f;
+    if (!(wavelen < high_wavelen) && !(wavelen > low_wavelen)) {
+      const double smooth = (old_len / wavelen - hp.low_freq_factor) / (hp.high_freq_factor - hp.low_freq_factor);
+      out = (1.0 - smooth) * f / hp.rope_factor + smooth * f;
+    }
+    rope->inv_freq[size_t(j)] = float(out);
+  }
+  rope->attention_factor = 1.0f;
+}
+
 }  // namespace
 
 double yarn_get_mscale(double scale, double mscale) {
@@ -83,12 +172,18 @@ void yarn_correction_range(double beta_fast, double beta_slow, int64_t dim, doub
 
 void compute_rope_params(HParams* hp) {
   RopeParams& rope = hp->rope;
-  rope.dim = hp->qk_rope_head_dim;
+  // GQA families rotate the whole head (spec §1.1); DeepSeek only the qk_rope_head_dim part.
+  rope.dim = hp->is_gqa() ? hp->head_dim : hp->qk_rope_head_dim;
   rope.yarn = hp->yarn;
   const int64_t half = rope.dim / 2;
   rope.inv_freq.assign(size_t(half), 0.0f);
-  hp->qk_head_dim = hp->qk_nope_head_dim + hp->qk_rope_head_dim;
+  hp->qk_head_dim = hp->is_gqa() ? hp->head_dim : hp->qk_nope_head_dim + hp->qk_rope_head_dim;
   double scale = 1.0 / std::sqrt(double(hp->qk_head_dim));
+  if (hp->llama3) {
+    llama3_inv_freq(*hp, &rope);
+    hp->softmax_scale = float(scale);
+    return;
+  }
   if (!hp->yarn) {
     for (int64_t j = 0; j < half; ++j)
       rope.inv_freq[size_t(j)] = float(std::pow(hp->rope_theta, -double(2 * j) / double(rope.dim)));
@@ -125,6 +220,12 @@ Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
   switch (c.architecture()) {
     case fb::Architecture::DeepSeekV3: hp.arch = Arch::kDeepSeekV3; break;
     case fb::Architecture::DeepSeekV2: hp.arch = Arch::kDeepSeekV2; break;
+    case fb::Architecture::Mixtral: hp.arch = Arch::kMixtral; break;
+    case fb::Architecture::Qwen2Moe: hp.arch = Arch::kQwen2Moe; break;
+    case fb::Architecture::Qwen3Moe: hp.arch = Arch::kQwen3Moe; break;
+    case fb::Architecture::Olmoe: hp.arch = Arch::kOlmoe; break;
+    case fb::Architecture::Llama: hp.arch = Arch::kLlama; break;
+    case fb::Architecture::Qwen2: hp.arch = Arch::kQwen2; break;
     default:
       return unsupported("model config: architecture " + std::to_string(int(c.architecture())) + " (" +
                          (c.model_type() ? c.model_type()->str() : std::string("?")) + ") is not supported");
@@ -166,28 +267,11 @@ Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
   hp.max_position_embeddings = int64_t(c.max_position_embeddings());
   hp.bos_token_id = c.bos_token_id();
   if (c.eos_token_ids()) hp.eos_token_ids.assign(c.eos_token_ids()->begin(), c.eos_token_ids()->end());
-
-  if (const fb::RopeScaling* rs = c.rope_scaling(); rs != nullptr && rs->type() == fb::RopeScalingType::Yarn) {
-    hp.yarn = true;
-    hp.rope_factor = rs->factor();
-    // HF: original_max_position_embeddings defaults to max_position_embeddings; beta 0 -> default.
-    hp.rope_original_max_position = rs->original_max_position_embeddings() != 0
-                                        ? int64_t(rs->original_max_position_embeddings())
-                                        : hp.max_position_embeddings;
-    hp.beta_fast = rs->beta_fast() != 0.0f ? rs->beta_fast() : 32.0;
-    hp.beta_slow = rs->beta_slow() != 0.0f ? rs->beta_slow() : 1.0;
-    hp.mscale = rs->mscale();
-    hp.mscale_all_dim = rs->mscale_all_dim();
-    if (!(hp.rope_factor > 0.0)) return bad("rope_scaling.factor must be > 0");
-    if (hp.rope_original_max_position <= 0)
-      return bad("rope_scaling.original_max_position_embeddings must be > 0");
-  } else if (rs != nullptr && rs->type() != fb::RopeScalingType::None) {
-    return unsupported("model config: unknown rope_scaling type " + std::to_string(int(rs->type())));
-  }
-
+  MOTE_RETURN_IF_ERROR(read_gqa_fields(c, &hp));
+  MOTE_RETURN_IF_ERROR(read_rope_scaling(c, &hp));
   MOTE_RETURN_IF_ERROR(validate_dims(hp));
   MOTE_RETURN_IF_ERROR(validate_router(hp));
-  hp.kv_cache_dim = hp.kv_lora_rank + hp.qk_rope_head_dim;
+  hp.kv_cache_dim = hp.is_gqa() ? 2 * hp.n_kv_heads * hp.head_dim : hp.kv_lora_rank + hp.qk_rope_head_dim;
   compute_rope_params(&hp);
   return hp;
 }

@@ -1,5 +1,7 @@
-// HParams: the validated hyper-parameters of a DeepSeek-V2/V3 model, read from fb::ModelConfig,
-// plus the values derived from them once at load (qk_head_dim, RoPE/YaRN tables, softmax scale).
+// HParams: the validated hyper-parameters of a model, read from fb::ModelConfig, plus the values
+// derived from them once at load (qk_head_dim, RoPE/YaRN tables, softmax scale, KV row width).
+// DeepSeek-V2/V3 use MLA; Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and the dense Llama / Qwen2 use
+// grouped-query attention (is_gqa(): the MLA fields are 0 and the GQA fields below are set).
 // Plain value type: immutable after from_config(), safe to share between threads.
 #pragma once
 
@@ -11,7 +13,9 @@
 
 namespace mote {
 
-enum class Arch { kDeepSeekV2, kDeepSeekV3 };
+enum class Arch { kDeepSeekV2, kDeepSeekV3, kMixtral, kQwen2Moe, kQwen3Moe, kOlmoe, kLlama, kQwen2 };
+// Where GQA models RMS-normalise q and k (spec §6.3 Qwen3: per head; §7.3 OLMoE: whole projection).
+enum class QkNorm { kNone, kPerHead, kFull };
 enum class ScoringFunc { kSoftmax, kSigmoid };
 enum class TopkMethod {
   kGreedy,              // top-k over all experts
@@ -19,7 +23,8 @@ enum class TopkMethod {
   kNoauxTc,             // DeepSeek-V3: biased selection, group score = sum of the top-2
 };
 
-// Rotary embedding on the qk_rope_head_dim dims (DeepSeek: interleaved pairs), spec §1.1/§1.2.
+// Rotary embedding on the qk_rope_head_dim dims (DeepSeek: interleaved pairs) or the whole
+// head_dim (GQA families: half-rotated), spec §1.1/§1.2.
 struct RopeParams {
   int64_t dim = 0;                // rotary dims (even)
   std::vector<float> inv_freq;    // [dim / 2], YaRN-blended when yarn
@@ -59,24 +64,41 @@ struct HParams {
   int32_t bos_token_id = -1;
   std::vector<int32_t> eos_token_ids;
 
+  // GQA families (0 / kNone / false for DeepSeek).
+  int64_t n_kv_heads = 0;               // num_key_value_heads; divides n_heads
+  int64_t head_dim = 0;                 // q/k/v width per head
+  int64_t sliding_window = 0;           // keys at positions > pos - sliding_window; 0 = all
+  QkNorm qk_norm = QkNorm::kNone;
+  bool attention_bias = false;          // q/k/v biases (Qwen2-MoE)
+  int64_t shared_expert_intermediate_size = 0;  // Qwen2-MoE; 0 = n_shared * moe_intermediate
+  bool shared_expert_gated = false;     // Qwen2-MoE: shared expert scaled by sigmoid(gate . x)
+
   // rope_scaling as read (HF semantics for absent values already applied).
   bool yarn = false;
   double rope_factor = 1.0;
   int64_t rope_original_max_position = 0;
   double beta_fast = 32.0, beta_slow = 1.0;
   double mscale = 1.0, mscale_all_dim = 0.0;
+  bool llama3 = false;                  // rope_type llama3 (uses rope_factor, rope_original_max_position)
+  double low_freq_factor = 1.0, high_freq_factor = 4.0;
 
   // --- derived ---
   int64_t qk_head_dim = 0;    // qk_nope_head_dim + qk_rope_head_dim
-  int64_t kv_cache_dim = 0;   // kv_lora_rank + qk_rope_head_dim: floats cached per token per layer
+  int64_t kv_cache_dim = 0;   // floats cached per token per layer: MLA kv_lora_rank + qk_rope_head_dim;
+                              // GQA 2 * n_kv_heads * head_dim (K then V)
   RopeParams rope;
   float softmax_scale = 0;    // qk_head_dim^-0.5 * get_mscale(factor, mscale_all_dim)^2 (YaRN)
+
+  bool is_gqa() const { return arch != Arch::kDeepSeekV2 && arch != Arch::kDeepSeekV3; }
 
   // DeepSeek/vLLM rule: MoE iff layer >= first_k_dense_replace and layer % moe_layer_freq == 0.
   bool is_moe_layer(int64_t layer) const {
     return n_routed_experts > 0 && layer >= first_k_dense_replace && layer % moe_layer_freq == 0;
   }
-  int64_t shared_intermediate_size() const { return n_shared_experts * moe_intermediate_size; }
+  int64_t shared_intermediate_size() const {
+    return shared_expert_intermediate_size > 0 ? shared_expert_intermediate_size
+                                               : n_shared_experts * moe_intermediate_size;
+  }
 
   // Reads and validates; errors name the offending field.
   static Result<HParams> from_config(const fb::ModelConfig& config);

@@ -105,9 +105,30 @@ class Binder {
   std::vector<bool> used_;
 };
 
+// Grouped-query attention: q/k/v/o, then the optional biases and q/k norms the config declares.
+Status bind_gqa_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights* a) {
+  const int64_t H = hp.hidden_size, q = hp.n_heads * hp.head_dim, kv = hp.n_kv_heads * hp.head_dim;
+  MOTE_ASSIGN_OR_RETURN(a->q, b.matrix(Role::AttnQ, l, {q, H}));
+  MOTE_ASSIGN_OR_RETURN(a->k, b.matrix(Role::AttnK, l, {kv, H}));
+  MOTE_ASSIGN_OR_RETURN(a->v, b.matrix(Role::AttnV, l, {kv, H}));
+  MOTE_ASSIGN_OR_RETURN(a->o, b.matrix(Role::AttnOut, l, {H, q}));
+  if (hp.attention_bias) {
+    MOTE_ASSIGN_OR_RETURN(a->q_bias, b.vector(Role::AttnQBias, l, q));
+    MOTE_ASSIGN_OR_RETURN(a->k_bias, b.vector(Role::AttnKBias, l, kv));
+    MOTE_ASSIGN_OR_RETURN(a->v_bias, b.vector(Role::AttnVBias, l, kv));
+  }
+  if (hp.qk_norm != QkNorm::kNone) {
+    const bool per_head = hp.qk_norm == QkNorm::kPerHead;
+    MOTE_ASSIGN_OR_RETURN(a->q_norm, b.vector(Role::AttnQNorm, l, per_head ? hp.head_dim : q));
+    MOTE_ASSIGN_OR_RETURN(a->k_norm, b.vector(Role::AttnKNorm, l, per_head ? hp.head_dim : kv));
+  }
+  return Status::ok();
+}
+
 Status bind_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights* a) {
   const int64_t H = hp.hidden_size, nh = hp.n_heads, qk = hp.qk_head_dim;
   MOTE_ASSIGN_OR_RETURN(a->norm, b.vector(Role::AttnNorm, l, H));
+  if (hp.is_gqa()) return bind_gqa_attention(b, hp, l, a);
   if (hp.q_lora_rank > 0) {
     MOTE_ASSIGN_OR_RETURN(a->q_a, b.matrix(Role::AttnQA, l, {hp.q_lora_rank, H}));
     MOTE_ASSIGN_OR_RETURN(a->q_a_norm, b.vector(Role::AttnQANorm, l, hp.q_lora_rank));
@@ -162,9 +183,13 @@ Status bind_ffn(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, F
   }
   if (hp.n_shared_experts > 0) {
     const int64_t I = hp.shared_intermediate_size();
-    MOTE_ASSIGN_OR_RETURN(f->shared.gate, b.matrix(Role::SharedGate, l, {I, H}));
-    MOTE_ASSIGN_OR_RETURN(f->shared.up, b.matrix(Role::SharedUp, l, {I, H}));
-    MOTE_ASSIGN_OR_RETURN(f->shared.down, b.matrix(Role::SharedDown, l, {H, I}));
+    ExpertWeights& shared = hp.shared_expert_gated ? f->gated_shared : f->shared;
+    MOTE_ASSIGN_OR_RETURN(shared.gate, b.matrix(Role::SharedGate, l, {I, H}));
+    MOTE_ASSIGN_OR_RETURN(shared.up, b.matrix(Role::SharedUp, l, {I, H}));
+    MOTE_ASSIGN_OR_RETURN(shared.down, b.matrix(Role::SharedDown, l, {H, I}));
+  }
+  if (hp.shared_expert_gated) {
+    MOTE_ASSIGN_OR_RETURN(f->shared_gate, b.matrix(Role::SharedExpertGate, l, {1, H}));
   }
   return bind_experts(b, file, hp, l, f);
 }

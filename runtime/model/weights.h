@@ -28,6 +28,8 @@ struct ExpertWeights {
 };
 
 // MLA (spec §2.5). nh = heads, dn/dr/dv = qk_nope/qk_rope/v head dims, qk = dn + dr.
+// GQA families (HParams::is_gqa()) use norm, q, k, v, o and the optional q/k norms and biases
+// (nkv = KV heads, hd = head_dim); the MLA fields stay empty.
 struct AttentionWeights {
   const float* norm = nullptr;       // input_layernorm [H]
   WeightView q_a;                    // q-LoRA only: q_a_proj [q_lora, H]
@@ -39,7 +41,15 @@ struct AttentionWeights {
   // kv_b_proj [nh*(dn+dv), kv_lora] (as stored). Head h: rows [h*(dn+dv), h*(dn+dv)+dn) are
   // W_UK[h] [dn, kv_lora], the next dv rows W_UV[h] [dv, kv_lora].
   WeightView kv_b;
-  WeightView o;                      // o_proj [H, nh*dv]
+  WeightView o;                      // o_proj [H, nh*dv] (GQA: [H, nh*hd])
+  // --- GQA ---                       // q: q_proj [nh*hd, H]
+  WeightView k;                      // k_proj [nkv*hd, H]
+  WeightView v;                      // v_proj [nkv*hd, H]
+  const float* q_norm = nullptr;     // QkNorm::kPerHead [hd], kFull [nh*hd]; else null
+  const float* k_norm = nullptr;     // kPerHead [hd], kFull [nkv*hd]; else null
+  const float* q_bias = nullptr;     // attention_bias: [nh*hd]; else null
+  const float* k_bias = nullptr;     // [nkv*hd]
+  const float* v_bias = nullptr;     // [nkv*hd]
 };
 
 struct FfnWeights {
@@ -49,6 +59,11 @@ struct FfnWeights {
   WeightView router;                     // MoE: mlp.gate.weight [E, H]
   const float* router_bias = nullptr;    // MoE noaux_tc: e_score_correction_bias [E]; else null
   ExpertWeights shared;                  // MoE with shared experts: [n_shared*I, H] / [H, n_shared*I]
+  // Qwen2-MoE: the shared expert [S, H] / [H, S] (S = shared_expert_intermediate_size), scaled per
+  // token by sigmoid(shared_gate . x), shared_gate [1, H]. Kept apart from `shared` (which moe_ffn
+  // adds unscaled); the model adds it. Empty otherwise.
+  ExpertWeights gated_shared;
+  WeightView shared_gate;
   std::vector<ExpertWeights> experts;    // MoE: [E], from the file's expert table
 };
 

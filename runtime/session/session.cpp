@@ -28,7 +28,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   std::unique_ptr<Session> s(new Session(model, options));
   s->options_.max_batch = std::min(options.max_batch, options.max_context);
   const int64_t T = s->options_.max_batch, C = options.max_context;
-  const models::ScratchSize size = models::deepseek_scratch_size(hp, T, C);
+  const models::ScratchSize size = models::forward_scratch_size(hp, T, C);
   const int64_t kv_floats = hp.n_layers * C * hp.kv_cache_dim;
   s->kv_cache_ = allocate<float>(kv_floats);
   s->arena_ = allocate<float>(size.floats);
@@ -38,10 +38,29 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
     return Status(StatusCode::kOutOfMemory,
                   "session: cannot allocate " + std::to_string((kv_floats + size.floats) * 4 / (1 << 20)) +
                       " MiB (KV cache for max_context " + std::to_string(C) + " + scratch)");
-  s->scratch_ = models::deepseek_carve_scratch(hp, T, C, s->arena_.get(), s->int_arena_.get());
+  s->scratch_ = models::carve_forward_scratch(hp, T, C, s->arena_.get(), s->int_arena_.get());
   s->kv_cache_bytes_ = uint64_t(kv_floats) * sizeof(float);
   s->scratch_bytes_ = uint64_t(size.floats + hp.vocab_size) * sizeof(float) + uint64_t(size.ints) * sizeof(int32_t);
+  if (options.mtp) MOTE_RETURN_IF_ERROR(s->allocate_mtp());
   return s;
+}
+
+Status Session::allocate_mtp() {
+  const HParams& hp = model_.hparams();
+  if (!model_.has_mtp() || hp.is_gqa())
+    return invalid_argument("session: speculative decoding needs a model with an MTP module (this file has none; "
+                            "convert without --no-mtp)");
+  const int64_t C = options_.max_context, H = hp.hidden_size, V = hp.vocab_size;
+  const int64_t rows = std::max<int64_t>(options_.max_batch, 2) + 2;  // + the pending row + a backup row
+  mtp_cache_ = allocate<float>(C * hp.kv_cache_dim);
+  mtp_hidden_ = allocate<float>(rows * H);
+  mtp_logits_ = allocate<float>(V);
+  verify_logits_ = allocate<float>(2 * V);
+  if (!mtp_cache_ || !mtp_hidden_ || !mtp_logits_ || !verify_logits_)
+    return Status(StatusCode::kOutOfMemory, "session: cannot allocate the MTP cache for max_context " + std::to_string(C));
+  kv_cache_bytes_ += uint64_t(C * hp.kv_cache_dim) * sizeof(float);
+  scratch_bytes_ += uint64_t(rows * H + 3 * V) * sizeof(float);
+  return Status::ok();
 }
 
 Status Session::check_room(int64_t n_tokens) const {
@@ -73,15 +92,103 @@ Status Session::prefill(std::span<const int32_t> ids, float* logits, LogitsMode 
                             : last_chunk               ? mode
                                                        : LogitsMode::kNone;
     float* out = mode == LogitsMode::kAll ? logits + first * vocab : logits;
-    Status st = models::deepseek_forward(model_, ids.data() + first, count, position_, kv_cache_.get(), scratch_,
-                                         chunk_mode, out);
+    Status st = mtp_cache_ ? forward_chunk_mtp(ids.data() + first, count, chunk_mode, out)
+                           : models::forward(model_, ids.data() + first, count, position_, kv_cache_.get(), scratch_,
+                                             chunk_mode, out);
     if (!st) {  // an expert read error: forget this call's tokens
       position_ = start;
+      if (mtp_cache_) {
+        mtp_position_ = std::min(mtp_position_, start);
+        restore_pending_row();
+      }
       return st;
     }
     position_ += count;
   }
   return Status::ok();
+}
+
+// Main forward over one chunk (keeping its final hidden states in mtp_hidden_ rows 1..count),
+// then the MTP over every position whose next token is now known: the pending position before the
+// chunk (row 0) if any, and all chunk positions but the last, whose hidden state becomes row 0.
+Status Session::forward_chunk_mtp(const int32_t* ids, int64_t count, LogitsMode mode, float* logits) {
+  const int64_t H = model_.hparams().hidden_size;
+  float* rows = mtp_hidden_.get();
+  const bool pending = mtp_position_ == position_ - 1;
+  backup_pending_row();
+  MOTE_RETURN_IF_ERROR(models::deepseek_forward(model_, ids, count, position_, kv_cache_.get(), scratch_.deepseek,
+                                                mode, logits, rows + H));
+  if (pending) {
+    MOTE_RETURN_IF_ERROR(run_mtp(ids, rows, count, nullptr));
+  } else {
+    mtp_position_ = position_;  // nothing pending: the MTP starts at this chunk
+    MOTE_RETURN_IF_ERROR(run_mtp(ids + 1, rows + H, count - 1, nullptr));
+  }
+  std::copy(rows + count * H, rows + (count + 1) * H, rows);
+  return Status::ok();
+}
+
+Status Session::run_mtp(const int32_t* next_ids, const float* hidden, int64_t n, float* mtp_logits) {
+  const int64_t H = model_.hparams().hidden_size;
+  for (int64_t first = 0; first < n; first += options_.max_batch) {
+    const int64_t count = std::min(options_.max_batch, n - first);
+    const bool last = first + count == n;
+    MOTE_RETURN_IF_ERROR(models::deepseek_mtp_forward(model_, next_ids + first, hidden + first * H, count,
+                                                      mtp_position_, mtp_cache_.get(), scratch_.deepseek,
+                                                      last && mtp_logits ? LogitsMode::kLast : LogitsMode::kNone,
+                                                      mtp_logits));
+    mtp_position_ += count;
+  }
+  return Status::ok();
+}
+
+void Session::backup_pending_row() {
+  const int64_t H = model_.hparams().hidden_size, backup = std::max<int64_t>(options_.max_batch, 2) + 1;
+  std::copy(mtp_hidden_.get(), mtp_hidden_.get() + H, mtp_hidden_.get() + backup * H);
+}
+
+void Session::restore_pending_row() {
+  const int64_t H = model_.hparams().hidden_size, backup = std::max<int64_t>(options_.max_batch, 2) + 1;
+  std::copy(mtp_hidden_.get() + backup * H, mtp_hidden_.get() + (backup + 1) * H, mtp_hidden_.get());
+}
+
+Status Session::mtp_begin(int32_t next, float* mtp_logits) {
+  if (!mtp_cache_) return invalid_argument("mtp_begin: the session was created without mtp");
+  if (mtp_position_ != position_ - 1) return invalid_argument("mtp_begin: call it right after prefill");
+  MOTE_RETURN_IF_ERROR(check_ids({&next, 1}));
+  return run_mtp(&next, mtp_hidden_.get(), 1, mtp_logits);
+}
+
+Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2) {
+  if (!mtp_cache_ || mtp_position_ != position_)
+    return invalid_argument("mtp_verify: needs mtp_begin, mtp_accept or mtp_reject first");
+  const int32_t ids[2] = {pending, draft};
+  MOTE_RETURN_IF_ERROR(check_ids(ids));
+  MOTE_RETURN_IF_ERROR(check_room(2));
+  MOTE_RETURN_IF_ERROR(models::deepseek_forward(model_, ids, 2, position_, kv_cache_.get(), scratch_.deepseek,
+                                                LogitsMode::kAll, logits2, mtp_hidden_.get()));
+  position_ += 2;
+  return Status::ok();
+}
+
+Status Session::mtp_accept(int32_t draft, int32_t bonus, float* mtp_logits) {
+  if (!mtp_cache_ || mtp_position_ != position_ - 2) return invalid_argument("mtp_accept: needs mtp_verify first");
+  const int32_t ids[2] = {draft, bonus};
+  MOTE_RETURN_IF_ERROR(check_ids(ids));
+  const int64_t before = mtp_position_;
+  Status st = run_mtp(ids, mtp_hidden_.get(), 2, mtp_logits);
+  if (!st) position_ -= 2, mtp_position_ = before;
+  return st;
+}
+
+Status Session::mtp_reject(int32_t corrected, float* mtp_logits) {
+  if (!mtp_cache_ || mtp_position_ != position_ - 2) return invalid_argument("mtp_reject: needs mtp_verify first");
+  MOTE_RETURN_IF_ERROR(check_ids({&corrected, 1}));
+  position_ -= 1;  // the draft's cache row is dropped
+  const int64_t before = mtp_position_;
+  Status st = run_mtp(&corrected, mtp_hidden_.get(), 1, mtp_logits);
+  if (!st) position_ -= 1, mtp_position_ = before;
+  return st;
 }
 
 Status Session::decode(int32_t id, float* logits) {
@@ -94,7 +201,10 @@ Result<int64_t> Session::generate_greedy(std::span<const int32_t> prompt, std::s
   if (prompt.empty()) return invalid_argument("generate: empty prompt");
   MOTE_RETURN_IF_ERROR(check_ids(prompt));
   MOTE_RETURN_IF_ERROR(check_room(int64_t(prompt.size()) + int64_t(out.size()) - 1));
+  if (options.speculative && !mtp_cache_)
+    return invalid_argument("generate: speculative decoding needs a session created with mtp");
   MOTE_RETURN_IF_ERROR(prefill(prompt, logits_.get(), LogitsMode::kLast));
+  if (options.speculative) return generate_speculative(out, options);
   const auto& eos = model_.hparams().eos_token_ids;
   for (size_t i = 0; i < out.size(); ++i) {
     out[i] = argmax(logits_.get(), vocab_size());
@@ -104,8 +214,57 @@ Result<int64_t> Session::generate_greedy(std::span<const int32_t> prompt, std::s
   return int64_t(out.size());
 }
 
+// Greedy speculation (spec §2.8): emits the same tokens as plain greedy decoding. Leaves the
+// session as generate_greedy does (every emitted token but the last in the cache).
+Result<int64_t> Session::generate_speculative(std::span<int32_t> out, const GenerateOptions& options) {
+  const auto& eos = model_.hparams().eos_token_ids;
+  const int64_t V = vocab_size();
+  auto is_eos = [&](int32_t t) { return options.stop_at_eos && std::find(eos.begin(), eos.end(), t) != eos.end(); };
+  const int64_t n = int64_t(out.size());
+  int64_t emitted = 0;
+  int32_t pending = argmax(logits_.get(), V);
+  out[size_t(emitted++)] = pending;
+  if (emitted == n || is_eos(pending)) return emitted;
+  MOTE_RETURN_IF_ERROR(mtp_begin(pending, mtp_logits_.get()));
+  while (emitted < n) {
+    if (position_ + 2 > options_.max_context) {  // no room to verify two: one plain step
+      MOTE_RETURN_IF_ERROR(decode(pending, logits_.get()));
+      out[size_t(emitted++)] = argmax(logits_.get(), V);
+      return emitted;
+    }
+    const int32_t draft = argmax(mtp_logits_.get(), V);
+    MOTE_RETURN_IF_ERROR(mtp_verify(pending, draft, verify_logits_.get()));
+    ++spec_stats_.steps;
+    const int32_t target = argmax(verify_logits_.get(), V);
+    if (target != draft) {
+      out[size_t(emitted++)] = target;
+      ++spec_stats_.emitted;
+      MOTE_RETURN_IF_ERROR(mtp_reject(target, mtp_logits_.get()));
+      pending = target;
+      if (is_eos(target)) return emitted;
+      continue;
+    }
+    ++spec_stats_.accepted;
+    out[size_t(emitted++)] = draft;
+    ++spec_stats_.emitted;
+    if (emitted == n || is_eos(draft)) {  // the draft ends the output: it becomes the pending token
+      MOTE_RETURN_IF_ERROR(mtp_reject(draft, mtp_logits_.get()));
+      return emitted;
+    }
+    const int32_t bonus = argmax(verify_logits_.get() + V, V);
+    out[size_t(emitted++)] = bonus;
+    ++spec_stats_.emitted;
+    MOTE_RETURN_IF_ERROR(mtp_accept(draft, bonus, mtp_logits_.get()));
+    pending = bonus;
+    if (is_eos(bonus)) return emitted;
+  }
+  return emitted;
+}
+
 void Session::reset() {
   position_ = 0;
+  mtp_position_ = 0;
+  spec_stats_ = {};
 }
 
 }  // namespace mote

@@ -1,4 +1,4 @@
-// Session: one conversation's state over a shared, immutable Model: the MLA KV cache, the
+// Session: one conversation's state over a shared, immutable Model: the KV cache, the
 // position, and every activation buffer, all allocated once in create(). prefill/decode/
 // generate never allocate (the decode loop is allocation-free; tests/runtime checks this).
 //
@@ -13,7 +13,7 @@
 
 #include "core/status.h"
 #include "model/model.h"
-#include "models/deepseek.h"
+#include "models/forward.h"
 
 namespace mote {
 
@@ -22,10 +22,20 @@ using models::LogitsMode;
 struct SessionOptions {
   int64_t max_context = 4096;  // positions the KV cache holds (prompt + generated tokens)
   int64_t max_batch = 64;      // tokens per forward pass; longer prefills are chunked
+  bool mtp = false;            // keep the MTP module's state for speculative decoding (model must have MTP)
 };
 
 struct GenerateOptions {
   bool stop_at_eos = false;    // stop after emitting one of the model's eos_token_ids
+  bool speculative = false;    // draft with the MTP module and verify two tokens per pass (needs
+                               // SessionOptions::mtp); the output is the same as without
+};
+
+// Counters of speculative decoding since the session was created or reset.
+struct SpeculationStats {
+  int64_t steps = 0;      // verify passes
+  int64_t accepted = 0;   // drafts accepted
+  int64_t emitted = 0;    // tokens emitted by speculative steps
 };
 
 class Session {
@@ -51,6 +61,25 @@ class Session {
   // Forgets every token (position 0); keeps the buffers.
   void reset();
 
+  // --- MTP speculative decoding (SessionOptions::mtp), spec §2.8, one draft token ---
+  // With mtp, prefill also runs the MTP module over the prompt, one position behind (the last
+  // position needs the token chosen after it). The caller then works with a "pending" token: the
+  // last emitted one, not yet in the cache:
+  //   mtp_begin(t, q):        after prefill: t follows the prompt; q [vocab] = MTP logits drafting
+  //                           the token after t.
+  //   mtp_verify(t, d, p2):   one forward over [t, d]; p2 [2, vocab]: row 0 judges d, row 1 is the
+  //                           token after d. Then exactly one of:
+  //   mtp_accept(d, b, q):    d was right; b (chosen from row 1) is the new pending token.
+  //   mtp_reject(y, q):       d was wrong; y (chosen from row 0) is the new pending token.
+  // Each leaves q = the MTP's logits for the token after the pending one, and the MTP and main
+  // caches in step. Errors roll the positions back to before the call.
+  Status mtp_begin(int32_t next, float* mtp_logits);
+  Status mtp_verify(int32_t pending, int32_t draft, float* logits2);
+  Status mtp_accept(int32_t draft, int32_t bonus, float* mtp_logits);
+  Status mtp_reject(int32_t corrected, float* mtp_logits);
+  bool has_mtp() const { return mtp_cache_ != nullptr; }
+  const SpeculationStats& speculation_stats() const { return spec_stats_; }
+
   int64_t position() const { return position_; }  // tokens in the KV cache
   int64_t max_context() const { return options_.max_context; }
   int64_t max_batch() const { return options_.max_batch; }
@@ -66,6 +95,16 @@ class Session {
   Session(const Model& model, const SessionOptions& options) : model_(model), options_(options) {}
   Status check_room(int64_t n_tokens) const;
   Status check_ids(std::span<const int32_t> ids) const;
+  Status allocate_mtp();
+  // One prefill chunk with MTP catch-up (see prefill).
+  Status forward_chunk_mtp(const int32_t* ids, int64_t count, LogitsMode mode, float* logits);
+  // MTP over positions mtp_position_ .. + n: next ids [n], main hidden rows [n, H]; logits of the
+  // last position (optional) -> mtp_logits [vocab].
+  Status run_mtp(const int32_t* next_ids, const float* hidden, int64_t n, float* mtp_logits);
+  Result<int64_t> generate_speculative(std::span<int32_t> out, const GenerateOptions& options);
+  // mtp_hidden_ row 0 <-> its backup row (a failed prefill restores the pending hidden state).
+  void backup_pending_row();
+  void restore_pending_row();
 
   const Model& model_;
   SessionOptions options_;
@@ -74,9 +113,17 @@ class Session {
   std::unique_ptr<float[]> arena_;          // activation scratch (f32)
   std::unique_ptr<int32_t[]> int_arena_;    // activation scratch (int32)
   std::unique_ptr<float[]> logits_;         // [vocab], generate_greedy's logits
-  models::DeepSeekScratch scratch_;
+  models::ForwardScratch scratch_;
   uint64_t kv_cache_bytes_ = 0;
   uint64_t scratch_bytes_ = 0;
+  // MTP state (SessionOptions::mtp only).
+  std::unique_ptr<float[]> mtp_cache_;   // [max_context][kv_cache_dim], the MTP block's own cache
+  std::unique_ptr<float[]> mtp_hidden_;  // [max_batch + 1, H] main final hidden states; row 0: the
+                                         // position the MTP has not consumed yet
+  std::unique_ptr<float[]> mtp_logits_;  // [vocab] generate's draft logits
+  std::unique_ptr<float[]> verify_logits_;  // [2, vocab] generate's verify logits
+  int64_t mtp_position_ = 0;             // positions the MTP cache holds (position_ or position_ - 1)
+  SpeculationStats spec_stats_;
 };
 
 // Index of the largest logit; the lowest index wins ties. logits: [n], n >= 1.

@@ -1,6 +1,6 @@
-// End-to-end: convert each Python-generated reference checkpoint (tests/fixtures/<name>) with
-// mote-convert, run it with the mote CLI, and compare with the transformers reference outputs
-// committed next to it (reference.json + logits.f32).
+// End-to-end: convert each Python-generated reference checkpoint (tests/fixtures/<name>, every
+// supported family) with mote-convert, run it with the mote CLI, and compare with the
+// transformers reference outputs committed next to it (reference.json + logits.f32).
 //   F32: relative max error <= 1e-3 in prefill and decode mode, identical greedy continuation.
 //   BF16 and Q8_0: cosine >= 0.999 at every position; `--weights q4` (lm_head stays Q8_0 by the
 //   converter's default recipe): cosine >= 0.99 over all logits and >= 0.98 at every position
@@ -24,7 +24,12 @@ using mote::test::run_command;
 
 namespace {
 
-const std::vector<std::string> kFixtures = {"ds3_tiny", "ds3_bias", "ds2_lite", "ds2_group", "ds3_fp8"};
+// DeepSeek-V3/V2 (MLA) and the grouped-query-attention families (Qwen3-MoE without and with YaRN,
+// OLMoE, Mixtral with a sliding window, Qwen2-MoE, dense Llama with Llama-3 rope scaling, dense
+// Qwen2), all from tests/fixtures/generate.py.
+const std::vector<std::string> kFixtures = {"ds3_tiny",       "ds3_bias",       "ds2_lite",    "ds2_group",
+                                            "ds3_fp8",        "qwen3_moe_tiny", "qwen3_moe_yarn", "olmoe_tiny",
+                                            "mixtral_swa",    "qwen2_moe_tiny", "llama_dense", "qwen2_dense"};
 
 struct Reference {
   std::vector<int32_t> ids;

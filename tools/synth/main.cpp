@@ -19,7 +19,8 @@ const char* kUsage =
     "  --fp8             DeepSeek-V3 style F8_E4M3 linears with F32 128x128 weight_scale_inv\n"
     "  --quiet           no progress on stderr\n"
     "  --dry-run         print tensor count, bytes and shard count; write nothing\n"
-    "Model types: deepseek_v3, deepseek_v2, olmoe.\n";
+    "Model types: every family mote-convert supports (deepseek_v3, deepseek_v2, mixtral, qwen2_moe,\n"
+    "qwen3_moe, olmoe).\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
   std::fprintf(stderr, "mote-synth: %s\n%s", msg.c_str(), kUsage);

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "arch/deepseek.h"
+#include "arch/expected.h"
 #include "hf/config.h"
 #include "hf/error.h"
 
@@ -49,7 +49,7 @@ struct Planner {
   }
 };
 
-void plan_deepseek_tensor(Planner& p, const convert::ExpectedTensor& e) {
+void plan_tensor(Planner& p, const convert::ExpectedTensor& e) {
   using C = fb::TensorClass;
   switch (e.tensor_class) {
     case C::Norm: return p.add(e.name, e.shape, Init::Norm, p.opt.dtype);
@@ -58,76 +58,37 @@ void plan_deepseek_tensor(Planner& p, const convert::ExpectedTensor& e) {
       if (e.shape.size() == 1) return p.add(e.name, e.shape, Init::Bias, Dtype::F32);  // F32 as shipped
       return p.add(e.name, e.shape, Init::Linear, p.opt.dtype);
     case C::Output: return p.add(e.name, e.shape, Init::Linear, p.opt.dtype);
-    default:  // attention, dense FFN, shared and routed experts: FP8 in V3 except eh_proj (§2.2)
+    default:
+      if (e.shape.size() == 1) return p.add(e.name, e.shape, Init::Bias, p.opt.dtype);  // q/k/v biases
+      // attention, dense FFN, shared and routed experts: FP8 in V3 except eh_proj (§2.2)
       return p.linear(e.name, e.shape, e.role != fb::TensorRole::MtpEhProj);
   }
 }
 
-void plan_deepseek(Planner& p, const json& config) {
+// Every family the converter supports: the names and shapes are the converter's own mapping
+// (converter/arch/), MTP layers included. lm_head is left out when the embeddings are tied.
+void plan_from_mapping(Planner& p, const json& config) {
   convert::HfConfig c;
   try {
     c = convert::parse_config(config.dump(), p.opt.config_path);
   } catch (const convert::ConvertError& e) {
     throw SynthError(std::string("bad config: ") + e.what());
   }
-  const convert::ExpectedModel m = convert::deepseek_expected_tensors(c, true);
-  for (const auto& t : m.globals) plan_deepseek_tensor(p, t);
+  const convert::ExpectedModel m = convert::expected_tensors(c, true);
+  for (const auto& t : m.globals)
+    if (!(c.tie_word_embeddings && t.role == fb::TensorRole::Output)) plan_tensor(p, t);
   for (const auto& layer : m.layers) {
-    for (const auto& t : layer.tensors) plan_deepseek_tensor(p, t);
+    for (const auto& t : layer.tensors) plan_tensor(p, t);
     for (const auto& ex : layer.experts)
-      for (const auto& t : ex) plan_deepseek_tensor(p, t);
+      for (const auto& t : ex) plan_tensor(p, t);
   }
-}
-
-uint64_t require_dim(const json& c, const char* key, const std::string& path) {
-  if (!c.contains(key) || !c[key].is_number_integer() || c[key].get<int64_t>() <= 0)
-    throw SynthError("bad config " + path + ": " + key + " must be a positive integer");
-  return c[key].get<uint64_t>();
-}
-
-// OLMoE (model-specs §7.2): standard attention with q/k norms over the full projection width.
-void plan_olmoe(Planner& p, const json& c) {
-  const std::string& path = p.opt.config_path;
-  const uint64_t H = require_dim(c, "hidden_size", path), I = require_dim(c, "intermediate_size", path);
-  const uint64_t L = require_dim(c, "num_hidden_layers", path), nh = require_dim(c, "num_attention_heads", path);
-  const uint64_t E = require_dim(c, "num_experts", path), V = require_dim(c, "vocab_size", path);
-  const uint64_t nkv = c.contains("num_key_value_heads") && !c["num_key_value_heads"].is_null()
-                           ? require_dim(c, "num_key_value_heads", path) : nh;
-  if (H % nh != 0) throw SynthError("bad config " + path + ": hidden_size not divisible by num_attention_heads");
-  const uint64_t hd = H / nh;
-  p.add("model.embed_tokens.weight", {V, H}, Init::Embedding, p.opt.dtype);
-  for (uint64_t l = 0; l < L; ++l) {
-    const std::string pre = "model.layers." + std::to_string(l) + ".";
-    p.add(pre + "input_layernorm.weight", {H}, Init::Norm, p.opt.dtype);
-    p.linear(pre + "self_attn.q_proj.weight", {nh * hd, H}, true);
-    p.linear(pre + "self_attn.k_proj.weight", {nkv * hd, H}, true);
-    p.linear(pre + "self_attn.v_proj.weight", {nkv * hd, H}, true);
-    p.linear(pre + "self_attn.o_proj.weight", {H, nh * hd}, true);
-    p.add(pre + "self_attn.q_norm.weight", {nh * hd}, Init::Norm, p.opt.dtype);
-    p.add(pre + "self_attn.k_norm.weight", {nkv * hd}, Init::Norm, p.opt.dtype);
-    p.add(pre + "post_attention_layernorm.weight", {H}, Init::Norm, p.opt.dtype);
-    p.add(pre + "mlp.gate.weight", {E, H}, Init::Linear, p.opt.dtype);
-    for (uint64_t e = 0; e < E; ++e) {
-      const std::string ep = pre + "mlp.experts." + std::to_string(e) + ".";
-      p.linear(ep + "gate_proj.weight", {I, H}, true);
-      p.linear(ep + "up_proj.weight", {I, H}, true);
-      p.linear(ep + "down_proj.weight", {H, I}, true);
-    }
-  }
-  p.add("model.norm.weight", {H}, Init::Norm, p.opt.dtype);
-  if (!c.value("tie_word_embeddings", false)) p.add("lm_head.weight", {V, H}, Init::Linear, p.opt.dtype);
 }
 
 }  // namespace
 
 std::vector<PlannedTensor> plan_tensors(const json& config, const Options& opt) {
   Planner p{opt, {}};
-  const std::string type = config.value("model_type", std::string());
-  if (type == "deepseek_v3" || type == "deepseek_v2") plan_deepseek(p, config);
-  else if (type == "olmoe") plan_olmoe(p, config);
-  else
-    throw SynthError("bad config " + opt.config_path + ": unsupported model_type '" + type +
-                     "' (supported: deepseek_v3, deepseek_v2, olmoe)");
+  plan_from_mapping(p, config);
   return p.out;
 }
 

@@ -1,0 +1,46 @@
+// Grouped-query attention (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE; spec §4.3, §5.3, §6.3, §7.3).
+// The KV cache holds, per token and layer, K (nkv*hd floats, after bias, k-norm and RoPE) then V
+// (nkv*hd floats, after bias): cache_dim = 2 * nkv * hd.
+//
+//   q = x Wq^T (+ bq), k = x Wk^T (+ bk), v = x Wv^T (+ bv)     [T, nh*hd], [T, nkv*hd]
+//   q, k: RMSNorm per head (Qwen3) or over the whole projection (OLMoE), then half-rotated RoPE
+//   score = q[h] . k[h / (nh/nkv)][t] * hd^-0.5 over keys t in (pos - window, pos] (window 0 =
+//           every earlier position), softmax, ctx[h] = sum_t p_t v[h / (nh/nkv)][t]
+//   out = ctx Wo^T                                              [T, H]
+//
+// Functions only write caller-owned buffers; thread-safe for distinct buffers/caches.
+#pragma once
+
+#include <cstdint>
+
+#include "model/hparams.h"
+#include "model/weights.h"
+
+namespace mote::graph {
+
+struct GqaDims {
+  int64_t hidden = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0;
+  int64_t sliding_window = 0;  // 0 = full causal attention
+  QkNorm qk_norm = QkNorm::kNone;
+  float softmax_scale = 0;
+  float eps = 1e-6f;
+  int64_t q_dim() const { return n_heads * head_dim; }
+  int64_t kv_dim() const { return n_kv_heads * head_dim; }
+  int64_t cache_dim() const { return 2 * kv_dim(); }
+  static GqaDims from_hparams(const HParams& hp);
+};
+
+// Caller-owned buffers for a batch of up to max_tokens tokens and max_context positions.
+struct GqaScratch {
+  float* q = nullptr;       // [max_tokens, nh * hd]
+  float* ctx = nullptr;     // [max_tokens, nh * hd]
+  float* scores = nullptr;  // [max_context]
+};
+
+// x: [T, H] (already input-normalised) at positions start .. start+T-1. cos/sin: [T, hd/2] RoPE
+// tables for those positions. cache: this layer's [max_context, cache_dim] rows; rows < start
+// must hold the earlier tokens; rows start .. start+T-1 are written here. out: [T, H].
+void gqa_attention(const GqaDims& d, const AttentionWeights& w, const float* x, int64_t n_tokens, int64_t start,
+                   const float* cos, const float* sin, float* cache, const GqaScratch& s, float* out);
+
+}  // namespace mote::graph
