@@ -3,6 +3,9 @@
 #include <chrono>
 #include <memory>
 
+#include <algorithm>
+
+#include "sampling/rng.h"
 #include "sampling/sampler.h"
 #include "sampling/stop_matcher.h"
 
@@ -19,6 +22,131 @@ double seconds_since(Clock::time_point start) {
 // Emits decoded text through the stop matcher; returns false if the callback cancelled.
 bool emit(const TokenCallback& on_token, int32_t token, std::string_view text) {
   return !on_token || on_token(token, text);
+}
+
+}  // namespace
+
+namespace {
+
+// Per generated token: EOS check, streamed UTF-8-safe text through the stop matcher, callback.
+class Emitter {
+ public:
+  Emitter(const Engine& engine, const TextGenerationOptions& options, const TokenCallback& on_token,
+          const Tokenizer& tokenizer, StopMatcher& stops, TextGenerationResult& result)
+      : engine_(engine), options_(options), on_token_(on_token), decoder_(tokenizer), stops_(stops), result_(result) {}
+
+  // Handles one token; returns false when generation must stop (EOS, stop string, cancel, max).
+  bool push(int32_t token) {
+    ++result_.generated_tokens;
+    if (!options_.ignore_eos && is_eos_token(token, engine_.eos_ids())) {
+      result_.reason = StopReason::kEos;
+      return false;
+    }
+    piece_.clear();
+    decoder_.push(token, &piece_);
+    const StopFeedResult fed = stops_.feed(piece_);
+    if (!emit(on_token_, token, fed.text)) {
+      result_.reason = StopReason::kCancelled;
+      return false;
+    }
+    if (fed.stopped) {
+      result_.reason = StopReason::kStopString;
+      return false;
+    }
+    return result_.generated_tokens < options_.max_tokens;
+  }
+
+  // The held-back text (incomplete UTF-8, partial stop strings) once generation ends.
+  void finish() {
+    if (result_.reason == StopReason::kCancelled || result_.reason == StopReason::kStopString) return;
+    piece_.clear();
+    decoder_.flush(&piece_);
+    std::string tail(stops_.feed(piece_).text);
+    tail += stops_.flush();
+    if (!tail.empty() && !emit(on_token_, -1, tail)) result_.reason = StopReason::kCancelled;
+  }
+
+ private:
+  const Engine& engine_;
+  const TextGenerationOptions& options_;
+  const TokenCallback& on_token_;
+  StreamDecoder decoder_;
+  StopMatcher& stops_;
+  TextGenerationResult& result_;
+  std::string piece_;
+};
+
+// Plain decoding: sample, emit, feed back.
+Status decode_loop(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits) {
+  for (;;) {
+    const int32_t token = sampler.sample(logits);
+    if (!out.push(token)) return Status::ok();
+    MOTE_RETURN_IF_ERROR(sampler.accept(token));
+    MOTE_RETURN_IF_ERROR(session.decode(token, logits.data()));
+  }
+}
+
+// Draws from a dense distribution [n] (sums to ~1) with one uniform; the last nonzero id absorbs rounding.
+int32_t draw(const float* p, int64_t n, double u) {
+  double acc = 0;
+  int32_t last = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (p[i] <= 0) continue;
+    acc += p[i];
+    last = int32_t(i);
+    if (u < acc) return last;
+  }
+  return last;
+}
+
+// Speculative decoding with the MTP module (one draft token; spec §2.8). The draft d is drawn
+// from the MTP logits through the same sampler (q); the target distribution p comes from the
+// verify pass. d is kept with probability min(1, p(d)/q(d)); otherwise the token is drawn from
+// normalise(max(0, p - q)). That is the standard speculative-sampling rule: the emitted tokens
+// follow the sampler's distribution exactly. At temperature 0 p and q are one-hot, so the
+// output is the plain greedy output.
+Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits,
+                        TextGenerationResult& result) {
+  const int64_t V = session.vocab_size();
+  const size_t n = static_cast<size_t>(V);
+  std::vector<float> q_logits(n), verify(2 * n), q(n), residual(n);
+  Rng rng(sampler.params().seed ^ 0x5bd1e995u);
+  int32_t pending = sampler.sample(logits);
+  if (!out.push(pending)) return Status::ok();
+  MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));
+  for (;;) {
+    MOTE_RETURN_IF_ERROR(sampler.accept(pending));
+    if (session.position() + 2 > session.max_context()) {  // no room for two: one plain step
+      MOTE_RETURN_IF_ERROR(session.decode(pending, logits.data()));
+      return decode_loop(session, sampler, out, logits);
+    }
+    const int32_t draft = sampler.sample(q_logits);
+    const std::span<const float> qp = sampler.probabilities();
+    std::copy(qp.begin(), qp.end(), q.begin());
+    MOTE_RETURN_IF_ERROR(session.mtp_verify(pending, draft, verify.data()));
+    ++result.draft_steps;
+    sampler.distribution({verify.data(), size_t(V)});
+    const std::span<const float> p = sampler.probabilities();
+    const bool greedy = sampler.params().temperature <= 0;
+    const bool keep = greedy ? p[size_t(draft)] > 0 : rng.uniform() * q[size_t(draft)] < p[size_t(draft)];
+    if (!keep) {
+      double total = 0;
+      for (int64_t i = 0; i < V; ++i) total += residual[size_t(i)] = std::max(0.0f, p[size_t(i)] - q[size_t(i)]);
+      const int32_t corrected = total > 0 ? draw(residual.data(), V, rng.uniform() * total)
+                                          : draw(p.data(), V, rng.uniform());
+      MOTE_RETURN_IF_ERROR(session.mtp_reject(corrected, q_logits.data()));
+      pending = corrected;
+      if (!out.push(corrected)) return Status::ok();
+      continue;
+    }
+    ++result.drafts_accepted;
+    if (!out.push(draft)) return session.mtp_reject(draft, q_logits.data());  // d ends it: d is pending
+    MOTE_RETURN_IF_ERROR(sampler.accept(draft));
+    const int32_t bonus = sampler.sample({verify.data() + V, size_t(V)});
+    MOTE_RETURN_IF_ERROR(session.mtp_accept(draft, bonus, q_logits.data()));
+    pending = bonus;
+    if (!out.push(bonus)) return Status::ok();
+  }
 }
 
 }  // namespace
@@ -45,39 +173,13 @@ Result<TextGenerationResult> generate_from_ids(const Engine& engine, Session& se
   MOTE_RETURN_IF_ERROR(session.prefill(prompt_ids, logits.data(), LogitsMode::kLast));
   result.prefill_seconds = seconds_since(start);
 
-  StreamDecoder decoder(*tokenizer);
-  std::string piece;
+  Emitter out(engine, options, on_token, *tokenizer, stops, result);
   start = Clock::now();
-  for (int64_t i = 0; i < options.max_tokens; ++i) {
-    const int32_t token = sampler.sample(logits);
-    ++result.generated_tokens;
-    if (!options.ignore_eos && is_eos_token(token, engine.eos_ids())) {
-      result.reason = StopReason::kEos;
-      break;
-    }
-    piece.clear();
-    decoder.push(token, &piece);
-    const StopFeedResult fed = stops.feed(piece);
-    if (!emit(on_token, token, fed.text)) {
-      result.reason = StopReason::kCancelled;
-      break;
-    }
-    if (fed.stopped) {
-      result.reason = StopReason::kStopString;
-      break;
-    }
-    if (i + 1 == options.max_tokens) break;
-    MOTE_RETURN_IF_ERROR(sampler.accept(token));
-    MOTE_RETURN_IF_ERROR(session.decode(token, logits.data()));
-  }
+  MOTE_RETURN_IF_ERROR(options.speculative && session.has_mtp()
+                           ? speculative_loop(session, sampler, out, logits, result)
+                           : decode_loop(session, sampler, out, logits));
   result.decode_seconds = seconds_since(start);
-  if (result.reason != StopReason::kCancelled && result.reason != StopReason::kStopString) {
-    piece.clear();
-    decoder.flush(&piece);
-    std::string tail(stops.feed(piece).text);
-    tail += stops.flush();
-    if (!tail.empty() && !emit(on_token, -1, tail)) result.reason = StopReason::kCancelled;
-  }
+  out.finish();
   if (result.reason == StopReason::kCancelled) return Status(StatusCode::kCancelled, "generation cancelled");
   return result;
 }

@@ -23,6 +23,9 @@ struct TextGenerationOptions {
   std::vector<std::string> stop;    // stop strings; not emitted
   bool ignore_eos = false;
   bool add_special = true;          // tokenize the prompt with BOS / special tokens
+  bool speculative = true;          // draft with the MTP module when the session has one
+                                    // (SessionOptions::mtp): greedy output is unchanged and
+                                    // sampling keeps its distribution (speculative sampling)
 };
 
 // Called per generated token with the text that became safe to show (may be empty). Return
@@ -37,6 +40,8 @@ struct TextGenerationResult {
   double prefill_seconds = 0;
   double decode_seconds = 0;
   StopReason reason = StopReason::kMaxTokens;
+  int64_t draft_steps = 0;          // speculative verify passes
+  int64_t drafts_accepted = 0;
 };
 
 // Appends `prompt` at the session's position and generates. The session keeps the context

@@ -39,6 +39,9 @@ void print_expert_stats(const Model& model);
 // Peak resident set size of this process (VmHWM), in bytes; 0 if unknown.
 uint64_t peak_rss_bytes();
 
+// Speculative decoding with the model's MTP module unless --no-mtp (cmd_text.cpp).
+bool use_mtp(const Model& model, const Args& args);
+
 int cmd_inspect(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_perplexity(const Args& args);  // --text PATH [--ctx N] [--max-tokens N]

@@ -59,6 +59,87 @@ nlohmann::ordered_json store_json(const ExpertStats& s) {
           {"prefetch_unused", s.prefetch_unused}, {"read_ms", double(s.read_ns) / 1e6}};
 }
 
+struct DecodeRun {
+  double seconds = 0;
+  ExpertStats experts;          // during decoding only
+  SpeculationStats speculation;
+};
+
+// Greedy decoding of n tokens after a prefill (logits: the prefill's last row), plain or with
+// MTP drafts verified two tokens per pass; the same tokens either way.
+Result<DecodeRun> timed_decode(Session& s, ExpertStore& store, std::vector<float>& logits, int64_t n, bool mtp) {
+  const int64_t V = s.vocab_size();
+  DecodeRun run;
+  const ExpertStats before = store.stats();
+  const auto t0 = std::chrono::steady_clock::now();
+  int32_t pending = argmax(logits.data(), V);
+  int64_t emitted = 1;
+  if (!mtp) {
+    for (; emitted < n; ++emitted) {
+      MOTE_RETURN_IF_ERROR(s.decode(pending, logits.data()));
+      pending = argmax(logits.data(), V);
+    }
+  } else {
+    const size_t vocab = static_cast<size_t>(V);
+    std::vector<float> q(vocab), verify(2 * vocab);
+    MOTE_RETURN_IF_ERROR(s.mtp_begin(pending, q.data()));
+    while (emitted < n) {
+      const int32_t draft = argmax(q.data(), V);
+      MOTE_RETURN_IF_ERROR(s.mtp_verify(pending, draft, verify.data()));
+      ++run.speculation.steps;
+      const int32_t target = argmax(verify.data(), V);
+      if (target != draft || emitted + 1 == n) {
+        MOTE_RETURN_IF_ERROR(s.mtp_reject(target, q.data()));
+        pending = target, emitted += 1;
+        continue;
+      }
+      ++run.speculation.accepted;
+      pending = argmax(verify.data() + V, V);
+      MOTE_RETURN_IF_ERROR(s.mtp_accept(draft, pending, q.data()));
+      emitted += 2;
+    }
+  }
+  run.seconds = seconds_since(t0);
+  store.wait_idle();
+  run.experts = minus(store.stats(), before);
+  return run;
+}
+
+// --mtp-compare: the same prompt decoded plainly and with MTP speculation, in one run.
+int mtp_compare(const Args& args, Model& model, const std::vector<int32_t>& prompt, int64_t n_gen) {
+  if (!model.has_mtp()) {
+    std::fprintf(stderr, "mote: error: --mtp-compare needs a model with an MTP module (%s has none)\n",
+                 args.positional[0].c_str());
+    return 1;
+  }
+  nlohmann::ordered_json out = {{"model", args.positional[0]}, {"n_prompt", prompt.size()}, {"n_gen", n_gen}};
+  for (bool mtp : {false, true}) {
+    SessionOptions so;
+    so.max_context = int64_t(prompt.size()) + n_gen + 2;
+    so.mtp = mtp;
+    auto session = Session::create(model, so);
+    if (!session) return std::fprintf(stderr, "mote: error: %s\n", session.status().to_string().c_str()), 1;
+    std::vector<float> logits(size_t((*session)->vocab_size()));
+    if (Status st = (*session)->prefill(prompt, logits.data()); !st)
+      return std::fprintf(stderr, "mote: error: %s\n", st.to_string().c_str()), 1;
+    auto run = timed_decode(**session, model.expert_store(), logits, n_gen, mtp);
+    if (!run) return std::fprintf(stderr, "mote: error: %s\n", run.status().to_string().c_str()), 1;
+    const std::string suffix = mtp ? "_mtp" : "";
+    out["decode_tok_s" + suffix] = double(n_gen) / run->seconds;
+    out["bytes_read_per_token" + suffix] = double(run->experts.bytes_read) / double(n_gen);
+    out["expert_accesses_per_token" + suffix] = double(run->experts.accesses) / double(n_gen);
+    if (mtp) {
+      out["mtp_acceptance"] = ratio(uint64_t(run->speculation.accepted), uint64_t(run->speculation.steps));
+      out["mtp_verify_passes"] = run->speculation.steps;
+    }
+  }
+  out["mtp_speedup"] = out["decode_tok_s_mtp"].get<double>() / out["decode_tok_s"].get<double>();
+  out["expert_budget_bytes"] = model.expert_store().budget_bytes();
+  out["peak_rss_bytes"] = peak_rss_bytes();
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& args) {
@@ -77,6 +158,7 @@ int cmd_bench(const Args& args) {
   Session& s = **session;
   ExpertStore& store = (*model)->expert_store();
   const std::vector<int32_t> prompt = seeded_prompt(n_prompt, s.vocab_size(), seed);
+  if (args.has("--mtp-compare")) return mtp_compare(args, **model, prompt, n_gen);
   std::vector<float> logits(size_t(s.vocab_size()));
 
   store.reset_stats();

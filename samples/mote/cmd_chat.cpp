@@ -114,6 +114,7 @@ int cmd_chat(const Args& args) {
   s.family = *family;
   SessionOptions session_options;
   session_options.max_context = parse_int("--ctx", args.get("--ctx", "4096"), 1, 1 << 24);
+  session_options.mtp = use_mtp(s.engine->model(), args);
   auto session = Session::create(s.engine->model(), session_options);
   if (!session) return std::fprintf(stderr, "mote: error: %s\n", session.status().to_string().c_str()), 1;
   s.session = std::move(session).value();

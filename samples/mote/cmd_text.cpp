@@ -37,6 +37,8 @@ Result<std::unique_ptr<Engine>> open_engine(const Args& args) {
 
 }  // namespace
 
+bool use_mtp(const Model& model, const Args& args) { return model.has_mtp() && !args.has("--no-mtp"); }
+
 TextGenerationOptions generation_options(const Args& args) {
   TextGenerationOptions o;
   o.max_tokens = parse_int("-n", args.get("-n", "256"), 1, 1 << 20);
@@ -73,6 +75,7 @@ int cmd_run_text(const Args& args) {
   if (!engine) return fail(engine.status());
   SessionOptions session_options;
   session_options.max_context = parse_int("--ctx", args.get("--ctx", "4096"), 1, 1 << 24);
+  session_options.mtp = use_mtp((*engine)->model(), args);
   auto session = Session::create((*engine)->model(), session_options);
   if (!session) return fail(session.status());
   auto result = generate_text(**engine, **session, args.get("-p"), options, [](int32_t, std::string_view text) {
@@ -88,6 +91,9 @@ int cmd_run_text(const Args& args) {
                  (long long)result->prompt_tokens, result->prompt_tokens / std::max(1e-9, result->prefill_seconds),
                  (long long)result->generated_tokens,
                  result->generated_tokens / std::max(1e-9, result->decode_seconds));
+  if (args.has("--stats") && result->draft_steps > 0)
+    std::fprintf(stderr, "MTP speculation: %lld drafts, %lld accepted (%.1f%%)\n", (long long)result->draft_steps,
+                 (long long)result->drafts_accepted, 100.0 * double(result->drafts_accepted) / double(result->draft_steps));
   if (args.has("--stats")) print_expert_stats((*engine)->model());
   return 0;
 }

@@ -27,12 +27,14 @@ void usage(FILE* out) {
                "                                                 write float32 logits [n_ids, vocab]\n"
                "  run FILE --ids 1,2,3 [-n 32] [--ignore-eos]     greedy continuation, prints ids\n"
                "  run FILE -p \"text\" [-n 256] [--stop S] [--stats]  streams generated text\n"
-               "  bench FILE [--prompt 32] [--gen 32] [--seed 1]   speed, expert cache and memory as JSON\n"
+               "  bench FILE [--prompt 32] [--gen 32] [--seed 1] [--mtp-compare]\n"
+               "                                                 speed, expert cache and memory as JSON\n"
                "  perplexity FILE --text PATH [--ctx 128] [--max-tokens N]  perplexity of a text, as JSON\n"
                "  tokenize FILE --text \"...\" [--no-special]     prints token ids (--no-special: no BOS)\n"
                "  chat FILE [--system TEXT] [--chat-template NAME] interactive chat; /reset /stats /quit\n"
                "sampling flags (run -p, chat): --temp T (0 = greedy, default) --top-k K --top-p P --min-p P\n"
                "  --repeat-penalty R --presence-penalty P --seed S --ctx N --ignore-eos\n"
+               "  --no-mtp: no speculative decoding (default: the MTP module drafts when the model has one)\n"
                "expert flags (logits, run, chat, bench): --expert-budget SIZE caps routed-expert memory (SIZE\n"
                "  like 512M, 2G or bytes; default: every expert resident); with a budget: --expert-policy\n"
                "  lru|lfu, --expert-hot N (slots pinned for the most used experts), --no-prefetch\n");
@@ -49,6 +51,10 @@ int main(int argc, char** argv) {
   try {
     using namespace mote::cli;
     if (command == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}, {}));
+    auto switches = [](std::vector<std::string> flags) {
+      flags.insert(flags.end(), kExpertSwitches.begin(), kExpertSwitches.end());
+      return flags;
+    };
     auto plus_experts = [](std::vector<std::string> flags) {
       flags.insert(flags.end(), kExpertValueFlags.begin(), kExpertValueFlags.end());
       return flags;
@@ -58,7 +64,8 @@ int main(int argc, char** argv) {
     if (command == "perplexity")
       return cmd_perplexity(parse_args(argc, argv, 2, plus_experts({"--text", "--ctx", "--max-tokens"}), kExpertSwitches));
     if (command == "bench")
-      return cmd_bench(parse_args(argc, argv, 2, plus_experts({"--prompt", "--gen", "--seed"}), kExpertSwitches));
+      return cmd_bench(parse_args(argc, argv, 2, plus_experts({"--prompt", "--gen", "--seed"}),
+                                  switches({"--mtp-compare"})));
     const std::vector<std::string> sampling = {"-n", "--temp", "--top-k", "--top-p", "--min-p", "--seed",
                                                "--repeat-penalty", "--presence-penalty", "--ctx", "--stop",
                                                "--chat-template"};
@@ -66,19 +73,15 @@ int main(int argc, char** argv) {
       flags.insert(flags.end(), sampling.begin(), sampling.end());
       return plus_experts(flags);
     };
-    auto switches = [](std::vector<std::string> flags) {
-      flags.insert(flags.end(), kExpertSwitches.begin(), kExpertSwitches.end());
-      return flags;
-    };
     if (command == "run") {
-      const Args args = parse_args(argc, argv, 2, with({"--ids", "-p"}), switches({"--ignore-eos", "--stats"}));
+      const Args args = parse_args(argc, argv, 2, with({"--ids", "-p"}), switches({"--ignore-eos", "--stats", "--no-mtp"}));
       if (args.has("-p") == args.has("--ids")) throw std::runtime_error("run needs exactly one of --ids or -p");
       return args.has("-p") ? cmd_run_text(args) : cmd_run(args);
     }
     if (command == "tokenize")
       return cmd_tokenize(parse_args(argc, argv, 2, {"--text", "--chat-template"}, {"--no-special"}));
     if (command == "chat")
-      return cmd_chat(parse_args(argc, argv, 2, with({"--system"}), switches({"--ignore-eos"})));
+      return cmd_chat(parse_args(argc, argv, 2, with({"--system"}), switches({"--ignore-eos", "--no-mtp"})));
     std::fprintf(stderr, "mote: error: unknown command '%s'\n", command.c_str());
     usage(stderr);
     return 2;
