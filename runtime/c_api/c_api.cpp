@@ -126,6 +126,7 @@ MOTE_EXPORT mote_session_params mote_session_params_default(void) {
   mote_session_params p{};
   p.max_context = 4096;
   p.max_batch = 64;
+  p.mtp = 1;
   return p;
 }
 
@@ -139,6 +140,7 @@ MOTE_EXPORT mote_status mote_session_create(mote_model* model, const mote_sessio
     mote::SessionOptions options;
     options.max_context = p.max_context;
     options.max_batch = p.max_batch;
+    options.mtp = p.mtp != 0 && model->model().has_mtp();
     auto session = mote::Session::create(model->model(), options);
     if (!session) return from_status(session.status());
     auto handle = std::make_unique<mote_session>();

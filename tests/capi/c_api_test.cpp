@@ -175,6 +175,20 @@ TEST_F(CApiTest, ExpertBudgetGivesTheResidentTextAndCountsReads) {
   EXPECT_EQ(mote_model_get_expert_stats(nullptr, &stats), MOTE_ERR_INVALID_ARGUMENT);
 }
 
+// ds3_tiny has an MTP module: sessions draft with it by default; greedy text is the same without.
+TEST_F(CApiTest, MtpSpeculationDoesNotChangeGreedyText) {
+  mote_session_params p = mote_session_params_default();
+  EXPECT_EQ(p.mtp, 1);
+  mote_session* with = nullptr;
+  ASSERT_EQ(mote_session_create(model_, &p, &with), MOTE_OK) << mote_last_error();
+  p.mtp = 0;
+  mote_session* without = nullptr;
+  ASSERT_EQ(mote_session_create(model_, &p, &without), MOTE_OK) << mote_last_error();
+  for (const char* prompt : {"The model", "x", "Once upon a time"}) EXPECT_EQ(generate(with, prompt, 20), generate(without, prompt, 20));
+  mote_session_destroy(with);
+  mote_session_destroy(without);
+}
+
 TEST_F(CApiTest, StatsCancelAndContextLimit) {
   mote_session_params sp = mote_session_params_default();
   sp.max_context = 32;

@@ -103,6 +103,8 @@ mote_status mote_detokenize(const mote_model* model, const int32_t* ids, size_t 
 typedef struct mote_session_params {
   int32_t max_context; /* tokens the KV cache holds; default 4096 */
   int32_t max_batch;   /* tokens per prefill pass; default 64 */
+  int32_t mtp;         /* nonzero (default): speculative decoding with the model's MTP module when it
+                          has one (greedy output unchanged; sampling keeps its distribution) */
 } mote_session_params;
 
 mote_session_params mote_session_params_default(void);
