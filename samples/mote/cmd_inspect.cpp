@@ -26,6 +26,11 @@ nlohmann::json config_json(const fb::ModelConfig& c) {
   j["qk_nope_head_dim"] = c.qk_nope_head_dim();
   j["qk_rope_head_dim"] = c.qk_rope_head_dim();
   j["v_head_dim"] = c.v_head_dim();
+  j["head_dim"] = c.head_dim();
+  j["sliding_window"] = c.sliding_window();
+  j["qk_norm"] = fb::EnumNameQkNorm(c.qk_norm());
+  j["attention_bias"] = c.attention_bias();
+  j["shared_expert_intermediate_size"] = c.shared_expert_intermediate_size();
   j["n_routed_experts"] = c.n_routed_experts();
   j["n_shared_experts"] = c.n_shared_experts();
   j["num_experts_per_tok"] = c.num_experts_per_tok();
@@ -46,7 +51,9 @@ nlohmann::json config_json(const fb::ModelConfig& c) {
                          {"beta_fast", r->beta_fast()},
                          {"beta_slow", r->beta_slow()},
                          {"mscale", r->mscale()},
-                         {"mscale_all_dim", r->mscale_all_dim()}};
+                         {"mscale_all_dim", r->mscale_all_dim()},
+                         {"low_freq_factor", r->low_freq_factor()},
+                         {"high_freq_factor", r->high_freq_factor()}};
   }
   j["max_position_embeddings"] = c.max_position_embeddings();
   j["bos_token_id"] = c.bos_token_id();
