@@ -84,6 +84,14 @@ int cmd_perplexity(const Args& args) {
                                 {"mean_nll", total / double(scored)}, {"tokens_scored", scored},
                                 {"windows", windows}, {"ctx", ctx}, {"seconds", seconds},
                                 {"tok_s", double(scored) / seconds}};
+  const ExpertStore& store = (*engine)->model().expert_store();
+  if (!store.resident()) {
+    const ExpertStats e = store.stats();
+    out["expert_budget_bytes"] = store.budget_bytes();
+    out["expert_hit_rate"] = e.accesses ? double(e.hits) / double(e.accesses) : 0.0;
+    out["prefetch_hit_rate"] = e.prefetch_reads ? double(e.prefetch_hits) / double(e.prefetch_reads) : 0.0;
+    out["bytes_read_per_token"] = double(e.bytes_read) / double(scored);
+  }
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }
