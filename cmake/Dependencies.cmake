@@ -3,7 +3,7 @@ find_package(Threads REQUIRED)
 find_package(FlatBuffers CONFIG REQUIRED)
 find_program(FLATC flatc REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
-find_package(TBB 2021 QUIET)
+find_package(TBB 2021 REQUIRED)  # the fast kernels' thread pool
 if(MOTE_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
 endif()

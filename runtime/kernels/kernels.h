@@ -1,10 +1,13 @@
 // The kernel interface the model code calls. Every kernel exists as a scalar reference
-// implementation (kernels/reference.cpp); faster versions (SIMD, XNNPACK, ...) register another
-// KernelTable and are tested against reference_kernels() on odd shapes.
+// implementation (kernels/reference.cpp); faster versions (SIMD per ISA in platforms/cpu/kernels,
+// later XNNPACK, ...) provide another KernelTable and are tested against reference_kernels() on
+// odd shapes (tests/kernels).
 //
 // Conventions: activations are f32, row-major; weights are WeightViews in PyTorch [out, in]
 // order (rows = out features, cols = in features), in any WeightType. Accumulation is fp32.
-// No kernel allocates memory; all are thread-safe (they only write their output arguments).
+// No kernel allocates memory (the fast ones keep quantised activations and decoded pieces in
+// bounded stack buffers, at most about 200 KiB of the calling or worker thread's stack); all are
+// thread-safe (they only write their output arguments).
 #pragma once
 
 #include <cstdint>
@@ -40,12 +43,43 @@ struct KernelTable {
   void (*axpy)(float alpha, const float* x, float* y, int64_t n);
 };
 
-// The scalar reference kernels (always available).
+// The scalar reference kernels (always available; the oracle the fast tables are tested against).
 const KernelTable& reference_kernels();
-// The table the model code uses. Today this is the reference table; a platform layer may
-// install a faster one at start-up with set_active_kernels (not while a forward pass runs).
+// The table the model code uses. At first use it becomes default_kernels(), unless
+// set_active_kernels installed another one before. Change it only at start-up or between
+// forward passes (never while a kernel runs).
 const KernelTable& active_kernels();
 void set_active_kernels(const KernelTable& table);
+
+// Fast tables (platforms/cpu/kernels): "avx2" (AVX2 + FMA + F16C), "avx512" (AVX-512 F/BW/VL +
+// VNNI) on x86-64, "neon" (NEON + dotprod) on aarch64. For Q8_0/Q4_0 weights their matmul
+// quantises the activations to int8 per 32-block (f32 scale, round to nearest even), so results
+// differ from the reference by that rounding (at most d_a / 2 per activation, d_a = block
+// amax / 127); F32/F16/BF16 use f32 activations and differ only in summation order. matmul_t
+// keeps f32 activations: each row is decoded and accumulated into every token's output with a
+// fused SIMD decode + axpy on x86 (NEON: the scalar decoder, then SIMD axpy).
+//
+// The table named `name` ("reference", "avx2", "avx512", "neon") if this build has it and this
+// CPU can run it, else nullptr.
+const KernelTable* find_kernels(const char* name);
+// Every table this CPU can run, reference first, best last; returns how many were written.
+int available_kernels(const KernelTable** out, int capacity);
+// The best table for this CPU, or the one the environment variable MOTE_KERNELS names
+// (reference|avx2|avx512|neon); an unknown or unsupported name gives the reference table and a
+// one-line warning on stderr. Reads the environment on every call.
+const KernelTable& default_kernels();
+
+// Threads the fast kernels split a large matrix over (rows for matmul; columns for matmul_t, and
+// only for 8 tokens or more; work under about 512 KiB of weight bytes x tokens stays on the
+// calling thread). n = 0: all cores this process may use (the default); larger n is capped to
+// that. Builds without oneTBB always use one thread.
+// Not thread-safe with respect to running kernels: call it at start-up or between forward
+// passes. The kernels themselves may be called from any number of threads at once; they share
+// one oneTBB arena of this size. The results do not depend on the thread count (each output
+// element is computed by one thread in a fixed order).
+void set_num_threads(int n);
+// The current thread count (>= 1).
+int num_threads();
 
 // Convenience wrappers over active_kernels().
 // y: [n_tokens, w.rows]; x: [n_tokens, w.cols], both dense row-major.

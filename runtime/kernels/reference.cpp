@@ -101,12 +101,22 @@ const KernelTable kReference = {
     axpy_ref,
 };
 
-std::atomic<const KernelTable*> g_active{&kReference};
+// Null until the first active_kernels() call picks default_kernels() (or set_active_kernels
+// installs a table first).
+std::atomic<const KernelTable*> g_active{nullptr};
 
 }  // namespace
 
 const KernelTable& reference_kernels() { return kReference; }
-const KernelTable& active_kernels() { return *g_active.load(std::memory_order_acquire); }
+
+const KernelTable& active_kernels() {
+  if (const KernelTable* t = g_active.load(std::memory_order_acquire)) return *t;
+  static const KernelTable& chosen = default_kernels();  // once: the choice may print a warning
+  const KernelTable* expected = nullptr;
+  g_active.compare_exchange_strong(expected, &chosen, std::memory_order_acq_rel);
+  return *g_active.load(std::memory_order_acquire);
+}
+
 void set_active_kernels(const KernelTable& table) { g_active.store(&table, std::memory_order_release); }
 
 }  // namespace mote::kernels

@@ -1,0 +1,65 @@
+// CPU feature detection for kernel dispatch and the scalar activation quantiser every ISA's
+// quantiser must match bit for bit.
+#include "cpu/kernels/isa.h"
+
+#include <cmath>
+#include <cstring>
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
+namespace mote::cpu {
+
+void quantize_acts_ref(const float* x, int64_t n, ActBlock* out) {
+  const int64_t nb = (n + kActBlock - 1) / kActBlock;
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t start = b * kActBlock;
+    const int64_t m = n - start < kActBlock ? n - start : kActBlock;
+    float amax = 0.0f;
+    for (int64_t j = 0; j < m; ++j) amax = std::fmax(amax, std::fabs(x[start + j]));
+    const float d = amax / 127.0f;
+    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+    ActBlock& o = out[b];
+    o.d = d;
+    int32_t sum = 0;
+    for (int64_t j = 0; j < kActBlock; ++j) {
+      // nearbyint: ties to even under the default rounding mode, as the SIMD versions round.
+      const int q = j < m ? int(std::nearbyint(x[start + j] * inv)) : 0;
+      o.q[j] = int8_t(q);
+      sum += q;
+    }
+    o.sum = sum;
+  }
+}
+
+bool cpu_supports(const char* isa) {
+  if (std::strcmp(isa, "reference") == 0) return true;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (std::strcmp(isa, "avx2") == 0) return avx2;
+  if (std::strcmp(isa, "avx512") == 0)
+    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+  if (std::strcmp(isa, "neon") == 0) return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#endif
+  return false;
+}
+
+const IsaOps* isa_ops(const char* isa) {
+  if (!cpu_supports(isa)) return nullptr;
+#if defined(__x86_64__)
+  if (std::strcmp(isa, "avx2") == 0) return &kAvx2Ops;
+  if (std::strcmp(isa, "avx512") == 0) return &kAvx512Ops;
+#endif
+#if defined(__aarch64__)
+  if (std::strcmp(isa, "neon") == 0) return &kNeonOps;
+#endif
+  return nullptr;
+}
+
+}  // namespace mote::cpu

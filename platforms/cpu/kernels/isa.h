@@ -1,0 +1,76 @@
+// Internal interface between the ISA-independent kernel drivers (driver.cpp: chunking of the
+// quantised activations, threading, KernelTable wiring) and the per-ISA inner loops
+// (x86_avx2.cpp, x86_avx512.cpp, arm_neon.cpp). Not part of the runtime's public surface; tests
+// include it to check each ISA's pieces against the scalar versions.
+//
+// Activations for Q8_0/Q4_0 weights are quantised per block of 32 to int8 with an f32 scale:
+// a = d * q, d = amax / 127, q = round-half-even(x * (1 / d)), |q| <= 127. Every ISA's
+// quantiser produces bit-identical blocks to quantize_acts_ref (same operations, IEEE division,
+// ties-to-even rounding), so a test can rebuild the exact int8 product on the scalar side.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace mote::cpu {
+
+inline constexpr int kActBlock = 32;
+
+// One quantised activation block: 32 values of one token. 40 bytes, 4-byte aligned.
+struct ActBlock {
+  float d;        // scale: value = d * q
+  int32_t sum;    // sum of q (Q4_0 kernels use it to fold the -8 nibble offset out of the loop)
+  int8_t q[kActBlock];
+};
+static_assert(sizeof(ActBlock) == 40);
+
+// x[n] -> out[ceil(n / 32)] blocks; the tail of the last block is zero. Thread-safe.
+using QuantizeActsFn = void (*)(const float* x, int64_t n, ActBlock* out);
+void quantize_acts_ref(const float* x, int64_t n, ActBlock* out);
+
+// Quantised weights (Q8_0 or Q4_0) times quantised activations, for rows [r0, r1) and the
+// weight blocks [b0, b0 + nb) of each row. acts[t * nb + j] is block b0 + j of token t < n_tokens.
+// Writes y[t * y_stride + r] (or adds to it when `accumulate`, for column-chunked calls).
+using QDotRowsFn = void (*)(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
+                            const ActBlock* acts, int64_t n_tokens, float* y, int64_t y_stride,
+                            bool accumulate);
+
+// F32/F16/BF16 weights times f32 activations, rows [r0, r1), all columns:
+// y[t * y_stride + r] = sum_c W[r, c] * x[t * x_stride + c].
+using FDotRowsFn = void (*)(const WeightView& w, int64_t r0, int64_t r1, const float* x,
+                            int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride);
+
+// The inner loops of one instruction set. All functions are thread-safe and allocation-free.
+struct IsaOps {
+  const char* name;                 // "avx2", "avx512", "neon"
+  QuantizeActsFn quantize_acts;
+  QDotRowsFn qdot_q8_0;
+  QDotRowsFn qdot_q4_0;
+  FDotRowsFn fdot[3];               // indexed by int(WeightType): F32, F16, BF16
+  // y[i] += alpha * W[i] for the n values of a row piece starting at a block boundary `src`
+  // (decode fused with axpy, for the transposed product); indexed by int(WeightType). Null
+  // entries (and F32, used in place) fall back to dequantize_row + axpy.
+  void (*axpy_row[5])(float alpha, const uint8_t* src, int64_t n, float* y);
+  float (*dot)(const float* a, const float* b, int64_t n);
+  void (*axpy)(float alpha, const float* x, float* y, int64_t n);
+};
+
+// The ops compiled into this binary for each ISA (declared for every target; defined only where
+// the ISA exists: x86-64 for avx2/avx512, aarch64 for neon). Whether the CPU can run them is
+// cpu_supports()'s business.
+#if defined(__x86_64__)
+extern const IsaOps kAvx2Ops;
+extern const IsaOps kAvx512Ops;
+#endif
+#if defined(__aarch64__)
+extern const IsaOps kNeonOps;
+#endif
+
+// True if this CPU (and OS) can run the ISA named "reference", "avx2", "avx512" or "neon".
+bool cpu_supports(const char* isa);
+
+// The ops of a named ISA if compiled in and supported by this CPU, else nullptr.
+const IsaOps* isa_ops(const char* isa);
+
+}  // namespace mote::cpu

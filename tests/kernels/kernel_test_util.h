@@ -1,0 +1,45 @@
+// Shared helpers of the fast-kernel tests: packed random weights, random activations, the fast
+// tables and ISA ops this CPU can run, and exact (float64) oracles.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "cpu/kernels/isa.h"
+#include "kernels/kernels.h"
+
+namespace mote::test {
+
+// Weights [rows, cols] of `type` quantised from uniform(-1, 1) values; view points into bytes.
+struct Packed {
+  std::vector<uint8_t> bytes;
+  WeightView view;
+};
+Packed pack_random(WeightType type, int64_t rows, int64_t cols, uint32_t seed);
+
+// n values, uniform(-scale, scale) per 32-block with the scale varying by block over 1e-3..1e2,
+// one block in five all zero, so quantisation sees tiny, huge and empty blocks.
+std::vector<float> random_acts(int64_t n, uint32_t seed);
+
+// Tables other than the reference that this CPU can run (empty on a CPU without SIMD support).
+std::vector<const kernels::KernelTable*> fast_tables();
+// The ISA ops this CPU can run.
+std::vector<const cpu::IsaOps*> fast_isas();
+
+// y[t * rows + r] in float64 of the dequantised weights times the quantised-then-dequantised
+// activations (the exact value an int8 kernel approximates only by float rounding), and
+// abs_sum[t * rows + r] = a float64 bound on the magnitude of every partial sum a kernel forms
+// (sum of |terms|; for Q4_0, with the unsigned-nibble form), for a rounding tolerance.
+void exact_int8_product(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                        std::vector<double>* y, std::vector<double>* abs_sum);
+
+// y[t * rows + r] in float64 from the dequantised weights and f32 activations; abs_sum as above;
+// quant_err[t * rows + r] = sum_c |W[r, c]| * d_a(c) / 2, the most int8 activations can move it.
+void exact_float_product(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                         std::vector<double>* y, std::vector<double>* abs_sum, std::vector<double>* quant_err);
+
+std::string shape_name(const kernels::KernelTable& k, WeightType type, int64_t rows, int64_t cols, int64_t n);
+
+}  // namespace mote::test
