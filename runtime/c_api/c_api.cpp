@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "c_api/c_api_internal.h"
+#include "kernels/kernels.h"
 
 namespace mote::capi {
 
@@ -57,6 +58,7 @@ MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_param
     if (path == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: path is NULL");
     const mote_model_params p = params ? *params : mote_model_params_default();
     if (p.n_threads < 0) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: n_threads must be >= 0");
+    if (p.n_threads > 0) mote::kernels::set_num_threads(p.n_threads);  // 0: leave the default (all cores)
     if (p.backend != MOTE_BACKEND_CPU)
       return fail(MOTE_ERR_UNSUPPORTED, "mote_model_open: only MOTE_BACKEND_CPU is available in this build");
     mote::EngineOptions options;

@@ -28,9 +28,10 @@ std::vector<int32_t> parse_ids(const std::string& text);
 int64_t parse_int(const std::string& flag, const std::string& text, int64_t min, int64_t max);
 
 // Expert-store flags shared by logits, run, chat and bench (expert_flags.cpp).
-extern const std::vector<std::string> kExpertValueFlags;  // --expert-budget, --expert-policy, --expert-hot
+extern const std::vector<std::string> kExpertValueFlags;  // --expert-budget, --expert-policy, --expert-hot, --threads
 extern const std::vector<std::string> kExpertSwitches;    // --no-prefetch
-// Model options from those flags; throws std::runtime_error naming a malformed flag.
+// Model options from those flags (and --threads, applied to the kernels); throws
+// std::runtime_error naming a malformed flag.
 ModelOptions model_options(const Args& args);
 // "512M", "2G", "1024": bytes (K/M/G are powers of 1024); throws naming `flag`.
 uint64_t parse_size(const std::string& flag, const std::string& text);

@@ -5,10 +5,11 @@
 #include <string>
 
 #include "cli.h"
+#include "kernels/kernels.h"
 
 namespace mote::cli {
 
-const std::vector<std::string> kExpertValueFlags = {"--expert-budget", "--expert-policy", "--expert-hot"};
+const std::vector<std::string> kExpertValueFlags = {"--expert-budget", "--expert-policy", "--expert-hot", "--threads"};
 const std::vector<std::string> kExpertSwitches = {"--no-prefetch"};
 
 uint64_t parse_size(const std::string& flag, const std::string& text) {
@@ -31,6 +32,8 @@ uint64_t parse_size(const std::string& flag, const std::string& text) {
 
 ModelOptions model_options(const Args& args) {
   ModelOptions options;
+  // Kernel threads are process-wide (one oneTBB arena); 0 = all cores, the default.
+  if (args.has("--threads")) kernels::set_num_threads(int(parse_int("--threads", args.get("--threads"), 0, 4096)));
   if (args.has("--expert-budget")) options.expert_budget_bytes = parse_size("--expert-budget", args.get("--expert-budget"));
   if (args.has("--expert-policy") && !parse_eviction_kind(args.get("--expert-policy"), &options.expert_policy))
     throw std::runtime_error("--expert-policy must be lru or lfu");

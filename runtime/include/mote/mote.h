@@ -49,7 +49,9 @@ typedef struct mote_model mote_model;
 typedef struct mote_session mote_session;
 
 typedef struct mote_model_params {
-  int32_t n_threads;            /* 0 = all cores (accepted; the reference CPU kernels run on one thread for now) */
+  int32_t n_threads;            /* kernel threads, 0 = all cores (default). Process-wide: a nonzero value
+                                   resizes the one kernel thread pool, so open such a model while no
+                                   other thread is generating */
   uint64_t expert_budget_bytes; /* 0 = keep every routed expert resident */
   mote_backend backend;         /* MOTE_BACKEND_CPU */
   int32_t verify_checksums;     /* nonzero: check every segment checksum at open (full read) */
