@@ -6,27 +6,10 @@
 #include "graph/norm.h"
 #include "graph/rope.h"
 #include "kernels/kernels.h"
+#include "models/forward_common.h"
 
 namespace mote::models {
 namespace {
-
-// Hands out consecutive 64-byte-aligned pieces of an arena; with a null base it only counts.
-template <typename T>
-class Carver {
- public:
-  explicit Carver(T* base) : base_(base) {}
-  T* take(int64_t n) {
-    T* p = base_ ? base_ + used_ : nullptr;
-    used_ += (n + kAlign - 1) / kAlign * kAlign;
-    return p;
-  }
-  int64_t used() const { return used_; }
-
- private:
-  static constexpr int64_t kAlign = 64 / int64_t(sizeof(T));
-  T* base_;
-  int64_t used_ = 0;
-};
 
 int64_t max_ffn_width(const HParams& hp) {
   int64_t width = std::max(hp.moe_intermediate_size, hp.shared_intermediate_size());
@@ -70,10 +53,6 @@ DeepSeekScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<
   return s;
 }
 
-void add_rows(float* h, const float* b, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) h[i] += b[i];
-}
-
 // next: the following layer (null for the last), whose experts are prefetched while this
 // layer's experts compute.
 Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t T, int64_t start,
@@ -87,12 +66,7 @@ Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights*
   graph::rms_norm_rows(s.hidden, H, T, lw.ffn.norm, H, hp.rms_norm_eps, s.normed, H);
   if (lw.ffn.moe) {
     const graph::RouterParams router = graph::RouterParams::from_hparams(hp);
-    graph::ExpertHint hint;
-    if (next != nullptr && next->ffn.moe && model.expert_store().wants_prefetch()) {
-      hint.layer = next->index;
-      hint.ids = s.ffn.predicted;
-      hint.n = graph::predict_experts(router, next->ffn, hp.rms_norm_eps, s.hidden, T, H, s.ffn, s.branch);
-    }
+    const graph::ExpertHint hint = next_layer_hint(model, next, router, T, s.hidden, s.ffn, s.branch);
     MOTE_RETURN_IF_ERROR(graph::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, s.normed, T, H, s.ffn,
                                         s.branch, &hint));
   } else {
@@ -103,17 +77,7 @@ Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights*
 }
 
 Status check_inputs(const HParams& hp, const int32_t* ids, int64_t T, int64_t start, const DeepSeekScratch& s) {
-  if (T < 1 || T > s.max_tokens)
-    return invalid_argument("forward of " + std::to_string(T) + " tokens: must be in [1, " +
-                            std::to_string(s.max_tokens) + "]");
-  if (start < 0 || start + T > s.max_context)
-    return out_of_range("context full: positions " + std::to_string(start) + ".." + std::to_string(start + T - 1) +
-                        " exceed max_context " + std::to_string(s.max_context));
-  for (int64_t t = 0; t < T; ++t)
-    if (ids[t] < 0 || ids[t] >= hp.vocab_size)
-      return invalid_argument("token id " + std::to_string(ids[t]) + " at index " + std::to_string(t) +
-                              " is outside the vocabulary [0, " + std::to_string(hp.vocab_size) + ")");
-  return Status::ok();
+  return check_forward_inputs(hp, ids, T, start, s.max_tokens, s.max_context);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include "graph/norm.h"
 #include "graph/rope.h"
 #include "kernels/kernels.h"
-#include "models/scratch_carver.h"
+#include "models/forward_common.h"
 
 namespace mote::models {
 namespace {
@@ -45,10 +45,6 @@ GqaMoeScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<fl
   return s;
 }
 
-void add_rows(float* h, const float* b, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) h[i] += b[i];
-}
-
 // Qwen2-MoE (spec §5.3): out += sigmoid(shared_gate . x_t) * SharedExpert(x_t) for every token.
 void add_gated_shared(const FfnWeights& w, const float* x, int64_t T, int64_t H, const GqaMoeScratch& s,
                       float* out) {
@@ -58,20 +54,6 @@ void add_gated_shared(const FfnWeights& w, const float* x, int64_t T, int64_t H,
     const float g = 1.0f / (1.0f + std::exp(-s.shared_scale[t]));
     kernels::axpy(g, s.ffn.expert_out + t * H, out + t * H, H);
   }
-}
-
-// Pre-gating hint for a budgeted expert store: the experts the next layer's router picks from this
-// layer's residual stream, read while this layer computes. Empty when the store has no use for it
-// (resident experts) or the next layer is not MoE. Uses s.branch as scratch (free before moe_ffn).
-graph::ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const graph::RouterParams& router,
-                                  int64_t T, const GqaMoeScratch& s) {
-  graph::ExpertHint hint;
-  if (next == nullptr || !next->ffn.moe || !model.expert_store().wants_prefetch()) return hint;
-  const HParams& hp = model.hparams();
-  hint.layer = next->index;
-  hint.ids = s.ffn.predicted;
-  hint.n = graph::predict_experts(router, next->ffn, hp.rms_norm_eps, s.hidden, T, hp.hidden_size, s.ffn, s.branch);
-  return hint;
 }
 
 // next: the following layer (null for the last), for the expert prefetch hint.
@@ -86,7 +68,7 @@ Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights*
   graph::rms_norm_rows(s.hidden, H, T, lw.ffn.norm, H, hp.rms_norm_eps, s.normed, H);
   if (lw.ffn.moe) {
     const graph::RouterParams router = graph::RouterParams::from_hparams(hp);
-    const graph::ExpertHint hint = next_layer_hint(model, next, router, T, s);
+    const graph::ExpertHint hint = next_layer_hint(model, next, router, T, s.hidden, s.ffn, s.branch);
     MOTE_RETURN_IF_ERROR(graph::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, s.normed, T, H, s.ffn,
                                         s.branch, &hint));
     if (!lw.ffn.gated_shared.gate.empty()) add_gated_shared(lw.ffn, s.normed, T, H, s, s.branch);
@@ -98,17 +80,7 @@ Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights*
 }
 
 Status check_inputs(const HParams& hp, const int32_t* ids, int64_t T, int64_t start, const GqaMoeScratch& s) {
-  if (T < 1 || T > s.max_tokens)
-    return invalid_argument("forward of " + std::to_string(T) + " tokens: must be in [1, " +
-                            std::to_string(s.max_tokens) + "]");
-  if (start < 0 || start + T > s.max_context)
-    return out_of_range("context full: positions " + std::to_string(start) + ".." + std::to_string(start + T - 1) +
-                        " exceed max_context " + std::to_string(s.max_context));
-  for (int64_t t = 0; t < T; ++t)
-    if (ids[t] < 0 || ids[t] >= hp.vocab_size)
-      return invalid_argument("token id " + std::to_string(ids[t]) + " at index " + std::to_string(t) +
-                              " is outside the vocabulary [0, " + std::to_string(hp.vocab_size) + ")");
-  return Status::ok();
+  return check_forward_inputs(hp, ids, T, start, s.max_tokens, s.max_context);
 }
 
 }  // namespace

@@ -1,0 +1,37 @@
+#include "models/forward_common.h"
+
+#include <string>
+
+namespace mote::models {
+
+Status check_forward_inputs(const HParams& hp, const int32_t* ids, int64_t T, int64_t start, int64_t max_tokens,
+                            int64_t max_context) {
+  if (T < 1 || T > max_tokens)
+    return invalid_argument("forward of " + std::to_string(T) + " tokens: must be in [1, " +
+                            std::to_string(max_tokens) + "]");
+  if (start < 0 || start + T > max_context)
+    return out_of_range("context full: positions " + std::to_string(start) + ".." + std::to_string(start + T - 1) +
+                        " exceed max_context " + std::to_string(max_context));
+  for (int64_t t = 0; t < T; ++t)
+    if (ids[t] < 0 || ids[t] >= hp.vocab_size)
+      return invalid_argument("token id " + std::to_string(ids[t]) + " at index " + std::to_string(t) +
+                              " is outside the vocabulary [0, " + std::to_string(hp.vocab_size) + ")");
+  return Status::ok();
+}
+
+void add_rows(float* h, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) h[i] += b[i];
+}
+
+graph::ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const graph::RouterParams& router,
+                                  int64_t T, const float* hidden, const graph::FfnScratch& ffn, float* normed) {
+  graph::ExpertHint hint;
+  if (next == nullptr || !next->ffn.moe || !model.expert_store().wants_prefetch()) return hint;
+  const HParams& hp = model.hparams();
+  hint.layer = next->index;
+  hint.ids = ffn.predicted;
+  hint.n = graph::predict_experts(router, next->ffn, hp.rms_norm_eps, hidden, T, hp.hidden_size, ffn, normed);
+  return hint;
+}
+
+}  // namespace mote::models
