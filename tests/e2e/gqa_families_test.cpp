@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/session_logits.h"
 #include "common/test_util.h"
 #include "model/model.h"
 #include "session/session.h"
@@ -43,22 +44,7 @@ std::unique_ptr<Model> open_model(const fs::path& path, uint64_t budget, Evictio
 // Prefill logits [n, vocab] (in batches of 4, so the KV cache is reused across calls), then
 // decode logits [n, vocab] one token at a time in a reset session.
 std::vector<float> run_logits(const Model& m, const std::vector<int32_t>& ids) {
-  const int64_t V = m.hparams().vocab_size, n = int64_t(ids.size());
-  std::vector<float> out(size_t(2 * n * V));
-  SessionOptions so;
-  so.max_context = 64;
-  so.max_batch = 4;
-  auto s = Session::create(m, so);
-  EXPECT_TRUE(s);
-  if (!s) return out;
-  Status st = (*s)->prefill(ids, out.data(), LogitsMode::kAll);
-  EXPECT_TRUE(st) << st.to_string();
-  (*s)->reset();
-  for (int64_t i = 0; i < n; ++i) {
-    st = (*s)->decode(ids[size_t(i)], out.data() + (n + i) * V);
-    EXPECT_TRUE(st) << st.to_string();
-  }
-  return out;
+  return test::prefill_then_decode_logits(m, ids, 4);
 }
 
 class GqaFamily : public ::testing::TestWithParam<Family> {

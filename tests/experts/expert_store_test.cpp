@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/session_logits.h"
 #include "common/test_util.h"
 #include "model/model.h"
 #include "common/alloc_counter.h"
@@ -21,6 +22,11 @@ namespace fs = std::filesystem;
 
 namespace mote {
 namespace {
+
+using test::same_bits;
+std::vector<float> run_logits(const Model& m, const std::vector<int32_t>& ids) {
+  return test::prefill_then_decode_logits(m, ids);
+}
 
 const std::vector<std::string> kFixtures = {"ds3_tiny", "ds3_bias", "ds2_lite", "ds2_group", "ds3_fp8"};
 
@@ -47,28 +53,7 @@ std::vector<int32_t> test_ids(const Model& m, int n) {
   return ids;
 }
 
-// Prefill logits [n, vocab] followed by decode logits [n, vocab] (a fresh session each).
-std::vector<float> run_logits(const Model& m, const std::vector<int32_t>& ids) {
-  const int64_t V = m.hparams().vocab_size, n = int64_t(ids.size());
-  std::vector<float> out(size_t(2 * n * V));
-  SessionOptions so;
-  so.max_context = 64;
-  so.max_batch = 16;
-  auto s = Session::create(m, so);
-  EXPECT_TRUE(s);
-  Status st = (*s)->prefill(ids, out.data(), LogitsMode::kAll);
-  EXPECT_TRUE(st) << st.to_string();
-  (*s)->reset();
-  for (int64_t i = 0; i < n; ++i) {
-    st = (*s)->decode(ids[size_t(i)], out.data() + (n + i) * V);
-    EXPECT_TRUE(st) << st.to_string();
-  }
-  return out;
-}
 
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
 
 class ExpertStoreFixture : public ::testing::TestWithParam<std::string> {
  protected:

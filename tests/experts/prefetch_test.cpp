@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/alloc_counter.h"
+#include "common/session_logits.h"
 #include "common/test_util.h"
 #include "model/model.h"
 #include "session/session.h"
@@ -23,6 +24,8 @@ namespace fs = std::filesystem;
 
 namespace mote {
 namespace {
+
+using test::same_bits;
 
 struct StoreSetup {
   uint64_t budget = 0;
@@ -66,25 +69,11 @@ class PrefetchTest : public ::testing::TestWithParam<std::string> {
   uint64_t slots(int64_t n) const { return slot_ * uint64_t(n); }
   uint64_t half_budget() const { return std::max(resident_->expert_store().total_expert_bytes() / 2, slots(k_ + 1)); }
 
-  // Prefill logits [n, vocab] then decode logits [n, vocab] (the session is reset in between).
+  // Prefill then decode logits of n fixed ids ([2n, vocab]).
   std::vector<float> run_logits(const Model& m, int n) {
-    const int64_t V = m.hparams().vocab_size;
     std::vector<int32_t> ids;
-    for (int i = 0; i < n; ++i) ids.push_back(int32_t((i * 37 + 3) % V));
-    std::vector<float> out(size_t(2 * n * V));
-    SessionOptions so;
-    so.max_context = 64;
-    so.max_batch = 16;
-    auto s = Session::create(m, so);
-    EXPECT_TRUE(s);
-    Status st = (*s)->prefill(ids, out.data(), LogitsMode::kAll);
-    EXPECT_TRUE(st) << st.to_string();
-    (*s)->reset();
-    for (int i = 0; i < n; ++i) {
-      st = (*s)->decode(ids[size_t(i)], out.data() + (n + i) * V);
-      EXPECT_TRUE(st) << st.to_string();
-    }
-    return out;
+    for (int i = 0; i < n; ++i) ids.push_back(int32_t((i * 37 + 3) % m.hparams().vocab_size));
+    return test::prefill_then_decode_logits(m, ids);
   }
 
   // Bytes of expert (layer, id) as the mapping holds them (gate, up, down concatenated).
@@ -102,9 +91,6 @@ class PrefetchTest : public ::testing::TestWithParam<std::string> {
   int64_t k_ = 0;
 };
 
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
 
 TEST_P(PrefetchTest, OnAndOffGiveResidentBitsAndCountedPrefetches) {
   const std::vector<float> ref = run_logits(*resident_, 12);
