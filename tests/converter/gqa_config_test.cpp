@@ -209,10 +209,10 @@ TEST(GqaMapping, FamilyNamesAndShapes) {
   const convert::ExpectedModel q3 = convert::expected_tensors(parse(j), true);
   ASSERT_EQ(q3.layers.size(), 2u);
   for (const auto& t : q3.layers[0].tensors) {
-    if (t.role == fb::TensorRole::AttnQ) EXPECT_EQ(t.shape, (std::vector<uint64_t>{48, 32}));
-    if (t.role == fb::TensorRole::AttnK) EXPECT_EQ(t.shape, (std::vector<uint64_t>{24, 32}));
-    if (t.role == fb::TensorRole::AttnOut) EXPECT_EQ(t.shape, (std::vector<uint64_t>{32, 48}));
-    if (t.role == fb::TensorRole::AttnQNorm) EXPECT_EQ(t.shape, (std::vector<uint64_t>{12}));
+    if (t.role == fb::TensorRole::AttnQ) { EXPECT_EQ(t.shape, (std::vector<uint64_t>{48, 32})); }
+    if (t.role == fb::TensorRole::AttnK) { EXPECT_EQ(t.shape, (std::vector<uint64_t>{24, 32})); }
+    if (t.role == fb::TensorRole::AttnOut) { EXPECT_EQ(t.shape, (std::vector<uint64_t>{32, 48})); }
+    if (t.role == fb::TensorRole::AttnQNorm) { EXPECT_EQ(t.shape, (std::vector<uint64_t>{12})); }
   }
   const auto& down = q3.layers[1].experts[2][2];
   EXPECT_EQ(down.name, "model.layers.1.mlp.experts.2.down_proj.weight");
