@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_roofline.h"
 #include "cli.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "session/session.h"
 
@@ -147,6 +149,8 @@ int cmd_bench(const Args& args) {
   const int64_t n_gen = parse_int("--gen", args.get("--gen", "32"), 1, 1 << 20);
   const uint64_t seed = uint64_t(parse_int("--seed", args.get("--seed", "1"), 0, INT64_MAX));
   const ModelOptions model_opts = model_options(args);
+  // First, while nothing else is resident: the bandwidth the decode roofline is measured against.
+  const double bandwidth_gbs = args.has("--mtp-compare") ? 0.0 : measure_read_bandwidth_gbs(kernels::num_threads());
   const auto t_open = std::chrono::steady_clock::now();
   auto model = Model::open(args.positional[0], model_opts);
   if (!model) return std::fprintf(stderr, "mote: error: %s\n", model.status().to_string().c_str()), 1;
@@ -176,6 +180,14 @@ int cmd_bench(const Args& args) {
   const ExpertStats total = store.stats();
   const ExpertStats decode = minus(total, after_prefill);
 
+  // Roofline: the weight bytes a decoded token touched (dense + the experts it used) at the
+  // measured bandwidth, over the measured time per token; prefill GFLOP/s from the weights'
+  // multiply-adds (top-k experts per token).
+  const ActiveWeights aw = active_weights(**model);
+  const double experts_per_token = double(decode.accesses) / double(n_gen);
+  const double active_bytes = aw.dense_bytes + experts_per_token * aw.expert_bytes;
+  const double roofline = (active_bytes / (bandwidth_gbs * 1e9)) / (decode_s / double(n_gen));
+  const double prefill_macs = double(n_prompt) * (aw.dense_macs + double((*model)->hparams().n_experts_per_tok) * aw.expert_macs);
   const uint64_t expert_cache = store.resident() ? store.total_expert_bytes()
                                                  : uint64_t(store.slot_count()) * store.slot_bytes();
   const uint64_t bound = (*model)->dense_bytes() + expert_cache + s.kv_cache_bytes() + s.scratch_bytes() + kRssSlackBytes;
@@ -187,6 +199,11 @@ int cmd_bench(const Args& args) {
       {"open_s", open_s},
       {"prefill_tok_s", double(n_prompt) / prefill_s},
       {"decode_tok_s", double(n_gen) / decode_s},
+      {"memory_bw_gbs", bandwidth_gbs},
+      {"active_bytes_per_token", active_bytes},
+      {"roofline_ratio", roofline},
+      {"prefill_gflops", 2.0 * prefill_macs / prefill_s / 1e9},
+      {"threads", kernels::num_threads()},
       {"expert_budget_bytes", model_opts.expert_budget_bytes},
       {"expert_cache_bytes", expert_cache},
       {"expert_bytes_total", store.total_expert_bytes()},
