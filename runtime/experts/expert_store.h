@@ -47,7 +47,7 @@ class MoteFile;
 
 struct ExpertStoreOptions {
   uint64_t budget_bytes = 0;                // 0 = every routed expert resident
-  EvictionKind policy = EvictionKind::kLru;
+  EvictionKind policy = EvictionKind::kLfu;  // measured: LFU >= LRU on trained routing (README)
   bool direct_io = true;                    // try O_DIRECT before buffered pread
   bool prefetch = true;                     // accept prefetch hints (budget mode only)
   int io_threads = 2;                       // background readers for prefetch (>= 1)

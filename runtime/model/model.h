@@ -25,7 +25,7 @@ struct ModelOptions {
   bool verify_checksums = false;  // recompute every segment checksum at open (a full read; with an
                                   // expert budget the pages read are dropped again afterwards)
   uint64_t expert_budget_bytes = 0;  // routed-expert cache size; 0 = every expert resident
-  EvictionKind expert_policy = EvictionKind::kLru;
+  EvictionKind expert_policy = EvictionKind::kLfu;  // LFU with aging; kLru is the baseline
   bool expert_prefetch = true;     // budget mode: read the next layer's predicted experts ahead
   int64_t expert_hot_slots = 0;    // budget mode: slots pinned for the most used experts
 };

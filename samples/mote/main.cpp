@@ -37,7 +37,7 @@ void usage(FILE* out) {
                "  --no-mtp: no speculative decoding (default: the MTP module drafts when the model has one)\n"
                "expert flags (logits, run, chat, bench): --expert-budget SIZE caps routed-expert memory (SIZE\n"
                "  like 512M, 2G or bytes; default: every expert resident); with a budget: --expert-policy\n"
-               "  lru|lfu, --expert-hot N (slots pinned for the most used experts), --no-prefetch;\n"
+               "  lfu|lru (default lfu), --expert-hot N (slots pinned for the most used experts), --no-prefetch;\n"
                "  --threads N: kernel threads (default 0 = all cores)\n");
 }
 
