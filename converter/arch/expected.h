@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hf/config.h"
@@ -17,13 +18,36 @@
 
 namespace mote::convert {
 
+// Where a tensor comes from when it is not a checkpoint tensor of its own name: a piece of one of
+// gpt-oss's fused expert tensors (model-specs §8.2).
+struct SourceSlice {
+  enum class Kind : uint8_t {
+    kNone,       // the checkpoint tensor `name`
+    kMxfp4Rows,  // rows of expert `expert` of `tensor` (*_blocks [E, R, nb, 16] U8) and its
+                 // *_scales [E, R, nb] U8: source rows row0 + r * row_step, kept as MXFP4
+    kBiasRows,   // entries row0 + r * row_step of row `expert` of `tensor` ([E, N] bias)
+  };
+  Kind kind = Kind::kNone;
+  std::string tensor;
+  uint32_t expert = 0;
+  uint32_t row0 = 0, row_step = 1;
+};
+
 struct ExpectedTensor {
+  ExpectedTensor() = default;
+  // The mapping files list tensors as {name, role, class, layer, expert, shape} (slice kNone).
+  ExpectedTensor(std::string name_, fb::TensorRole role_, fb::TensorClass class_, int layer_, int expert_,
+                 std::vector<uint64_t> shape_, SourceSlice slice_ = {})
+      : name(std::move(name_)), role(role_), tensor_class(class_), layer(layer_), expert(expert_),
+        shape(std::move(shape_)), slice(std::move(slice_)) {}
+
   std::string name;
   fb::TensorRole role = fb::TensorRole::TokenEmbedding;
   fb::TensorClass tensor_class = fb::TensorClass::Norm;
   int layer = -1;
   int expert = -1;
   std::vector<uint64_t> shape;  // PyTorch order: [out, in] or [n]
+  SourceSlice slice;            // kNone except for gpt-oss's experts
 };
 
 struct ExpectedLayer {
@@ -31,6 +55,9 @@ struct ExpectedLayer {
   bool mtp = false;                                     // layer >= num_hidden_layers
   std::vector<ExpectedTensor> tensors;                  // non-expert, in compute order
   std::vector<std::array<ExpectedTensor, 3>> experts;   // [expert] = {gate, up, down}; empty if dense
+  // [expert] = more tensors stored in that expert's segment (gpt-oss: its three biases); empty
+  // for the other families.
+  std::vector<std::vector<ExpectedTensor>> expert_extras;
 };
 
 struct ExpectedModel {

@@ -37,6 +37,10 @@ struct GqaLayerBuilder {
       add("self_attn.k_norm.weight", R::AttnKNorm, C::Norm, {kv});
     }
     add("self_attn.o_proj.weight", R::AttnOut, C::Attention, {H, q});
+    if (c.architecture == fb::Architecture::GptOss) {
+      add("self_attn.o_proj.bias", R::AttnOutBias, C::Attention, {H});
+      add("self_attn.sinks", R::AttnSinks, C::Attention, {uint64_t(c.num_attention_heads)});
+    }
     add("post_attention_layernorm.weight", R::FfnNorm, C::Norm, {H});
   }
 
@@ -48,10 +52,40 @@ struct GqaLayerBuilder {
     add("mlp.down_proj.weight", R::FfnDown, C::DenseFfn, {H, I});
   }
 
+  // gpt-oss: expert e's gate / up are the even / odd rows of gate_up_proj (MXFP4 blocks, kept),
+  // down is down_proj; biases likewise from gate_up_proj_bias / down_proj_bias. Named as
+  // per-expert tensors "...experts.E.{gate,up,down}_proj.{weight,bias}" in the .mote file.
+  void fused_mxfp4_experts() {
+    using K = SourceSlice::Kind;
+    const uint64_t H = c.hidden_size, I = c.moe_intermediate_size, E = c.n_routed_experts;
+    const std::string m = prefix + n.moe + "experts.";
+    const int L = int(out.layer);
+    auto piece = [&](int e, const char* name, R role, std::vector<uint64_t> shape, K kind, const std::string& src,
+                     uint32_t row0, uint32_t step) {
+      ExpectedTensor t{m + std::to_string(e) + "." + name, role, C::RoutedExpert, L, e, std::move(shape)};
+      t.slice = SourceSlice{kind, m + src, uint32_t(e), row0, step};
+      return t;
+    };
+    for (uint32_t e = 0; e < E; ++e) {
+      const int ei = int(e);
+      out.experts.push_back({piece(ei, "gate_proj.weight", R::ExpertGate, {I, H}, K::kMxfp4Rows, "gate_up_proj_blocks", 0, 2),
+                             piece(ei, "up_proj.weight", R::ExpertUp, {I, H}, K::kMxfp4Rows, "gate_up_proj_blocks", 1, 2),
+                             piece(ei, "down_proj.weight", R::ExpertDown, {H, I}, K::kMxfp4Rows, "down_proj_blocks", 0, 1)});
+      out.expert_extras.push_back(
+          {piece(ei, "gate_proj.bias", R::ExpertGateBias, {I}, K::kBiasRows, "gate_up_proj_bias", 0, 2),
+           piece(ei, "up_proj.bias", R::ExpertUpBias, {I}, K::kBiasRows, "gate_up_proj_bias", 1, 2),
+           piece(ei, "down_proj.bias", R::ExpertDownBias, {H}, K::kBiasRows, "down_proj_bias", 0, 1)});
+    }
+  }
+
   void moe() {
     const uint64_t H = c.hidden_size, I = c.moe_intermediate_size, E = c.n_routed_experts;
     const std::string m = prefix + n.moe;
-    add(std::string(n.moe) + "gate.weight", R::Router, C::Router, {E, H});
+    add(std::string(n.moe) + n.router + ".weight", R::Router, C::Router, {E, H});
+    if (c.architecture == fb::Architecture::GptOss) {
+      add(std::string(n.moe) + n.router + ".bias", R::RouterBias, C::Router, {E});
+      return fused_mxfp4_experts();
+    }
     if (c.architecture == fb::Architecture::Qwen2Moe && c.shared_expert_intermediate_size > 0) {
       const uint64_t S = c.shared_expert_intermediate_size;
       add("mlp.shared_expert.gate_proj.weight", R::SharedGate, C::SharedExpert, {S, H});

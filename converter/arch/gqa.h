@@ -6,6 +6,8 @@
 //   (dense: mlp.{gate,up,down}_proj)
 // and differ in a few names (GqaNaming, one per family in arch/<family>.cpp) and in
 // config-driven parts (biases, q/k norm width, the Qwen2-MoE shared expert and its gate).
+// gpt-oss adds o_proj.bias, per-head sinks, a router bias, and fused MXFP4 experts: each expert's
+// gate / up / down (and biases) are listed as slices of the fused tensors (SourceSlice).
 // Routed experts are listed per expert, exactly like DeepSeek's, so each becomes one segment.
 #pragma once
 
@@ -19,6 +21,7 @@ struct GqaNaming {
   const char* expert_gate;  // per-expert projection names: "gate_proj" / "w1"
   const char* expert_up;    // "up_proj" / "w3"
   const char* expert_down;  // "down_proj" / "w2"
+  const char* router = "gate";  // the router inside <moe>: "gate" (gpt-oss: "router", with a bias)
 };
 
 // Every tensor of a GQA MoE model described by `config` (no MTP).
@@ -29,5 +32,6 @@ ExpectedModel mixtral_expected_tensors(const HfConfig& config);
 ExpectedModel qwen_moe_expected_tensors(const HfConfig& config);  // qwen2_moe and qwen3_moe
 ExpectedModel olmoe_expected_tensors(const HfConfig& config);
 ExpectedModel dense_expected_tensors(const HfConfig& config);     // llama and qwen2
+ExpectedModel gpt_oss_expected_tensors(const HfConfig& config);   // arch/gpt_oss.cpp
 
 }  // namespace mote::convert

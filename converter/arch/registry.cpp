@@ -14,6 +14,7 @@ ExpectedModel expected_tensors(const HfConfig& config, bool with_mtp) {
     case A::Qwen2Moe:
     case A::Qwen3Moe: return qwen_moe_expected_tensors(config);
     case A::Olmoe: return olmoe_expected_tensors(config);
+    case A::GptOss: return gpt_oss_expected_tensors(config);
     case A::Llama:
     case A::Qwen2: return dense_expected_tensors(config);
     default: fail("no tensor mapping for architecture '" + config.model_type + "'");

@@ -172,6 +172,7 @@ void parse_rope(const json& root, const Fields& f, HfConfig& c) {
   y.beta_slow = rf.f32("beta_slow", 1.0f);
   y.mscale = rf.f32("mscale", 1.0f);
   y.mscale_all_dim = rf.f32("mscale_all_dim", 0.0f);
+  y.truncate = rf.boolean("truncate", true);
   if (!(y.factor > 0.0f) || !std::isfinite(y.factor)) rf.bad("factor", "must be positive");
   if (y.original_max_position_embeddings == 0) rf.bad("original_max_position_embeddings", "must be positive");
 }
@@ -221,9 +222,10 @@ HfConfig parse_config(std::string_view json_text, const std::string& path) {
   else if (c.model_type == "olmoe") c.architecture = fb::Architecture::Olmoe;
   else if (c.model_type == "llama") c.architecture = fb::Architecture::Llama;
   else if (c.model_type == "qwen2") c.architecture = fb::Architecture::Qwen2;
+  else if (c.model_type == "gpt_oss") c.architecture = fb::Architecture::GptOss;
   else
     fail("unsupported architecture '" + c.model_type + "' in " + path +
-         " (supported: deepseek_v3, deepseek_v2, mixtral, qwen2_moe, qwen3_moe, olmoe, llama, qwen2)");
+         " (supported: deepseek_v3, deepseek_v2, mixtral, qwen2_moe, qwen3_moe, olmoe, llama, qwen2, gpt_oss)");
   if (c.is_gqa()) {
     parse_gqa_config(root, f, c);
     return c;
@@ -250,9 +252,11 @@ flatbuffers::Offset<fb::ModelConfig> build_model_config(flatbuffers::FlatBufferB
                                                         const HfConfig& c, uint32_t nextn_layers) {
   const RopeScalingConfig& r = c.rope_scaling;
   auto rope = fb::CreateRopeScaling(b, r.type, r.factor, r.original_max_position_embeddings, r.beta_fast,
-                                    r.beta_slow, r.mscale, r.mscale_all_dim, r.low_freq_factor, r.high_freq_factor);
+                                    r.beta_slow, r.mscale, r.mscale_all_dim, r.low_freq_factor, r.high_freq_factor,
+                                    r.truncate);
   auto model_type = b.CreateString(c.model_type);
   auto eos = b.CreateVector(c.eos_token_ids);
+  auto sliding = c.layer_sliding.empty() ? 0 : b.CreateVector(c.layer_sliding);
   return fb::CreateModelConfig(
       b, c.architecture, model_type, c.vocab_size, c.hidden_size, c.intermediate_size,
       c.moe_intermediate_size, c.num_hidden_layers, nextn_layers, c.num_attention_heads,
@@ -261,7 +265,7 @@ flatbuffers::Offset<fb::ModelConfig> build_model_config(flatbuffers::FlatBufferB
       c.first_k_dense_replace, c.moe_layer_freq, c.n_group, c.topk_group, c.topk_method,
       c.scoring_func, c.norm_topk_prob, c.routed_scaling_factor, c.rms_norm_eps, c.rope_theta, rope,
       c.max_position_embeddings, c.bos_token_id, eos, c.tie_word_embeddings, c.head_dim,
-      c.sliding_window, c.qk_norm, c.attention_bias, c.shared_expert_intermediate_size);
+      c.sliding_window, c.qk_norm, c.attention_bias, c.shared_expert_intermediate_size, c.swiglu_limit, sliding);
 }
 
 }  // namespace mote::convert

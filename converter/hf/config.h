@@ -28,6 +28,7 @@ struct RopeScalingConfig {
   float mscale_all_dim = 0.0f;
   float low_freq_factor = 1.0f;   // Llama3 only
   float high_freq_factor = 4.0f;  // Llama3 only
+  bool truncate = true;           // Yarn: floor/ceil the correction range (gpt-oss: false)
 };
 
 struct HfConfig {
@@ -70,6 +71,9 @@ struct HfConfig {
   fb::QkNorm qk_norm = fb::QkNorm::None;
   bool attention_bias = false;                  // q/k/v biases (Qwen2-MoE)
   uint32_t shared_expert_intermediate_size = 0; // Qwen2-MoE shared expert width (0 = none)
+  // gpt-oss only.
+  float swiglu_limit = 0.0f;                    // clamped SwiGLU limit (0 = plain SwiGLU)
+  std::vector<uint8_t> layer_sliding;           // [num_hidden_layers] 1 = sliding layer; empty = all
 
   // Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and the dense Llama, Qwen2: grouped-query attention
   // instead of MLA.

@@ -1,4 +1,5 @@
-// config.json of the grouped-query-attention families -> HfConfig (model-specs §4-§7, §9).
+// config.json of the grouped-query-attention families -> HfConfig (model-specs §4-§9; gpt-oss:
+// parse_gpt_oss_keys).
 //
 // Every MoE family maps onto the generic fields: routed experts -> n_routed_experts, the
 // per-expert width -> moe_intermediate_size (Mixtral and OLMoE call it intermediate_size),
@@ -38,6 +39,7 @@ FamilyDefaults defaults_for(A arch) {
     case A::Qwen3Moe: return {151936, 2048, 24, 32, 4, 128, 8, 768, 6144, 0, 10000.0f, 1e-6f, 32768, -1, -1};
     case A::Llama: return {32000, 4096, 32, 32, 32, 0, 0, 0, 11008, 0, 10000.0f, 1e-6f, 2048, 1, 2};
     case A::Qwen2: return {151936, 4096, 32, 32, 32, 0, 0, 0, 22016, 0, 10000.0f, 1e-6f, 32768, -1, -1};
+    case A::GptOss: return {201088, 2880, 36, 64, 8, 128, 4, 2880, 0, 0, 150000.0f, 1e-5f, 131072, -1, 200002};
     default: return {50304, 2048, 16, 16, 16, 64, 8, 2048, 0, 0, 10000.0f, 1e-5f, 4096, -1, 50279};  // Olmoe
   }
 }
@@ -67,6 +69,31 @@ void apply_defaults(HfConfig& c, const FamilyDefaults& d) {
   c.moe_layer_freq = 1;
 }
 
+// gpt-oss (model-specs §8.1): softmax over the selected biased logits, biases on every
+// projection, the clamped SwiGLU, per-layer sliding window from layer_types (default: even
+// layers sliding, as transformers' GptOssConfig).
+void parse_gpt_oss_keys(const Fields& f, HfConfig& c) {
+  c.scoring_func = fb::ScoringFunc::SoftmaxTopk;
+  c.norm_topk_prob = false;
+  c.attention_bias = f.boolean("attention_bias", true);
+  if (!c.attention_bias) f.bad("attention_bias", "is false: gpt-oss without attention biases is not supported");
+  c.swiglu_limit = f.f32("swiglu_limit", 7.0f);
+  if (!(c.swiglu_limit > 0.0f) || !std::isfinite(c.swiglu_limit)) f.bad("swiglu_limit", "must be positive");
+  c.sliding_window = f.u32("sliding_window", 128, true);
+  c.layer_sliding.assign(c.num_hidden_layers, 0);
+  for (uint32_t l = 0; l < c.num_hidden_layers; ++l) c.layer_sliding[l] = l % 2 == 0;
+  const json* types = f.get("layer_types");
+  if (types == nullptr || types->is_null()) return;
+  if (!types->is_array() || types->size() != c.num_hidden_layers)
+    f.bad("layer_types", "must be a list of num_hidden_layers (" + std::to_string(c.num_hidden_layers) + ") entries");
+  for (uint32_t l = 0; l < c.num_hidden_layers; ++l) {
+    const json& t = (*types)[l];
+    if (t == "sliding_attention") c.layer_sliding[l] = 1;
+    else if (t == "full_attention") c.layer_sliding[l] = 0;
+    else f.bad("layer_types", "entry " + std::to_string(l) + " is " + t.dump() + " (expected sliding_attention or full_attention)");
+  }
+}
+
 void parse_family_keys(const Fields& f, HfConfig& c, const FamilyDefaults& d) {
   const A arch = c.architecture;
   const bool qwen = arch == A::Qwen2Moe || arch == A::Qwen3Moe;
@@ -77,7 +104,8 @@ void parse_family_keys(const Fields& f, HfConfig& c, const FamilyDefaults& d) {
   c.num_attention_heads = f.u32("num_attention_heads", c.num_attention_heads);
   c.num_key_value_heads = f.u32("num_key_value_heads", arch == A::Olmoe ? c.num_attention_heads : d.kv_heads, true);
   const uint32_t even_split = c.num_attention_heads ? c.hidden_size / c.num_attention_heads : 0;
-  c.head_dim = arch == A::Olmoe ? even_split : f.u32("head_dim", even_split, true);
+  // gpt-oss: head_dim 64 by default (transformers' GptOssConfig), not hidden / heads (2880 / 64).
+  c.head_dim = arch == A::Olmoe ? even_split : f.u32("head_dim", arch == A::GptOss ? 64 : even_split, true);
   c.max_position_embeddings = f.u64("max_position_embeddings", c.max_position_embeddings);
   if (auto act = f.str("hidden_act"); act && *act != "silu")
     f.bad("hidden_act", "has unsupported value '" + *act + "' (supported: silu)");
@@ -94,9 +122,11 @@ void parse_family_keys(const Fields& f, HfConfig& c, const FamilyDefaults& d) {
   } else {
     c.moe_intermediate_size = f.u32("intermediate_size", c.moe_intermediate_size);
   }
-  c.n_routed_experts = f.u32(arch == A::Mixtral ? "num_local_experts" : "num_experts", c.n_routed_experts);
+  const bool local = arch == A::Mixtral || arch == A::GptOss;
+  c.n_routed_experts = f.u32(local ? "num_local_experts" : "num_experts", c.n_routed_experts);
   // Mixtral always renormalises its top-2 (no key); the others read norm_topk_prob (default false).
   c.norm_topk_prob = arch == A::Mixtral ? true : f.boolean("norm_topk_prob", false);
+  if (arch == A::GptOss) parse_gpt_oss_keys(f, c);
   if (arch == A::Qwen2Moe) {
     c.shared_expert_intermediate_size = f.u32("shared_expert_intermediate_size", c.shared_expert_intermediate_size);
     c.n_shared_experts = c.shared_expert_intermediate_size > 0 ? 1 : 0;
@@ -137,7 +167,8 @@ void refuse_yarn_variants(const json& root, const Fields& f, const HfConfig& c) 
   const json& r = root.at(key);
   if (r.contains("attention_factor") && !r["attention_factor"].is_null())
     f.bad(key, "has attention_factor: an explicit YaRN attention factor is not supported yet");
-  if (r.contains("truncate") && r["truncate"].is_boolean() && !r["truncate"].get<bool>())
+  if (c.architecture != A::GptOss && r.contains("truncate") && r["truncate"].is_boolean() &&
+      !r["truncate"].get<bool>())
     f.bad(key, "has truncate = false: YaRN without a truncated correction range is not supported yet");
 }
 
@@ -148,9 +179,11 @@ void validate_ffn(const Fields& f, const HfConfig& c) {
     return;
   }
   const std::pair<const char*, uint64_t> positive[] = {
-      {c.architecture == A::Mixtral || c.architecture == A::Olmoe ? "intermediate_size" : "moe_intermediate_size",
+      {c.architecture == A::Mixtral || c.architecture == A::Olmoe || c.architecture == A::GptOss
+           ? "intermediate_size" : "moe_intermediate_size",
        c.moe_intermediate_size},
-      {c.architecture == A::Mixtral ? "num_local_experts" : "num_experts", c.n_routed_experts},
+      {c.architecture == A::Mixtral || c.architecture == A::GptOss ? "num_local_experts" : "num_experts",
+       c.n_routed_experts},
       {"num_experts_per_tok", c.num_experts_per_tok}};
   for (const auto& [name, value] : positive)
     if (value == 0) f.bad(name, f.has(name) ? "must be positive" : "is missing (required)");
@@ -192,6 +225,9 @@ void parse_gqa_config(const json& root, const Fields& f, HfConfig& c) {
   parse_family_keys(f, c, d);
   // Mixtral's sliding_window applies to every layer when set (null = full attention).
   if (c.architecture == A::Mixtral) c.sliding_window = f.u32("sliding_window", 0, true);
+  // gpt-oss MXFP4 experts: whole 32-blocks along both input widths (hidden, intermediate).
+  if (c.architecture == A::GptOss && (c.hidden_size % 32 != 0 || c.moe_intermediate_size % 32 != 0))
+    f.bad("hidden_size", "and intermediate_size must be multiples of 32 (MXFP4 blocks) for gpt_oss");
   parse_rope(root, f, c);
   parse_tokens(f, c);
   refuse_unsupported(f, c);

@@ -68,6 +68,9 @@ class Conversion {
  private:
   bool decide_mtp();
   SourceTensor resolve(const ExpectedTensor& e);
+  SourceTensor resolve_slice(const ExpectedTensor& e);
+  TensorRef find_fused(const std::string& name, StDtype dtype, const std::vector<uint64_t>& shape,
+                       const std::string& what);
   TensorRef resolve_scale(const ExpectedTensor& e, const TensorRef& ref);
   bool same_source(const SourceTensor& a, const SourceTensor& b);
   bool same_bytes(const TensorRef& a, const TensorRef& b);
@@ -145,7 +148,52 @@ TensorRef Conversion::resolve_scale(const ExpectedTensor& e, const TensorRef& re
   return scale;
 }
 
+// A fused gpt-oss tensor with exactly `dtype` (decodable when `dtype` is F32: any float type)
+// and `shape`; `what` names the expected tensor it is read for.
+TensorRef Conversion::find_fused(const std::string& name, StDtype dtype, const std::vector<uint64_t>& shape,
+                                 const std::string& what) {
+  const TensorRef ref = ck_->find(name);
+  if (!ref) fail("missing tensor " + name + " (expected by config.json, for " + what + ")");
+  if (ref.info->shape != shape)
+    fail("tensor " + name + " has shape " + shape_string(ref.info->shape) + ", expected " + shape_string(shape) +
+         " (in " + ref.file->path() + ")");
+  const StDtype dt = ref.info->dtype;
+  const bool ok = dtype == StDtype::F32 ? st_dtype_decodable(dt) && dt != StDtype::F8_E4M3 : dt == dtype;
+  if (!ok)
+    fail(std::string("unsupported dtype ") + st_dtype_name(dt) + " for tensor " + name + " in file " +
+         ref.file->path() + " (expected " + (dtype == StDtype::F32 ? "F32, F16 or BF16" : st_dtype_name(dtype)) + ")");
+  consumed_.insert(ref.info);
+  source_dtypes_.insert(st_dtype_name(dt));
+  return ref;
+}
+
+// gpt-oss: one expert's piece of a fused tensor (arch/expected.h SourceSlice). MXFP4 rows need
+// *_blocks [E, R, nb, 16] and *_scales [E, R, nb] (U8); biases [E, N] in a float type.
+SourceTensor Conversion::resolve_slice(const ExpectedTensor& e) {
+  const SourceSlice& sl = e.slice;
+  const uint64_t E = cfg_.n_routed_experts, n = e.shape[0] * sl.row_step;  // rows or entries per expert
+  SourceTensor s;
+  s.expert = sl.expert;
+  s.row0 = sl.row0;
+  s.row_step = sl.row_step;
+  s.src_rows = n;
+  s.rows = e.shape.size() == 2 ? e.shape[0] : 1;
+  s.cols = e.shape.back();
+  if (sl.kind == SourceSlice::Kind::kBiasRows) {
+    s.slice = SourceTensor::Slice::kBiasRows;
+    s.data = find_fused(sl.tensor, StDtype::F32, {E, n}, e.name);
+    return s;
+  }
+  const uint64_t nb = s.cols / 32;
+  const std::string scales = sl.tensor.substr(0, sl.tensor.size() - std::string("_blocks").size()) + "_scales";
+  s.slice = SourceTensor::Slice::kMxfp4Rows;
+  s.data = find_fused(sl.tensor, StDtype::U8, {E, n, nb, 16}, e.name);
+  s.scale = find_fused(scales, StDtype::U8, {E, n, nb}, e.name);
+  return s;
+}
+
 SourceTensor Conversion::resolve(const ExpectedTensor& e) {
+  if (e.slice.kind != SourceSlice::Kind::kNone) return resolve_slice(e);
   const TensorRef ref = ck_->find(e.name);
   if (!ref) fail("missing tensor " + e.name + " (expected by config.json)");
   if (ref.info->shape != e.shape)
@@ -196,7 +244,9 @@ uint32_t Conversion::plan_tensor(uint32_t segment, const ExpectedTensor& e, cons
   t.layer = e.layer;
   t.expert = e.expert;
   t.shape = e.shape;
-  t.type = opt_.recipe.type_for(e.tensor_class, e.shape.size());
+  // gpt-oss experts stay in their native MXFP4 whatever the recipe (no re-quantisation).
+  t.type = src.slice == SourceTensor::Slice::kMxfp4Rows ? WeightType::MXFP4
+                                                         : opt_.recipe.type_for(e.tensor_class, e.shape.size());
   const uint32_t index = writer_.add_tensor(segment, std::move(t));
   jobs_.push_back({index, src, writer_.tensor(index).type});
   return index;
@@ -256,6 +306,8 @@ void Conversion::plan_layer(const ExpectedLayer& layer) {
     pe.gate = plan_tensor(eseg, layer.experts[e][0]);
     pe.up = plan_tensor(eseg, layer.experts[e][1]);
     pe.down = plan_tensor(eseg, layer.experts[e][2]);
+    if (e < layer.expert_extras.size())
+      for (const ExpectedTensor& extra : layer.expert_extras[e]) plan_tensor(eseg, extra);
     writer_.add_expert(pe);
     ++summary_.experts;
   }
@@ -312,7 +364,9 @@ void Conversion::write_all() {
       written += n;
       progress_.update(done, written);
     });
-    summary_.source_bytes += job.source.data.info->size();
+    // A fused gpt-oss tensor is read piece by piece; count the piece (bytes written ~ bytes read).
+    summary_.source_bytes += job.source.slice == SourceTensor::Slice::kNone ? job.source.data.info->size()
+                                                                              : writer_.tensor(job.index).size;
     progress_.update(++done, written);
   }
   progress_.update(done, written, true);
@@ -326,7 +380,7 @@ ConvertSummary Conversion::run() {
   check_output_path(opt_.output);
   cfg_ = load_config(opt_.input_dir);
   ck_ = Checkpoint::open(opt_.input_dir);
-  reject_fused_experts(*ck_);
+  if (cfg_.architecture != fb::Architecture::GptOss) reject_fused_experts(*ck_);
   has_mtp_ = decide_mtp();
   plan_globals();
   for (const ExpectedLayer& layer : model_.layers) plan_layer(layer);

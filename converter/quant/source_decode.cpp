@@ -64,4 +64,17 @@ void dequantize_fp8_rows(const uint8_t* q, int64_t row0, int64_t rows, int64_t c
   }
 }
 
+void repack_mxfp4_rows(const uint8_t* blocks, const uint8_t* scales, int64_t nb, int64_t src_row0,
+                       int64_t row_step, int64_t rows, uint8_t* dst) {
+  constexpr int64_t kBlockBytes = 16;  // 32 E2M1 codes, low nibble first (same order as ours)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t src = src_row0 + r * row_step;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* out = dst + (r * nb + b) * (kBlockBytes + 1);
+      out[0] = scales[src * nb + b];
+      std::memcpy(out + 1, blocks + (src * nb + b) * kBlockBytes, kBlockBytes);
+    }
+  }
+}
+
 }  // namespace mote::convert

@@ -65,11 +65,45 @@ uint64_t TensorConverter::buffer_bytes() const {
 }
 
 void TensorConverter::convert(const SourceTensor& src, WeightType type, const ByteSink& sink) {
+  if (src.slice != SourceTensor::Slice::kNone) return convert_slice(src, type, sink);
   const uint64_t rows_per_chunk = chunk_rows(src.cols);
   const uint64_t row_bytes = weight_row_bytes(type, int64_t(src.cols));
   for (uint64_t row0 = 0; row0 < src.rows; row0 += rows_per_chunk) {
     const uint64_t rows = std::min(rows_per_chunk, src.rows - row0);
     sink(convert_chunk(src, type, row0, rows), rows * row_bytes);
+  }
+}
+
+void TensorConverter::convert_slice(const SourceTensor& src, WeightType type, const ByteSink& sink) {
+  const uint64_t step = src.row_step;
+  if (src.slice == SourceTensor::Slice::kBiasRows) {  // one expert's bias row: small, read whole
+    const StDtype dtype = src.data.info->dtype;
+    const uint64_t esize = st_dtype_size(dtype), n = src.src_rows;
+    uint8_t* raw = src_.ensure(n * esize);
+    src.data.read(src.expert * n * esize, raw, n * esize);
+    auto* all = reinterpret_cast<float*>(f32_.ensure((n + src.cols) * sizeof(float)));
+    decode_to_f32(dtype, raw, n, all);
+    float* picked = all + n;
+    for (uint64_t i = 0; i < src.cols; ++i) picked[i] = all[src.row0 + i * step];
+    uint8_t* out = out_.ensure(weight_row_bytes(type, int64_t(src.cols)));
+    quantize_row(type, picked, int64_t(src.cols), out);
+    sink(out, weight_row_bytes(type, int64_t(src.cols)));
+    return;
+  }
+  if (type != WeightType::MXFP4) fail("internal: MXFP4 expert slices can only be kept as MXFP4");
+  const uint64_t nb = src.cols / kQuantBlock, block_row = nb * 16;  // 16 bytes per block of 32
+  const uint64_t rows_per_chunk = std::max<uint64_t>(1, chunk_bytes_ / (block_row * step + nb * step));
+  for (uint64_t r0 = 0; r0 < src.rows; r0 += rows_per_chunk) {
+    const uint64_t rows = std::min(rows_per_chunk, src.rows - r0);
+    // The contiguous source rows [first, first + span) cover this chunk's rows (every step-th).
+    const uint64_t first = src.expert * src.src_rows + src.row0 + r0 * step, span = (rows - 1) * step + 1;
+    uint8_t* blocks = src_.ensure(span * block_row);
+    uint8_t* scales = scale_raw_.ensure(span * nb);
+    src.data.read(first * block_row, blocks, span * block_row);
+    src.scale.read(first * nb, scales, span * nb);
+    uint8_t* out = out_.ensure(rows * weight_row_bytes(type, int64_t(src.cols)));
+    repack_mxfp4_rows(blocks, scales, int64_t(nb), 0, int64_t(step), int64_t(rows), out);
+    sink(out, rows * weight_row_bytes(type, int64_t(src.cols)));
   }
 }
 

@@ -24,9 +24,15 @@ namespace mote::convert {
 
 struct SourceTensor {
   TensorRef data;
-  TensorRef scale;   // weight_scale_inv when data is F8_E4M3, else empty
+  TensorRef scale;   // weight_scale_inv when data is F8_E4M3 (kMxfp4Rows: the *_scales), else empty
   uint64_t rows = 0; // 1 for 1-D tensors
   uint64_t cols = 0;
+  // gpt-oss fused experts (arch/expected.h SourceSlice): output row r (kBiasRows: entry r) is
+  // source row (entry) row0 + r * row_step of expert `expert` in a fused tensor of `src_rows`
+  // rows (kBiasRows: entries) per expert. kMxfp4Rows converts only to WeightType::MXFP4 (bytes
+  // copied, scale first in each block); kBiasRows decodes and re-encodes like a plain vector.
+  enum class Slice : uint8_t { kNone, kMxfp4Rows, kBiasRows } slice = Slice::kNone;
+  uint64_t expert = 0, row0 = 0, row_step = 1, src_rows = 0;
 };
 
 // Receives converted bytes in order.
@@ -52,6 +58,8 @@ class TensorConverter {
     uint64_t capacity = 0;
     uint8_t* ensure(uint64_t bytes);
   };
+  // The gpt-oss slices (SourceTensor::slice != kNone); same chunking and buffers.
+  void convert_slice(const SourceTensor& src, WeightType type, const ByteSink& sink);
   // Converts rows [row0, row0 + rows); returns the output bytes (in src_ or out_).
   const uint8_t* convert_chunk(const SourceTensor& src, WeightType type, uint64_t row0, uint64_t rows);
 

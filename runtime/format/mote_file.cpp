@@ -13,6 +13,7 @@ static_assert(int(fb::WeightType::F16) == int(WeightType::F16));
 static_assert(int(fb::WeightType::BF16) == int(WeightType::BF16));
 static_assert(int(fb::WeightType::Q8_0) == int(WeightType::Q8_0));
 static_assert(int(fb::WeightType::Q4_0) == int(WeightType::Q4_0));
+static_assert(int(fb::WeightType::MXFP4) == int(WeightType::MXFP4));
 
 namespace {
 

@@ -19,6 +19,32 @@ void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float*
 
 namespace {
 
+void add_bias_rows(float* rows, int64_t n_rows, int64_t width, const float* bias) {
+  if (bias == nullptr) return;
+  for (int64_t r = 0; r < n_rows; ++r)
+    for (int64_t i = 0; i < width; ++i) rows[r * width + i] += bias[i];
+}
+
+}  // namespace
+
+void clamped_swiglu_mlp(const ExpertWeights& w, float alpha, float limit, const float* x, int64_t n_tokens,
+                        float* gate, float* up, float* out) {
+  const int64_t I = w.gate.rows, H = w.down.rows;
+  kernels::matmul(w.gate, x, n_tokens, gate);
+  kernels::matmul(w.up, x, n_tokens, up);
+  add_bias_rows(gate, n_tokens, I, w.gate_bias);
+  add_bias_rows(up, n_tokens, I, w.up_bias);
+  for (int64_t i = 0; i < n_tokens * I; ++i) {
+    const float g = std::fmin(gate[i], limit);
+    const float u = std::clamp(up[i], -limit, limit);
+    gate[i] = (u + 1.0f) * (g / (1.0f + std::exp(-alpha * g)));
+  }
+  kernels::matmul(w.down, gate, n_tokens, out);
+  add_bias_rows(out, n_tokens, H, w.down_bias);
+}
+
+namespace {
+
 // Routes every token and sorts the (token, weight) slots by expert (counting sort, stable in
 // token order). Afterwards expert e owns slots [e == 0 ? 0 : expert_end[e-1], expert_end[e]).
 void route_and_group(const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens,
@@ -39,13 +65,17 @@ void route_and_group(const RouterParams& router, const FfnWeights& w, const floa
 }
 
 // Runs expert weights `ew` on the tokens of slots [begin, end) and accumulates into out.
-void run_expert(const ExpertWeights& ew, const float* x, int32_t begin, int32_t end, int64_t hidden,
-                const FfnScratch& s, float* out) {
+// swiglu_limit > 0: gpt-oss's clamped SwiGLU with biases (FfnWeights::swiglu_limit).
+void run_expert(const ExpertWeights& ew, float swiglu_limit, const float* x, int32_t begin, int32_t end,
+                int64_t hidden, const FfnScratch& s, float* out) {
   const int64_t n = end - begin;
   for (int64_t j = 0; j < n; ++j)
     std::memcpy(s.gathered + j * hidden, x + int64_t(s.slot_token[begin + j]) * hidden,
                 size_t(hidden) * sizeof(float));
-  swiglu_mlp(ew, s.gathered, n, s.gate, s.up, s.expert_out);
+  if (swiglu_limit > 0.0f)
+    clamped_swiglu_mlp(ew, kGptOssSwigluAlpha, swiglu_limit, s.gathered, n, s.gate, s.up, s.expert_out);
+  else
+    swiglu_mlp(ew, s.gathered, n, s.gate, s.up, s.expert_out);
   for (int64_t j = 0; j < n; ++j)
     kernels::axpy(s.slot_weight[begin + j], s.expert_out + j * hidden,
                   out + int64_t(s.slot_token[begin + j]) * hidden, hidden);
@@ -88,7 +118,7 @@ Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& 
     if (last_group && next != nullptr && next->n > 0) experts.prefetch(next->layer, next->ids, next->n);
     for (int64_t i = 0; i < n; ++i) {
       const int32_t id = ids[i];
-      run_expert(views[i], x, id == 0 ? 0 : s.expert_end[id - 1], s.expert_end[id], hidden, s, out);
+      run_expert(views[i], w.swiglu_limit, x, id == 0 ? 0 : s.expert_end[id - 1], s.expert_end[id], hidden, s, out);
     }
     experts.release(layer, ids, n);
   }

@@ -31,6 +31,13 @@ struct FfnScratch {
 // out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each.
 void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out);
 
+// gpt-oss's expert (spec §8.3), with the expert's biases (null ones are skipped):
+//   g = min(x Wg^T + bg, limit); u = clamp(x Wu^T + bu, -limit, limit)
+//   out[T, H] = ((u + 1) * g * sigmoid(alpha * g)) Wd^T + bd.     gate/up buffers: [T, I] each.
+inline constexpr float kGptOssSwigluAlpha = 1.702f;
+void clamped_swiglu_mlp(const ExpertWeights& w, float alpha, float limit, const float* x, int64_t n_tokens,
+                        float* gate, float* up, float* out);
+
 // Supplies routed experts' weights to moe_ffn (implemented by experts/ExpertStore). acquire pins
 // the n distinct experts `ids` of `layer` (n <= max_group()) and writes their views to `out`;
 // they stay valid until release(layer, ids, n). On error nothing stays pinned. Implementations

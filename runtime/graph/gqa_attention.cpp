@@ -47,8 +47,10 @@ void finish_qk(const GqaDims& d, float* rows, int64_t T, int64_t stride, int64_t
 }
 
 // ctx [T, nh*hd] from q [T, nh*hd] and the cache rows 0 .. start+T-1 (causal, windowed).
-void attend(const GqaDims& d, const float* q, int64_t T, int64_t start, const float* cache, float* scores,
-            float* ctx) {
+// sinks (gpt-oss, [nh] or null): head h's softmax gets one more logit sinks[h] (not scaled) whose
+// probability is dropped, so that head's weights sum to less than 1.
+void attend(const GqaDims& d, const float* q, int64_t T, int64_t start, const float* cache, const float* sinks,
+            float* scores, float* ctx) {
   const int64_t hd = d.head_dim, cd = d.cache_dim(), kv = d.kv_dim(), group = d.n_heads / d.n_kv_heads;
   for (int64_t t = 0; t < T; ++t) {
     const int64_t pos = start + t;
@@ -61,7 +63,8 @@ void attend(const GqaDims& d, const float* q, int64_t T, int64_t start, const fl
         scores[k] = kernels::dot(qh, cache + k * cd + k_off, hd) * d.softmax_scale;
         max = std::fmax(max, scores[k]);
       }
-      float sum = 0.0f;
+      if (sinks != nullptr) max = std::fmax(max, sinks[h]);
+      float sum = sinks != nullptr ? std::exp(sinks[h] - max) : 0.0f;
       for (int64_t k = first; k <= pos; ++k) {
         scores[k] = std::exp(scores[k] - max);
         sum += scores[k];
@@ -85,8 +88,9 @@ void gqa_attention(const GqaDims& d, const AttentionWeights& w, const float* x, 
   finish_qk(d, s.q, n_tokens, d.q_dim(), d.n_heads, w.q_bias, w.q_norm, cos, sin);
   finish_qk(d, rows, n_tokens, cd, d.n_kv_heads, w.k_bias, w.k_norm, cos, sin);
   add_bias(rows + kv, n_tokens, cd, w.v_bias, kv);
-  attend(d, s.q, n_tokens, start, cache, s.scores, s.ctx);
+  attend(d, s.q, n_tokens, start, cache, w.sinks, s.scores, s.ctx);
   kernels::matmul(w.o, s.ctx, n_tokens, out);
+  add_bias(out, n_tokens, d.hidden, w.o_bias, d.hidden);
 }
 
 }  // namespace mote::graph

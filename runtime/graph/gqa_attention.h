@@ -6,7 +6,10 @@
 //   q, k: RMSNorm per head (Qwen3) or over the whole projection (OLMoE), then half-rotated RoPE
 //   score = q[h] . k[h / (nh/nkv)][t] * hd^-0.5 over keys t in (pos - window, pos] (window 0 =
 //           every earlier position), softmax, ctx[h] = sum_t p_t v[h / (nh/nkv)][t]
-//   out = ctx Wo^T                                              [T, H]
+//   gpt-oss: each head's softmax also holds its sink logit (AttentionWeights::sinks), whose
+//           probability is dropped; the sliding window is per layer (the caller sets
+//           GqaDims::sliding_window for each layer)
+//   out = ctx Wo^T (+ bo, gpt-oss)                              [T, H]
 //
 // Functions only write caller-owned buffers; thread-safe for distinct buffers/caches.
 #pragma once

@@ -54,6 +54,21 @@ void mask_groups(const RouterParams& p, float* choice, float* group_score) {
       for (int64_t i = 0; i < per; ++i) choice[g * per + i] = kNegInf;
 }
 
+// gpt-oss (spec §9): logits + the router's linear bias, top-k of those, softmax over the k
+// selected values only (no renormalisation or scaling). scores: [E] scratch.
+void route_softmax_topk(const RouterParams& p, const float* logits, const float* bias, float* scores, int32_t* idx,
+                        float* weights) {
+  const int64_t E = p.n_experts;
+  for (int64_t e = 0; e < E; ++e) scores[e] = bias ? logits[e] + bias[e] : logits[e];
+  for (int64_t k = 0; k < p.top_k; ++k) {
+    const int64_t e = argmax_untaken(scores, E);
+    idx[k] = int32_t(e);
+    weights[k] = scores[e];
+    scores[e] = NAN;
+  }
+  softmax_scores(weights, p.top_k, weights);  // in place: reads every value before writing
+}
+
 }  // namespace
 
 RouterParams RouterParams::from_hparams(const HParams& hp) {
@@ -75,6 +90,10 @@ void route(const RouterParams& p, const float* logits, const float* bias, float*
   float* scores = scratch;        // [E] scores used for the weights
   float* choice = scratch + E;    // [E] scores used for the selection
   float* groups = scratch + 2 * E;  // [n_group]
+  if (p.scoring == ScoringFunc::kSoftmaxTopk) {
+    route_softmax_topk(p, logits, bias, scores, idx, weights);
+    return;
+  }
   if (p.scoring == ScoringFunc::kSoftmax) {
     softmax_scores(logits, E, scores);
   } else {

@@ -5,6 +5,8 @@
 //                  (denominator + 1e-20, as HF); w *= routed_scaling_factor.
 //   V2 group_limited_greedy: s = softmax(logits); group score = max; same masking; w = s[idx].
 //   greedy: top-k over all experts.
+//   gpt-oss (ScoringFunc::kSoftmaxTopk): `bias` is the router's linear bias, added to the logits;
+//                  top-k of those; w = softmax over the k selected values.
 // Ties are broken deterministically: the lower expert (or group) index wins.
 // Pure function on caller-owned buffers; thread-safe.
 #pragma once

@@ -16,6 +16,7 @@ const char* weight_type_name(WeightType type) {
     case WeightType::BF16: return "bf16";
     case WeightType::Q8_0: return "q8_0";
     case WeightType::Q4_0: return "q4_0";
+    case WeightType::MXFP4: return "mxfp4";
   }
   return "unknown";
 }
@@ -32,7 +33,7 @@ bool parse_weight_type(const char* text, WeightType* out) {
 }
 
 int64_t weight_block_size(WeightType type) {
-  return (type == WeightType::Q8_0 || type == WeightType::Q4_0) ? kQuantBlock : 1;
+  return (type == WeightType::Q8_0 || type == WeightType::Q4_0 || type == WeightType::MXFP4) ? kQuantBlock : 1;
 }
 
 int64_t weight_block_bytes(WeightType type) {
@@ -42,6 +43,7 @@ int64_t weight_block_bytes(WeightType type) {
     case WeightType::BF16: return 2;
     case WeightType::Q8_0: return kQ8_0BlockBytes;
     case WeightType::Q4_0: return kQ4_0BlockBytes;
+    case WeightType::MXFP4: return kMxfp4BlockBytes;
   }
   return 0;
 }
@@ -144,6 +146,44 @@ void quantize_q4_0(const float* src, int64_t cols, uint8_t* dst) {
   }
 }
 
+// Nearest E2M1 code of v (ties to the even code, i.e. the smaller magnitude on .25/.75/1.25...).
+uint8_t nearest_e2m1(float v) {
+  int best = 0;
+  for (int c = 1; c < 8; ++c)
+    if (std::fabs(std::fabs(v) - kMxfp4Values[c]) < std::fabs(std::fabs(v) - kMxfp4Values[best])) best = c;
+  return uint8_t(best | (v < 0.0f && best != 0 ? 8 : 0));
+}
+
+void quantize_mxfp4(const float* src, int64_t cols, uint8_t* dst) {
+  const int64_t nb = (cols + kQuantBlock - 1) / kQuantBlock;
+  float v[kQuantBlock];
+  for (int64_t b = 0; b < nb; ++b) {
+    load_block(src, cols, b, v);
+    float amax = 0.0f;
+    for (float x : v) amax = std::max(amax, std::fabs(x));
+    // OCP MX: shared exponent = floor(log2(amax)) - emax(E2M1) = ... - 2, clamped to E8M0's range.
+    const int e = amax > 0.0f ? std::clamp(int(std::floor(std::log2(amax))) - 2, -127, 127) : -127;
+    const float inv = std::ldexp(1.0f, -e);
+    uint8_t* block = dst + b * kMxfp4BlockBytes;
+    block[0] = uint8_t(e + 127);
+    for (int j = 0; j < kQuantBlock / 2; ++j)
+      block[1 + j] = uint8_t(nearest_e2m1(v[2 * j] * inv) | (nearest_e2m1(v[2 * j + 1] * inv) << 4));
+  }
+}
+
+// Decodes cols values of MXFP4 blocks (see quant.h).
+void dequantize_mxfp4(const uint8_t* src, int64_t cols, float* dst) {
+  for (int64_t start = 0, b = 0; start < cols; start += kQuantBlock, ++b) {
+    const uint8_t* block = src + b * kMxfp4BlockBytes;
+    const float scale = std::ldexp(1.0f, int(block[0]) - 127);
+    const int64_t n = std::min<int64_t>(kQuantBlock, cols - start);
+    for (int64_t j = 0; j < n; ++j) {
+      const uint8_t byte = block[1 + j / 2];
+      dst[start + j] = kMxfp4Values[(j & 1) ? (byte >> 4) : (byte & 0xf)] * scale;
+    }
+  }
+}
+
 }  // namespace
 
 void quantize_row(WeightType type, const float* src, int64_t cols, uint8_t* dst) {
@@ -165,6 +205,7 @@ void quantize_row(WeightType type, const float* src, int64_t cols, uint8_t* dst)
       return;
     case WeightType::Q8_0: quantize_q8_0(src, cols, dst); return;
     case WeightType::Q4_0: quantize_q4_0(src, cols, dst); return;
+    case WeightType::MXFP4: quantize_mxfp4(src, cols, dst); return;
   }
 }
 
@@ -204,6 +245,7 @@ void dequantize_row(WeightType type, const uint8_t* src, int64_t cols, float* ds
       }
       return;
     }
+    case WeightType::MXFP4: dequantize_mxfp4(src, cols, dst); return;
   }
 }
 

@@ -98,6 +98,14 @@ Status read_gqa_fields(const fb::ModelConfig& c, HParams* hp) {
   hp->attention_bias = c.attention_bias();
   hp->shared_expert_intermediate_size = c.shared_expert_intermediate_size();
   hp->shared_expert_gated = hp->arch == Arch::kQwen2Moe && hp->n_shared_experts > 0;
+  hp->swiglu_limit = c.swiglu_limit();
+  if (!(hp->swiglu_limit >= 0.0f) || !std::isfinite(hp->swiglu_limit)) return bad("swiglu_limit must be >= 0");
+  if (c.layer_sliding() != nullptr) {
+    hp->layer_sliding.assign(c.layer_sliding()->begin(), c.layer_sliding()->end());
+    if (int64_t(hp->layer_sliding.size()) != hp->n_layers)
+      return bad("layer_sliding has " + num(int64_t(hp->layer_sliding.size())) + " entries, expected num_hidden_layers = " +
+                 num(hp->n_layers));
+  }
   return Status::ok();
 }
 
@@ -114,6 +122,7 @@ Status read_rope_scaling(const fb::ModelConfig& c, HParams* hp) {
     hp->beta_slow = rs->beta_slow() != 0.0f ? rs->beta_slow() : 1.0;
     hp->mscale = rs->mscale();
     hp->mscale_all_dim = rs->mscale_all_dim();
+    hp->yarn_truncate = rs->truncate();
     if (!(hp->rope_factor > 0.0)) return bad("rope_scaling.factor must be > 0");
     if (hp->rope_original_max_position <= 0)
       return bad("rope_scaling.original_max_position_embeddings must be > 0");
@@ -161,13 +170,15 @@ double yarn_get_mscale(double scale, double mscale) {
 }
 
 void yarn_correction_range(double beta_fast, double beta_slow, int64_t dim, double base,
-                           int64_t original_max_position, double* low, double* high) {
+                           int64_t original_max_position, double* low, double* high, bool truncate) {
   auto correction_dim = [&](double rotations) {
     return double(dim) * std::log(double(original_max_position) / (rotations * 2.0 * kPi)) /
            (2.0 * std::log(base));
   };
-  *low = std::max(std::floor(correction_dim(beta_fast)), 0.0);
-  *high = std::min(std::ceil(correction_dim(beta_slow)), double(dim - 1));
+  // HF find_correction_range: floor/ceil only when truncating; the clamp always applies.
+  const double low_raw = correction_dim(beta_fast), high_raw = correction_dim(beta_slow);
+  *low = std::max(truncate ? std::floor(low_raw) : low_raw, 0.0);
+  *high = std::min(truncate ? std::ceil(high_raw) : high_raw, double(dim - 1));
 }
 
 void compute_rope_params(HParams* hp) {
@@ -193,7 +204,7 @@ void compute_rope_params(HParams* hp) {
   }
   const double s = hp->rope_factor;
   yarn_correction_range(hp->beta_fast, hp->beta_slow, rope.dim, hp->rope_theta,
-                        hp->rope_original_max_position, &rope.yarn_low, &rope.yarn_high);
+                        hp->rope_original_max_position, &rope.yarn_low, &rope.yarn_high, hp->yarn_truncate);
   const double low = rope.yarn_low;
   const double high = rope.yarn_high == low ? low + 0.001 : rope.yarn_high;
   for (int64_t j = 0; j < half; ++j) {
@@ -224,6 +235,7 @@ Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
     case fb::Architecture::Qwen2Moe: hp.arch = Arch::kQwen2Moe; break;
     case fb::Architecture::Qwen3Moe: hp.arch = Arch::kQwen3Moe; break;
     case fb::Architecture::Olmoe: hp.arch = Arch::kOlmoe; break;
+    case fb::Architecture::GptOss: hp.arch = Arch::kGptOss; break;
     case fb::Architecture::Llama: hp.arch = Arch::kLlama; break;
     case fb::Architecture::Qwen2: hp.arch = Arch::kQwen2; break;
     default:
@@ -258,6 +270,7 @@ Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
   switch (c.scoring_func()) {
     case fb::ScoringFunc::Softmax: hp.scoring_func = ScoringFunc::kSoftmax; break;
     case fb::ScoringFunc::Sigmoid: hp.scoring_func = ScoringFunc::kSigmoid; break;
+    case fb::ScoringFunc::SoftmaxTopk: hp.scoring_func = ScoringFunc::kSoftmaxTopk; break;
     default: return unsupported("model config: unknown scoring_func " + std::to_string(int(c.scoring_func())));
   }
   hp.norm_topk_prob = c.norm_topk_prob();

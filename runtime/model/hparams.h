@@ -1,6 +1,6 @@
 // HParams: the validated hyper-parameters of a model, read from fb::ModelConfig, plus the values
 // derived from them once at load (qk_head_dim, RoPE/YaRN tables, softmax scale, KV row width).
-// DeepSeek-V2/V3 use MLA; Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and the dense Llama / Qwen2 use
+// DeepSeek-V2/V3 use MLA; Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, gpt-oss and the dense Llama / Qwen2 use
 // grouped-query attention (is_gqa(): the MLA fields are 0 and the GQA fields below are set).
 // Plain value type: immutable after from_config(), safe to share between threads.
 #pragma once
@@ -13,10 +13,11 @@
 
 namespace mote {
 
-enum class Arch { kDeepSeekV2, kDeepSeekV3, kMixtral, kQwen2Moe, kQwen3Moe, kOlmoe, kLlama, kQwen2 };
+enum class Arch { kDeepSeekV2, kDeepSeekV3, kMixtral, kQwen2Moe, kQwen3Moe, kOlmoe, kLlama, kQwen2, kGptOss };
 // Where GQA models RMS-normalise q and k (spec §6.3 Qwen3: per head; §7.3 OLMoE: whole projection).
 enum class QkNorm { kNone, kPerHead, kFull };
-enum class ScoringFunc { kSoftmax, kSigmoid };
+// kSoftmaxTopk (gpt-oss, spec §9): top-k of the raw logits, then softmax over the k selected.
+enum class ScoringFunc { kSoftmax, kSigmoid, kSoftmaxTopk };
 enum class TopkMethod {
   kGreedy,              // top-k over all experts
   kGroupLimitedGreedy,  // DeepSeek-V2: group score = max within the group
@@ -72,6 +73,16 @@ struct HParams {
   bool attention_bias = false;          // q/k/v biases (Qwen2-MoE)
   int64_t shared_expert_intermediate_size = 0;  // Qwen2-MoE; 0 = n_shared * moe_intermediate
   bool shared_expert_gated = false;     // Qwen2-MoE: shared expert scaled by sigmoid(gate . x)
+  // gpt-oss: o_proj bias, per-head attention sinks, router bias, expert biases (implied by kGptOss);
+  // routed experts use the clamped SwiGLU with this limit (0 = plain SwiGLU).
+  float swiglu_limit = 0.0f;
+  std::vector<uint8_t> layer_sliding;   // [n_layers] 1 = sliding_window applies; empty = every layer
+
+  // The sliding window of `layer` (0 = full causal attention).
+  int64_t window_for(int64_t layer) const {
+    if (layer_sliding.empty() || layer >= int64_t(layer_sliding.size())) return sliding_window;
+    return layer_sliding[size_t(layer)] ? sliding_window : 0;
+  }
 
   // rope_scaling as read (HF semantics for absent values already applied).
   bool yarn = false;
@@ -79,6 +90,8 @@ struct HParams {
   int64_t rope_original_max_position = 0;
   double beta_fast = 32.0, beta_slow = 1.0;
   double mscale = 1.0, mscale_all_dim = 0.0;
+  // false: gpt-oss's YaRN (spec §1.3), correction range used unfloored/unceiled ("truncate": false).
+  bool yarn_truncate = true;
   bool llama3 = false;                  // rope_type llama3 (uses rope_factor, rope_original_max_position)
   double low_freq_factor = 1.0, high_freq_factor = 4.0;
 
@@ -108,8 +121,9 @@ struct HParams {
 // 1.0 if scale <= 1, else 0.1 * mscale * ln(scale) + 1.
 double yarn_get_mscale(double scale, double mscale);
 // Correction range [low, high] in rotary-pair index units: floor/ceil, clamped to [0, dim-1].
+// truncate = false (gpt-oss, spec §1.3): not rounded (still clamped, as HF).
 void yarn_correction_range(double beta_fast, double beta_slow, int64_t dim, double base,
-                           int64_t original_max_position, double* low, double* high);
+                           int64_t original_max_position, double* low, double* high, bool truncate = true);
 // Fills hp->rope and hp->softmax_scale from the fields above (called by from_config).
 void compute_rope_params(HParams* hp);
 

@@ -59,11 +59,24 @@ class Binder {
   // A vector [n] as f32: in place when stored as F32, else dequantised into owned storage.
   Result<const float*> vector(Role role, int64_t layer, int64_t n) {
     MOTE_ASSIGN_OR_RETURN(WeightView v, matrix(role, layer, Shape{n}));
+    return as_f32(v, n);
+  }
+
+  // A bound vector as f32: in place when F32, else dequantised into owned storage.
+  const float* as_f32(const WeightView& v, int64_t n) {
     if (v.type == WeightType::F32) return v.f32();
     auto copy = std::make_unique<float[]>(size_t(n));
     kernels::reference_kernels().get_row(v, 0, copy.get());
     out_->owned.push_back(std::move(copy));
     return static_cast<const float*>(out_->owned.back().get());
+  }
+
+  // The vector (role, layer, expert) [n] as f32 (gpt-oss expert biases, in the expert's segment).
+  Result<const float*> expert_vector(Role role, int64_t layer, int64_t expert, int64_t n) {
+    auto it = index_.find(Key{int(role), int(layer), int(expert)});
+    if (it == index_.end()) return not_found("missing tensor: " + where(role, layer, expert));
+    MOTE_ASSIGN_OR_RETURN(WeightView v, checked(it->second, Shape{n}));
+    return as_f32(v, n);
   }
 
   // Tensor `index` (from an expert table) must be (role, layer, expert) with `shape`.
@@ -117,6 +130,10 @@ Status bind_gqa_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeig
     MOTE_ASSIGN_OR_RETURN(a->k_bias, b.vector(Role::AttnKBias, l, kv));
     MOTE_ASSIGN_OR_RETURN(a->v_bias, b.vector(Role::AttnVBias, l, kv));
   }
+  if (hp.arch == Arch::kGptOss) {
+    MOTE_ASSIGN_OR_RETURN(a->o_bias, b.vector(Role::AttnOutBias, l, H));
+    MOTE_ASSIGN_OR_RETURN(a->sinks, b.vector(Role::AttnSinks, l, hp.n_heads));
+  }
   if (hp.qk_norm != QkNorm::kNone) {
     const bool per_head = hp.qk_norm == QkNorm::kPerHead;
     MOTE_ASSIGN_OR_RETURN(a->q_norm, b.vector(Role::AttnQNorm, l, per_head ? hp.head_dim : q));
@@ -162,7 +179,13 @@ Status bind_experts(Binder& b, const MoteFile& file, const HParams& hp, int64_t 
     MOTE_ASSIGN_OR_RETURN(w.gate, b.expert_tensor(x->gate(), Role::ExpertGate, l, e, {I, H}));
     MOTE_ASSIGN_OR_RETURN(w.up, b.expert_tensor(x->up(), Role::ExpertUp, l, e, {I, H}));
     MOTE_ASSIGN_OR_RETURN(w.down, b.expert_tensor(x->down(), Role::ExpertDown, l, e, {H, I}));
+    if (hp.arch == Arch::kGptOss) {  // biases: in the expert's segment, bound by (role, layer, expert)
+      MOTE_ASSIGN_OR_RETURN(w.gate_bias, b.expert_vector(Role::ExpertGateBias, l, e, I));
+      MOTE_ASSIGN_OR_RETURN(w.up_bias, b.expert_vector(Role::ExpertUpBias, l, e, I));
+      MOTE_ASSIGN_OR_RETURN(w.down_bias, b.expert_vector(Role::ExpertDownBias, l, e, H));
+    }
   }
+  f->swiglu_limit = hp.swiglu_limit;
   return Status::ok();
 }
 
@@ -178,7 +201,8 @@ Status bind_ffn(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, F
     return Status::ok();
   }
   MOTE_ASSIGN_OR_RETURN(f->router, b.matrix(Role::Router, l, {hp.n_routed_experts, H}));
-  if (hp.topk_method == TopkMethod::kNoauxTc) {
+  // noaux_tc: e_score_correction_bias; gpt-oss (kSoftmaxTopk): the router's linear bias.
+  if (hp.topk_method == TopkMethod::kNoauxTc || hp.scoring_func == ScoringFunc::kSoftmaxTopk) {
     MOTE_ASSIGN_OR_RETURN(f->router_bias, b.vector(Role::RouterBias, l, hp.n_routed_experts));
   }
   if (hp.n_shared_experts > 0) {

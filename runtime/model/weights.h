@@ -21,10 +21,14 @@ namespace mote {
 class MoteFile;
 
 // One routed expert (or the shared experts): down(silu(gate x) * up x).
+// gpt-oss experts also have biases (graph::clamped_swiglu_mlp); null for every other family.
 struct ExpertWeights {
   WeightView gate;  // [I, H]
   WeightView up;    // [I, H]
   WeightView down;  // [H, I]
+  const float* gate_bias = nullptr;  // [I] (gpt-oss: the even rows of gate_up_proj_bias)
+  const float* up_bias = nullptr;    // [I] (gpt-oss: the odd rows)
+  const float* down_bias = nullptr;  // [H]
 };
 
 // MLA (spec §2.5). nh = heads, dn/dr/dv = qk_nope/qk_rope/v head dims, qk = dn + dr.
@@ -50,6 +54,8 @@ struct AttentionWeights {
   const float* q_bias = nullptr;     // attention_bias: [nh*hd]; else null
   const float* k_bias = nullptr;     // [nkv*hd]
   const float* v_bias = nullptr;     // [nkv*hd]
+  const float* o_bias = nullptr;     // gpt-oss: o_proj.bias [H]; else null
+  const float* sinks = nullptr;      // gpt-oss: per-head attention sink logits [nh]; else null
 };
 
 struct FfnWeights {
@@ -57,7 +63,8 @@ struct FfnWeights {
   bool moe = false;
   ExpertWeights dense;                   // dense layers: gate/up [intermediate, H], down [H, intermediate]
   WeightView router;                     // MoE: mlp.gate.weight [E, H]
-  const float* router_bias = nullptr;    // MoE noaux_tc: e_score_correction_bias [E]; else null
+  const float* router_bias = nullptr;    // noaux_tc: e_score_correction_bias [E]; gpt-oss: the
+                                         // router's linear bias [E]; else null
   ExpertWeights shared;                  // MoE with shared experts: [n_shared*I, H] / [H, n_shared*I]
   // Qwen2-MoE: the shared expert [S, H] / [H, S] (S = shared_expert_intermediate_size), scaled per
   // token by sigmoid(shared_gate . x), shared_gate [1, H]. Kept apart from `shared` (which moe_ffn
@@ -65,6 +72,9 @@ struct FfnWeights {
   ExpertWeights gated_shared;
   WeightView shared_gate;
   std::vector<ExpertWeights> experts;    // MoE: [E], from the file's expert table
+  // gpt-oss: routed experts use the clamped SwiGLU (graph::clamped_swiglu_mlp) with this limit
+  // (config swiglu_limit, alpha 1.702); 0 = the plain SwiGLU of every other family.
+  float swiglu_limit = 0.0f;
 };
 
 struct LayerWeights {

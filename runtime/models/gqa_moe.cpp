@@ -62,8 +62,9 @@ Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights*
   const HParams& hp = model.hparams();
   const int64_t H = hp.hidden_size;
   graph::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
-  graph::gqa_attention(graph::GqaDims::from_hparams(hp), lw.attn, s.normed, T, start, s.rope_cos, s.rope_sin,
-                       cache, s.attn, s.branch);
+  graph::GqaDims dims = graph::GqaDims::from_hparams(hp);
+  dims.sliding_window = hp.window_for(lw.index);  // gpt-oss: sliding on some layers only
+  graph::gqa_attention(dims, lw.attn, s.normed, T, start, s.rope_cos, s.rope_sin, cache, s.attn, s.branch);
   add_rows(s.hidden, s.branch, T * H);
   graph::rms_norm_rows(s.hidden, H, T, lw.ffn.norm, H, hp.rms_norm_eps, s.normed, H);
   if (lw.ffn.moe) {

@@ -6,7 +6,10 @@
 // Family features come from the file's config: q/k norm kind (Qwen3 per head, OLMoE whole
 // projection), q/k/v biases (Qwen2-MoE, Qwen2), sliding window (Mixtral), Llama-3 rope
 // scaling (in HParams::rope), router normalisation
-// (norm_topk_prob: Mixtral and Qwen3 yes, OLMoE and Qwen2-MoE no), the shared expert.
+// (norm_topk_prob: Mixtral and Qwen3 yes, OLMoE and Qwen2-MoE no), the shared expert, and
+// gpt-oss's pieces (spec §8.3): o_proj bias and attention sinks (AttentionWeights), the sliding
+// window on the layers HParams::layer_sliding marks, softmax over the selected biased router
+// logits, and MXFP4 experts with biases through the clamped SwiGLU (FfnWeights::swiglu_limit).
 // Routed experts go through graph::moe_ffn and the Model's ExpertStore, as for DeepSeek (with
 // the same next-layer prefetch hint), so the expert budget works the same for every family.
 //

@@ -114,7 +114,7 @@ TEST(ConverterConfig, RopeScalingForms) {
 TEST(ConverterConfig, RejectsUnsupportedArchitectureAndBadJson) {
   expect_error(json{{"model_type", "gpt2"}},
                "unsupported architecture 'gpt2' in dir/config.json (supported: deepseek_v3, deepseek_v2, mixtral, "
-               "qwen2_moe, qwen3_moe, olmoe, llama, qwen2)");
+               "qwen2_moe, qwen3_moe, olmoe, llama, qwen2, gpt_oss)");
   expect_error(json{{"hidden_size", 8}}, "field 'model_type' is missing");
   expect_error(json::array({1}), "not an object");
   EXPECT_THROW(parse_config("{\"model_type\": ", "x"), ConvertError);

@@ -46,10 +46,10 @@ TEST_F(ConverterErrors, ConfigFieldOfTheWrongType) {
 
 TEST_F(ConverterErrors, UnsupportedArchitecture) {
   TinyCheckpoint ck = make_tiny();
-  ck.config["model_type"] = "gpt_oss";
+  ck.config["model_type"] = "falcon";
   ck.write(hf_);
-  expect_error("unsupported architecture 'gpt_oss' in " + (hf_ / "config.json").string() +
-               " (supported: deepseek_v3, deepseek_v2, mixtral, qwen2_moe, qwen3_moe, olmoe, llama, qwen2)");
+  expect_error("unsupported architecture 'falcon' in " + (hf_ / "config.json").string() +
+               " (supported: deepseek_v3, deepseek_v2, mixtral, qwen2_moe, qwen3_moe, olmoe, llama, qwen2, gpt_oss)");
 }
 
 TEST_F(ConverterErrors, UnsupportedDtype) {

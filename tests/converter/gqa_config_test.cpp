@@ -224,3 +224,72 @@ TEST(GqaMapping, FamilyNamesAndShapes) {
 
 }  // namespace
 }  // namespace mote::test
+
+namespace mote::test {
+namespace {
+
+json tiny_gpt_oss() {
+  return {{"model_type", "gpt_oss"},      {"vocab_size", 64},          {"hidden_size", 64},
+          {"intermediate_size", 32},      {"num_hidden_layers", 4},    {"num_attention_heads", 4},
+          {"num_key_value_heads", 2},     {"head_dim", 16},            {"num_local_experts", 4},
+          {"num_experts_per_tok", 2},     {"max_position_embeddings", 256}};
+}
+
+// gpt-oss (model-specs §8.1): transformers' defaults (alternating sliding layers, even first;
+// swiglu_limit 7; attention biases), softmax over the selected logits, YaRN truncate false kept.
+TEST(GqaConfig, GptOssKeys) {
+  json j = tiny_gpt_oss();
+  j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 32.0}, {"beta_fast", 32.0}, {"beta_slow", 1.0},
+                       {"original_max_position_embeddings", 64}, {"truncate", false}};
+  HfConfig c = parse(j);
+  EXPECT_EQ(c.architecture, fb::Architecture::GptOss);
+  EXPECT_EQ(c.scoring_func, fb::ScoringFunc::SoftmaxTopk);
+  EXPECT_FALSE(c.norm_topk_prob);
+  EXPECT_TRUE(c.attention_bias);
+  EXPECT_FLOAT_EQ(c.swiglu_limit, 7.0f);
+  EXPECT_EQ(c.sliding_window, 128u);
+  EXPECT_EQ(c.layer_sliding, (std::vector<uint8_t>{1, 0, 1, 0}));
+  EXPECT_EQ(c.n_routed_experts, 4u);
+  EXPECT_EQ(c.moe_intermediate_size, 32u);
+  EXPECT_FALSE(c.rope_scaling.truncate);
+  j["layer_types"] = {"full_attention", "sliding_attention", "sliding_attention", "full_attention"};
+  j["sliding_window"] = 8;
+  j["swiglu_limit"] = 2.5;
+  c = parse(j);
+  EXPECT_EQ(c.layer_sliding, (std::vector<uint8_t>{0, 1, 1, 0}));
+  EXPECT_EQ(c.sliding_window, 8u);
+  EXPECT_FLOAT_EQ(c.swiglu_limit, 2.5f);
+  // Experts: one segment each, gate/up the even/odd rows of the fused MXFP4 gate_up_proj.
+  const convert::ExpectedModel m = convert::expected_tensors(c, false);
+  ASSERT_EQ(m.layers[0].experts.size(), 4u);
+  const convert::ExpectedTensor& up = m.layers[0].experts[3][1];
+  EXPECT_EQ(up.slice.kind, convert::SourceSlice::Kind::kMxfp4Rows);
+  EXPECT_EQ(up.slice.tensor, "model.layers.0.mlp.experts.gate_up_proj_blocks");
+  EXPECT_EQ(up.slice.expert, 3u);
+  EXPECT_EQ(up.slice.row0, 1u);
+  EXPECT_EQ(up.slice.row_step, 2u);
+  EXPECT_EQ(up.shape, (std::vector<uint64_t>{32, 64}));
+  ASSERT_EQ(m.layers[0].expert_extras[3].size(), 3u);
+  EXPECT_EQ(m.layers[0].expert_extras[3][2].slice.tensor, "model.layers.0.mlp.experts.down_proj_bias");
+}
+
+TEST(GqaConfig, GptOssRefusals) {
+  json j = tiny_gpt_oss();
+  j["layer_types"] = {"sliding_attention", "full_attention"};
+  expect_error(j, "field 'layer_types' must be a list of num_hidden_layers (4) entries");
+  j["layer_types"] = {"sliding_attention", "full_attention", "chunked_attention", "full_attention"};
+  expect_error(j, "entry 2 is \"chunked_attention\"");
+  j = tiny_gpt_oss();
+  j["hidden_size"] = 48;
+  j["head_dim"] = 12;
+  expect_error(j, "multiples of 32 (MXFP4 blocks)");
+  j = tiny_gpt_oss();
+  j["attention_bias"] = false;
+  expect_error(j, "gpt-oss without attention biases is not supported");
+  j = tiny_gpt_oss();
+  j["swiglu_limit"] = 0.0;
+  expect_error(j, "field 'swiglu_limit' must be positive");
+}
+
+}  // namespace
+}  // namespace mote::test

@@ -26,10 +26,11 @@ namespace {
 
 // DeepSeek-V3/V2 (MLA) and the grouped-query-attention families (Qwen3-MoE without and with YaRN,
 // OLMoE, Mixtral with a sliding window, Qwen2-MoE, dense Llama with Llama-3 rope scaling, dense
-// Qwen2), all from tests/fixtures/generate.py.
+// Qwen2, gpt-oss with fused MXFP4 experts), all from tests/fixtures/generate.py.
 const std::vector<std::string> kFixtures = {"ds3_tiny",       "ds3_bias",       "ds2_lite",    "ds2_group",
                                             "ds3_fp8",        "qwen3_moe_tiny", "qwen3_moe_yarn", "olmoe_tiny",
-                                            "mixtral_swa",    "qwen2_moe_tiny", "llama_dense", "qwen2_dense"};
+                                            "mixtral_swa",    "qwen2_moe_tiny", "llama_dense", "qwen2_dense",
+                                            "gpt_oss_tiny"};
 
 struct Reference {
   std::vector<int32_t> ids;

@@ -30,7 +30,7 @@ struct Family {
 const std::vector<Family> kFamilies = {
     {"qwen3_moe_tiny", "Qwen3Moe"}, {"qwen3_moe_yarn", "Qwen3Moe"}, {"olmoe_tiny", "Olmoe"},
     {"mixtral_swa", "Mixtral"},     {"qwen2_moe_tiny", "Qwen2Moe"}, {"llama_dense", "Llama"},
-    {"qwen2_dense", "Qwen2"}};
+    {"qwen2_dense", "Qwen2"},       {"gpt_oss_tiny", "GptOss"}};
 
 std::unique_ptr<Model> open_model(const fs::path& path, uint64_t budget, EvictionKind policy) {
   ModelOptions o;

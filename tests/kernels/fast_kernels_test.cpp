@@ -32,7 +32,8 @@ using test::pack_random;
 using test::random_acts;
 using test::shape_name;
 
-const WeightType kTypes[] = {WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0};
+const WeightType kTypes[] = {WeightType::F32,  WeightType::F16,  WeightType::BF16,
+                             WeightType::Q8_0, WeightType::Q4_0, WeightType::MXFP4};
 const int64_t kRows[] = {1, 3, 17, 40};
 const int64_t kCols[] = {1, 31, 32, 33, 95, 150, 257, 1000};
 const int64_t kTokens[] = {1, 2, 3, 7};

@@ -75,7 +75,8 @@ class UseReferenceKernels {
   const kernels::KernelTable* previous_;
 };
 
-const WeightType kTypes[] = {WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0};
+const WeightType kTypes[] = {WeightType::F32,  WeightType::F16,  WeightType::BF16,
+                             WeightType::Q8_0, WeightType::Q4_0, WeightType::MXFP4};
 
 struct Shape {
   int64_t rows, cols, tokens;

@@ -237,6 +237,31 @@ TEST_F(SynthTest, GqaFlagshipsDryRunPlanTheFullModels) {
   EXPECT_EQ(r.out.rfind("995 tensors, ", 0), 0u) << r.out;
 }
 
+// gpt-oss-20b (model-specs §8.1). Full plan (no bytes written): 3 globals + 24 layers x (13
+// attention / norm / router tensors + 6 fused expert tensors) = 459. Then 1 layer at real widths:
+// the fused MXFP4 experts (U8 blocks / scales) convert to one MXFP4 segment per expert and run.
+TEST_F(SynthTest, GptOss20bFusedMxfp4ConvertsAndRuns) {
+  auto r = synth(kConfigs / "gpt-oss-20b.json", work_ / "full", {"--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("459 tensors, ", 0), 0u) << r.out;
+  const fs::path out = work_ / "gpt_oss";
+  r = synth(kConfigs / "gpt-oss-20b.json", out, {"--layers", "1", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ck = mote::convert::Checkpoint::open(out.string());
+  const std::pair<const char*, std::vector<uint64_t>> fused[] = {
+      {"model.layers.0.mlp.experts.gate_up_proj_blocks", {32, 5760, 90, 16}},
+      {"model.layers.0.mlp.experts.gate_up_proj_scales", {32, 5760, 90}},
+      {"model.layers.0.mlp.experts.down_proj_blocks", {32, 2880, 90, 16}},
+      {"model.layers.0.mlp.experts.down_proj_scales", {32, 2880, 90}}};
+  for (const auto& [name, shape] : fused) {
+    const auto t = ck->find(name);
+    ASSERT_TRUE(t) << "missing " << name;
+    EXPECT_EQ(t.info->shape, shape) << name;
+    EXPECT_EQ(t.info->dtype, mote::convert::StDtype::U8) << name;
+  }
+  convert_and_run(out, work_, "q8_0");
+}
+
 // The flagship plan at full size (no bytes written): 61 layers + MTP, FP8 with scales.
 // 3 globals + 3 dense layers x 20 + 58 MoE layers x 1558 + MTP layer 1564 = 91991 tensors.
 TEST_F(SynthTest, DeepSeekV3DryRunPlansTheFullModel) {

@@ -49,6 +49,22 @@ struct Planner {
   }
 };
 
+// gpt-oss: the fused tensors a layer's expert slices come from, planned once (from expert 0's
+// slices that start at row 0): *_blocks [E, R, nb, 16] and *_scales [E, R, nb] as U8, *_bias
+// [E, N] in the checkpoint dtype (model-specs §8.2).
+void plan_fused(Planner& p, const convert::ExpectedTensor& e, uint64_t n_experts) {
+  using K = convert::SourceSlice::Kind;
+  const convert::SourceSlice& s = e.slice;
+  if (s.expert != 0 || s.row0 != 0) return;
+  const uint64_t n = e.shape[0] * s.row_step;  // rows (or entries) per expert
+  if (s.kind == K::kBiasRows) return p.add(s.tensor, {n_experts, n}, Init::Bias, p.opt.dtype);
+  const uint64_t nb = e.shape[1] / 32;
+  p.add(s.tensor, {n_experts, n, nb, 16}, Init::Mxfp4Codes, Dtype::U8);
+  const std::string scales = s.tensor.substr(0, s.tensor.size() - 7) + "_scales";  // "_blocks" -> "_scales"
+  p.add(scales, {n_experts, n, nb}, Init::Mxfp4Scale, Dtype::U8);
+  p.out.back().values.std = 1.0f / std::sqrt(float(e.shape[1]));
+}
+
 void plan_tensor(Planner& p, const convert::ExpectedTensor& e) {
   using C = fb::TensorClass;
   switch (e.tensor_class) {
@@ -80,7 +96,11 @@ void plan_from_mapping(Planner& p, const json& config) {
   for (const auto& layer : m.layers) {
     for (const auto& t : layer.tensors) plan_tensor(p, t);
     for (const auto& ex : layer.experts)
-      for (const auto& t : ex) plan_tensor(p, t);
+      for (const auto& t : ex)
+        if (t.slice.kind == convert::SourceSlice::Kind::kNone) plan_tensor(p, t);
+        else plan_fused(p, t, c.n_routed_experts);
+    for (const auto& extras : layer.expert_extras)
+      for (const auto& t : extras) plan_fused(p, t, c.n_routed_experts);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "values.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -62,7 +63,8 @@ inline float real_value(const ValueSpec& v, uint64_t i) {
 size_t dtype_size(Dtype d) {
   switch (d) {
     case Dtype::F32: return 4;
-    case Dtype::F8_E4M3: return 1;
+    case Dtype::F8_E4M3:
+    case Dtype::U8: return 1;
     default: return 2;
   }
 }
@@ -72,6 +74,7 @@ const char* dtype_name(Dtype d) {
     case Dtype::F32: return "F32";
     case Dtype::F16: return "F16";
     case Dtype::F8_E4M3: return "F8_E4M3";
+    case Dtype::U8: return "U8";
     default: return "BF16";
   }
 }
@@ -114,6 +117,14 @@ void fill_values(const ValueSpec& v, Dtype dtype, uint64_t begin, uint64_t count
         const uint16_t b = to_f16(x);
         std::memcpy(out + 2 * k, &b, 2);
       });
+    case Dtype::U8: {  // MXFP4 bytes: codes, or scales whose 2^(e-127) is about std / 3
+      const int e = 127 + int(std::lround(std::log2(double(v.std) / 3.0)));
+      for (uint64_t k = 0; k < count; ++k) {
+        const uint64_t h = splitmix64(v.key + (begin + k + 1) * kGolden);
+        out[k] = v.init == Init::Mxfp4Scale ? uint8_t(std::clamp<int>(e + int(h % 3) - 1, 1, 254)) : uint8_t(h & 0xff);
+      }
+      return;
+    }
     case Dtype::F8_E4M3:
       return fill_loop(v, begin, count, [&v, out, begin](uint64_t k, float x) {
         const uint64_t i = begin + k, row = i / v.cols, col = i % v.cols;

@@ -7,7 +7,7 @@
 
 namespace mote::synth {
 
-enum class Dtype { BF16, F16, F32, F8_E4M3 };
+enum class Dtype { BF16, F16, F32, F8_E4M3, U8 };  // U8: gpt-oss MXFP4 blocks / scales
 
 // Bytes per element of `d`.
 size_t dtype_size(Dtype d);
@@ -21,6 +21,8 @@ enum class Init {
   Bias,       // uniform(-0.01, 0.01) (router score-correction bias)
   Fp8Weight,  // F8_E4M3 codes; real value = code * scale(block)
   Fp8Scale,   // F32 block scales of the FP8 weight they belong to
+  Mxfp4Codes, // U8: two random E2M1 codes per byte (gpt-oss *_blocks)
+  Mxfp4Scale, // U8 E8M0 scales near std / 3 (a random code's std is about 3), +-1 per block
 };
 
 struct ValueSpec {

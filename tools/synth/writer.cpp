@@ -169,6 +169,9 @@ json read_config(const Options& opt) {
     if (c.contains("first_k_dense_replace") && c["first_k_dense_replace"].is_number_integer() &&
         c["first_k_dense_replace"].get<int>() >= opt.layers && opt.layers > 1)
       c["first_k_dense_replace"] = uint64_t(opt.layers - 1);
+    // Per-layer lists (gpt-oss layer_types) keep their first `layers` entries.
+    if (c.contains("layer_types") && c["layer_types"].is_array() && c["layer_types"].size() > size_t(opt.layers))
+      c["layer_types"].erase(c["layer_types"].begin() + opt.layers, c["layer_types"].end());
   }
   if (opt.fp8 && !c.contains("quantization_config"))
     c["quantization_config"] = {{"activation_scheme", "dynamic"}, {"fmt", "e4m3"},

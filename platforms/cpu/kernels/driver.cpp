@@ -204,13 +204,19 @@ void axpy(float alpha, const float* x, float* y, int64_t n) { O.axpy(alpha, x, y
 
 void get_row(const WeightView& w, int64_t row, float* out) { dequantize_row(w.type, w.row(row), w.cols, out); }
 
+// Types without an ISA inner loop (MXFP4, gpt-oss experts): the scalar reference kernel, so no
+// table entry is ever null. matmul_t needs no such entry: its generic path decodes any type.
+void matmul_reference(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
+  kernels::reference_kernels().matmul[int(w.type)](w, x, xs, n, y, ys);
+}
+
 // Constant-initialised (only addresses), so usable from any static initialiser.
 template <const IsaOps& O>
 constexpr kernels::KernelTable make_table(const char* name) {
   return {name,
           {matmul_f<O, WeightType::F32>, matmul_f<O, WeightType::F16>, matmul_f<O, WeightType::BF16>,
-           matmul_q<O, true>, matmul_q<O, false>},
-          {matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>},
+           matmul_q<O, true>, matmul_q<O, false>, matmul_reference},
+          {matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>},
           get_row,
           dot<O>,
           axpy<O>};

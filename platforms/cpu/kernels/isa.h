@@ -51,7 +51,7 @@ struct IsaOps {
   // y[i] += alpha * W[i] for the n values of a row piece starting at a block boundary `src`
   // (decode fused with axpy, for the transposed product); indexed by int(WeightType). Null
   // entries (and F32, used in place) fall back to dequantize_row + axpy.
-  void (*axpy_row[5])(float alpha, const uint8_t* src, int64_t n, float* y);
+  void (*axpy_row[kWeightTypeCount])(float alpha, const uint8_t* src, int64_t n, float* y);
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float alpha, const float* x, float* y, int64_t n);
 };
