@@ -227,7 +227,9 @@ TEST_F(SynthTest, OlmoeHasSpecTensorsConvertsAndRuns) {
 
 // Real flagship configs of the GQA families at full size (no bytes written):
 // Qwen3-30B-A3B: 3 globals + 48 layers x (2 norms + q/k/v/o + q/k norms + router + 128 x 3) = 18867;
-// Mixtral-8x7B: 3 + 32 x (2 norms + q/k/v/o + router + 8 x 3) = 995.
+// Mixtral-8x7B: 3 + 32 x (2 norms + q/k/v/o + router + 8 x 3) = 995;
+// Qwen2-57B-A14B: 3 + 28 x (2 norms + q/k/v/o + q/k/v biases + router + shared expert 3 + its
+// gate + 64 x 3) = 5771 tensors, 114.8 GB in BF16 (57.4 B parameters).
 TEST_F(SynthTest, GqaFlagshipsDryRunPlanTheFullModels) {
   auto r = synth(kConfigs / "qwen3-30b-a3b.json", work_ / "q3", {"--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -235,6 +237,9 @@ TEST_F(SynthTest, GqaFlagshipsDryRunPlanTheFullModels) {
   r = synth(kConfigs / "mixtral-8x7b-v0.1.json", work_ / "mx", {"--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("995 tensors, ", 0), 0u) << r.out;
+  r = synth(kConfigs / "qwen2-57b-a14b.json", work_ / "q2", {"--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("5771 tensors, 114817317888 bytes", 0), 0u) << r.out;
 }
 
 // gpt-oss-20b (model-specs §8.1). Full plan (no bytes written): 3 globals + 24 layers x (13
