@@ -142,6 +142,73 @@ int mtp_compare(const Args& args, Model& model, const std::vector<int32_t>& prom
   return 0;
 }
 
+struct BenchRun {
+  double open_s = 0, prefill_s = 0, decode_s = 0;  // seconds
+  ExpertStats after_prefill, total, decode;        // expert store counters: prefill, whole run, decode
+};
+
+// The JSON of one bench run (see cmd_bench): speeds, roofline, expert cache, memory bound.
+nlohmann::ordered_json bench_report(const Args& args, const Model& model, const Session& s, const ModelOptions& model_opts,
+                                    const BenchRun& run, int64_t n_prompt, int64_t n_gen, double bandwidth_gbs) {
+  const ExpertStore& store = model.expert_store();
+  const ExpertStats& after_prefill = run.after_prefill;
+  const ExpertStats& total = run.total;
+  const ExpertStats& decode = run.decode;
+  const double open_s = run.open_s, prefill_s = run.prefill_s, decode_s = run.decode_s;
+  // Roofline: the weight bytes a decoded token touched (dense + the experts it used) at the
+  // measured bandwidth, over the measured time per token; prefill GFLOP/s from the weights'
+  // multiply-adds (top-k experts per token).
+  const ActiveWeights aw = active_weights(model);
+  const double experts_per_token = double(decode.accesses) / double(n_gen);
+  const double active_bytes = aw.dense_bytes + experts_per_token * aw.expert_bytes;
+  const double roofline = (active_bytes / (bandwidth_gbs * 1e9)) / (decode_s / double(n_gen));
+  const double prefill_macs = double(n_prompt) * (aw.dense_macs + double(model.hparams().n_experts_per_tok) * aw.expert_macs);
+  const uint64_t expert_cache = store.resident() ? store.total_expert_bytes()
+                                                 : uint64_t(store.slot_count()) * store.slot_bytes();
+  const uint64_t bound = model.dense_bytes() + expert_cache + s.kv_cache_bytes() + s.scratch_bytes() + kRssSlackBytes;
+  const uint64_t peak = peak_rss_bytes();
+  nlohmann::ordered_json out = {
+      {"model", args.positional[0]},
+      {"n_prompt", n_prompt},
+      {"n_gen", n_gen},
+      {"open_s", open_s},
+      {"prefill_tok_s", double(n_prompt) / prefill_s},
+      {"decode_tok_s", double(n_gen) / decode_s},
+      {"memory_bw_gbs", bandwidth_gbs},
+      {"active_bytes_per_token", active_bytes},
+      {"roofline_ratio", roofline},
+      {"prefill_gflops", 2.0 * prefill_macs / prefill_s / 1e9},
+      {"threads", kernels::num_threads()},
+      {"expert_budget_bytes", model_opts.expert_budget_bytes},
+      {"expert_cache_bytes", expert_cache},
+      {"expert_bytes_total", store.total_expert_bytes()},
+      {"expert_slots", store.slot_count()},
+      {"expert_slot_bytes", store.slot_bytes()},
+      {"expert_policy", eviction_kind_name(store.policy())},
+      {"expert_hot_slots", store.hot_slot_count()},
+      {"prefetch", store.wants_prefetch()},
+      {"direct_io", store.direct_io()},
+      {"expert_hit_rate", ratio(total.hits, total.accesses)},
+      {"decode_expert_hit_rate", ratio(decode.hits, decode.accesses)},
+      {"prefetch_hit_rate", ratio(total.prefetch_hits, total.prefetch_reads)},
+      {"bytes_read_per_token", double(decode.bytes_read) / double(n_gen)},
+      {"prefill_bytes_read_per_token", double(after_prefill.bytes_read) / double(n_prompt)},
+      {"io_stall_ms", double(total.io_stall_ns) / 1e6},
+      {"decode_io_stall_ms", double(decode.io_stall_ns) / 1e6},
+      {"expert_read_gbs", total.read_ns == 0 ? 0.0 : double(total.bytes_read) / double(total.read_ns)},
+      {"decode_expert_read_gbs_wall", double(decode.bytes_read) / decode_s / 1e9},
+      {"peak_rss_bytes", peak},
+      {"dense_bytes", model.dense_bytes()},
+      {"kv_cache_bytes", s.kv_cache_bytes()},
+      {"scratch_bytes", s.scratch_bytes()},
+      {"rss_bound_bytes", bound},
+      {"rss_within_bound", peak <= bound},
+      {"prefill", store_json(after_prefill)},
+      {"decode", store_json(decode)},
+  };
+  return out;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& args) {
@@ -180,58 +247,8 @@ int cmd_bench(const Args& args) {
   const ExpertStats total = store.stats();
   const ExpertStats decode = minus(total, after_prefill);
 
-  // Roofline: the weight bytes a decoded token touched (dense + the experts it used) at the
-  // measured bandwidth, over the measured time per token; prefill GFLOP/s from the weights'
-  // multiply-adds (top-k experts per token).
-  const ActiveWeights aw = active_weights(**model);
-  const double experts_per_token = double(decode.accesses) / double(n_gen);
-  const double active_bytes = aw.dense_bytes + experts_per_token * aw.expert_bytes;
-  const double roofline = (active_bytes / (bandwidth_gbs * 1e9)) / (decode_s / double(n_gen));
-  const double prefill_macs = double(n_prompt) * (aw.dense_macs + double((*model)->hparams().n_experts_per_tok) * aw.expert_macs);
-  const uint64_t expert_cache = store.resident() ? store.total_expert_bytes()
-                                                 : uint64_t(store.slot_count()) * store.slot_bytes();
-  const uint64_t bound = (*model)->dense_bytes() + expert_cache + s.kv_cache_bytes() + s.scratch_bytes() + kRssSlackBytes;
-  const uint64_t peak = peak_rss_bytes();
-  nlohmann::ordered_json out = {
-      {"model", args.positional[0]},
-      {"n_prompt", n_prompt},
-      {"n_gen", n_gen},
-      {"open_s", open_s},
-      {"prefill_tok_s", double(n_prompt) / prefill_s},
-      {"decode_tok_s", double(n_gen) / decode_s},
-      {"memory_bw_gbs", bandwidth_gbs},
-      {"active_bytes_per_token", active_bytes},
-      {"roofline_ratio", roofline},
-      {"prefill_gflops", 2.0 * prefill_macs / prefill_s / 1e9},
-      {"threads", kernels::num_threads()},
-      {"expert_budget_bytes", model_opts.expert_budget_bytes},
-      {"expert_cache_bytes", expert_cache},
-      {"expert_bytes_total", store.total_expert_bytes()},
-      {"expert_slots", store.slot_count()},
-      {"expert_slot_bytes", store.slot_bytes()},
-      {"expert_policy", eviction_kind_name(store.policy())},
-      {"expert_hot_slots", store.hot_slot_count()},
-      {"prefetch", store.wants_prefetch()},
-      {"direct_io", store.direct_io()},
-      {"expert_hit_rate", ratio(total.hits, total.accesses)},
-      {"decode_expert_hit_rate", ratio(decode.hits, decode.accesses)},
-      {"prefetch_hit_rate", ratio(total.prefetch_hits, total.prefetch_reads)},
-      {"bytes_read_per_token", double(decode.bytes_read) / double(n_gen)},
-      {"prefill_bytes_read_per_token", double(after_prefill.bytes_read) / double(n_prompt)},
-      {"io_stall_ms", double(total.io_stall_ns) / 1e6},
-      {"decode_io_stall_ms", double(decode.io_stall_ns) / 1e6},
-      {"expert_read_gbs", total.read_ns == 0 ? 0.0 : double(total.bytes_read) / double(total.read_ns)},
-      {"decode_expert_read_gbs_wall", double(decode.bytes_read) / decode_s / 1e9},
-      {"peak_rss_bytes", peak},
-      {"dense_bytes", (*model)->dense_bytes()},
-      {"kv_cache_bytes", s.kv_cache_bytes()},
-      {"scratch_bytes", s.scratch_bytes()},
-      {"rss_bound_bytes", bound},
-      {"rss_within_bound", peak <= bound},
-      {"prefill", store_json(after_prefill)},
-      {"decode", store_json(decode)},
-  };
-  std::printf("%s\n", out.dump(2).c_str());
+  const BenchRun run{open_s, prefill_s, decode_s, after_prefill, total, decode};
+  std::printf("%s\n", bench_report(args, **model, s, model_opts, run, n_prompt, n_gen, bandwidth_gbs).dump(2).c_str());
   return 0;
 }
 
