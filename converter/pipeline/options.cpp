@@ -11,7 +11,7 @@ namespace {
 WeightType parse_type(const std::string& flag, const std::string& value) {
   WeightType t;
   if (!parse_weight_type(value.c_str(), &t))
-    throw UsageError("unknown weight type '" + value + "' for " + flag + " (expected f32, f16, bf16, q8_0, q4)");
+    throw UsageError("unknown weight type '" + value + "' for " + flag + " (expected f32, f16, bf16, q8_0, q4, q2)");
   return t;
 }
 
@@ -50,16 +50,16 @@ std::string WeightRecipe::describe() const {
 }
 
 const char* usage_text() {
-  return "usage: mote-convert <hf_dir> -o <file.mote> [--weights f32|f16|bf16|q8_0|q4]\n"
+  return "usage: mote-convert <hf_dir> -o <file.mote> [--weights f32|f16|bf16|q8_0|q4|q2]\n"
          "         [--expert-weights T] [--attn-weights T] [--shared-expert-weights T]\n"
          "         [--embed-weights T] [--output-weights T] [--no-mtp] [--chunk-mb N]\n"
          "         [--threads N] [--quiet]\n"
          "  --weights T                default type of every weight matrix (default q8_0)\n"
-         "  --expert-weights T         routed experts\n"
+         "  --expert-weights T         routed experts (q2: Q2_1, 3.0 bits/weight, meant for experts)\n"
          "  --attn-weights T           attention projections (q_a/q_b/q/kv_a/kv_b/o)\n"
          "  --shared-expert-weights T  shared experts\n"
          "  --embed-weights T          token embeddings\n"
-         "  --output-weights T         lm_head (default: --weights, but q8_0 when that is q4)\n"
+         "  --output-weights T         lm_head (default: --weights, but q8_0 when that is q4 or q2)\n"
          "  --no-mtp                   drop the multi-token-prediction layer\n"
          "  --chunk-mb N               MiB per streaming conversion chunk (default 16)\n"
          "  --threads N                conversion threads (default: CPU count, at most 8)\n"

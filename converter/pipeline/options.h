@@ -22,10 +22,12 @@ struct WeightRecipe {
   WeightType type_for(fb::TensorClass cls, size_t dims) const;
   // "default=q8_0 routed_expert=q4_0 ..." (stored as provenance).
   std::string describe() const;
-  // lm_head follows `base`, except that a 4-bit base keeps lm_head at Q8_0: its error lands on
-  // every logit directly (llama.cpp's 4-bit recipes likewise keep the output at 6+ bits).
+  // lm_head follows `base`, except that a 4-bit (or 2-bit) base keeps lm_head at Q8_0: its error
+  // lands on every logit directly (llama.cpp's 4-bit recipes likewise keep the output at 6+ bits).
   // Costs vocab*H bytes extra, ~1% of a DeepSeek-V3 file.
-  WeightType default_output() const { return base == WeightType::Q4_0 ? WeightType::Q8_0 : base; }
+  WeightType default_output() const {
+    return base == WeightType::Q4_0 || base == WeightType::Q2_1 ? WeightType::Q8_0 : base;
+  }
 };
 
 struct Options {

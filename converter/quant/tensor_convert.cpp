@@ -133,7 +133,7 @@ const uint8_t* TensorConverter::convert_chunk(const SourceTensor& src, WeightTyp
     scale = s;
   }
   const int64_t c = int64_t(cols);
-  parallel_rows(rows, threads_, cols * (type == WeightType::Q4_0 ? 8 : 1), [&](uint64_t b, uint64_t e) {
+  parallel_rows(rows, threads_, cols * (type == WeightType::Q4_0 || type == WeightType::Q2_1 ? 8 : 1), [&](uint64_t b, uint64_t e) {
     if (e <= b) return;
     float* dst = f32 + b * cols;
     if (scale != nullptr) {

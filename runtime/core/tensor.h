@@ -8,8 +8,8 @@ namespace mote {
 
 // Same numeric values as mote::fb::WeightType in schema/mote.fbs (checked in format/).
 // MXFP4 (gpt-oss routed experts) is kept as shipped, never produced by re-quantising a recipe.
-enum class WeightType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4, MXFP4 = 5 };
-inline constexpr int kWeightTypeCount = 6;
+enum class WeightType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4, MXFP4 = 5, Q2_1 = 6 };
+inline constexpr int kWeightTypeCount = 7;
 
 const char* weight_type_name(WeightType type);
 // Parses "f32", "f16", "bf16", "q8_0", "q4_0" (also "q4"); returns false if unknown.

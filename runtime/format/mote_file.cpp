@@ -14,6 +14,7 @@ static_assert(int(fb::WeightType::BF16) == int(WeightType::BF16));
 static_assert(int(fb::WeightType::Q8_0) == int(WeightType::Q8_0));
 static_assert(int(fb::WeightType::Q4_0) == int(WeightType::Q4_0));
 static_assert(int(fb::WeightType::MXFP4) == int(WeightType::MXFP4));
+static_assert(int(fb::WeightType::Q2_1) == int(WeightType::Q2_1));
 
 namespace {
 

@@ -17,6 +17,7 @@ const char* weight_type_name(WeightType type) {
     case WeightType::Q8_0: return "q8_0";
     case WeightType::Q4_0: return "q4_0";
     case WeightType::MXFP4: return "mxfp4";
+    case WeightType::Q2_1: return "q2_1";
   }
   return "unknown";
 }
@@ -28,12 +29,14 @@ bool parse_weight_type(const char* text, WeightType* out) {
   else if (t == "bf16") *out = WeightType::BF16;
   else if (t == "q8_0" || t == "q8") *out = WeightType::Q8_0;
   else if (t == "q4_0" || t == "q4") *out = WeightType::Q4_0;
+  else if (t == "q2_1" || t == "q2") *out = WeightType::Q2_1;
   else return false;
   return true;
 }
 
 int64_t weight_block_size(WeightType type) {
-  return (type == WeightType::Q8_0 || type == WeightType::Q4_0 || type == WeightType::MXFP4) ? kQuantBlock : 1;
+  return (type == WeightType::Q8_0 || type == WeightType::Q4_0 || type == WeightType::MXFP4 ||
+          type == WeightType::Q2_1) ? kQuantBlock : 1;
 }
 
 int64_t weight_block_bytes(WeightType type) {
@@ -44,6 +47,7 @@ int64_t weight_block_bytes(WeightType type) {
     case WeightType::Q8_0: return kQ8_0BlockBytes;
     case WeightType::Q4_0: return kQ4_0BlockBytes;
     case WeightType::MXFP4: return kMxfp4BlockBytes;
+    case WeightType::Q2_1: return kQ2_1BlockBytes;
   }
   return 0;
 }
@@ -184,6 +188,84 @@ void dequantize_mxfp4(const uint8_t* src, int64_t cols, float* dst) {
   }
 }
 
+// Codes of v for f16-rounded (d, m): q = round-half-up(clamp((x - m) / d, 0, 3)); returns the
+// squared error. Truncating a non-negative value + 0.5 rounds without a libm call (the search
+// calls this ~33 times per block).
+float q2_codes(const float* v, float d, float m, uint8_t* q) {
+  const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+  float err = 0.0f;
+  for (int j = 0; j < kQuantBlock; ++j) {
+    q[j] = uint8_t(int(std::clamp((v[j] - m) * inv, 0.0f, 3.0f) + 0.5f));
+    const float diff = v[j] - (d * float(q[j]) + m);
+    err += diff * diff;
+  }
+  return err;
+}
+
+// Q2_1 (d, m) search: for each (lo, hi) = (min + a * range, max - b * range) with a, b in
+// {0, .05, .1, .15}, assign codes on the grid lo + d * q, refit (d, m) by least squares for those
+// codes, round both to f16, and keep the pair with the lowest squared error. 16 x 2 fits per block.
+void best_q2_params(const float* v, uint16_t* d_out, uint16_t* m_out) {
+  float lo = v[0], hi = v[0];
+  for (int j = 1; j < kQuantBlock; ++j) { lo = std::min(lo, v[j]); hi = std::max(hi, v[j]); }
+  *d_out = f32_to_f16(0.0f);
+  *m_out = f32_to_f16(lo);
+  uint8_t q[kQuantBlock];
+  float best = q2_codes(v, 0.0f, f16_to_f32(*m_out), q);
+  const float range = hi - lo;
+  if (range <= 0.0f) return;
+  for (int a = 0; a < 4; ++a) {
+    for (int b = 0; b < 4; ++b) {
+      const float l = lo + 0.05f * float(a) * range, h = hi - 0.05f * float(b) * range;
+      float d = (h - l) / 3.0f, m = l;
+      for (int fit = 0; fit < 2; ++fit) {
+        const uint16_t d16 = f32_to_f16(d), m16 = f32_to_f16(m);
+        const float err = q2_codes(v, f16_to_f32(d16), f16_to_f32(m16), q);
+        if (err < best) { best = err; *d_out = d16; *m_out = m16; }
+        // Least squares of v ~ d * q + m over the current codes.
+        float sq = 0, sqq = 0, sv = 0, sqv = 0;
+        for (int j = 0; j < kQuantBlock; ++j) {
+          sq += q[j]; sqq += float(q[j]) * q[j]; sv += v[j]; sqv += float(q[j]) * v[j];
+        }
+        const float det = kQuantBlock * sqq - sq * sq;
+        if (det <= 0.0f) break;
+        d = (kQuantBlock * sqv - sq * sv) / det;
+        m = (sv - d * sq) / kQuantBlock;
+        if (!(d > 0.0f)) break;
+      }
+    }
+  }
+}
+
+void quantize_q2_1(const float* src, int64_t cols, uint8_t* dst) {
+  const int64_t nb = (cols + kQuantBlock - 1) / kQuantBlock;
+  float v[kQuantBlock];
+  uint8_t q[kQuantBlock];
+  for (int64_t b = 0; b < nb; ++b) {
+    load_block(src, cols, b, v);
+    uint16_t d16, m16;
+    best_q2_params(v, &d16, &m16);
+    q2_codes(v, f16_to_f32(d16), f16_to_f32(m16), q);
+    uint8_t* block = dst + b * kQ2_1BlockBytes;
+    std::memcpy(block, &d16, 2);
+    std::memcpy(block + 2, &m16, 2);
+    for (int j = 0; j < 8; ++j)
+      block[4 + j] = uint8_t(q[4 * j] | (q[4 * j + 1] << 2) | (q[4 * j + 2] << 4) | (q[4 * j + 3] << 6));
+  }
+}
+
+void dequantize_q2_1(const uint8_t* src, int64_t cols, float* dst) {
+  for (int64_t start = 0, b = 0; start < cols; start += kQuantBlock, ++b) {
+    const uint8_t* block = src + b * kQ2_1BlockBytes;
+    uint16_t d16, m16;
+    std::memcpy(&d16, block, 2);
+    std::memcpy(&m16, block + 2, 2);
+    const float d = f16_to_f32(d16), m = f16_to_f32(m16);
+    const int64_t n = std::min<int64_t>(kQuantBlock, cols - start);
+    for (int64_t j = 0; j < n; ++j) dst[start + j] = d * float((block[4 + j / 4] >> (2 * (j % 4))) & 3) + m;
+  }
+}
+
 }  // namespace
 
 void quantize_row(WeightType type, const float* src, int64_t cols, uint8_t* dst) {
@@ -206,6 +288,7 @@ void quantize_row(WeightType type, const float* src, int64_t cols, uint8_t* dst)
     case WeightType::Q8_0: quantize_q8_0(src, cols, dst); return;
     case WeightType::Q4_0: quantize_q4_0(src, cols, dst); return;
     case WeightType::MXFP4: quantize_mxfp4(src, cols, dst); return;
+    case WeightType::Q2_1: quantize_q2_1(src, cols, dst); return;
   }
 }
 
@@ -246,6 +329,7 @@ void dequantize_row(WeightType type, const uint8_t* src, int64_t cols, float* ds
       return;
     }
     case WeightType::MXFP4: dequantize_mxfp4(src, cols, dst); return;
+    case WeightType::Q2_1: dequantize_q2_1(src, cols, dst); return;
   }
 }
 

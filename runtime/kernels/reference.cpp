@@ -93,10 +93,11 @@ void get_row_ref(const WeightView& w, int64_t row, float* out) {
 const KernelTable kReference = {
     "reference",
     {matmul_f32, matmul_decoded<WeightType::F16>, matmul_decoded<WeightType::BF16>,
-     matmul_decoded<WeightType::Q8_0>, matmul_decoded<WeightType::Q4_0>, matmul_decoded<WeightType::MXFP4>},
+     matmul_decoded<WeightType::Q8_0>, matmul_decoded<WeightType::Q4_0>, matmul_decoded<WeightType::MXFP4>,
+     matmul_decoded<WeightType::Q2_1>},
     {matmul_t_f32, matmul_t_decoded<WeightType::F16>, matmul_t_decoded<WeightType::BF16>,
      matmul_t_decoded<WeightType::Q8_0>, matmul_t_decoded<WeightType::Q4_0>,
-     matmul_t_decoded<WeightType::MXFP4>},
+     matmul_t_decoded<WeightType::MXFP4>, matmul_t_decoded<WeightType::Q2_1>},
     get_row_ref,
     dot_ref,
     axpy_ref,

@@ -136,6 +136,11 @@ void make_weights(mote::WeightType type, uint8_t* p, int64_t rows, uint64_t row_
   if (type == WeightType::Q8_0 || type == WeightType::Q4_0) {
     const int64_t bb = mote::weight_block_bytes(type);
     for (int64_t i = 0; i < n; i += bb) p[i + 1] = uint8_t(0x20 | (p[i + 1] & 0x0f));  // exponent ~2^-7
+  } else if (type == WeightType::Q2_1) {  // f16 scale and minimum, both ~2^-7
+    for (int64_t i = 0; i < n; i += mote::kQ2_1BlockBytes) {
+      p[i + 1] = uint8_t(0x20 | (p[i + 1] & 0x0f));
+      p[i + 3] = uint8_t(0x20 | (p[i + 3] & 0x8f));
+    }
   } else if (type == WeightType::F16 || type == WeightType::BF16) {
     for (int64_t i = 1; i < n; i += 2) p[i] = uint8_t(type == WeightType::F16 ? 0x30 | (p[i] & 0x83) : 0x3c | (p[i] & 0x81));
   } else {
@@ -224,8 +229,8 @@ int main(int argc, char** argv) {
   const int n_tables = mote::kernels::available_kernels(tables, 8);
   for (int k = 0; k < n_tables; ++k) {
     if (tables[k] == &mote::kernels::reference_kernels()) continue;
-    for (mote::WeightType type : {mote::WeightType::Q4_0, mote::WeightType::Q8_0, mote::WeightType::F16,
-                                  mote::WeightType::BF16, mote::WeightType::F32})
+    for (mote::WeightType type : {mote::WeightType::Q2_1, mote::WeightType::Q4_0, mote::WeightType::Q8_0,
+                                  mote::WeightType::F16, mote::WeightType::BF16, mote::WeightType::F32})
       for (bool transposed : {false, true})
         for (int t : thread_counts) {
           const std::string name = std::string(transposed ? "decode_t/" : "decode/") + tables[k]->name + "/" +
@@ -236,7 +241,8 @@ int main(int argc, char** argv) {
   }
   for (int k = 0; k < n_tables; ++k) {
     if (tables[k] == &mote::kernels::reference_kernels()) continue;
-    for (mote::WeightType type : {mote::WeightType::Q4_0, mote::WeightType::Q8_0, mote::WeightType::F32})
+    for (mote::WeightType type : {mote::WeightType::Q2_1, mote::WeightType::Q4_0, mote::WeightType::Q8_0,
+                                  mote::WeightType::F32})
       for (int t : thread_counts) {
         const std::string name = std::string("prefill64/") + tables[k]->name + "/" + mote::weight_type_name(type);
         benchmark::RegisterBenchmark(name.c_str(), BM_Prefill, tables[k], type)

@@ -142,6 +142,33 @@ TEST(ConverterTiny, PerClassWeightTypes) {
   EXPECT_NE(recipe.find("routed_expert=q4_0"), std::string::npos) << recipe;
 }
 
+// The 2-bit recipe: `--expert-weights q2` puts routed experts in Q2_1 and leaves the rest at
+// --weights; a q2 default (spelled q2_1) keeps lm_head at Q8_0 as the 4-bit default does.
+TEST(ConverterTiny, Q2ExpertRecipe) {
+  const fs::path dir = fresh_temp_dir("conv_q2");
+  make_tiny().write(dir / "hf");
+  const CommandResult r = run_convert(dir / "hf", dir / "m.mote", {"--weights", "q8_0", "--expert-weights", "q2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto f = open_mote(dir / "m.mote");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->verify_checksums().is_ok());
+  auto type = [&](const std::unique_ptr<MoteFile>& m, const char* name) { return m->find_tensor(name)->type(); };
+  EXPECT_EQ(type(f, "model.layers.1.mlp.experts.0.up_proj.weight"), fb::WeightType::Q2_1);
+  EXPECT_EQ(type(f, "model.layers.2.mlp.experts.3.down_proj.weight"), fb::WeightType::Q2_1);
+  EXPECT_EQ(type(f, "model.layers.1.mlp.shared_experts.down_proj.weight"), fb::WeightType::Q8_0);
+  EXPECT_EQ(type(f, "model.layers.0.self_attn.q_b_proj.weight"), fb::WeightType::Q8_0);
+  EXPECT_EQ(type(f, "lm_head.weight"), fb::WeightType::Q8_0);
+  const std::string recipe = f->model().provenance()->weight_recipe()->str();
+  EXPECT_NE(recipe.find("routed_expert=q2_1"), std::string::npos) << recipe;
+
+  const CommandResult r2 = run_convert(dir / "hf", dir / "all.mote", {"--weights", "q2_1"});
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  auto g = open_mote(dir / "all.mote");
+  ASSERT_TRUE(g);
+  EXPECT_EQ(type(g, "model.layers.0.self_attn.q_b_proj.weight"), fb::WeightType::Q2_1);
+  EXPECT_EQ(type(g, "lm_head.weight"), fb::WeightType::Q8_0);
+}
+
 TEST(ConverterTiny, HalfAndFp8InputsDequantiseExactly) {
   const fs::path dir = fresh_temp_dir("conv_fp8");
   TinySpec spec;

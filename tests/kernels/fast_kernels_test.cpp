@@ -2,7 +2,7 @@
 // shapes (rows and columns not multiples of the 32-block or of any unroll), every weight type,
 // 1..7 tokens, strided inputs and outputs.
 //
-// Tolerances. Q8_0/Q4_0 kernels quantise activations to int8 per 32-block; every ISA's quantiser
+// Tolerances. Q8_0/Q4_0/Q2_1 kernels quantise activations to int8 per 32-block; every ISA's quantiser
 // is checked to be bit-identical to quantize_acts_ref, so the test rebuilds the exact product of
 // the int8 codes in float64 and allows only float32 rounding: (blocks + 16) * eps * sum|terms|
 // (one rounding of d_w * d_a per block plus the float32 accumulation). Against the float
@@ -33,12 +33,12 @@ using test::random_acts;
 using test::shape_name;
 
 const WeightType kTypes[] = {WeightType::F32,  WeightType::F16,  WeightType::BF16,
-                             WeightType::Q8_0, WeightType::Q4_0, WeightType::MXFP4};
+                             WeightType::Q8_0, WeightType::Q4_0, WeightType::MXFP4,
+                             WeightType::Q2_1};
 const int64_t kRows[] = {1, 3, 17, 40};
 const int64_t kCols[] = {1, 31, 32, 33, 95, 150, 257, 1000};
 const int64_t kTokens[] = {1, 2, 3, 7};
 
-bool quantised(WeightType t) { return t == WeightType::Q8_0 || t == WeightType::Q4_0; }
 
 // Runs table k on w with strided x and y and checks the result (and that y's padding is untouched).
 void check_matmul(const kernels::KernelTable& k, const WeightView& w, int64_t n, uint32_t seed) {
@@ -48,7 +48,8 @@ void check_matmul(const kernels::KernelTable& k, const WeightView& w, int64_t n,
   k.matmul[int(w.type)](w, x.data(), xs, n, y.data(), ys);
   std::vector<double> want, abs_sum, qerr, want8, abs8;
   exact_float_product(w, x.data(), xs, n, &want, &abs_sum, &qerr);
-  if (quantised(w.type)) exact_int8_product(w, x.data(), xs, n, &want8, &abs8);
+  const bool quantised = test::int8_activations(k, w.type);
+  if (quantised) exact_int8_product(w, x.data(), xs, n, &want8, &abs8);
   const int64_t nb = (w.cols + 31) / 32;
   const std::string what = shape_name(k, w.type, w.rows, w.cols, n);
   for (int64_t t = 0; t < n; ++t) {
@@ -59,7 +60,7 @@ void check_matmul(const kernels::KernelTable& k, const WeightView& w, int64_t n,
         continue;
       }
       const size_t i = size_t(t * w.rows + r);
-      if (quantised(w.type)) {
+      if (quantised) {
         ASSERT_NEAR(got, want8[i], double(nb + 16) * FLT_EPSILON * abs8[i] + 1e-30) << what << " t=" << t << " r=" << r;
         ASSERT_NEAR(got, want[i], qerr[i] * 1.0001 + double(w.cols + 16) * FLT_EPSILON * (abs_sum[i] + abs8[i]) + 1e-30)
             << what << " (vs float activations) t=" << t << " r=" << r;

@@ -54,6 +54,13 @@ std::vector<const cpu::IsaOps*> fast_isas() {
   return out;
 }
 
+bool int8_activations(const kernels::KernelTable& k, WeightType type) {
+  if (type == WeightType::Q8_0 || type == WeightType::Q4_0) return true;
+  if (type != WeightType::Q2_1) return false;
+  const cpu::IsaOps* ops = cpu::isa_ops(k.name);
+  return ops != nullptr && ops->qdot_q2_1 != nullptr;
+}
+
 void exact_int8_product(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens,
                         std::vector<double>* y, std::vector<double>* abs_sum) {
   const int64_t nb = (w.cols + 31) / 32;
@@ -70,11 +77,17 @@ void exact_int8_product(const WeightView& w, const float* x, int64_t x_stride, i
         // Integer codes times the two scales: dequantised weight = d_w * q_w exactly in float64.
         // Q4_0 kernels sum unsigned nibbles (0..15) and subtract 8 * sum(q_a): their partial
         // sums are bounded by 16 * |d_w| * |q_a| per element, not by |W| * |q_a|.
+        // Q2_1 kernels sum d * q (q in 0..3) and m separately: bounded by (3|d| + |m|) * |q_a|.
         double q4_extra = 0;
         if (w.type == WeightType::Q4_0) {
           uint16_t d16;
           std::memcpy(&d16, w.row(r) + b * kQ4_0BlockBytes, 2);
           q4_extra = 16.0 * std::fabs(double(f16_to_f32(d16)));
+        } else if (w.type == WeightType::Q2_1) {
+          uint16_t d16, m16;
+          std::memcpy(&d16, w.row(r) + b * kQ2_1BlockBytes, 2);
+          std::memcpy(&m16, w.row(r) + b * kQ2_1BlockBytes + 2, 2);
+          q4_extra = 3.0 * std::fabs(double(f16_to_f32(d16))) + std::fabs(double(f16_to_f32(m16)));
         }
         double dot = 0, abs_dot = 0;
         for (int64_t j = b * 32; j < std::min(w.cols, b * 32 + 32); ++j) {

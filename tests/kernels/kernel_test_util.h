@@ -27,6 +27,9 @@ std::vector<float> random_acts(int64_t n, uint32_t seed);
 std::vector<const kernels::KernelTable*> fast_tables();
 // The ISA ops this CPU can run.
 std::vector<const cpu::IsaOps*> fast_isas();
+// True if table k quantises activations to int8 for `type`: Q8_0 and Q4_0 always; Q2_1 where the
+// table's ISA has a Q2_1 loop (elsewhere, e.g. NEON, that entry is the float reference kernel).
+bool int8_activations(const kernels::KernelTable& k, WeightType type);
 
 // y[t * rows + r] in float64 of the dequantised weights times the quantised-then-dequantised
 // activations (the exact value an int8 kernel approximates only by float rounding), and

@@ -24,7 +24,9 @@ const Big kBig[] = {{WeightType::Q8_0, 600, 1100, 1},  {WeightType::Q8_0, 600, 1
                     {WeightType::Q8_0, 600, 1100, 64}, {WeightType::Q8_0, 9, 70000, 2},
                     {WeightType::Q4_0, 1000, 1100, 1}, {WeightType::Q4_0, 1000, 1100, 5},
                     {WeightType::Q4_0, 300, 1100, 70}, {WeightType::F32, 300, 1000, 2},
-                    {WeightType::F16, 500, 1000, 1},   {WeightType::BF16, 500, 1000, 3}};
+                    {WeightType::F16, 500, 1000, 1},   {WeightType::BF16, 500, 1000, 3},
+                    {WeightType::Q2_1, 1500, 1100, 1}, {WeightType::Q2_1, 1500, 1100, 5},
+                    {WeightType::Q2_1, 300, 1100, 70}, {WeightType::Q2_1, 9, 70000, 2}};
 
 class ThreadCount : public ::testing::Test {
  protected:
@@ -58,7 +60,7 @@ TEST_F(ThreadCount, LargeMatmulIsIdenticalForOneAndManyThreadsAndExact) {
       const std::string what = test::shape_name(*k, b.type, b.rows, b.cols, b.tokens);
       ASSERT_EQ(y1, y4) << what;
       std::vector<double> want, abs_sum, qerr;
-      const bool q = b.type == WeightType::Q8_0 || b.type == WeightType::Q4_0;
+      const bool q = test::int8_activations(*k, b.type);
       if (q) test::exact_int8_product(w.view, x.data(), b.cols, b.tokens, &want, &abs_sum);
       else test::exact_float_product(w.view, x.data(), b.cols, b.tokens, &want, &abs_sum, &qerr);
       const double n = q ? double((b.cols + 31) / 32) : double(b.cols);
@@ -69,7 +71,7 @@ TEST_F(ThreadCount, LargeMatmulIsIdenticalForOneAndManyThreadsAndExact) {
 
 TEST_F(ThreadCount, LargeTransposedMatmulIsIdenticalForOneAndManyThreads) {
   for (const kernels::KernelTable* k : test::fast_tables())
-    for (WeightType type : {WeightType::F32, WeightType::Q8_0, WeightType::Q4_0}) {
+    for (WeightType type : {WeightType::F32, WeightType::Q8_0, WeightType::Q4_0, WeightType::Q2_1}) {
       // 1500 x 1000 q4_0: 844 KiB; matmul_t splits columns only for 8 tokens or more.
       const int64_t rows = 1500, cols = 1000, n = 9;
       const test::Packed w = test::pack_random(type, rows, cols, 9);

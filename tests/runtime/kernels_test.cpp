@@ -76,7 +76,8 @@ class UseReferenceKernels {
 };
 
 const WeightType kTypes[] = {WeightType::F32,  WeightType::F16,  WeightType::BF16,
-                             WeightType::Q8_0, WeightType::Q4_0, WeightType::MXFP4};
+                             WeightType::Q8_0, WeightType::Q4_0, WeightType::MXFP4,
+                             WeightType::Q2_1};
 
 struct Shape {
   int64_t rows, cols, tokens;

@@ -4,7 +4,7 @@
 //
 // Quantised products: vdotq_s32 (s8 x s8, 4-way, into int32) on both 16-byte halves of a block;
 // Q4_0 nibbles are turned into signed codes (nibble - 8) first, so no offset correction is needed.
-// One fma per block applies d_w * d_a.
+// One fma per block applies d_w * d_a. Q2_1: see q2_block_dot.
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
@@ -82,6 +82,44 @@ inline int32x4_t block_dot(const uint8_t* w, const ActBlock& a) {
     w1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4)), eight);
   }
   return vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, vld1q_s8(a.q)), w1, vld1q_s8(a.q + 16));
+}
+
+// Q2_1 (kernels/quant.h): a table lookup puts code byte k / 4 in byte k of each 16-byte half, a
+// per-byte shift by -2 * (k % 4) brings element k's 2 bits down, and vdotq_s32 takes the codes
+// (0..3, valid as s8) against the activations. The minimum enters once per block as
+// m * d_a * sum(q_a) (ActBlock::sum).
+inline int32x4_t q2_block_dot(const uint8_t* w, const ActBlock& a) {
+  static const uint8_t kIdx[32] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,
+                                   4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7};
+  static const int8_t kShift[16] = {0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6};
+  const uint8x8_t bytes = vld1_u8(w + 4);
+  const uint8x16_t src = vcombine_u8(bytes, bytes);
+  const int8x16_t shift = vld1q_s8(kShift);
+  const uint8x16_t three = vdupq_n_u8(3);
+  const int8x16_t q0 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(vqtbl1q_u8(src, vld1q_u8(kIdx)), shift), three));
+  const int8x16_t q1 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(vqtbl1q_u8(src, vld1q_u8(kIdx + 16)), shift), three));
+  return vdotq_s32(vdotq_s32(vdupq_n_s32(0), q0, vld1q_s8(a.q)), q1, vld1q_s8(a.q + 16));
+}
+
+void qdot_q2_1_neon(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                    int64_t n_tokens, float* y, int64_t y_stride, bool accumulate) {
+  constexpr int64_t kBytes = kQ2_1BlockBytes;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w.row(r) + b0 * kBytes;
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const ActBlock* a = acts + t * nb;
+      float32x4_t acc = vdupq_n_f32(0.0f);
+      float macc = 0.0f;
+      for (int64_t j = 0; j < nb; ++j) {
+        const uint8_t* b = row + j * kBytes;
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(q2_block_dot(b, a[j])), load_f16(b) * a[j].d);
+        macc += load_f16(b + 2) * a[j].d * float(a[j].sum);
+      }
+      const float s = vaddvq_f32(acc) + macc;
+      float* out = y + t * y_stride + r;
+      *out = accumulate ? *out + s : s;
+    }
+  }
 }
 
 template <bool kQ8>
@@ -170,6 +208,7 @@ const IsaOps kNeonOps = {
     quantize_acts_neon,
     qdot_neon<true>,
     qdot_neon<false>,
+    qdot_q2_1_neon,
     {fdot_neon<WeightType::F32>, fdot_neon<WeightType::F16>, fdot_neon<WeightType::BF16>},
     {nullptr, nullptr, nullptr, nullptr, nullptr},  // matmul_t: dequantize_row + axpy_neon
     dot_neon,

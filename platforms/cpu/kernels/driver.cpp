@@ -1,4 +1,4 @@
-// ISA-independent kernel drivers: the int8 quantisation of activations for Q8_0/Q4_0 weights
+// ISA-independent kernel drivers: the int8 quantisation of activations for Q8_0/Q4_0/Q2_1 weights
 // (in bounded stack buffers, chunked by tokens and if need be by columns), the split of work
 // across the kernel threads, and the KernelTables built from each ISA's inner loops (isa.h).
 // Also the choice of the default table (best ISA, or MOTE_KERNELS).
@@ -185,6 +185,13 @@ void matmul_q(const WeightView& w, const float* x, int64_t xs, int64_t n, float*
   matmul_quantised(O.quantize_acts, kQ8 ? O.qdot_q8_0 : O.qdot_q4_0, w, x, xs, n, y, ys);
 }
 
+// Q2_1: the ISA's inner loop, or the scalar reference where it has none (so no entry is null).
+template <const IsaOps& O>
+void matmul_q2(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
+  if (O.qdot_q2_1) matmul_quantised(O.quantize_acts, O.qdot_q2_1, w, x, xs, n, y, ys);
+  else kernels::reference_kernels().matmul[int(WeightType::Q2_1)](w, x, xs, n, y, ys);
+}
+
 template <const IsaOps& O, WeightType kType>
 void matmul_f(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
   if (w.rows <= 0 || n <= 0) return;
@@ -215,8 +222,8 @@ template <const IsaOps& O>
 constexpr kernels::KernelTable make_table(const char* name) {
   return {name,
           {matmul_f<O, WeightType::F32>, matmul_f<O, WeightType::F16>, matmul_f<O, WeightType::BF16>,
-           matmul_q<O, true>, matmul_q<O, false>, matmul_reference},
-          {matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>},
+           matmul_q<O, true>, matmul_q<O, false>, matmul_reference, matmul_q2<O>},
+          {matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>},
           get_row,
           dot<O>,
           axpy<O>};

@@ -3,7 +3,7 @@
 // (x86_avx2.cpp, x86_avx512.cpp, arm_neon.cpp). Not part of the runtime's public surface; tests
 // include it to check each ISA's pieces against the scalar versions.
 //
-// Activations for Q8_0/Q4_0 weights are quantised per block of 32 to int8 with an f32 scale:
+// Activations for Q8_0/Q4_0/Q2_1 weights are quantised per block of 32 to int8 with an f32 scale:
 // a = d * q, d = amax / 127, q = round-half-even(x * (1 / d)), |q| <= 127. Every ISA's
 // quantiser produces bit-identical blocks to quantize_acts_ref (same operations, IEEE division,
 // ties-to-even rounding), so a test can rebuild the exact int8 product on the scalar side.
@@ -29,7 +29,7 @@ static_assert(sizeof(ActBlock) == 40);
 using QuantizeActsFn = void (*)(const float* x, int64_t n, ActBlock* out);
 void quantize_acts_ref(const float* x, int64_t n, ActBlock* out);
 
-// Quantised weights (Q8_0 or Q4_0) times quantised activations, for rows [r0, r1) and the
+// Quantised weights (Q8_0, Q4_0 or Q2_1) times quantised activations, for rows [r0, r1) and the
 // weight blocks [b0, b0 + nb) of each row. acts[t * nb + j] is block b0 + j of token t < n_tokens.
 // Writes y[t * y_stride + r] (or adds to it when `accumulate`, for column-chunked calls).
 using QDotRowsFn = void (*)(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
@@ -47,6 +47,7 @@ struct IsaOps {
   QuantizeActsFn quantize_acts;
   QDotRowsFn qdot_q8_0;
   QDotRowsFn qdot_q4_0;
+  QDotRowsFn qdot_q2_1;             // null: the reference kernel runs Q2_1 (driver.cpp)
   FDotRowsFn fdot[3];               // indexed by int(WeightType): F32, F16, BF16
   // y[i] += alpha * W[i] for the n values of a row piece starting at a block boundary `src`
   // (decode fused with axpy, for the transposed product); indexed by int(WeightType). Null
@@ -62,6 +63,11 @@ struct IsaOps {
 #if defined(__x86_64__)
 extern const IsaOps kAvx2Ops;
 extern const IsaOps kAvx512Ops;
+// Q2_1 inner loops (x86_q2_1.cpp), referenced from the two tables above.
+void qdot_q2_1_avx2(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                    int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_q2_1_avx512(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                      int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
 #endif
 #if defined(__aarch64__)
 extern const IsaOps kNeonOps;
