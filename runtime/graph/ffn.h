@@ -26,6 +26,7 @@ struct FfnScratch {
   int32_t* slot_token = nullptr;   // [max_tokens * top_k]
   float* slot_weight = nullptr;    // [max_tokens * top_k]
   int32_t* predicted = nullptr;    // [E]: predict_experts' output (null: no prediction)
+  float* shared_gate = nullptr;    // [max_tokens]: Qwen2-MoE's shared-expert gate (null if unused)
 };
 
 // out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each.
@@ -65,7 +66,9 @@ struct ExpertHint {
 // Most experts moe_ffn acquires at once (fixed so that the forward needs no heap).
 inline constexpr int64_t kMaxExpertGroup = 16;
 
-// out[T, H] = sum_i w_i Expert_{idx_i}(x) + SharedExperts(x) for x [T, H] (normalised input).
+// out[T, H] = sum_i w_i Expert_{idx_i}(x) + SharedExperts(x) for x [T, H] (normalised input);
+// Qwen2-MoE's gated shared expert adds sigmoid(shared_gate . x_t) * SharedExpert(x_t) per token
+// (needs s.shared_gate).
 // Experts come from `experts` in ascending id order, in groups of up to max_group(): each needed
 // expert is acquired once per call (per batch). `next` (optional) is passed to
 // experts.prefetch right after the last group is pinned, so those reads overlap with this

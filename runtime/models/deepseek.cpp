@@ -20,7 +20,6 @@ int64_t max_ffn_width(const HParams& hp) {
 
 DeepSeekScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<float>& f, Carver<int32_t>& i) {
   const int64_t H = hp.hidden_size, nh = hp.n_heads, c = hp.kv_lora_rank;
-  const int64_t E = std::max<int64_t>(hp.n_routed_experts, 1), K = std::max<int64_t>(hp.n_experts_per_tok, 1);
   const int64_t I = max_ffn_width(hp);
   DeepSeekScratch s;
   s.max_tokens = T;
@@ -37,18 +36,7 @@ DeepSeekScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<
   s.mla.ctx = f.take(T * nh * c);
   s.mla.o = f.take(T * nh * hp.v_head_dim);
   s.mla.scores = f.take(max_context);
-  s.ffn.gate = f.take(T * I);
-  s.ffn.up = f.take(T * I);
-  s.ffn.gathered = f.take(T * H);
-  s.ffn.expert_out = f.take(T * H);
-  s.ffn.router_logits = f.take(T * E);
-  s.ffn.route_scratch = f.take(graph::RouterParams::from_hparams(hp).scratch_size());
-  s.ffn.sel_weight = f.take(T * K);
-  s.ffn.slot_weight = f.take(T * K);
-  s.ffn.sel_idx = i.take(T * K);
-  s.ffn.expert_end = i.take(E + 1);
-  s.ffn.slot_token = i.take(T * K);
-  s.ffn.predicted = i.take(E);
+  s.ffn = carve_ffn_scratch(hp, T, I, f, i);
   s.mtp_cat = hp.n_mtp_layers > 0 ? f.take(T * 2 * H) : nullptr;
   return s;
 }
@@ -63,17 +51,7 @@ Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights*
   graph::mla_attention(graph::MlaDims::from_hparams(hp), lw.attn, s.normed, T, start, s.rope_cos, s.rope_sin,
                        cache, s.mla, s.branch);
   add_rows(s.hidden, s.branch, T * H);
-  graph::rms_norm_rows(s.hidden, H, T, lw.ffn.norm, H, hp.rms_norm_eps, s.normed, H);
-  if (lw.ffn.moe) {
-    const graph::RouterParams router = graph::RouterParams::from_hparams(hp);
-    const graph::ExpertHint hint = next_layer_hint(model, next, router, T, s.hidden, s.ffn, s.branch);
-    MOTE_RETURN_IF_ERROR(graph::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, s.normed, T, H, s.ffn,
-                                        s.branch, &hint));
-  } else {
-    graph::swiglu_mlp(lw.ffn.dense, s.normed, T, s.ffn.gate, s.ffn.up, s.branch);
-  }
-  add_rows(s.hidden, s.branch, T * H);
-  return Status::ok();
+  return ffn_residual(model, lw, next, T, s.hidden, s.normed, s.branch, s.ffn);
 }
 
 Status check_inputs(const HParams& hp, const int32_t* ids, int64_t T, int64_t start, const DeepSeekScratch& s) {

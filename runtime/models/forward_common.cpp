@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "graph/norm.h"
+
 namespace mote::models {
 
 Status check_forward_inputs(const HParams& hp, const int32_t* ids, int64_t T, int64_t start, int64_t max_tokens,
@@ -32,6 +34,23 @@ graph::ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, 
   hint.ids = ffn.predicted;
   hint.n = graph::predict_experts(router, next->ffn, hp.rms_norm_eps, hidden, T, hp.hidden_size, ffn, normed);
   return hint;
+}
+
+Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t T, float* hidden,
+                    float* normed, float* branch, const graph::FfnScratch& ffn) {
+  const HParams& hp = model.hparams();
+  const int64_t H = hp.hidden_size;
+  graph::rms_norm_rows(hidden, H, T, lw.ffn.norm, H, hp.rms_norm_eps, normed, H);
+  if (lw.ffn.moe) {
+    const graph::RouterParams router = graph::RouterParams::from_hparams(hp);
+    const graph::ExpertHint hint = next_layer_hint(model, next, router, T, hidden, ffn, branch);
+    MOTE_RETURN_IF_ERROR(
+        graph::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, normed, T, H, ffn, branch, &hint));
+  } else {
+    graph::swiglu_mlp(lw.ffn.dense, normed, T, ffn.gate, ffn.up, branch);
+  }
+  add_rows(hidden, branch, T * H);
+  return Status::ok();
 }
 
 }  // namespace mote::models

@@ -33,6 +33,37 @@ class Carver {
   int64_t used_ = 0;
 };
 
+// The FFN/MoE scratch of a forward over T tokens, FFN widths up to `width` (shared across
+// architectures; shared_gate is carved only for Qwen2-MoE's gated shared expert).
+inline graph::FfnScratch carve_ffn_scratch(const HParams& hp, int64_t T, int64_t width, Carver<float>& f,
+                                           Carver<int32_t>& i) {
+  const int64_t H = hp.hidden_size;
+  const int64_t E = hp.n_routed_experts > 1 ? hp.n_routed_experts : 1;
+  const int64_t K = hp.n_experts_per_tok > 1 ? hp.n_experts_per_tok : 1;
+  graph::FfnScratch s;
+  s.gate = f.take(T * width);
+  s.up = f.take(T * width);
+  s.gathered = f.take(T * H);
+  s.expert_out = f.take(T * H);
+  s.router_logits = f.take(T * E);
+  s.route_scratch = f.take(graph::RouterParams::from_hparams(hp).scratch_size());
+  s.sel_weight = f.take(T * K);
+  s.slot_weight = f.take(T * K);
+  s.shared_gate = hp.shared_expert_gated ? f.take(T) : nullptr;
+  s.sel_idx = i.take(T * K);
+  s.expert_end = i.take(E + 1);
+  s.slot_token = i.take(T * K);
+  s.predicted = i.take(E);
+  return s;
+}
+
+// The FFN half of a pre-norm decoder layer: hidden [T, H] += FFN(rms_norm(hidden; lw.ffn.norm)).
+// MoE layers take their experts from the model's expert store and prefetch the experts `next`
+// (the following layer, or null) will probably use. normed and branch [T, H] are scratch.
+// Errors: expert reads (hidden is then undefined).
+Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t n_tokens,
+                    float* hidden, float* normed, float* branch, const graph::FfnScratch& ffn);
+
 // Errors of a forward call before any work: n_tokens outside [1, max_tokens], positions past
 // max_context, a token id outside the vocabulary.
 Status check_forward_inputs(const HParams& hp, const int32_t* ids, int64_t n_tokens, int64_t start, int64_t max_tokens,

@@ -35,7 +35,6 @@ struct GqaMoeScratch {
   float* branch = nullptr;    // [max_tokens, H] output of the current block
   float* rope_cos = nullptr;  // [max_tokens, hd/2]
   float* rope_sin = nullptr;  // [max_tokens, hd/2]
-  float* shared_scale = nullptr;  // [max_tokens] Qwen2-MoE shared-expert gate values
   graph::GqaScratch attn;
   graph::FfnScratch ffn;
 };
