@@ -114,11 +114,13 @@ inline WeightView f32_view(const float* data, int64_t rows, int64_t cols) {
 }
 
 // Rows [first, first + count) of `w` as a view (no copy). Valid for every type: a row is a
-// whole number of blocks.
+// whole number of blocks. In a grouped view (row_group 16) first and count must be multiples of
+// 16; otherwise the slice would cut a group (callers check, e.g. the converter keeps such
+// tensors row-major).
 inline WeightView row_slice(const WeightView& w, int64_t first, int64_t count) {
   WeightView v = w;
   v.rows = count;
-  v.data = w.row(first);
+  v.data = w.grouped() ? w.group(first / w.row_group) : w.row(first);
   return v;
 }
 

@@ -333,4 +333,103 @@ void dequantize_row(WeightType type, const uint8_t* src, int64_t cols, float* ds
   }
 }
 
+bool row_group_type(WeightType type) {
+  return type == WeightType::Q8_0 || type == WeightType::Q4_0 || type == WeightType::Q2_1;
+}
+
+namespace {
+
+// Bytes of the per-row header (scale, minimum) at the start of a row-major block.
+int block_header_bytes(WeightType type) { return type == WeightType::Q2_1 ? 4 : 2; }
+
+// One block column: src_blocks[r] (row r's block, row-major layout) <-> the group block `gb`.
+void interleave_block(WeightType type, const uint8_t* const* src_blocks, uint8_t* gb) {
+  for (int r = 0; r < kRowGroup; ++r) {
+    const uint8_t* sb = src_blocks[r];
+    std::memcpy(gb + 2 * r, sb, 2);                                              // d
+    if (type == WeightType::Q2_1) std::memcpy(gb + 32 + 2 * r, sb + 2, 2);        // m
+    const uint8_t* q = sb + block_header_bytes(type);
+    uint8_t* lanes = gb + block_header_bytes(type) * kRowGroup;  // after d[16] (and m[16])
+    if (type == WeightType::Q8_0) {
+      for (int k = 0; k < 8; ++k) std::memcpy(lanes + 64 * k + 4 * r, q + 4 * k, 4);
+    } else if (type == WeightType::Q4_0) {
+      for (int j = 0; j < 4; ++j) std::memcpy(lanes + 64 * j + 4 * r, q + 4 * j, 4);
+    } else {  // Q2_1: element e of the row-major block is in byte e / 4, bits 2 * (e % 4)
+      for (int j = 0; j < 2; ++j)
+        for (int i = 0; i < 4; ++i) {
+          uint8_t byte = 0;
+          for (int s = 0; s < 4; ++s) {
+            const int e = 16 * j + 4 * s + i;
+            byte |= uint8_t(((q[e / 4] >> (2 * (e % 4))) & 3) << (2 * s));
+          }
+          lanes[64 * j + 4 * r + i] = byte;
+        }
+    }
+  }
+}
+
+// Row r's block back from the group block `gb`: dst[block_bytes].
+void deinterleave_block(WeightType type, const uint8_t* gb, int r, uint8_t* dst) {
+  std::memcpy(dst, gb + 2 * r, 2);
+  if (type == WeightType::Q2_1) std::memcpy(dst + 2, gb + 32 + 2 * r, 2);
+  uint8_t* q = dst + block_header_bytes(type);
+  const uint8_t* lanes = gb + block_header_bytes(type) * kRowGroup;
+  if (type == WeightType::Q8_0) {
+    for (int k = 0; k < 8; ++k) std::memcpy(q + 4 * k, lanes + 64 * k + 4 * r, 4);
+  } else if (type == WeightType::Q4_0) {
+    for (int j = 0; j < 4; ++j) std::memcpy(q + 4 * j, lanes + 64 * j + 4 * r, 4);
+  } else {
+    std::memset(q, 0, 8);
+    for (int e = 0; e < kQuantBlock; ++e) {
+      const int j = e / 16, s = (e % 16) / 4, i = e % 4;
+      const int code = (lanes[64 * j + 4 * r + i] >> (2 * s)) & 3;
+      q[e / 4] |= uint8_t(code << (2 * (e % 4)));
+    }
+  }
+}
+
+}  // namespace
+
+void interleave_row_group(WeightType type, const uint8_t* rows, int64_t cols, uint8_t* group) {
+  const int64_t bb = weight_block_bytes(type), nb = (cols + kQuantBlock - 1) / kQuantBlock;
+  const uint64_t row_bytes = weight_row_bytes(type, cols);
+  const uint8_t* src_blocks[kRowGroup];
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < kRowGroup; ++r) src_blocks[r] = rows + uint64_t(r) * row_bytes + b * bb;
+    interleave_block(type, src_blocks, group + b * kRowGroup * bb);
+  }
+}
+
+void deinterleave_row_group(WeightType type, const uint8_t* group, int64_t cols, uint8_t* rows) {
+  const int64_t bb = weight_block_bytes(type), nb = (cols + kQuantBlock - 1) / kQuantBlock;
+  const uint64_t row_bytes = weight_row_bytes(type, cols);
+  for (int64_t b = 0; b < nb; ++b)
+    for (int r = 0; r < kRowGroup; ++r)
+      deinterleave_block(type, group + b * kRowGroup * bb, r, rows + uint64_t(r) * row_bytes + b * bb);
+}
+
+void dequantize_group_row(WeightType type, const uint8_t* blocks, int lane, int64_t cols, float* dst) {
+  const int64_t bb = weight_block_bytes(type);
+  uint8_t block[kQ8_0BlockBytes];  // the largest block of a row-group type
+  for (int64_t start = 0, b = 0; start < cols; start += kQuantBlock, ++b) {
+    deinterleave_block(type, blocks + b * kRowGroup * bb, lane, block);
+    dequantize_row(type, block, std::min<int64_t>(kQuantBlock, cols - start), dst + start);
+  }
+}
+
+void dequantize_view_piece(const WeightView& w, int64_t r, int64_t c0, int64_t n, float* dst) {
+  const uint64_t offset = uint64_t(c0 / weight_block_size(w.type)) * uint64_t(weight_block_bytes(w.type));
+  if (!w.grouped()) {
+    dequantize_row(w.type, w.row(r) + offset, n, dst);
+    return;
+  }
+  dequantize_group_row(w.type, w.group(r / w.row_group) + offset * uint64_t(w.row_group), int(r % w.row_group), n,
+                       dst);
+}
+
+void interleave_matrix(WeightType type, const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
+  const uint64_t group_bytes = weight_row_bytes(type, cols) * kRowGroup;
+  for (int64_t g = 0; g < rows / kRowGroup; ++g) interleave_row_group(type, src + g * group_bytes, cols, dst + g * group_bytes);
+}
+
 }  // namespace mote

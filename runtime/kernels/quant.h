@@ -12,6 +12,23 @@
 //       f16 minimum m, then 8 bytes of 2-bit codes q in [0, 3]; element i is in byte i / 4, bits
 //       2 * (i % 4); value = d * q + m.
 // A row whose length is not a multiple of 32 is padded with zeros up to the next block.
+//
+// Row groups (WeightView::row_group == kRowGroup; format version 2). A Q8_0, Q4_0 or Q2_1
+// matrix whose row count is a multiple of 16 may be stored in groups of 16 rows, so that one
+// 64-byte SIMD load feeds 16 rows at once (AVX-512: one zmm; AVX2: two ymm; NEON: four q
+// registers) and no horizontal sums are needed. Group g holds rows [16g, 16g + 16) and has the
+// same size as those 16 rows in row-major layout. Inside it come the "group blocks", one per
+// block column b, each 16 x block_bytes bytes at offset b * 16 * block_bytes. A lane is 4
+// bytes; lane r of a 64-byte chunk belongs to row r of the group, and its 4 bytes hold weights
+// of 4 consecutive columns (the width of one int32 of activations in vpdpbusd / sdot):
+//   Q8_0 (544 B):  d[16] (f16, row r at index r); then 8 chunks k = 0..7 of 64 bytes:
+//                  chunk k lane r byte i = q[r][4k + i].
+//   Q4_0 (288 B):  d[16]; then 4 chunks j = 0..3 of 64 bytes: chunk j lane r byte i has
+//                  q[r][4j + i] in its low nibble and q[r][16 + 4j + i] in its high nibble
+//                  (these are the row-major block's bytes 4j..4j+3, moved as they are).
+//   Q2_1 (192 B):  d[16]; m[16]; then 2 chunks j = 0..1 of 64 bytes: chunk j lane r byte i
+//                  has q[r][16j + 4s + i] in bits 2s..2s+1, s = 0..3.
+// The layout is the same on every ISA: the converter writes it and experts load without repacking.
 #pragma once
 
 #include <cstddef>
@@ -43,5 +60,22 @@ uint64_t weight_row_bytes(WeightType type, int64_t cols);
 void quantize_row(WeightType type, const float* src, int64_t cols, uint8_t* dst);
 // Decodes one row: src -> dst[cols]. Thread-safe.
 void dequantize_row(WeightType type, const uint8_t* src, int64_t cols, float* dst);
+
+inline constexpr int kRowGroup = 16;
+// Types that have a row-group layout (Q8_0, Q4_0, Q2_1).
+bool row_group_type(WeightType type);
+// 16 consecutive row-major encoded rows (each weight_row_bytes(type, cols) bytes, `rows` holds
+// 16 of them) -> one row group of the same size at `group`. Lossless; the buffers must not overlap.
+void interleave_row_group(WeightType type, const uint8_t* rows, int64_t cols, uint8_t* group);
+// The inverse of interleave_row_group.
+void deinterleave_row_group(WeightType type, const uint8_t* group, int64_t cols, uint8_t* rows);
+// Decodes cols values of row `lane` (0..15) of a row group, starting at the group block that
+// `blocks` points to (group + b * 16 * block_bytes decodes from column 32b): dst[cols].
+void dequantize_group_row(WeightType type, const uint8_t* blocks, int lane, int64_t cols, float* dst);
+// Decodes columns [c0, c0 + n) of row r of any view, row-major or grouped; c0 is a multiple of
+// the type's block size. dst[n]. Thread-safe.
+void dequantize_view_piece(const WeightView& w, int64_t r, int64_t c0, int64_t n, float* dst);
+// Rewrites a whole row-major matrix [rows, cols] of `type` into row groups (rows % 16 == 0).
+void interleave_matrix(WeightType type, const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst);
 
 }  // namespace mote

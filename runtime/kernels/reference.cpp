@@ -35,22 +35,16 @@ void matmul_f32(const WeightView& w, const float* x, int64_t x_stride, int64_t n
   }
 }
 
-// Byte offset of column `c0` (a multiple of kChunk) inside a row of type `type`.
-uint64_t column_offset(WeightType type, int64_t c0) {
-  return uint64_t(c0 / weight_block_size(type)) * uint64_t(weight_block_bytes(type));
-}
-
 // Any other type: decode kChunk columns of the row, then use them for every token.
 template <WeightType kType>
 void matmul_decoded(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens,
                     float* y, int64_t y_stride) {
   float buf[kChunk];
   for (int64_t r = 0; r < w.rows; ++r) {
-    const uint8_t* row = w.row(r);
     for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = 0.0f;
     for (int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
       const int64_t n = std::min(kChunk, w.cols - c0);
-      dequantize_row(kType, row + column_offset(kType, c0), n, buf);
+      dequantize_view_piece(w, r, c0, n, buf);
       for (int64_t t = 0; t < n_tokens; ++t)
         y[t * y_stride + r] += dot_ref(buf, x + t * x_stride + c0, n);
     }
@@ -77,17 +71,16 @@ void matmul_t_decoded(const WeightView& w, const float* x, int64_t x_stride, int
   for (int64_t t = 0; t < n_tokens; ++t)
     for (int64_t c = 0; c < w.cols; ++c) y[t * y_stride + c] = 0.0f;
   for (int64_t r = 0; r < w.rows; ++r) {
-    const uint8_t* row = w.row(r);
     for (int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
       const int64_t n = std::min(kChunk, w.cols - c0);
-      dequantize_row(kType, row + column_offset(kType, c0), n, buf);
+      dequantize_view_piece(w, r, c0, n, buf);
       for (int64_t t = 0; t < n_tokens; ++t) axpy_ref(x[t * x_stride + r], buf, y + t * y_stride + c0, n);
     }
   }
 }
 
 void get_row_ref(const WeightView& w, int64_t row, float* out) {
-  dequantize_row(w.type, w.row(row), w.cols, out);
+  dequantize_view_piece(w, row, 0, w.cols, out);
 }
 
 const KernelTable kReference = {

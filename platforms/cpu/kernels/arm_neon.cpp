@@ -209,6 +209,9 @@ const IsaOps kNeonOps = {
     qdot_neon<true>,
     qdot_neon<false>,
     qdot_q2_1_neon,
+    nullptr,  // grouped Q8_0
+    nullptr,  // grouped Q4_0
+    nullptr,  // grouped Q2_1
     {fdot_neon<WeightType::F32>, fdot_neon<WeightType::F16>, fdot_neon<WeightType::BF16>},
     {nullptr, nullptr, nullptr, nullptr, nullptr},  // matmul_t: dequantize_row + axpy_neon
     dot_neon,

@@ -168,6 +168,10 @@ void transposed_columns(void* ctx, int64_t c0, int64_t c1) {
 void matmul_t_fast(const IsaOps& ops, const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens,
                    float* y, int64_t y_stride) {
   if (w.cols <= 0 || n_tokens <= 0) return;
+  if (w.grouped()) {  // row groups are a layout for matmul; the transposed product never meets them
+    kernels::reference_kernels().matmul_t[int(w.type)](w, x, x_stride, n_tokens, y, y_stride);
+    return;
+  }
   TransposedCall call{ops.axpy, ops.axpy_row[int(w.type)], &w, x, x_stride, n_tokens, y, y_stride};
   // Columns are split across threads only for batches: every range reads its piece of every row,
   // and for one or a few tokens (memory-bound) the hardware prefetchers' run-ahead into the
@@ -180,16 +184,16 @@ void matmul_t_fast(const IsaOps& ops, const WeightView& w, const float* x, int64
 }
 
 // KernelTable entries must be plain function pointers: one instantiation per ISA and type.
-template <const IsaOps& O, bool kQ8>
+// Q8_0 / Q4_0 / Q2_1: the ISA's inner loop for the view's layout (row-major or row groups), or
+// the scalar reference where the ISA has none (so no table entry is ever null).
+template <const IsaOps& O, WeightType kType>
 void matmul_q(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
-  matmul_quantised(O.quantize_acts, kQ8 ? O.qdot_q8_0 : O.qdot_q4_0, w, x, xs, n, y, ys);
-}
-
-// Q2_1: the ISA's inner loop, or the scalar reference where it has none (so no entry is null).
-template <const IsaOps& O>
-void matmul_q2(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
-  if (O.qdot_q2_1) matmul_quantised(O.quantize_acts, O.qdot_q2_1, w, x, xs, n, y, ys);
-  else kernels::reference_kernels().matmul[int(WeightType::Q2_1)](w, x, xs, n, y, ys);
+  QDotRowsFn qdot = nullptr;
+  if (kType == WeightType::Q8_0) qdot = w.grouped() ? O.qdot_grouped_q8_0 : O.qdot_q8_0;
+  if (kType == WeightType::Q4_0) qdot = w.grouped() ? O.qdot_grouped_q4_0 : O.qdot_q4_0;
+  if (kType == WeightType::Q2_1) qdot = w.grouped() ? O.qdot_grouped_q2_1 : O.qdot_q2_1;
+  if (qdot) matmul_quantised(O.quantize_acts, qdot, w, x, xs, n, y, ys);
+  else kernels::reference_kernels().matmul[int(kType)](w, x, xs, n, y, ys);
 }
 
 template <const IsaOps& O, WeightType kType>
@@ -209,7 +213,7 @@ float dot(const float* a, const float* b, int64_t n) { return O.dot(a, b, n); }
 template <const IsaOps& O>
 void axpy(float alpha, const float* x, float* y, int64_t n) { O.axpy(alpha, x, y, n); }
 
-void get_row(const WeightView& w, int64_t row, float* out) { dequantize_row(w.type, w.row(row), w.cols, out); }
+void get_row(const WeightView& w, int64_t row, float* out) { dequantize_view_piece(w, row, 0, w.cols, out); }
 
 // Types without an ISA inner loop (MXFP4, gpt-oss experts): the scalar reference kernel, so no
 // table entry is ever null. matmul_t needs no such entry: its generic path decodes any type.
@@ -222,7 +226,8 @@ template <const IsaOps& O>
 constexpr kernels::KernelTable make_table(const char* name) {
   return {name,
           {matmul_f<O, WeightType::F32>, matmul_f<O, WeightType::F16>, matmul_f<O, WeightType::BF16>,
-           matmul_q<O, true>, matmul_q<O, false>, matmul_reference, matmul_q2<O>},
+           matmul_q<O, WeightType::Q8_0>, matmul_q<O, WeightType::Q4_0>, matmul_reference,
+           matmul_q<O, WeightType::Q2_1>},
           {matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>},
           get_row,
           dot<O>,

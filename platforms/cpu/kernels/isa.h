@@ -48,6 +48,11 @@ struct IsaOps {
   QDotRowsFn qdot_q8_0;
   QDotRowsFn qdot_q4_0;
   QDotRowsFn qdot_q2_1;             // null: the reference kernel runs Q2_1 (driver.cpp)
+  // The same products on row-grouped views (WeightView::row_group == 16, kernels/quant.h has
+  // the layout); r0 and r1 are multiples of 16. Null: the reference kernel runs them.
+  QDotRowsFn qdot_grouped_q8_0;
+  QDotRowsFn qdot_grouped_q4_0;
+  QDotRowsFn qdot_grouped_q2_1;
   FDotRowsFn fdot[3];               // indexed by int(WeightType): F32, F16, BF16
   // y[i] += alpha * W[i] for the n values of a row piece starting at a block boundary `src`
   // (decode fused with axpy, for the transposed product); indexed by int(WeightType). Null
