@@ -2,7 +2,7 @@
 //
 //   mote-convert <hf_dir> -o <file.mote> [--weights T] [--expert-weights T] [--attn-weights T]
 //                [--shared-expert-weights T] [--embed-weights T] [--output-weights T]
-//                [--no-mtp] [--chunk-mb N] [--threads N] [--quiet]
+//                [--no-mtp] [--chunk-mb N] [--threads N] [--row-major] [--quiet]
 //
 // Exit status: 0 success; 1 conversion error (one line "mote-convert: error: <message>" on
 // stderr, no output or temporary file left behind); 2 bad command line. SIGINT/SIGTERM/SIGHUP
@@ -10,7 +10,9 @@
 //
 // Memory bound. Weights are streamed: tensor bytes are read with pread (never mmapped) in
 // chunks of R = max(1, C / (4 * cols)) rows, C = --chunk-mb MiB, through three reused buffers
-// (source bytes, f32 values, output bytes), each at most max(C, 4 * cols) bytes; the MTP alias
+// (source bytes, f32 values, output bytes), each at most max(C, 4 * cols) bytes (row-grouped
+// tensors round R down to a multiple of 16, at least 16: max(C, 64 * cols), plus one 16-row
+// scratch group); the MTP alias
 // check uses two C-byte buffers before those exist, and blobs stream through 1 MiB. Nothing
 // else scales with the weight bytes, so
 //     peak RSS <= B + 3 * max(C, 4 * max_cols) + M

@@ -17,6 +17,7 @@
 #include "hf/config.h"
 #include "hf/error.h"
 #include "pipeline/blobs.h"
+#include "pipeline/layout.h"
 #include "quant/source_decode.h"
 #include "quant/tensor_convert.h"
 #include "writer/mote_writer.h"
@@ -31,6 +32,7 @@ struct Job {
   uint32_t index;  // writer tensor index
   SourceTensor source;
   WeightType type;
+  int row_group;   // 1 or kRowGroup (pipeline/layout.h)
 };
 
 // Fails early (before any heavy work) when the output cannot be created.
@@ -247,8 +249,9 @@ uint32_t Conversion::plan_tensor(uint32_t segment, const ExpectedTensor& e, cons
   // gpt-oss experts stay in their native MXFP4 whatever the recipe (no re-quantisation).
   t.type = src.slice == SourceTensor::Slice::kMxfp4Rows ? WeightType::MXFP4
                                                          : opt_.recipe.type_for(e.tensor_class, e.shape.size());
+  t.row_group = row_group_for(t.role, t.type, t.shape, opt_.row_major);
   const uint32_t index = writer_.add_tensor(segment, std::move(t));
-  jobs_.push_back({index, src, writer_.tensor(index).type});
+  jobs_.push_back({index, src, writer_.tensor(index).type, writer_.tensor(index).row_group});
   return index;
 }
 
@@ -359,11 +362,14 @@ void Conversion::write_all() {
   progress_.set_total(jobs_.size());
   uint64_t written = 0, done = 0;
   for (const Job& job : jobs_) {
-    converter_.convert(job.source, job.type, [&](const uint8_t* data, uint64_t n) {
-      writer_.write_tensor_bytes(job.index, data, n);
-      written += n;
-      progress_.update(done, written);
-    });
+    converter_.convert(
+        job.source, job.type,
+        [&](const uint8_t* data, uint64_t n) {
+          writer_.write_tensor_bytes(job.index, data, n);
+          written += n;
+          progress_.update(done, written);
+        },
+        job.row_group);
     // A fused gpt-oss tensor is read piece by piece; count the piece (bytes written ~ bytes read).
     summary_.source_bytes += job.source.slice == SourceTensor::Slice::kNone ? job.source.data.info->size()
                                                                               : writer_.tensor(job.index).size;

@@ -7,8 +7,11 @@
 //   3. Layout plan (every offset fixed before a byte is written): segment 0 = globals
 //      (embed_tokens, norm, lm_head); per layer one segment of its non-expert tensors followed
 //      by one segment per routed expert (gate, up, down); blobs last. MTP embed_tokens and
-//      shared_head.head whose source bytes equal the main ones are aliases (no bytes).
-//   4. Stream every tensor through TensorConverter into MoteWriter; finish() renames the
+//      shared_head.head whose source bytes equal the main ones are aliases (no bytes). Matrices the
+//      runtime only multiplies are stored in row groups of 16 (pipeline/layout.h) unless
+//      --row-major.
+//   4. Stream every tensor through TensorConverter (quantise rows, then interleave row groups)
+//      into MoteWriter; finish() renames the
 //      temporary file onto the output. Any exception unwinds the writer, which deletes it.
 #pragma once
 

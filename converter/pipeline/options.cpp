@@ -53,7 +53,7 @@ const char* usage_text() {
   return "usage: mote-convert <hf_dir> -o <file.mote> [--weights f32|f16|bf16|q8_0|q4|q2]\n"
          "         [--expert-weights T] [--attn-weights T] [--shared-expert-weights T]\n"
          "         [--embed-weights T] [--output-weights T] [--no-mtp] [--chunk-mb N]\n"
-         "         [--threads N] [--quiet]\n"
+         "         [--threads N] [--row-major] [--quiet]\n"
          "  --weights T                default type of every weight matrix (default q8_0)\n"
          "  --expert-weights T         routed experts (q2: Q2_1, 3.0 bits/weight, meant for experts)\n"
          "  --attn-weights T           attention projections (q_a/q_b/q/kv_a/kv_b/o)\n"
@@ -63,6 +63,9 @@ const char* usage_text() {
          "  --no-mtp                   drop the multi-token-prediction layer\n"
          "  --chunk-mb N               MiB per streaming conversion chunk (default 16)\n"
          "  --threads N                conversion threads (default: CPU count, at most 8)\n"
+         "  --row-major                store every matrix row-major (default: q8_0/q4/q2 matrices used\n"
+         "                             only by matmul, e.g. experts and projections, in row groups of 16\n"
+         "                             rows, the SIMD kernels' layout; embeddings and kv_b stay row-major)\n"
          "  --quiet                    no progress line\n"
          "Norms, the router and e_score_correction_bias are always f32.\n";
 }
@@ -103,10 +106,12 @@ std::optional<Options> parse_options(const std::vector<std::string>& args) {
       o.chunk_mb = parse_count(flag, value(), 1, 65536);
     } else if (flag == "--threads") {
       o.threads = unsigned(parse_count(flag, value(), 1, 256));
-    } else if ((flag == "--no-mtp" || flag == "--quiet") && inline_value) {
+    } else if ((flag == "--no-mtp" || flag == "--quiet" || flag == "--row-major") && inline_value) {
       throw UsageError(flag + " takes no value");
     } else if (flag == "--no-mtp") {
       o.no_mtp = true;
+    } else if (flag == "--row-major") {
+      o.row_major = true;
     } else if (flag == "--quiet" || flag == "-q") {
       o.quiet = true;
     } else if (flag.size() > 1 && flag[0] == '-') {

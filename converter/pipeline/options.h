@@ -35,6 +35,9 @@ struct Options {
   std::string output;
   WeightRecipe recipe;
   bool no_mtp = false;
+  // --row-major: no row groups (every tensor row-major, as format 1 laid them out), to compare
+  // layouts; the file is still format version 2.
+  bool row_major = false;
   uint64_t chunk_mb = 16;  // MiB of f32 per conversion chunk (peak RSS ~ 3x this, see main.cpp)
   unsigned threads = 0;    // 0 = hardware concurrency (capped at 8)
   bool quiet = false;

@@ -1,6 +1,7 @@
 #include "quant/tensor_convert.h"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -56,21 +57,42 @@ TensorConverter::TensorConverter(uint64_t chunk_bytes, unsigned threads)
 
 TensorConverter::~TensorConverter() = default;
 
-uint64_t TensorConverter::chunk_rows(uint64_t cols) const {
-  return std::max<uint64_t>(1, chunk_bytes_ / (cols * sizeof(float)));
+uint64_t TensorConverter::chunk_rows(uint64_t cols, int row_group) const {
+  const uint64_t rows = std::max<uint64_t>(1, chunk_bytes_ / (cols * sizeof(float)));
+  if (row_group <= 1) return rows;
+  const uint64_t g = uint64_t(row_group);
+  return std::max<uint64_t>(g, rows / g * g);
 }
 
 uint64_t TensorConverter::buffer_bytes() const {
-  return src_.capacity + f32_.capacity + out_.capacity + scale_raw_.capacity + scale_.capacity;
+  return src_.capacity + f32_.capacity + out_.capacity + scale_raw_.capacity + scale_.capacity + group_.capacity;
 }
 
-void TensorConverter::convert(const SourceTensor& src, WeightType type, const ByteSink& sink) {
+void TensorConverter::convert(const SourceTensor& src, WeightType type, const ByteSink& sink, int row_group) {
+  const bool grouped = row_group > 1;
+  if (grouped && (row_group != kRowGroup || !row_group_type(type) || src.rows % kRowGroup != 0 ||
+                  src.slice != SourceTensor::Slice::kNone))
+    fail("internal: cannot write row groups of " + std::to_string(row_group) + " for a " + weight_type_name(type) +
+         " tensor of " + std::to_string(src.rows) + " rows");
   if (src.slice != SourceTensor::Slice::kNone) return convert_slice(src, type, sink);
-  const uint64_t rows_per_chunk = chunk_rows(src.cols);
+  const uint64_t rows_per_chunk = chunk_rows(src.cols, row_group);
   const uint64_t row_bytes = weight_row_bytes(type, int64_t(src.cols));
   for (uint64_t row0 = 0; row0 < src.rows; row0 += rows_per_chunk) {
-    const uint64_t rows = std::min(rows_per_chunk, src.rows - row0);
-    sink(convert_chunk(src, type, row0, rows), rows * row_bytes);
+    const uint64_t rows = std::min(rows_per_chunk, src.rows - row0);  // a multiple of 16 when grouped
+    const uint8_t* bytes = convert_chunk(src, type, row0, rows);
+    // Quantised types are never the identity path, so the bytes are in out_ and writable.
+    if (grouped) interleave_in_place(type, out_.data.get(), rows, src.cols);
+    sink(bytes, rows * row_bytes);
+  }
+}
+
+void TensorConverter::interleave_in_place(WeightType type, uint8_t* data, uint64_t rows, uint64_t cols) {
+  const uint64_t group_bytes = weight_row_bytes(type, int64_t(cols)) * kRowGroup;
+  uint8_t* scratch = group_.ensure(group_bytes);
+  for (uint64_t g = 0; g < rows / kRowGroup; ++g) {
+    uint8_t* group = data + g * group_bytes;
+    std::memcpy(scratch, group, group_bytes);
+    interleave_row_group(type, scratch, int64_t(cols), group);
   }
 }
 

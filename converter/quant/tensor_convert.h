@@ -4,7 +4,8 @@
 //
 // Memory: three buffers, reused across tensors and never larger than
 //   src <= R*C*4, f32 = R*C*4, out <= R*C*4 bytes, with R = max(1, chunk_bytes / (4*C)) rows,
-// i.e. each <= max(chunk_bytes, 4*C) (C = columns), plus the scale rows of an FP8 chunk
+// i.e. each <= max(chunk_bytes, 4*C) (C = columns; with row groups R is a multiple of 16, so
+// <= max(chunk_bytes, 64*C)), plus one row group of scratch (16 output rows) and the scale rows of an FP8 chunk
 // (<= (R/128 + 2) * ceil(C/128) * 8 bytes). Nothing else grows with the tensor size. When the
 // source already has the output encoding (F32->F32, BF16->BF16, F16->F16) the source bytes are
 // passed through and f32/out are not used.
@@ -44,10 +45,14 @@ class TensorConverter {
   ~TensorConverter();
 
   // Converts `src` to `type`, calling `sink` once per chunk with rows * weight_row_bytes bytes.
-  void convert(const SourceTensor& src, WeightType type, const ByteSink& sink);
+  // row_group kRowGroup (16): the rows are quantised as usual and then interleaved into row
+  // groups (interleave_row_group, lossless); chunks then hold whole groups (a multiple of 16
+  // rows). Needs a 2-D Q8_0/Q4_0/Q2_1 source with rows % 16 == 0 and no slice.
+  void convert(const SourceTensor& src, WeightType type, const ByteSink& sink, int row_group = 1);
 
-  // Rows per chunk for a tensor of `cols` columns.
-  uint64_t chunk_rows(uint64_t cols) const;
+  // Rows per chunk for a tensor of `cols` columns: max(1, chunk_bytes / (4 * cols)), or with
+  // row groups that rounded down to a multiple of 16 and at least 16.
+  uint64_t chunk_rows(uint64_t cols, int row_group = 1) const;
   // Bytes currently allocated by the buffers.
   uint64_t buffer_bytes() const;
 
@@ -60,12 +65,15 @@ class TensorConverter {
   };
   // The gpt-oss slices (SourceTensor::slice != kNone); same chunking and buffers.
   void convert_slice(const SourceTensor& src, WeightType type, const ByteSink& sink);
+  // Rewrites `rows` (a multiple of 16) encoded row-major rows in `data` into row groups, in place,
+  // through a scratch copy of one group (group_: 16 * weight_row_bytes bytes).
+  void interleave_in_place(WeightType type, uint8_t* data, uint64_t rows, uint64_t cols);
   // Converts rows [row0, row0 + rows); returns the output bytes (in src_ or out_).
   const uint8_t* convert_chunk(const SourceTensor& src, WeightType type, uint64_t row0, uint64_t rows);
 
   uint64_t chunk_bytes_;
   unsigned threads_;
-  Buffer src_, f32_, out_, scale_raw_, scale_;
+  Buffer src_, f32_, out_, scale_raw_, scale_, group_;
 };
 
 }  // namespace mote::convert

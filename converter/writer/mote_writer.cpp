@@ -44,6 +44,9 @@ uint32_t MoteWriter::add_segment() {
 uint32_t MoteWriter::add_tensor(uint32_t segment, PlannedTensor tensor) {
   const int64_t cols = int64_t(tensor.shape.back());
   const uint64_t rows = tensor.shape.size() == 2 ? tensor.shape[0] : 1;
+  if (tensor.row_group != 1 && (tensor.row_group != kRowGroup || !row_group_type(tensor.type) ||
+                                 tensor.shape.size() != 2 || rows % kRowGroup != 0))
+    fail("internal: tensor " + tensor.name + " cannot be stored in row groups of " + std::to_string(tensor.row_group));
   tensor.segment = segment;
   tensor.offset = align_up(segment_sizes_[segment], kTensorAlignment);
   tensor.size = rows * weight_row_bytes(tensor.type, cols);
@@ -56,6 +59,7 @@ uint32_t MoteWriter::add_alias(PlannedTensor tensor, uint32_t of) {
   const PlannedTensor& target = tensors_.at(of);
   if (tensor.type != target.type || tensor.shape != target.shape)
     fail("internal: alias " + tensor.name + " differs in type or shape from " + target.name);
+  tensor.row_group = target.row_group;  // same bytes, same layout
   tensor.segment = target.segment;
   tensor.offset = target.offset;
   tensor.size = target.size;
@@ -94,7 +98,7 @@ std::vector<uint8_t> MoteWriter::build_metadata() const {
     const int64_t cols = int64_t(t.shape.back());
     auto quant = fb::CreateQuantParams(b, uint32_t(weight_block_size(t.type)),
                                        uint32_t(weight_block_bytes(t.type)),
-                                       weight_row_bytes(t.type, cols));
+                                       weight_row_bytes(t.type, cols), uint32_t(t.row_group));
     tensor_offsets.push_back(fb::CreateTensor(
         b, b.CreateString(t.name), t.role, t.tensor_class, t.layer, t.expert,
         b.CreateVector(t.shape), fb::WeightType(t.type), quant, t.segment, t.offset, t.size));

@@ -30,6 +30,10 @@ struct PlannedTensor {
   int expert = -1;
   std::vector<uint64_t> shape;  // [out, in] or [n]
   WeightType type = WeightType::F32;
+  // 1: row-major; kRowGroup (16): row groups (kernels/quant.h), only for 2-D Q8_0/Q4_0/Q2_1 with
+  // rows % 16 == 0. The bytes handed to write_tensor_bytes must already be in this layout; the
+  // size is the same either way. Written as QuantParams.row_group (explicitly, 1 or 16).
+  int32_t row_group = 1;
   // Filled by the writer:
   uint32_t segment = 0;
   uint64_t offset = 0;          // inside the segment, 64-byte aligned
@@ -61,10 +65,11 @@ class MoteWriter {
 
   // --- planning ---
   uint32_t add_segment();
-  // Places the tensor at the end of `segment` (64-byte aligned); returns its index.
+  // Places the tensor at the end of `segment` (64-byte aligned); returns its index. Throws if
+  // row_group is 16 where the layout does not exist (a planning bug).
   uint32_t add_tensor(uint32_t segment, PlannedTensor tensor);
   // Adds a tensor sharing the bytes of tensor `of` (same segment, offset and size; type and
-  // shape must match). Nothing is written for it. Returns its index.
+  // shape must match; the alias gets `of`'s row_group). Nothing is written for it. Returns its index.
   uint32_t add_alias(PlannedTensor tensor, uint32_t of);
   // A blob gets its own segment; its bytes are written with write() like any other segment.
   uint32_t add_blob(const std::string& name, uint64_t size);

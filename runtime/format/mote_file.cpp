@@ -1,6 +1,8 @@
 #include "format/mote_file.h"
 
 #include <cstring>
+#include <map>
+#include <utility>
 #include <string>
 
 #include "format/checksum.h"
@@ -43,6 +45,7 @@ Status MoteFile::verify() {
   MOTE_RETURN_IF_ERROR(verify_header());
   MOTE_RETURN_IF_ERROR(verify_segments());
   MOTE_RETURN_IF_ERROR(verify_tensors());
+  MOTE_RETURN_IF_ERROR(verify_aliases());
   MOTE_RETURN_IF_ERROR(verify_expert_layers());
   return verify_blobs();
 }
@@ -54,9 +57,9 @@ Status MoteFile::verify_header() {
   std::memcpy(&header_, file_.data(), sizeof(FileHeader));
   if (std::memcmp(header_.magic, kMoteMagic, sizeof(kMoteMagic)) != 0)
     return corrupt_file("bad magic: not a .mote file");
-  if (header_.format_version != kMoteFormatVersion)
-    return unsupported("format version " + std::to_string(header_.format_version) +
-                       ", this runtime reads version " + std::to_string(kMoteFormatVersion));
+  if (header_.format_version < kMoteMinFormatVersion || header_.format_version > kMoteFormatVersion)
+    return unsupported("format version " + std::to_string(header_.format_version) + ", this runtime reads versions " +
+                       std::to_string(kMoteMinFormatVersion) + " to " + std::to_string(kMoteFormatVersion));
   if (header_.header_size != sizeof(FileHeader))
     return corrupt_file("header_size " + std::to_string(header_.header_size) + " != 64");
   if (header_.file_size != file_.size())
@@ -127,6 +130,7 @@ Status MoteFile::verify_tensors() {
                           " does not match its shape and type (" + std::to_string(expected) + ")");
     if (t->quant() != nullptr && t->quant()->row_stride() != 0 && t->quant()->row_stride() != row_bytes)
       return corrupt_file("tensor " + name + ": row_stride does not match its type");
+    MOTE_RETURN_IF_ERROR(verify_row_group(*t, name, rows));
     if (t->segment() >= segments.size())
       return corrupt_file("tensor " + name + ": segment index " + std::to_string(t->segment()) +
                           " out of range");
@@ -136,6 +140,39 @@ Status MoteFile::verify_tensors() {
       return corrupt_file("tensor " + name + ": f32 data is misaligned");
     if (i > 0 && !(tensors.Get(i - 1)->name()->str() < name))
       return corrupt_file("tensor table is not sorted by name at " + name);
+  }
+  return Status::ok();
+}
+
+// QuantParams.row_group: 0/1 (row-major) anywhere; 16 (row groups) only in a version-2 file, on a
+// 2-D Q8_0/Q4_0/Q2_1 tensor whose row count is a multiple of 16 (the kernels read whole groups).
+Status MoteFile::verify_row_group(const fb::Tensor& t, const std::string& name, uint64_t rows) const {
+  const uint32_t group = t.quant() != nullptr ? t.quant()->row_group() : 0;
+  if (group <= 1) return Status::ok();
+  const std::string what = "tensor " + name + ": quant.row_group " + std::to_string(group);
+  if (group != uint32_t(kRowGroup))
+    return corrupt_file(what + " is not 0, 1 or " + std::to_string(kRowGroup));
+  if (header_.format_version < 2) return corrupt_file(what + " needs format version 2, the file says 1");
+  if (!row_group_type(WeightType(t.type())) || t.shape()->size() != 2)
+    return corrupt_file(what + " on a " + std::string(fb::EnumNameWeightType(t.type())) +
+                        " tensor; row groups exist only for 2-D Q8_0, Q4_0 and Q2_1 matrices");
+  if (rows % uint64_t(kRowGroup) != 0)
+    return corrupt_file(what + " but the tensor has " + std::to_string(rows) + " rows (not a multiple of " +
+                        std::to_string(kRowGroup) + ")");
+  return Status::ok();
+}
+
+// Tensors sharing bytes (the converter's aliases: a tied lm_head, MTP's embedding and head) must
+// agree on the layout, or one of them would read the other's rows in the wrong order.
+Status MoteFile::verify_aliases() const {
+  std::map<std::pair<uint32_t, uint64_t>, const fb::Tensor*> at;  // (segment, offset) -> first tensor
+  for (const fb::Tensor* t : *model_->tensors()) {
+    const auto [it, fresh] = at.emplace(std::make_pair(t->segment(), t->offset()), t);
+    if (fresh || it->second->size() != t->size()) continue;
+    if (row_group(*it->second) != row_group(*t))
+      return corrupt_file("tensor " + t->name()->str() + ": quant.row_group " + std::to_string(row_group(*t)) +
+                          " differs from " + std::to_string(row_group(*it->second)) + " of " +
+                          it->second->name()->str() + ", whose bytes it shares");
   }
   return Status::ok();
 }
@@ -194,7 +231,12 @@ WeightView MoteFile::view(const fb::Tensor& t) const {
   v.cols = int64_t(t.shape()->Get(t.shape()->size() - 1));
   v.row_stride = weight_row_bytes(v.type, v.cols);
   v.data = segment_data(t.segment()) + t.offset();
+  v.row_group = row_group(t);
   return v;
+}
+
+int32_t MoteFile::row_group(const fb::Tensor& t) {
+  return t.quant() != nullptr && t.quant()->row_group() == uint32_t(kRowGroup) ? kRowGroup : 1;
 }
 
 std::string_view MoteFile::blob(std::string_view name) const {

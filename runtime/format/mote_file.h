@@ -1,6 +1,6 @@
 // MoteFile: an opened, verified .mote file. open() checks, in order: the header, the FlatBuffer
 // (FlatBuffers verifier + identifier), every segment bound against the file size with
-// overflow-safe arithmetic, every tensor's type/shape/size against its segment, the expert
+// overflow-safe arithmetic, every tensor's type/shape/size/row_group against its segment, the expert
 // tables, and the blobs. After open() succeeds, every pointer the accessors return is in bounds.
 // Segment checksums are verified on demand (verify_checksums), as they cost a full read.
 //
@@ -38,8 +38,11 @@ class MoteFile {
 
   // Tensor by Hugging Face name, or nullptr.
   const fb::Tensor* find_tensor(std::string_view name) const;
-  // A view of a verified tensor's bytes: rows/cols from its shape (1-D -> rows = 1).
+  // A view of a verified tensor's bytes: rows/cols from its shape (1-D -> rows = 1), row_group
+  // from its QuantParams (1 = row-major, kRowGroup = row groups; kernels/quant.h).
   WeightView view(const fb::Tensor& tensor) const;
+  // The WeightView::row_group of a verified tensor: kRowGroup or 1.
+  static int32_t row_group(const fb::Tensor& tensor);
   // Blob bytes by name ("tokenizer.json", ...); empty view if absent.
   std::string_view blob(std::string_view name) const;
 
@@ -54,6 +57,8 @@ class MoteFile {
   Status verify_header();
   Status verify_segments();
   Status verify_tensors();
+  Status verify_row_group(const fb::Tensor& t, const std::string& name, uint64_t rows) const;
+  Status verify_aliases() const;
   Status verify_expert_layers();
   Status verify_blobs();
 

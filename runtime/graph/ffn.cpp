@@ -9,11 +9,9 @@
 
 namespace mote::graph {
 
-void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out) {
-  const int64_t I = w.gate.rows;
-  kernels::matmul(w.gate, x, n_tokens, gate);
-  kernels::matmul(w.up, x, n_tokens, up);
-  for (int64_t i = 0; i < n_tokens * I; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out,
+                const uint8_t* x_q) {
+  kernels::swiglu(w.gate, w.up, x, n_tokens, gate, up, x_q);
   kernels::matmul(w.down, gate, n_tokens, out);
 }
 
@@ -50,9 +48,15 @@ namespace {
 void route_and_group(const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens,
                      const FfnScratch& s) {
   const int64_t E = router.n_experts, K = router.top_k;
-  kernels::matmul(w.router, x, n_tokens, s.router_logits);
-  for (int64_t t = 0; t < n_tokens; ++t)
-    route(router, s.router_logits + t * E, w.router_bias, s.route_scratch, s.sel_idx + t * K, s.sel_weight + t * K);
+  // Router and top-k fused per chunk of kRouteChunk tokens: the chunk's logits are selected from
+  // while still in L1, and the logits buffer is [kRouteChunk, E] whatever the batch.
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kRouteChunk) {
+    const int64_t nt = std::min(kRouteChunk, n_tokens - t0);
+    kernels::matmul(w.router, x + t0 * w.router.cols, nt, s.router_logits);
+    for (int64_t t = t0; t < t0 + nt; ++t)
+      route(router, s.router_logits + (t - t0) * E, w.router_bias, s.route_scratch, s.sel_idx + t * K,
+            s.sel_weight + t * K);
+  }
   int32_t* start = s.expert_end;  // counts, then starts, then ends
   std::memset(start, 0, size_t(E + 1) * sizeof(int32_t));
   for (int64_t i = 0; i < n_tokens * K; ++i) ++start[s.sel_idx[i] + 1];
@@ -72,10 +76,17 @@ void run_expert(const ExpertWeights& ew, float swiglu_limit, const float* x, int
   for (int64_t j = 0; j < n; ++j)
     std::memcpy(s.gathered + j * hidden, x + int64_t(s.slot_token[begin + j]) * hidden,
                 size_t(hidden) * sizeof(float));
+  const uint8_t* gathered_q = nullptr;
+  if (s.x_quantized != nullptr && s.gathered_q != nullptr) {
+    const int64_t q_row = kernels::quantized_row_bytes(hidden);
+    for (int64_t j = 0; j < n; ++j)
+      std::memcpy(s.gathered_q + j * q_row, s.x_quantized + int64_t(s.slot_token[begin + j]) * q_row, size_t(q_row));
+    gathered_q = s.gathered_q;
+  }
   if (swiglu_limit > 0.0f)
     clamped_swiglu_mlp(ew, kGptOssSwigluAlpha, swiglu_limit, s.gathered, n, s.gate, s.up, s.expert_out);
   else
-    swiglu_mlp(ew, s.gathered, n, s.gate, s.up, s.expert_out);
+    swiglu_mlp(ew, s.gathered, n, s.gate, s.up, s.expert_out, gathered_q);
   for (int64_t j = 0; j < n; ++j)
     kernels::axpy(s.slot_weight[begin + j], s.expert_out + j * hidden,
                   out + int64_t(s.slot_token[begin + j]) * hidden, hidden);
@@ -123,12 +134,12 @@ Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& 
     experts.release(layer, ids, n);
   }
   if (!w.shared.gate.empty()) {
-    swiglu_mlp(w.shared, x, n_tokens, s.gate, s.up, s.expert_out);
+    swiglu_mlp(w.shared, x, n_tokens, s.gate, s.up, s.expert_out, s.x_quantized);
     for (int64_t i = 0; i < n_tokens * hidden; ++i) out[i] += s.expert_out[i];
   }
   if (!w.gated_shared.gate.empty()) {  // Qwen2-MoE (spec §5.3)
     kernels::matmul(w.shared_gate, x, n_tokens, s.shared_gate);  // [T, 1] gate logits
-    swiglu_mlp(w.gated_shared, x, n_tokens, s.gate, s.up, s.expert_out);
+    swiglu_mlp(w.gated_shared, x, n_tokens, s.gate, s.up, s.expert_out, s.x_quantized);
     for (int64_t t = 0; t < n_tokens; ++t)
       kernels::axpy(1.0f / (1.0f + std::exp(-s.shared_gate[t])), s.expert_out + t * hidden, out + t * hidden, hidden);
   }
@@ -140,12 +151,15 @@ int64_t predict_experts(const RouterParams& router, const FfnWeights& next, floa
   if (s.predicted == nullptr || !next.moe) return 0;
   const int64_t E = router.n_experts, K = router.top_k;
   rms_norm_rows(h, hidden, n_tokens, next.norm, hidden, rms_eps, normed, hidden);
-  kernels::matmul(next.router, normed, n_tokens, s.router_logits);
   int32_t* votes = s.expert_end;  // [E + 1]
   std::memset(votes, 0, size_t(E + 1) * sizeof(int32_t));
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    route(router, s.router_logits + t * E, next.router_bias, s.route_scratch, s.sel_idx, s.sel_weight);
-    for (int64_t k = 0; k < K; ++k) ++votes[s.sel_idx[k]];
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kRouteChunk) {
+    const int64_t nt = std::min(kRouteChunk, n_tokens - t0);
+    kernels::matmul(next.router, normed + t0 * hidden, nt, s.router_logits);
+    for (int64_t t = 0; t < nt; ++t) {
+      route(router, s.router_logits + t * E, next.router_bias, s.route_scratch, s.sel_idx, s.sel_weight);
+      for (int64_t k = 0; k < K; ++k) ++votes[s.sel_idx[k]];
+    }
   }
   int64_t n = 0;
   for (int64_t e = 0; e < E; ++e)

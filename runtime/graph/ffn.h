@@ -12,13 +12,16 @@
 
 namespace mote::graph {
 
+// Tokens whose router logits are computed and routed together (keeps the logits in L1).
+inline constexpr int64_t kRouteChunk = 16;
+
 // Caller-owned buffers for a batch of up to max_tokens tokens.
 struct FfnScratch {
   float* gate = nullptr;           // [max_tokens, max FFN width]
   float* up = nullptr;             // [max_tokens, max FFN width]
   float* gathered = nullptr;       // [max_tokens, H]: the tokens routed to one expert
   float* expert_out = nullptr;     // [max_tokens, H]: one expert's (or the shared experts') output
-  float* router_logits = nullptr;  // [max_tokens, E]
+  float* router_logits = nullptr;  // [min(max_tokens, kRouteChunk), E]
   float* route_scratch = nullptr;  // [RouterParams::scratch_size()]
   int32_t* sel_idx = nullptr;      // [max_tokens, top_k]
   float* sel_weight = nullptr;     // [max_tokens, top_k]
@@ -27,10 +30,18 @@ struct FfnScratch {
   float* slot_weight = nullptr;    // [max_tokens * top_k]
   int32_t* predicted = nullptr;    // [E]: predict_experts' output (null: no prediction)
   float* shared_gate = nullptr;    // [max_tokens]: Qwen2-MoE's shared-expert gate (null if unused)
+  // Int8 rows of the normalised input (kernels::QuantizedRows), quantised once by the FFN's
+  // RMSNorm and reused by the shared expert and every routed expert instead of each
+  // re-quantising its copy: [max_tokens, kernels::quantized_row_bytes(H)] each.
+  uint8_t* quantized = nullptr;    // storage rms_norm_rows fills
+  const uint8_t* x_quantized = nullptr;  // = quantized when valid for this call, else null
+  uint8_t* gathered_q = nullptr;   // the rows of the tokens routed to one expert
 };
 
-// out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each.
-void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out);
+// out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each. x_q: null
+// or x's rows quantised (FfnScratch::x_quantized), used by the fused gate/up kernel.
+void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out,
+                const uint8_t* x_q = nullptr);
 
 // gpt-oss's expert (spec §8.3), with the expert's biases (null ones are skipped):
 //   g = min(x Wg^T + bg, limit); u = clamp(x Wu^T + bu, -limit, limit)

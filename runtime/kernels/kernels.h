@@ -5,11 +5,15 @@
 //
 // Conventions: activations are f32, row-major; weights are WeightViews in PyTorch [out, in]
 // order (rows = out features, cols = in features), in any WeightType. Accumulation is fp32.
-// No kernel allocates memory (the fast ones keep quantised activations and decoded pieces in
-// bounded stack buffers, at most about 200 KiB of the calling or worker thread's stack); all are
-// thread-safe (they only write their output arguments).
+// No kernel allocates memory in decode (the fast ones keep quantised activations and decoded
+// pieces in bounded stack buffers, at most about 200 KiB of the calling or worker thread's
+// stack). The one exception is prefill with float weights: batches of 64+ tokens (F32) or 128+
+// (F16/BF16) go through XNNPACK's GEMM where it is built in, which packs each 512 KiB slice of
+// weights into a heap buffer inside the call. All are thread-safe (they only write their
+// output arguments).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "core/tensor.h"
@@ -29,6 +33,45 @@ using MatmulFn = void (*)(const WeightView& w, const float* x, int64_t x_stride,
 using MatmulTFn = void (*)(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens,
                            float* y, int64_t y_stride);
 
+// Activation rows quantised once for several products of the same input: the fast tables'
+// int8 blocks (per 32 values: f32 scale, int32 sum, 32 x int8 = 40 bytes), opaque to model
+// code. rms_norm_rows writes them in the same pass as the normalisation; swiglu reads them
+// instead of quantising its input again (for every expert a token is routed to, and for the
+// shared expert). Caller-owned storage.
+inline int64_t quantized_row_bytes(int64_t cols) { return (cols + 31) / 32 * 40; }
+struct QuantizedRows {
+  uint8_t* data = nullptr;  // [rows, quantized_row_bytes(cols)]
+  int64_t cols = 0;
+  bool valid = false;       // set by rms_norm_rows when the table quantised the rows
+};
+
+// One RMSNorm row, y[i] = w[i] * (x[i] / sqrt(mean(x^2) + eps)): the single definition every
+// table and graph::rms_norm use, so that fusing the norm into quantisation changes no bit.
+inline void rms_norm_row(const float* x, const float* w, int64_t n, float eps, float* y) {
+  float sum_sq = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum_sq += x[i] * x[i];
+  const float r = 1.0f / std::sqrt(sum_sq / float(n) + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = w[i] * (x[i] * r);
+}
+
+// y[t * y_stride + i] = rms_norm_row(x + t * x_stride) for t < n_rows, i < n (x and y may be
+// the same rows). With q (q->data non-null, q->cols == n), tables that quantise activations
+// also write each normalised row's int8 blocks into q while the row is in L1 and set q->valid;
+// the others (reference) set q->valid = false.
+using RmsNormRowsFn = void (*)(const float* x, int64_t x_stride, int64_t n_rows, const float* w, int64_t n,
+                               float eps, float* y, int64_t y_stride, QuantizedRows* q);
+
+// Fused SwiGLU: out[t * out_stride + i] = silu(gate_i . x_t) * (up_i . x_t) for i < gate.rows,
+// t < n_tokens, x [n_tokens, x_stride >= gate.cols]; gate and up have the same type, shape and
+// layout. q: null, or x's rows already quantised (QuantizedRows::data of n_tokens rows, valid).
+// scratch [n_tokens, gate.rows] (dense) holds the up products where a table needs it.
+// The fast tables quantise x once for both (or use q), compute both products of a row range on
+// the same thread in one dispatch and apply silu * up while the range is in cache; each element
+// equals the table's matmul results combined as gate / (1 + exp(-gate)) * up, so fusing never
+// changes the numbers.
+using SwigluFn = void (*)(const WeightView& gate, const WeightView& up, const float* x, int64_t x_stride,
+                          int64_t n_tokens, const uint8_t* q, float* out, int64_t out_stride, float* scratch);
+
 struct KernelTable {
   const char* name;
   // Indexed by int(WeightType).
@@ -41,7 +84,20 @@ struct KernelTable {
   float (*dot)(const float* a, const float* b, int64_t n);
   // y[i] += alpha * x[i].
   void (*axpy)(float alpha, const float* x, float* y, int64_t n);
+  SwigluFn swiglu;
+  RmsNormRowsFn rms_norm_rows;
 };
+
+// silu(g) * u exactly as every SwiGLU in mote computes it (one expression, so that fused and
+// unfused paths give the same bits).
+inline float silu_times(float g, float u) { return g / (1.0f + std::exp(-g)) * u; }
+// SwiGLU from two of `table`'s matmuls and the combine (the reference table's swiglu, and the
+// fast tables' fallback for batches too large to quantise once).
+void swiglu_unfused(const KernelTable& table, const WeightView& gate, const WeightView& up, const float* x,
+                    int64_t x_stride, int64_t n_tokens, float* out, int64_t out_stride, float* scratch);
+// RMSNorm rows without quantisation (the reference table's rms_norm_rows; sets q->valid = false).
+void rms_norm_rows_plain(const float* x, int64_t x_stride, int64_t n_rows, const float* w, int64_t n, float eps,
+                         float* y, int64_t y_stride, QuantizedRows* q);
 
 // The scalar reference kernels (always available; the oracle the fast tables are tested against).
 const KernelTable& reference_kernels();
@@ -98,6 +154,17 @@ inline void matmul_transposed(const WeightView& w, const float* x, int64_t x_str
 // out: [w.cols]
 inline void embedding_row(const WeightView& w, int64_t row, float* out) {
   active_kernels().get_row(w, row, out);
+}
+// out, scratch: [n_tokens, gate.rows]; x: [n_tokens, gate.cols], dense row-major; q: null or
+// x's rows quantised by rms_norm_rows (QuantizedRows::valid).
+inline void swiglu(const WeightView& gate, const WeightView& up, const float* x, int64_t n_tokens, float* out,
+                   float* scratch, const uint8_t* q = nullptr) {
+  active_kernels().swiglu(gate, up, x, gate.cols, n_tokens, q, out, gate.rows, scratch);
+}
+// x, y: [n_rows, n] dense; q: optional (see RmsNormRowsFn).
+inline void rms_norm_rows(const float* x, int64_t n_rows, const float* w, int64_t n, float eps, float* y,
+                          QuantizedRows* q = nullptr) {
+  active_kernels().rms_norm_rows(x, n, n_rows, w, n, eps, y, n, q);
 }
 inline float dot(const float* a, const float* b, int64_t n) { return active_kernels().dot(a, b, n); }
 inline void axpy(float alpha, const float* x, float* y, int64_t n) { active_kernels().axpy(alpha, x, y, n); }

@@ -83,6 +83,34 @@ void get_row_ref(const WeightView& w, int64_t row, float* out) {
   dequantize_view_piece(w, row, 0, w.cols, out);
 }
 
+}  // namespace
+
+void swiglu_unfused(const KernelTable& table, const WeightView& gate, const WeightView& up, const float* x,
+                    int64_t x_stride, int64_t n_tokens, float* out, int64_t out_stride, float* scratch) {
+  const int64_t I = gate.rows;
+  table.matmul[int(gate.type)](gate, x, x_stride, n_tokens, out, out_stride);
+  table.matmul[int(up.type)](up, x, x_stride, n_tokens, scratch, I);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    float* o = out + t * out_stride;
+    const float* u = scratch + t * I;
+    for (int64_t i = 0; i < I; ++i) o[i] = silu_times(o[i], u[i]);
+  }
+}
+
+void rms_norm_rows_plain(const float* x, int64_t x_stride, int64_t n_rows, const float* w, int64_t n, float eps,
+                         float* y, int64_t y_stride, QuantizedRows* q) {
+  for (int64_t r = 0; r < n_rows; ++r) rms_norm_row(x + r * x_stride, w, n, eps, y + r * y_stride);
+  if (q != nullptr) q->valid = false;
+}
+
+namespace {
+
+// The reference works on f32 activations only: q is never valid for it, so it is ignored.
+void swiglu_ref(const WeightView& gate, const WeightView& up, const float* x, int64_t x_stride, int64_t n_tokens,
+                const uint8_t* /*q*/, float* out, int64_t out_stride, float* scratch) {
+  swiglu_unfused(reference_kernels(), gate, up, x, x_stride, n_tokens, out, out_stride, scratch);
+}
+
 const KernelTable kReference = {
     "reference",
     {matmul_f32, matmul_decoded<WeightType::F16>, matmul_decoded<WeightType::BF16>,
@@ -94,6 +122,8 @@ const KernelTable kReference = {
     get_row_ref,
     dot_ref,
     axpy_ref,
+    swiglu_ref,
+    rms_norm_rows_plain,
 };
 
 // Null until the first active_kernels() call picks default_kernels() (or set_active_kernels

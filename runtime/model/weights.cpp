@@ -56,6 +56,18 @@ class Binder {
     return checked(it->second, shape);
   }
 
+  // Like matrix(), for tensors the graph slices at row offsets that are not multiples of 16 (MLA's
+  // kv_b, cut per head): row groups would be cut apart there, so the file must keep them row-major.
+  Result<WeightView> row_major_matrix(Role role, int64_t layer, const Shape& shape) {
+    MOTE_ASSIGN_OR_RETURN(WeightView v, matrix(role, layer, shape));
+    if (v.grouped()) {
+      const fb::Tensor* t = file_.model().tensors()->Get(index_.at(Key{int(role), int(layer), -1}));
+      return corrupt_file("tensor " + t->name()->str() + ": quant.row_group " + std::to_string(v.row_group) +
+                          ", but " + where(role, layer) + " must be row-major (it is sliced per head)");
+    }
+    return v;
+  }
+
   // A vector [n] as f32: in place when stored as F32, else dequantised into owned storage.
   Result<const float*> vector(Role role, int64_t layer, int64_t n) {
     MOTE_ASSIGN_OR_RETURN(WeightView v, matrix(role, layer, Shape{n}));
@@ -155,8 +167,8 @@ Status bind_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights*
   }
   MOTE_ASSIGN_OR_RETURN(a->kv_a, b.matrix(Role::AttnKvA, l, {hp.kv_lora_rank + hp.qk_rope_head_dim, H}));
   MOTE_ASSIGN_OR_RETURN(a->kv_a_norm, b.vector(Role::AttnKvANorm, l, hp.kv_lora_rank));
-  MOTE_ASSIGN_OR_RETURN(a->kv_b,
-                        b.matrix(Role::AttnKvB, l, {nh * (hp.qk_nope_head_dim + hp.v_head_dim), hp.kv_lora_rank}));
+  const int64_t kv_b_rows = nh * (hp.qk_nope_head_dim + hp.v_head_dim);
+  MOTE_ASSIGN_OR_RETURN(a->kv_b, b.row_major_matrix(Role::AttnKvB, l, {kv_b_rows, hp.kv_lora_rank}));
   MOTE_ASSIGN_OR_RETURN(a->o, b.matrix(Role::AttnOut, l, {H, nh * hp.v_head_dim}));
   return Status::ok();
 }

@@ -40,14 +40,19 @@ Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeigh
                     float* normed, float* branch, const graph::FfnScratch& ffn) {
   const HParams& hp = model.hparams();
   const int64_t H = hp.hidden_size;
-  graph::rms_norm_rows(hidden, H, T, lw.ffn.norm, H, hp.rms_norm_eps, normed, H);
+  // RMSNorm fused with the int8 quantisation of its output (fast tables): the dense MLP, the
+  // shared expert and every routed expert then start from these rows.
+  kernels::QuantizedRows quantized{ffn.quantized, H, false};
+  kernels::rms_norm_rows(hidden, T, lw.ffn.norm, H, hp.rms_norm_eps, normed, ffn.quantized ? &quantized : nullptr);
+  graph::FfnScratch s = ffn;
+  s.x_quantized = quantized.valid ? quantized.data : nullptr;
   if (lw.ffn.moe) {
     const graph::RouterParams router = graph::RouterParams::from_hparams(hp);
-    const graph::ExpertHint hint = next_layer_hint(model, next, router, T, hidden, ffn, branch);
+    const graph::ExpertHint hint = next_layer_hint(model, next, router, T, hidden, s, branch);
     MOTE_RETURN_IF_ERROR(
-        graph::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, normed, T, H, ffn, branch, &hint));
+        graph::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, normed, T, H, s, branch, &hint));
   } else {
-    graph::swiglu_mlp(lw.ffn.dense, normed, T, ffn.gate, ffn.up, branch);
+    graph::swiglu_mlp(lw.ffn.dense, normed, T, s.gate, s.up, branch, s.x_quantized);
   }
   add_rows(hidden, branch, T * H);
   return Status::ok();

@@ -2,11 +2,13 @@
 // scratch carving, input checks, the residual add and the next layer's prefetch hint.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/status.h"
 #include "graph/ffn.h"
 #include "graph/router.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 
 namespace mote::models {
@@ -45,11 +47,14 @@ inline graph::FfnScratch carve_ffn_scratch(const HParams& hp, int64_t T, int64_t
   s.up = f.take(T * width);
   s.gathered = f.take(T * H);
   s.expert_out = f.take(T * H);
-  s.router_logits = f.take(T * E);
+  s.router_logits = f.take(std::min(T, graph::kRouteChunk) * E);
   s.route_scratch = f.take(graph::RouterParams::from_hparams(hp).scratch_size());
   s.sel_weight = f.take(T * K);
   s.slot_weight = f.take(T * K);
   s.shared_gate = hp.shared_expert_gated ? f.take(T) : nullptr;
+  const int64_t q_floats = (T * kernels::quantized_row_bytes(H) + 3) / 4;
+  s.quantized = reinterpret_cast<uint8_t*>(f.take(q_floats));
+  s.gathered_q = reinterpret_cast<uint8_t*>(f.take(q_floats));
   s.sel_idx = i.take(T * K);
   s.expert_end = i.take(E + 1);
   s.slot_token = i.take(T * K);

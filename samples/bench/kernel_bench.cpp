@@ -4,7 +4,9 @@
 // own thread pool), then runs matmul of every weight type with every fast kernel table on
 // weights of the same size, and reports GB/s of weight bytes read and the ratio to the bandwidth
 // measured with the same thread count. Target (issue 5): ratio >= 0.8 for matmul (decode_t: the
-// transposed product matmul_t, shown for information).
+// transposed product matmul_t, shown for information). Q8_0 / Q4_0 / Q2_1 run in both layouts:
+// row-major and row groups ("grouped", kernels/quant.h), the layout the converter writes for them.
+// Prefill (64 and 512 tokens through a 4096 x 4096 matrix) reports GFLOP/s for both layouts.
 //
 //   mote-bench-kernels [--size-mb N] [google benchmark flags, e.g. --benchmark_filter=q4]
 //
@@ -14,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -36,14 +39,19 @@ using Clock = std::chrono::steady_clock;
 
 int64_t g_size_bytes = int64_t(384) << 20;  // per buffer: >> any LLC (32 MiB here)
 std::map<int, double> g_bandwidth;          // measured GB/s by thread count
+// The same per second of process CPU time (std::clock). On a machine shared with other work a
+// 1-thread run gets only part of a core; bytes per CPU-second of the probe and of a kernel
+// compare them as if each had the core to itself ("cpu ratio"). With several threads idle
+// workers' spinning counts too, so there it is only indicative.
+std::map<int, double> g_bandwidth_cpu;
 // The last measurement of each benchmark (Google Benchmark calls a function several times while
 // it picks the iteration count; the last call is the reported one).
-struct Row { std::string name; int threads; double gbs, ratio; };
-std::vector<Row> g_rows;
-void record(const Row& row) {
-  for (Row& r : g_rows)
+struct Row { std::string name; int threads; double gbs, ratio, cpu_ratio = 0.0; };
+std::vector<Row> g_rows, g_prefill_rows;  // prefill rows: gbs holds GFLOP/s
+void record(const Row& row, std::vector<Row>* rows = &g_rows) {
+  for (Row& r : *rows)
     if (r.name == row.name && r.threads == row.threads) { r = row; return; }
-  g_rows.push_back(row);
+  rows->push_back(row);
 }
 
 // Fills n bytes with a cheap pseudo-random sequence (xorshift), touching every page.
@@ -115,6 +123,7 @@ void BM_ReadBandwidth(benchmark::State& state) {
   std::vector<uint64_t> partial(size_t(g_size_bytes / kRange + 1));
   SumCtx ctx{buf.p, &partial};
   mote::cpu::parallel_ranges(g_size_bytes, kRange, sum_range, &ctx);  // warm-up (first arena use)
+  const std::clock_t c0 = std::clock();
   const auto t0 = Clock::now();
   for (auto _ : state) {
     mote::cpu::parallel_ranges(g_size_bytes, kRange, sum_range, &ctx);
@@ -122,10 +131,12 @@ void BM_ReadBandwidth(benchmark::State& state) {
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   const double gbs = double(g_size_bytes) * double(state.iterations()) / s / 1e9;
+  const double cpu_s = double(std::clock() - c0) / CLOCKS_PER_SEC;
   g_bandwidth[mote::kernels::num_threads()] = gbs;
+  g_bandwidth_cpu[mote::kernels::num_threads()] = double(g_size_bytes) * double(state.iterations()) / cpu_s / 1e9;
   state.counters["GB/s"] = gbs;
   state.counters["threads"] = mote::kernels::num_threads();
-  record({"read bandwidth", mote::kernels::num_threads(), gbs, 1.0});
+  record({"read bandwidth", mote::kernels::num_threads(), gbs, 1.0, 1.0});
 }
 
 // Valid blocks of `type` with finite scales: random bytes, then each scale set to a small f16.
@@ -148,18 +159,49 @@ void make_weights(mote::WeightType type, uint8_t* p, int64_t rows, uint64_t row_
   }
 }
 
+// The same for a row-grouped matrix (rows % 16 == 0): the scales (and Q2_1 minimums) of each
+// group block are its first 16 (32) f16 values.
+void make_grouped_weights(mote::WeightType type, uint8_t* p, int64_t rows, uint64_t row_bytes) {
+  fill_random(p, int64_t(rows * row_bytes), 7);
+  const int64_t n = int64_t(rows * row_bytes);
+  const int64_t gb = mote::kRowGroup * mote::weight_block_bytes(type);
+  const int halves = type == mote::WeightType::Q2_1 ? 2 : 1;
+  for (int64_t i = 0; i < n; i += gb)
+    for (int64_t k = 0; k < mote::kRowGroup * halves; ++k) p[i + 2 * k + 1] = uint8_t(0x20 | (p[i + 2 * k + 1] & 0x0f));
+}
+
+// A 4096-column weight of `type` filling `bytes`, row-major or in row groups (rows rounded down to
+// a multiple of 16). Owns its buffer.
+struct BenchWeights {
+  std::unique_ptr<Aligned> buf;
+  mote::WeightView view;
+  BenchWeights(mote::WeightType type, int64_t rows, bool grouped) {
+    const int64_t cols = 4096;
+    const uint64_t row_bytes = mote::weight_row_bytes(type, cols);
+    if (grouped) rows = rows / mote::kRowGroup * mote::kRowGroup;
+    buf = std::make_unique<Aligned>(int64_t(rows * row_bytes));
+    if (grouped) make_grouped_weights(type, buf->p, rows, row_bytes);
+    else make_weights(type, buf->p, rows, row_bytes);
+    view = {type, rows, cols, row_bytes, buf->p};
+    if (grouped) view.row_group = mote::kRowGroup;
+  }
+};
+
+std::string layout_name(const mote::kernels::KernelTable* table, mote::WeightType type, bool grouped) {
+  return std::string(table->name) + "/" + mote::weight_type_name(type) + (grouped ? "/grouped" : "");
+}
+
 // matmul (y = W x, one token) or, when `transposed`, matmul_t (y = x W, one token; the MLA
-// absorbed-attention product) over the whole buffer.
+// absorbed-attention product) over the whole buffer; `grouped`: the weights in row groups.
 void BM_Decode(benchmark::State& state, const mote::kernels::KernelTable* table, mote::WeightType type,
-               bool transposed) {
+               bool transposed, bool grouped) {
   const int threads = int(state.range(0));
   mote::kernels::set_num_threads(threads);
   const int64_t cols = 4096;
   const uint64_t row_bytes = mote::weight_row_bytes(type, cols);
-  const int64_t rows = g_size_bytes / int64_t(row_bytes);
-  Aligned w_bytes(int64_t(rows * row_bytes));
-  make_weights(type, w_bytes.p, rows, row_bytes);
-  const mote::WeightView w{type, rows, cols, row_bytes, w_bytes.p};
+  const BenchWeights weights(type, g_size_bytes / int64_t(row_bytes), grouped);
+  const mote::WeightView& w = weights.view;
+  const int64_t rows = w.rows;
   const int64_t nx = transposed ? rows : cols, ny = transposed ? cols : rows;
   std::vector<float> x(static_cast<size_t>(nx)), y(static_cast<size_t>(ny));
   for (int64_t c = 0; c < nx; ++c) x[size_t(c)] = float((c * 37) % 101) / 50.0f - 1.0f;
@@ -168,30 +210,34 @@ void BM_Decode(benchmark::State& state, const mote::kernels::KernelTable* table,
     else table->matmul[int(type)](w, x.data(), nx, 1, y.data(), ny);
   };
   run();  // warm-up
+  const std::clock_t c0 = std::clock();
   const auto t0 = Clock::now();
   for (auto _ : state) {
     run();
     benchmark::DoNotOptimize(y.data());
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu_s = double(std::clock() - c0) / CLOCKS_PER_SEC;
   const double gbs = double(rows * row_bytes) * double(state.iterations()) / s / 1e9;
   const int used = mote::kernels::num_threads();
   const double bw = g_bandwidth.count(used) ? g_bandwidth[used] : 0.0;
+  const double bw_cpu = g_bandwidth_cpu.count(used) ? g_bandwidth_cpu[used] : 0.0;
+  const double gbs_cpu = double(rows * row_bytes) * double(state.iterations()) / cpu_s / 1e9;
   state.counters["GB/s"] = gbs;
   state.counters["ratio"] = bw > 0 ? gbs / bw : 0.0;
   state.counters["threads"] = used;
-  record({std::string(table->name) + (transposed ? " matmul_t " : " ") + mote::weight_type_name(type), used, gbs, bw > 0 ? gbs / bw : 0.0});
+  record({(transposed ? "matmul_t " : "") + layout_name(table, type, grouped), used, gbs, bw > 0 ? gbs / bw : 0.0,
+          bw_cpu > 0 ? gbs_cpu / bw_cpu : 0.0});
 }
 
-// Batched matmul (prefill: 64 tokens through a 4096 x 4096 matrix): GFLOP/s (2 flops per
-// weight and token). Compute-bound, unlike decode; shown for information.
-void BM_Prefill(benchmark::State& state, const mote::kernels::KernelTable* table, mote::WeightType type) {
+// Batched matmul (prefill: n tokens through a 4096 x 4096 matrix): GFLOP/s (2 flops per weight
+// and token). Compute-bound, unlike decode; shown for information.
+void BM_Prefill(benchmark::State& state, const mote::kernels::KernelTable* table, mote::WeightType type,
+                int64_t n, bool grouped) {
   mote::kernels::set_num_threads(int(state.range(0)));
-  const int64_t rows = 4096, cols = 4096, n = 64;
-  const uint64_t row_bytes = mote::weight_row_bytes(type, cols);
-  Aligned w_bytes(int64_t(rows * row_bytes));
-  make_weights(type, w_bytes.p, rows, row_bytes);
-  const mote::WeightView w{type, rows, cols, row_bytes, w_bytes.p};
+  const int64_t rows = 4096, cols = 4096;
+  const BenchWeights weights(type, rows, grouped);
+  const mote::WeightView& w = weights.view;
   std::vector<float> x(static_cast<size_t>(n * cols)), y(static_cast<size_t>(n * rows));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 37) % 101) / 50.0f - 1.0f;
   table->matmul[int(type)](w, x.data(), cols, n, y.data(), rows);  // warm-up
@@ -201,9 +247,14 @@ void BM_Prefill(benchmark::State& state, const mote::kernels::KernelTable* table
     benchmark::DoNotOptimize(y.data());
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  state.counters["GFLOP/s"] = 2.0 * double(rows * cols * n) * double(state.iterations()) / s / 1e9;
+  const double gflops = 2.0 * double(rows * cols * n) * double(state.iterations()) / s / 1e9;
+  state.counters["GFLOP/s"] = gflops;
   state.counters["threads"] = mote::kernels::num_threads();
+  record({"prefill" + std::to_string(n) + " " + layout_name(table, type, grouped), mote::kernels::num_threads(), gflops, 0.0},
+         &g_prefill_rows);
 }
+
+bool has_row_groups(mote::WeightType type) { return mote::row_group_type(type); }
 
 }  // namespace
 
@@ -232,30 +283,41 @@ int main(int argc, char** argv) {
     for (mote::WeightType type : {mote::WeightType::Q2_1, mote::WeightType::Q4_0, mote::WeightType::Q8_0,
                                   mote::WeightType::F16, mote::WeightType::BF16, mote::WeightType::F32})
       for (bool transposed : {false, true})
-        for (int t : thread_counts) {
-          const std::string name = std::string(transposed ? "decode_t/" : "decode/") + tables[k]->name + "/" +
-                                   mote::weight_type_name(type);
-          benchmark::RegisterBenchmark(name.c_str(), BM_Decode, tables[k], type, transposed)
-              ->Arg(t)->UseRealTime()->Unit(benchmark::kMillisecond);
+        for (bool grouped : {false, true}) {
+          if (grouped && (transposed || !has_row_groups(type))) continue;  // matmul_t never meets row groups
+          for (int t : thread_counts) {
+            const std::string name =
+                std::string(transposed ? "decode_t/" : "decode/") + layout_name(tables[k], type, grouped);
+            benchmark::RegisterBenchmark(name.c_str(), BM_Decode, tables[k], type, transposed, grouped)
+                ->Arg(t)->UseRealTime()->Unit(benchmark::kMillisecond);
+          }
         }
   }
   for (int k = 0; k < n_tables; ++k) {
     if (tables[k] == &mote::kernels::reference_kernels()) continue;
     for (mote::WeightType type : {mote::WeightType::Q2_1, mote::WeightType::Q4_0, mote::WeightType::Q8_0,
                                   mote::WeightType::F32})
-      for (int t : thread_counts) {
-        const std::string name = std::string("prefill64/") + tables[k]->name + "/" + mote::weight_type_name(type);
-        benchmark::RegisterBenchmark(name.c_str(), BM_Prefill, tables[k], type)
-            ->Arg(t)->UseRealTime()->Unit(benchmark::kMillisecond);
-      }
+      for (int64_t n : {64, 512})
+        for (bool grouped : {false, true}) {
+          if (grouped && !has_row_groups(type)) continue;
+          for (int t : thread_counts) {
+            const std::string name = "prefill" + std::to_string(n) + "/" + layout_name(tables[k], type, grouped);
+            benchmark::RegisterBenchmark(name.c_str(), BM_Prefill, tables[k], type, n, grouped)
+                ->Arg(t)->UseRealTime()->Unit(benchmark::kMillisecond);
+          }
+        }
   }
   benchmark::Initialize(&n, args.data());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 
-  std::printf("\nsummary (%lld MiB per buffer; ratio = kernel GB/s / read bandwidth at the same thread count)\n",
+  std::printf("\nsummary (%lld MiB per buffer; ratio = kernel GB/s / read bandwidth at the same thread count;\n"
+              "cpu ratio: the same per second of process CPU time, for a shared machine)\n",
               static_cast<long long>(g_size_bytes >> 20));
-  std::printf("%-24s %8s %10s %8s\n", "what", "threads", "GB/s", "ratio");
-  for (const Row& r : g_rows) std::printf("%-24s %8d %10.2f %8.3f\n", r.name.c_str(), r.threads, r.gbs, r.ratio);
+  std::printf("%-32s %8s %10s %8s %10s\n", "what", "threads", "GB/s", "ratio", "cpu ratio");
+  for (const Row& r : g_rows)
+    std::printf("%-32s %8d %10.2f %8.3f %10.3f\n", r.name.c_str(), r.threads, r.gbs, r.ratio, r.cpu_ratio);
+  if (!g_prefill_rows.empty()) std::printf("\n%-32s %8s %10s\n", "prefill (4096 x 4096)", "threads", "GFLOP/s");
+  for (const Row& r : g_prefill_rows) std::printf("%-32s %8d %10.2f\n", r.name.c_str(), r.threads, r.gbs);
   return 0;
 }

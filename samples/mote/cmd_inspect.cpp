@@ -89,6 +89,20 @@ nlohmann::json bytes_json(const MoteFile& file) {
           {"mtp_routed_experts", mtp_routed}, {"by_class", by_class}};
 }
 
+// Storage layout per tensor class, e.g. {"RoutedExpert": "q4_0 x16 rows", "Attention":
+// "q8_0 x16 rows,q8_0 row-major"}: which tensors the converter wrote in row groups (format 2).
+std::map<std::string, std::string> layout_by_class(const fb::Model& m) {
+  std::map<std::string, std::string> out;
+  for (const fb::Tensor* t : *m.tensors()) {
+    std::string& s = out[fb::EnumNameTensorClass(t->tensor_class())];
+    const int32_t group = MoteFile::row_group(*t);
+    const std::string name = std::string(weight_type_name(WeightType(t->type()))) +
+                             (group > 1 ? " x" + std::to_string(group) + " rows" : " row-major");
+    if (("," + s + ",").find("," + name + ",") == std::string::npos) s += s.empty() ? name : "," + name;
+  }
+  return out;
+}
+
 }  // namespace
 
 int cmd_inspect(const Args& args) {
@@ -136,6 +150,7 @@ int cmd_inspect(const Args& args) {
     if (s.find(name) == std::string::npos) s += s.empty() ? name : "," + name;
   }
   j["weight_types_by_class"] = class_types;
+  j["layout_by_class"] = layout_by_class(m);
   nlohmann::json blobs = nlohmann::json::array();
   if (m.blobs())
     for (const fb::Blob* b : *m.blobs()) blobs.push_back(b->name()->str());

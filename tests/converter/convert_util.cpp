@@ -39,7 +39,7 @@ std::vector<float> tensor_f32(const MoteFile& file, const std::string& name) {
   if (t == nullptr) return {};
   const WeightView v = file.view(*t);
   std::vector<float> out(size_t(v.rows * v.cols));
-  for (int64_t r = 0; r < v.rows; ++r) dequantize_row(v.type, v.row(r), v.cols, out.data() + r * v.cols);
+  for (int64_t r = 0; r < v.rows; ++r) dequantize_view_piece(v, r, 0, v.cols, out.data() + r * v.cols);
   return out;
 }
 

@@ -21,7 +21,7 @@ std::unique_ptr<MoteFile> open_mote(const std::filesystem::path& path);
 
 // A tensor's bytes in an opened file ("" if absent).
 std::string tensor_bytes(const MoteFile& file, const std::string& name);
-// A tensor decoded to f32 (rows x cols).
+// A tensor decoded to f32 (rows x cols), row-major or row groups alike.
 std::vector<float> tensor_f32(const MoteFile& file, const std::string& name);
 
 // Converts `in` into <out_dir>/out.mote expecting failure: exit status 1, stderr one line

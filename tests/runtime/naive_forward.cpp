@@ -18,7 +18,7 @@ struct Mat {
   explicit Mat(const WeightView& w) : rows(w.rows), cols(w.cols), v(size_t(w.rows * w.cols)) {
     std::vector<float> row(static_cast<size_t>(w.cols));
     for (int64_t r = 0; r < rows; ++r) {
-      dequantize_row(w.type, w.row(r), cols, row.data());
+      dequantize_view_piece(w, r, 0, cols, row.data());  // row-major or row groups
       for (int64_t c = 0; c < cols; ++c) v[size_t(r * cols + c)] = row[size_t(c)];
     }
   }

@@ -4,7 +4,8 @@
 //
 // Quantised products: vdotq_s32 (s8 x s8, 4-way, into int32) on both 16-byte halves of a block;
 // Q4_0 nibbles are turned into signed codes (nibble - 8) first, so no offset correction is needed.
-// One fma per block applies d_w * d_a. Q2_1: see q2_block_dot.
+// One fma per block applies d_w * d_a. Q2_1: see q2_block_dot. The loops for row-grouped views
+// (16 rows per 4-byte-lane chunk, no horizontal sums) are in arm_neon_grouped.cpp.
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
@@ -17,6 +18,15 @@
 #pragma GCC target("arch=armv8.2-a+dotprod+fp16")
 
 namespace mote::cpu {
+
+// Row-grouped Q8_0 / Q4_0 / Q2_1 loops (arm_neon_grouped.cpp), same contract as QDotRowsFn.
+void qdot_grouped_q8_0_neon(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
+                            const ActBlock* acts, int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_grouped_q4_0_neon(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
+                            const ActBlock* acts, int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_grouped_q2_1_neon(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
+                            const ActBlock* acts, int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+
 namespace {
 
 inline float load_f16(const uint8_t* p) {
@@ -209,9 +219,9 @@ const IsaOps kNeonOps = {
     qdot_neon<true>,
     qdot_neon<false>,
     qdot_q2_1_neon,
-    nullptr,  // grouped Q8_0
-    nullptr,  // grouped Q4_0
-    nullptr,  // grouped Q2_1
+    qdot_grouped_q8_0_neon,
+    qdot_grouped_q4_0_neon,
+    qdot_grouped_q2_1_neon,
     {fdot_neon<WeightType::F32>, fdot_neon<WeightType::F16>, fdot_neon<WeightType::BF16>},
     {nullptr, nullptr, nullptr, nullptr, nullptr},  // matmul_t: dequantize_row + axpy_neon
     dot_neon,

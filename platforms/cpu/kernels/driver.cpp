@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cpu/kernels/fused.h"
 #include "cpu/kernels/isa.h"
 #include "cpu/kernels/threads.h"
+#include "cpu/kernels/xnnpack_f32.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 
@@ -52,8 +54,14 @@ void quantised_rows_shared(void* ctx, int64_t r0, int64_t r1) {
 }
 
 // Large batches: each range quantises token chunks (and column chunks when one token does not
-// fit) into its own stack buffer, for sub-blocks of rows small enough to stay in L2 while every
-// token chunk passes over them. Re-quantising per sub-block costs about 1/rows_per_block of the dots.
+// fit) into its own stack buffer, for sub-blocks of rows (about kSubBlockBytes of weights) that
+// every token chunk passes over. Re-quantising per sub-block costs one quantisation per value and
+// sub-block, against rows_per_block dots: the row-group kernels do ~0.003 ns per MAC on one core
+// and quantisation ~0.16 ns per value (measured on a Zen 5), so 48-row sub-blocks (256 KiB of
+// Q8_0 at 4096 columns) doubled their time; ~240 rows cost ~20%. A sub-block over L2 is re-read
+// from L3 once per token chunk, far below L3 bandwidth at these speeds.
+constexpr int64_t kSubBlockBytes = int64_t(1) << 20;
+
 void quantised_rows_chunked(void* ctx, int64_t r0, int64_t r1) {
   const auto& c = *static_cast<const QuantisedCall*>(ctx);
   const WeightView& w = *c.w;
@@ -62,7 +70,9 @@ void quantised_rows_chunked(void* ctx, int64_t r0, int64_t r1) {
   const int64_t nb_chunk = std::min(nb_row, kActBufBlocks);
   const int64_t tok_chunk = std::max<int64_t>(1, kActBufBlocks / nb_chunk);
   const int64_t row_bytes = int64_t(weight_row_bytes(w.type, w.cols));
-  const int64_t rows_per_block = std::clamp<int64_t>((256 * 1024) / std::max<int64_t>(row_bytes, 1), 8, 256);
+  // A multiple of kRowAlign: sub-blocks of a grouped view must start at a row group.
+  const int64_t rows_per_block =
+      std::clamp<int64_t>(kSubBlockBytes / std::max<int64_t>(row_bytes, 1), kRowAlign, 1024) / kRowAlign * kRowAlign;
   for (int64_t rb = r0; rb < r1; rb += rows_per_block) {
     const int64_t re = std::min(r1, rb + rows_per_block);
     for (int64_t b0 = 0; b0 < nb_row; b0 += nb_chunk) {
@@ -199,6 +209,10 @@ void matmul_q(const WeightView& w, const float* x, int64_t xs, int64_t n, float*
 template <const IsaOps& O, WeightType kType>
 void matmul_f(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
   if (w.rows <= 0 || n <= 0) return;
+  // Prefill batches: XNNPACK's f32 GEMM (F16/BF16 decoded to f32 per slice), measured 2-4x our
+  // row-dot kernel from 128 tokens (samples/bench/xnnpack_bench.cpp). It declines (false) below
+  // its token threshold, in builds without XNNPACK, with MOTE_XNNPACK=0 and on any failure.
+  if (n >= kXnnMinTokens && xnn_matmul_f32(w, x, xs, n, y, ys)) return;
   FloatCall call{O.fdot[int(kType)], &w, x, xs, n, y, ys};
   run_rows(w, n, float_rows, &call);
 }
@@ -206,6 +220,18 @@ void matmul_f(const WeightView& w, const float* x, int64_t xs, int64_t n, float*
 template <const IsaOps& O>
 void matmul_t(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
   matmul_t_fast(O, w, x, xs, n, y, ys);
+}
+
+template <const IsaOps& O>
+void swiglu(const WeightView& gate, const WeightView& up, const float* x, int64_t xs, int64_t n, const uint8_t* q,
+            float* out, int64_t os, float* scratch) {
+  swiglu_with(O, gate, up, x, xs, n, q, out, os, scratch);
+}
+
+template <const IsaOps& O>
+void rms_norm_rows(const float* x, int64_t xs, int64_t rows, const float* w, int64_t n, float eps, float* y,
+                   int64_t ys, kernels::QuantizedRows* q) {
+  rms_norm_with(O, x, xs, rows, w, n, eps, y, ys, q);
 }
 
 template <const IsaOps& O>
@@ -231,7 +257,9 @@ constexpr kernels::KernelTable make_table(const char* name) {
           {matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>},
           get_row,
           dot<O>,
-          axpy<O>};
+          axpy<O>,
+          swiglu<O>,
+          rms_norm_rows<O>};
 }
 
 #if defined(__x86_64__)

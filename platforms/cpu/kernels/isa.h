@@ -73,6 +73,19 @@ void qdot_q2_1_avx2(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int
                     int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
 void qdot_q2_1_avx512(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
                       int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+// Row-grouped Q8_0 / Q4_0 / Q2_1 inner loops (x86_grouped_avx2.cpp, x86_grouped_avx512.cpp).
+void qdot_grouped_q8_0_avx2(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                            int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_grouped_q4_0_avx2(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                            int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_grouped_q2_1_avx2(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                            int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_grouped_q8_0_avx512(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
+                              const ActBlock* acts, int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_grouped_q4_0_avx512(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
+                              const ActBlock* acts, int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_grouped_q2_1_avx512(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
+                              const ActBlock* acts, int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
 #endif
 #if defined(__aarch64__)
 extern const IsaOps kNeonOps;

@@ -388,9 +388,9 @@ const IsaOps kAvx2Ops = {
     qdot_q8_0_avx2,
     qdot_q4_0_avx2,
     qdot_q2_1_avx2,
-    nullptr,  // grouped Q8_0
-    nullptr,  // grouped Q4_0
-    nullptr,  // grouped Q2_1
+    qdot_grouped_q8_0_avx2,
+    qdot_grouped_q4_0_avx2,
+    qdot_grouped_q2_1_avx2,
     {fdot_avx2<WeightType::F32>, fdot_avx2<WeightType::F16>, fdot_avx2<WeightType::BF16>},
     {nullptr, axpy_half_avx2<WeightType::F16>, axpy_half_avx2<WeightType::BF16>, axpy_q8_0_avx2, axpy_q4_0_avx2},
     dot_avx2,

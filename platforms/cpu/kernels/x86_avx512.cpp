@@ -363,9 +363,9 @@ const IsaOps kAvx512Ops = {
     qdot_avx512<true>,
     qdot_avx512<false>,
     qdot_q2_1_avx512,
-    nullptr,  // grouped Q8_0
-    nullptr,  // grouped Q4_0
-    nullptr,  // grouped Q2_1
+    qdot_grouped_q8_0_avx512,
+    qdot_grouped_q4_0_avx512,
+    qdot_grouped_q2_1_avx512,
     {fdot_avx512<WeightType::F32>, fdot_avx512<WeightType::F16>, fdot_avx512<WeightType::BF16>},
     {nullptr, axpy_half_avx512<WeightType::F16>, axpy_half_avx512<WeightType::BF16>, axpy_q8_0_avx512,
      axpy_q4_0_avx512},
