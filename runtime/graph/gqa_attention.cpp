@@ -1,11 +1,8 @@
 #include "graph/gqa_attention.h"
 
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-
 #include "graph/norm.h"
 #include "graph/rope.h"
+#include "kernels/attention.h"
 #include "kernels/kernels.h"
 
 namespace mote::graph {
@@ -50,33 +47,40 @@ void finish_qk(const GqaDims& d, float* rows, int64_t T, int64_t stride, int64_t
 // sinks (gpt-oss, [nh] or null): head h's softmax gets one more logit sinks[h] (not scaled) whose
 // probability is dropped, so that head's weights sum to less than 1.
 void attend(const GqaDims& d, const float* q, int64_t T, int64_t start, const float* cache, const float* sinks,
-            float* scores, float* ctx) {
-  const int64_t hd = d.head_dim, cd = d.cache_dim(), kv = d.kv_dim(), group = d.n_heads / d.n_kv_heads;
-  for (int64_t t = 0; t < T; ++t) {
-    const int64_t pos = start + t;
-    const int64_t first = d.sliding_window > 0 ? std::max<int64_t>(0, pos - d.sliding_window + 1) : 0;
-    for (int64_t h = 0; h < d.n_heads; ++h) {
-      const float* qh = q + (t * d.n_heads + h) * hd;
-      const int64_t k_off = (h / group) * hd, v_off = kv + k_off;
-      float max = -INFINITY;
-      for (int64_t k = first; k <= pos; ++k) {
-        scores[k] = kernels::dot(qh, cache + k * cd + k_off, hd) * d.softmax_scale;
-        max = std::fmax(max, scores[k]);
-      }
-      if (sinks != nullptr) max = std::fmax(max, sinks[h]);
-      float sum = sinks != nullptr ? std::exp(sinks[h] - max) : 0.0f;
-      for (int64_t k = first; k <= pos; ++k) {
-        scores[k] = std::exp(scores[k] - max);
-        sum += scores[k];
-      }
-      float* out = ctx + (t * d.n_heads + h) * hd;
-      std::memset(out, 0, size_t(hd) * sizeof(float));
-      for (int64_t k = first; k <= pos; ++k) kernels::axpy(scores[k] / sum, cache + k * cd + v_off, out, hd);
-    }
-  }
+            const GqaScratch& s) {
+  const int64_t hd = d.head_dim, cd = d.cache_dim();
+  kernels::AttentionArgs a;
+  a.n_tokens = T;
+  a.start = start;
+  a.window = d.sliding_window;
+  a.n_heads = d.n_heads;
+  a.n_kv_heads = d.n_kv_heads;
+  a.dk = hd;
+  a.dv = hd;
+  a.scale = d.softmax_scale;
+  a.q = q;
+  a.q_token_stride = d.q_dim();
+  a.q_head_stride = hd;
+  a.k = cache;  // row [K heads | V heads]
+  a.k_row_stride = cd;
+  a.k_head_stride = hd;
+  a.v = cache + d.kv_dim();
+  a.v_row_stride = cd;
+  a.v_head_stride = hd;
+  a.sinks = sinks;
+  a.out = s.ctx;
+  a.out_token_stride = d.q_dim();
+  a.out_head_stride = hd;
+  a.work = s.work;
+  a.work_floats = s.work_floats;
+  kernels::attention(a);
 }
 
 }  // namespace
+
+int64_t gqa_workspace_floats(const GqaDims& d) {
+  return kernels::attention_workspace_floats(1, d.n_heads, d.head_dim);
+}
 
 void gqa_attention(const GqaDims& d, const AttentionWeights& w, const float* x, int64_t n_tokens, int64_t start,
                    const float* cos, const float* sin, float* cache, const GqaScratch& s, float* out) {
@@ -88,7 +92,7 @@ void gqa_attention(const GqaDims& d, const AttentionWeights& w, const float* x, 
   finish_qk(d, s.q, n_tokens, d.q_dim(), d.n_heads, w.q_bias, w.q_norm, cos, sin);
   finish_qk(d, rows, n_tokens, cd, d.n_kv_heads, w.k_bias, w.k_norm, cos, sin);
   add_bias(rows + kv, n_tokens, cd, w.v_bias, kv);
-  attend(d, s.q, n_tokens, start, cache, w.sinks, s.scores, s.ctx);
+  attend(d, s.q, n_tokens, start, cache, w.sinks, s);
   kernels::matmul(w.o, s.ctx, n_tokens, out);
   add_bias(out, n_tokens, d.hidden, w.o_bias, d.hidden);
 }

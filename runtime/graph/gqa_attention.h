@@ -37,8 +37,15 @@ struct GqaDims {
 struct GqaScratch {
   float* q = nullptr;       // [max_tokens, nh * hd]
   float* ctx = nullptr;     // [max_tokens, nh * hd]
-  float* scores = nullptr;  // [max_context]
+  // Attention workspace (kernels::AttentionArgs::work): with gqa_workspace_floats(d) floats the
+  // attention kernel also splits a decode token's keys over threads when there are few kv
+  // heads; null/0: it does not. The result is the same either way.
+  float* work = nullptr;
+  int64_t work_floats = 0;
 };
+
+// Workspace floats for GqaScratch::work (split of one token's keys over threads).
+int64_t gqa_workspace_floats(const GqaDims& d);
 
 // x: [T, H] (already input-normalised) at positions start .. start+T-1. cos/sin: [T, hd/2] RoPE
 // tables for those positions. cache: this layer's [max_context, cache_dim] rows; rows < start

@@ -1,10 +1,10 @@
 #include "graph/mla.h"
 
-#include <cmath>
 #include <cstring>
 
 #include "graph/norm.h"
 #include "graph/rope.h"
+#include "kernels/attention.h"
 #include "kernels/kernels.h"
 
 namespace mote::graph {
@@ -56,30 +56,38 @@ void project_kv(const MlaDims& d, const AttentionWeights& w, const float* x, int
 
 }  // namespace
 
+int64_t mla_workspace_floats(const MlaDims& d) {
+  return kernels::attention_workspace_floats(1, d.n_heads, d.kv_lora);
+}
+
 void mla_attend(const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
-                const float* cache, float* scores, float* ctx) {
+                const float* cache, float* work, int64_t work_floats, float* ctx) {
   const int64_t nh = d.n_heads, c = d.kv_lora, cd = d.cache_dim();
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    const int64_t n_keys = start + t + 1;  // causal: positions 0 .. start+t
-    for (int64_t h = 0; h < nh; ++h) {
-      const float* ql = q_lat + (t * nh + h) * c;
-      const float* qpe = q + (t * nh + h) * d.qk() + d.dn;
-      float max = -INFINITY;
-      for (int64_t k = 0; k < n_keys; ++k) {
-        const float* row = cache + k * cd;
-        scores[k] = (kernels::dot(ql, row, c) + kernels::dot(qpe, row + c, d.dr)) * d.softmax_scale;
-        max = std::fmax(max, scores[k]);
-      }
-      float sum = 0.0f;
-      for (int64_t k = 0; k < n_keys; ++k) {
-        scores[k] = std::exp(scores[k] - max);
-        sum += scores[k];
-      }
-      float* out = ctx + (t * nh + h) * c;
-      std::memset(out, 0, size_t(c) * sizeof(float));
-      for (int64_t k = 0; k < n_keys; ++k) kernels::axpy(scores[k] / sum, cache + k * cd, out, c);
-    }
-  }
+  kernels::AttentionArgs a;
+  a.n_tokens = n_tokens;
+  a.start = start;
+  a.n_heads = nh;
+  a.n_kv_heads = 1;  // every head attends to the same latent rows
+  a.dk = cd;         // key: [c_kv | k_pe]
+  a.dv = c;          // value: c_kv
+  a.scale = d.softmax_scale;
+  a.q = q_lat;  // dims [0, kv_lora): q_lat
+  a.q_token_stride = nh * c;
+  a.q_head_stride = c;
+  a.q2 = q + d.dn;  // dims [kv_lora, kv_lora + dr): q_pe, the last dr dims of each head of q
+  a.dk_a = c;
+  a.q2_token_stride = nh * d.qk();
+  a.q2_head_stride = d.qk();
+  a.k = cache;
+  a.k_row_stride = cd;
+  a.v = cache;
+  a.v_row_stride = cd;
+  a.out = ctx;
+  a.out_token_stride = nh * c;
+  a.out_head_stride = c;
+  a.work = work;
+  a.work_floats = work_floats;
+  kernels::attention(a);
 }
 
 void mla_attention(const MlaDims& d, const AttentionWeights& w, const float* x, int64_t n_tokens, int64_t start,
@@ -94,7 +102,7 @@ void mla_attention(const MlaDims& d, const AttentionWeights& w, const float* x, 
   for (int64_t h = 0; h < nh; ++h)
     kernels::matmul_transposed(kernels::row_slice(w.kv_b, h * head_rows, d.dn), s.q + h * qk, nh * qk, n_tokens,
                                s.q_lat + h * c, nh * c);
-  mla_attend(d, s.q, s.q_lat, n_tokens, start, cache, s.scores, s.ctx);
+  mla_attend(d, s.q, s.q_lat, n_tokens, start, cache, s.work, s.work_floats, s.ctx);
   // o[t, h] = W_UV[h] ctx[t, h], then the output projection.
   for (int64_t h = 0; h < nh; ++h)
     kernels::matmul_strided(kernels::row_slice(w.kv_b, h * head_rows + d.dn, d.dv), s.ctx + h * c, nh * c, n_tokens,

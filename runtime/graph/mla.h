@@ -39,8 +39,15 @@ struct MlaScratch {
   float* q_lat = nullptr;   // [max_tokens, nh, kv_lora]
   float* ctx = nullptr;     // [max_tokens, nh, kv_lora]
   float* o = nullptr;       // [max_tokens, nh * dv]
-  float* scores = nullptr;  // [max_context]
+  // Attention workspace (kernels::AttentionArgs::work): with mla_workspace_floats(d) floats the
+  // attention kernel also splits a decode token's keys over threads; null/0: it does not. The
+  // result is the same either way.
+  float* work = nullptr;
+  int64_t work_floats = 0;
 };
+
+// Workspace floats for MlaScratch::work (split of one token's keys over threads).
+int64_t mla_workspace_floats(const MlaDims& d);
 
 // x: [T, H] (already input-normalised) at positions start .. start+T-1. cos/sin: [T, dr/2] RoPE
 // tables for those positions. cache: this layer's [max_context, cache_dim] rows; rows < start
@@ -50,8 +57,10 @@ void mla_attention(const MlaDims& d, const AttentionWeights& w, const float* x, 
 
 // The absorbed attention core alone (exposed for tests): for each token s and head h, attends
 // over cache rows 0 .. start+s with q_lat [T, nh, kv_lora] and q_pe taken from q [T, nh, qk]
-// (dims dn..qk of each head); writes ctx [T, nh, kv_lora]. scores: [start + T].
+// (dims dn..qk of each head); writes ctx [T, nh, kv_lora]. One kernels::attention call: one
+// shared kv head whose key is the cache row [c_kv | k_pe] and whose value is c_kv.
+// work: optional workspace of work_floats floats (see MlaScratch::work).
 void mla_attend(const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
-                const float* cache, float* scores, float* ctx);
+                const float* cache, float* work, int64_t work_floats, float* ctx);
 
 }  // namespace mote::graph

@@ -35,7 +35,8 @@ DeepSeekScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<
   s.mla.q_lat = f.take(T * nh * c);
   s.mla.ctx = f.take(T * nh * c);
   s.mla.o = f.take(T * nh * hp.v_head_dim);
-  s.mla.scores = f.take(max_context);
+  s.mla.work_floats = graph::mla_workspace_floats(graph::MlaDims::from_hparams(hp));
+  s.mla.work = f.take(s.mla.work_floats);
   s.ffn = carve_ffn_scratch(hp, T, I, f, i);
   s.mtp_cat = hp.n_mtp_layers > 0 ? f.take(T * 2 * H) : nullptr;
   return s;

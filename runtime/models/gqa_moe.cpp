@@ -27,7 +27,8 @@ GqaMoeScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<fl
   s.rope_sin = f.take(T * hp.head_dim / 2);
   s.attn.q = f.take(T * q);
   s.attn.ctx = f.take(T * q);
-  s.attn.scores = f.take(max_context);
+  s.attn.work_floats = graph::gqa_workspace_floats(graph::GqaDims::from_hparams(hp));
+  s.attn.work = f.take(s.attn.work_floats);
   s.ffn = carve_ffn_scratch(hp, T, I, f, i);
   return s;
 }

@@ -1,0 +1,206 @@
+// The attention range kernel written once over a small vector interface V, instantiated by each
+// ISA file (attention_avx2.cpp, attention_avx512.cpp, attention_neon.cpp) inside its target
+// region and anonymous namespace, after attention_isa.h and a struct V:
+//   V::T (vector of V::W floats), zero, set1, load, store (unaligned), add, mul, max,
+//   fma(a, b, c) = a * b + c, hsum, hmax, round (to nearest integer), pow2i(n) = 2^n for
+//   integer-valued n in [-127, 127] (2^-127 gives 0).
+// It uses no std templates (they would be instantiated with this region's target flags and
+// could be shared, as COMDATs, with generic code), only builtins.
+//
+// Work of one call: token t, heads [h0, h0 + nh) of one kv head, keys [k0, k1). Per segment of
+// kAttnSeg keys: scores for every head (register tiles of 2 heads x 4 keys: each key row is
+// loaded once per 2 heads and stays in L1 for the rest of the block), the segment max, one
+// rescale of each head's accumulator when the max grows, then acc += p V (tiles of 2 heads x 4
+// keys: each value row is read once per 2 heads). Each head's arithmetic is the same whatever
+// the block, so head blocking does not change the result.
+
+// exp(x) for x <= 88: Cephes-style range reduction x = n ln2 + r, |r| <= ln2 / 2, a degree-7
+// polynomial (about 1 ulp), times 2^n. x < -87.7 (and -inf) gives 0.
+template <class V>
+inline typename V::T vexp(typename V::T x) {
+  using T = typename V::T;
+  x = V::max(x, V::set1(-88.0f));
+  const T n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
+  T r = V::fma(n, V::set1(-0.693359375f), x);
+  r = V::fma(n, V::set1(2.12194440e-4f), r);
+  T p = V::set1(1.9875691500e-4f);
+  p = V::fma(p, r, V::set1(1.3981999507e-3f));
+  p = V::fma(p, r, V::set1(8.3334519073e-3f));
+  p = V::fma(p, r, V::set1(4.1665795894e-2f));
+  p = V::fma(p, r, V::set1(1.6666665459e-1f));
+  p = V::fma(p, r, V::set1(5.0000001201e-1f));
+  p = V::fma(p, V::mul(r, r), V::add(r, V::set1(1.0f)));
+  return V::mul(p, V::pow2i(n));
+}
+
+template <class V>
+inline float sexp(float x) {
+  float out[V::W];
+  V::store(out, vexp<V>(V::set1(x)));
+  return out[0];
+}
+
+// s[qi * s_stride + kj] = scale * (q[qi] . key[kj]) for NQ queries and NK keys; the query is in
+// two pieces (qa: dims [0, na), qb: dims [na, na + nb), qb ignored when nb = 0).
+template <class V, int NQ, int NK>
+inline void score_tile(const float* const* qa, const float* const* qb, int64_t na, int64_t nb, const float* const* key,
+                       float scale, float* s, int64_t s_stride) {
+  using T = typename V::T;
+  constexpr int W = V::W;
+  T acc[NQ][NK];
+  float tail[NQ][NK];
+  for (int i = 0; i < NQ; ++i)
+    for (int j = 0; j < NK; ++j) {
+      acc[i][j] = V::zero();
+      tail[i][j] = 0.0f;
+    }
+  for (int piece = 0; piece < 2; ++piece) {
+    const int64_t n = piece == 0 ? na : nb, off = piece == 0 ? 0 : na;
+    const float* const* q = piece == 0 ? qa : qb;
+    int64_t d = 0;
+    for (; d + W <= n; d += W) {
+      T kv[NK];
+      for (int j = 0; j < NK; ++j) kv[j] = V::load(key[j] + off + d);
+      for (int i = 0; i < NQ; ++i) {
+        const T qv = V::load(q[i] + d);
+        for (int j = 0; j < NK; ++j) acc[i][j] = V::fma(qv, kv[j], acc[i][j]);
+      }
+    }
+    for (; d < n; ++d)
+      for (int i = 0; i < NQ; ++i)
+        for (int j = 0; j < NK; ++j) tail[i][j] += q[i][d] * key[j][off + d];
+  }
+  for (int i = 0; i < NQ; ++i)
+    for (int j = 0; j < NK; ++j) s[i * s_stride + j] = (V::hsum(acc[i][j]) + tail[i][j]) * scale;
+}
+
+// acc[i] += sum_j p[i * p_stride + j] * val[j] (dv floats) for NQ heads and NK value rows, in
+// key order.
+template <class V, int NQ, int NK>
+inline void pv_tile(const float* p, int64_t p_stride, const float* const* val, int64_t dv, float* const* acc) {
+  using T = typename V::T;
+  constexpr int W = V::W;
+  T w[NQ][NK];
+  for (int i = 0; i < NQ; ++i)
+    for (int j = 0; j < NK; ++j) w[i][j] = V::set1(p[i * p_stride + j]);
+  int64_t d = 0;
+  for (; d + W <= dv; d += W) {
+    T vv[NK];
+    for (int j = 0; j < NK; ++j) vv[j] = V::load(val[j] + d);
+    for (int i = 0; i < NQ; ++i) {
+      T a = V::load(acc[i] + d);
+      for (int j = 0; j < NK; ++j) a = V::fma(w[i][j], vv[j], a);
+      V::store(acc[i] + d, a);
+    }
+  }
+  for (; d < dv; ++d)
+    for (int i = 0; i < NQ; ++i) {
+      float a = acc[i][d];
+      for (int j = 0; j < NK; ++j) a += p[i * p_stride + j] * val[j][d];
+      acc[i][d] = a;
+    }
+}
+
+// Scores of keys [s0, s0 + n) for NQ heads into s [NQ, kAttnSeg].
+template <class V, int NQ>
+inline void score_rows(const kernels::AttentionArgs& a, const float* const* qa, const float* const* qb, int64_t na,
+                       int64_t nb, const float* kbase, int64_t s0, int64_t n, float* s) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* key[4];
+    for (int x = 0; x < 4; ++x) key[x] = kbase + (s0 + j + x) * a.k_row_stride;
+    score_tile<V, NQ, 4>(qa, qb, na, nb, key, a.scale, s + j, kAttnSeg);
+  }
+  for (; j < n; ++j) {
+    const float* key[1] = {kbase + (s0 + j) * a.k_row_stride};
+    score_tile<V, NQ, 1>(qa, qb, na, nb, key, a.scale, s + j, kAttnSeg);
+  }
+}
+
+// acc[i] += p[i] V for the values of keys [s0, s0 + n) and NQ heads (p: [NQ, kAttnSeg]).
+template <class V, int NQ>
+inline void pv_rows(const kernels::AttentionArgs& a, const float* vbase, int64_t s0, int64_t n, const float* p,
+                    float* const* acc) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* val[4];
+    for (int x = 0; x < 4; ++x) val[x] = vbase + (s0 + j + x) * a.v_row_stride;
+    pv_tile<V, NQ, 4>(p + j, kAttnSeg, val, a.dv, acc);
+  }
+  for (; j < n; ++j) {
+    const float* val[1] = {vbase + (s0 + j) * a.v_row_stride};
+    pv_tile<V, NQ, 1>(p + j, kAttnSeg, val, a.dv, acc);
+  }
+}
+
+// Turns row s [n valid scores; padded here with -inf to a multiple of W] into exp(s - m_new)
+// and updates (m, l, acc row [dv]) of one head.
+template <class V>
+inline void softmax_update(float* s, int64_t n, float* m, float* l, float* acc, int64_t dv) {
+  using T = typename V::T;
+  constexpr int W = V::W;
+  const int64_t padded = (n + W - 1) / W * W;
+  for (int64_t j = n; j < padded; ++j) s[j] = -__builtin_inff();
+  T mx = V::set1(-__builtin_inff());
+  for (int64_t j = 0; j < padded; j += W) mx = V::max(mx, V::load(s + j));
+  const float seg_max = V::hmax(mx);
+  const float m_new = *m > seg_max ? *m : seg_max;
+  const T neg_m = V::set1(-m_new);
+  T sum = V::zero();
+  for (int64_t j = 0; j < padded; j += W) {
+    const T p = vexp<V>(V::add(V::load(s + j), neg_m));
+    V::store(s + j, p);
+    sum = V::add(sum, p);
+  }
+  // The first segment: m = -inf, c = exp(-inf) = 0 and acc is still zero.
+  const float c = sexp<V>(*m - m_new);
+  if (c != 1.0f) {
+    const T cv = V::set1(c);
+    int64_t d = 0;
+    for (; d + W <= dv; d += W) V::store(acc + d, V::mul(V::load(acc + d), cv));
+    for (; d < dv; ++d) acc[d] *= c;
+  }
+  *l = *l * c + V::hsum(sum);
+  *m = m_new;
+}
+
+template <class V>
+void attn_range_impl(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int64_t nh, int64_t k0, int64_t k1,
+                     float* acc, int64_t acc_stride, float* m, float* l) {
+  alignas(64) float s[kAttnScoreFloats];  // [nh, kAttnSeg]
+  const int64_t g = h0 / (a.n_heads / a.n_kv_heads);
+  const float* kbase = a.k + g * a.k_head_stride;
+  const float* vbase = a.v + g * a.v_head_stride;
+  const int64_t na = a.q2 != nullptr ? a.dk_a : a.dk, nb = a.dk - na;
+  for (int64_t i = 0; i < nh; ++i) {
+    m[i] = -__builtin_inff();
+    l[i] = 0.0f;
+    for (int64_t d = 0; d < a.dv; ++d) acc[i * acc_stride + d] = 0.0f;
+  }
+  for (int64_t s0 = k0; s0 < k1; s0 += kAttnSeg) {
+    const int64_t n = k1 - s0 < kAttnSeg ? k1 - s0 : kAttnSeg;
+    for (int64_t i = 0; i < nh; i += 2) {
+      const int nq = nh - i >= 2 ? 2 : 1;
+      const float* qa[2] = {nullptr, nullptr};
+      const float* qb[2] = {nullptr, nullptr};
+      for (int x = 0; x < nq; ++x) {
+        const int64_t h = h0 + i + x;
+        qa[x] = a.q + t * a.q_token_stride + h * a.q_head_stride;
+        qb[x] = a.q2 != nullptr ? a.q2 + t * a.q2_token_stride + h * a.q2_head_stride : nullptr;
+      }
+      if (nq == 2)
+        score_rows<V, 2>(a, qa, qb, na, nb, kbase, s0, n, s + i * kAttnSeg);
+      else
+        score_rows<V, 1>(a, qa, qb, na, nb, kbase, s0, n, s + i * kAttnSeg);
+    }
+    for (int64_t i = 0; i < nh; ++i)
+      softmax_update<V>(s + i * kAttnSeg, n, m + i, l + i, acc + i * acc_stride, a.dv);
+    for (int64_t i = 0; i < nh; i += 2) {
+      float* rows[2] = {acc + i * acc_stride, acc + (i + 1) * acc_stride};
+      if (nh - i >= 2)
+        pv_rows<V, 2>(a, vbase, s0, n, s + i * kAttnSeg, rows);
+      else
+        pv_rows<V, 1>(a, vbase, s0, n, s + i * kAttnSeg, rows);
+    }
+  }
+}
