@@ -62,6 +62,15 @@ void quantize_row(WeightType type, const float* src, int64_t cols, uint8_t* dst)
 void dequantize_row(WeightType type, const uint8_t* src, int64_t cols, float* dst);
 
 inline constexpr int kRowGroup = 16;
+// Bytes of one group block (16 rows x one block of 32 columns) and the offset of its first
+// 64-byte chunk of codes (after d[16], and m[16] for Q2_1), for the SIMD loops.
+template <WeightType kType>
+inline constexpr int64_t kGroupBlockBytes =
+    kRowGroup * (kType == WeightType::Q8_0 ? kQ8_0BlockBytes
+                 : kType == WeightType::Q4_0 ? kQ4_0BlockBytes
+                                             : kQ2_1BlockBytes);
+template <WeightType kType>
+inline constexpr int64_t kChunksAt = kType == WeightType::Q2_1 ? 64 : 32;
 // Types that have a row-group layout (Q8_0, Q4_0, Q2_1).
 bool row_group_type(WeightType type);
 // 16 consecutive row-major encoded rows (each weight_row_bytes(type, cols) bytes, `rows` holds

@@ -34,12 +34,6 @@ namespace {
 // unrolled so the accumulator arrays live in registers (GCC 12 leaves some rolled at -O2).
 #define MOTE_UNROLL _Pragma("GCC unroll 16")
 
-template <WeightType kType>
-constexpr int64_t kGroupBlockBytes = kRowGroup * (kType == WeightType::Q8_0   ? kQ8_0BlockBytes
-                                                  : kType == WeightType::Q4_0 ? kQ4_0BlockBytes
-                                                                              : kQ2_1BlockBytes);
-template <WeightType kType>
-constexpr int64_t kChunksAt = kType == WeightType::Q2_1 ? 64 : 32;  // after d[16] (and m[16])
 
 // Tokens per register tile (16 ymm: per token 2 float accumulators and 1 int accumulator).
 constexpr int kTile = 3;

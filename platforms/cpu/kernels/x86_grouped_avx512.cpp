@@ -41,12 +41,6 @@ namespace {
 #define MOTE_UNROLL _Pragma("GCC unroll 16")
 
 // Bytes of one group block (16 rows x one 32-column block) and the offset of its first chunk.
-template <WeightType kType>
-constexpr int64_t kGroupBlockBytes = kRowGroup * (kType == WeightType::Q8_0   ? kQ8_0BlockBytes
-                                                  : kType == WeightType::Q4_0 ? kQ4_0BlockBytes
-                                                                              : kQ2_1BlockBytes);
-template <WeightType kType>
-constexpr int64_t kChunksAt = kType == WeightType::Q2_1 ? 64 : 32;  // after d[16] (and m[16])
 
 // Tokens per register tile. Live registers per tile: 2-3 float and 1 int32 accumulators per
 // token, plus the chunk being unpacked and the scales.
