@@ -92,6 +92,54 @@ void run_expert(const ExpertWeights& ew, float swiglu_limit, const float* x, int
                   out + int64_t(s.slot_token[begin + j]) * hidden, hidden);
 }
 
+int64_t slots_of(const FfnScratch& s, int32_t id) { return s.expert_end[id] - (id == 0 ? 0 : s.expert_end[id - 1]); }
+
+// Whether a group's experts can run as one kernels::expert_ffns call (decode-sized groups of
+// plain SwiGLU experts; gpt-oss's clamped SwiGLU with biases runs one by one).
+bool run_together(const FfnScratch& s, const ExpertWeights* views, const int32_t* ids, int64_t n, float swiglu_limit) {
+  if (s.job_x == nullptr || n < 2 || swiglu_limit > 0.0f) return false;
+  int64_t slots = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (views[i].gate_bias || views[i].up_bias || views[i].down_bias) return false;
+    slots += slots_of(s, ids[i]);
+  }
+  return slots <= kJobSlots;
+}
+
+// The experts ids[0..n) of a group on their tokens, scheduled together, then accumulated into
+// out in the same order (expert, then slot) as run_expert does, so the sums are identical.
+void run_experts_together(const ExpertWeights* views, const int32_t* ids, int64_t n, const float* x, int64_t hidden,
+                          const FfnScratch& s, float* out) {
+  kernels::ExpertJob jobs[kMaxExpertGroup];
+  const int64_t q_row = kernels::quantized_row_bytes(hidden);
+  int64_t slot = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t begin = ids[i] == 0 ? 0 : s.expert_end[ids[i] - 1];
+    const int64_t count = s.expert_end[ids[i]] - begin, width = views[i].gate.rows;
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t token = s.slot_token[begin + j];
+      std::memcpy(s.job_x + (slot + j) * hidden, x + token * hidden, size_t(hidden) * sizeof(float));
+      if (s.x_quantized) std::memcpy(s.job_q + (slot + j) * q_row, s.x_quantized + token * q_row, size_t(q_row));
+    }
+    kernels::ExpertJob& e = jobs[i];
+    e.gate = views[i].gate, e.up = views[i].up, e.down = views[i].down;
+    e.x = s.job_x + slot * hidden;
+    e.x_q = s.x_quantized ? s.job_q + slot * q_row : nullptr;
+    e.n_tokens = count;
+    e.hidden = s.job_hidden + slot * width;
+    e.scratch = s.job_scratch + slot * width;
+    e.out = s.job_out + slot * hidden;
+    slot += count;
+  }
+  kernels::expert_ffns(jobs, n);
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t begin = ids[i] == 0 ? 0 : s.expert_end[ids[i] - 1];
+    for (int64_t j = 0; j < jobs[i].n_tokens; ++j)
+      kernels::axpy(s.slot_weight[begin + j], jobs[i].out + j * hidden, out + int64_t(s.slot_token[begin + j]) * hidden,
+                    hidden);
+  }
+}
+
 // Views of a layer's resident experts.
 class ResidentExperts final : public ExpertProvider {
  public:
@@ -127,9 +175,13 @@ Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& 
     for (int64_t f = e; f < router.n_experts && last_group; ++f)
       last_group = (f == 0 ? 0 : s.expert_end[f - 1]) == s.expert_end[f];
     if (last_group && next != nullptr && next->n > 0) experts.prefetch(next->layer, next->ids, next->n);
-    for (int64_t i = 0; i < n; ++i) {
-      const int32_t id = ids[i];
-      run_expert(views[i], w.swiglu_limit, x, id == 0 ? 0 : s.expert_end[id - 1], s.expert_end[id], hidden, s, out);
+    if (run_together(s, views, ids, n, w.swiglu_limit)) {
+      run_experts_together(views, ids, n, x, hidden, s, out);
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        const int32_t id = ids[i];
+        run_expert(views[i], w.swiglu_limit, x, id == 0 ? 0 : s.expert_end[id - 1], s.expert_end[id], hidden, s, out);
+      }
     }
     experts.release(layer, ids, n);
   }

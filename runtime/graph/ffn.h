@@ -14,6 +14,8 @@ namespace mote::graph {
 
 // Tokens whose router logits are computed and routed together (keeps the logits in L1).
 inline constexpr int64_t kRouteChunk = 16;
+// Most (token, expert) slots of one expert group that run as scheduled-together jobs.
+inline constexpr int64_t kJobSlots = 16;
 
 // Caller-owned buffers for a batch of up to max_tokens tokens.
 struct FfnScratch {
@@ -36,6 +38,14 @@ struct FfnScratch {
   uint8_t* quantized = nullptr;    // storage rms_norm_rows fills
   const uint8_t* x_quantized = nullptr;  // = quantized when valid for this call, else null
   uint8_t* gathered_q = nullptr;   // the rows of the tokens routed to one expert
+  // Experts scheduled together (kernels::expert_ffns) when a group of experts has at most
+  // kJobSlots (token, expert) slots in all, as in decode: each slot's input, quantised input,
+  // hidden, scratch and output rows. Null: experts always run one after another.
+  float* job_x = nullptr;          // [kJobSlots, H]
+  uint8_t* job_q = nullptr;        // [kJobSlots, quantized_row_bytes(H)]
+  float* job_hidden = nullptr;     // [kJobSlots, max FFN width]
+  float* job_scratch = nullptr;    // [kJobSlots, max FFN width]
+  float* job_out = nullptr;        // [kJobSlots, H]
 };
 
 // out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each. x_q: null

@@ -72,6 +72,22 @@ using RmsNormRowsFn = void (*)(const float* x, int64_t x_stride, int64_t n_rows,
 using SwigluFn = void (*)(const WeightView& gate, const WeightView& up, const float* x, int64_t x_stride,
                           int64_t n_tokens, const uint8_t* q, float* out, int64_t out_stride, float* scratch);
 
+// One routed expert's SwiGLU FFN on the tokens routed to it, for expert_ffns.
+struct ExpertJob {
+  WeightView gate, up, down;  // [I, H], [I, H], [H, I]; gate and up of the same type and layout
+  const float* x = nullptr;   // [n_tokens, H]
+  const uint8_t* x_q = nullptr;  // null, or x's rows quantised (QuantizedRows of H columns)
+  int64_t n_tokens = 0;
+  float* hidden = nullptr;    // [n_tokens, I]: silu(gate x) * up x
+  float* scratch = nullptr;   // [n_tokens, I]
+  float* out = nullptr;       // [n_tokens, H]: down hidden
+};
+// The FFNs of several experts (one layer's, in decode) scheduled together: the fast tables run
+// the gate/up products of all jobs in one parallel dispatch and the down products in a second,
+// the threads splitting the concatenated rows of all experts, instead of two dispatches per
+// expert. Each job's out is bit-identical to swiglu + matmul run for it alone.
+using ExpertFfnsFn = void (*)(const ExpertJob* jobs, int64_t n_jobs);
+
 struct KernelTable {
   const char* name;
   // Indexed by int(WeightType).
@@ -86,6 +102,7 @@ struct KernelTable {
   void (*axpy)(float alpha, const float* x, float* y, int64_t n);
   SwigluFn swiglu;
   RmsNormRowsFn rms_norm_rows;
+  ExpertFfnsFn expert_ffns;
 };
 
 // silu(g) * u exactly as every SwiGLU in mote computes it (one expression, so that fused and
@@ -95,6 +112,9 @@ inline float silu_times(float g, float u) { return g / (1.0f + std::exp(-g)) * u
 // fast tables' fallback for batches too large to quantise once).
 void swiglu_unfused(const KernelTable& table, const WeightView& gate, const WeightView& up, const float* x,
                     int64_t x_stride, int64_t n_tokens, float* out, int64_t out_stride, float* scratch);
+// Job after job through `table`'s swiglu and matmul (the reference's expert_ffns, and the fast
+// tables' fallback for jobs they cannot schedule together).
+void expert_ffns_one_by_one(const KernelTable& table, const ExpertJob* jobs, int64_t n_jobs);
 // RMSNorm rows without quantisation (the reference table's rms_norm_rows; sets q->valid = false).
 void rms_norm_rows_plain(const float* x, int64_t x_stride, int64_t n_rows, const float* w, int64_t n, float eps,
                          float* y, int64_t y_stride, QuantizedRows* q);
@@ -161,6 +181,7 @@ inline void swiglu(const WeightView& gate, const WeightView& up, const float* x,
                    float* scratch, const uint8_t* q = nullptr) {
   active_kernels().swiglu(gate, up, x, gate.cols, n_tokens, q, out, gate.rows, scratch);
 }
+inline void expert_ffns(const ExpertJob* jobs, int64_t n_jobs) { active_kernels().expert_ffns(jobs, n_jobs); }
 // x, y: [n_rows, n] dense; q: optional (see RmsNormRowsFn).
 inline void rms_norm_rows(const float* x, int64_t n_rows, const float* w, int64_t n, float eps, float* y,
                           QuantizedRows* q = nullptr) {

@@ -97,6 +97,14 @@ void swiglu_unfused(const KernelTable& table, const WeightView& gate, const Weig
   }
 }
 
+void expert_ffns_one_by_one(const KernelTable& table, const ExpertJob* jobs, int64_t n_jobs) {
+  for (int64_t j = 0; j < n_jobs; ++j) {
+    const ExpertJob& e = jobs[j];
+    table.swiglu(e.gate, e.up, e.x, e.gate.cols, e.n_tokens, e.x_q, e.hidden, e.gate.rows, e.scratch);
+    table.matmul[int(e.down.type)](e.down, e.hidden, e.down.cols, e.n_tokens, e.out, e.down.rows);
+  }
+}
+
 void rms_norm_rows_plain(const float* x, int64_t x_stride, int64_t n_rows, const float* w, int64_t n, float eps,
                          float* y, int64_t y_stride, QuantizedRows* q) {
   for (int64_t r = 0; r < n_rows; ++r) rms_norm_row(x + r * x_stride, w, n, eps, y + r * y_stride);
@@ -111,6 +119,8 @@ void swiglu_ref(const WeightView& gate, const WeightView& up, const float* x, in
   swiglu_unfused(reference_kernels(), gate, up, x, x_stride, n_tokens, out, out_stride, scratch);
 }
 
+void expert_ffns_ref(const ExpertJob* jobs, int64_t n_jobs) { expert_ffns_one_by_one(reference_kernels(), jobs, n_jobs); }
+
 const KernelTable kReference = {
     "reference",
     {matmul_f32, matmul_decoded<WeightType::F16>, matmul_decoded<WeightType::BF16>,
@@ -124,6 +134,7 @@ const KernelTable kReference = {
     axpy_ref,
     swiglu_ref,
     rms_norm_rows_plain,
+    expert_ffns_ref,
 };
 
 // Null until the first active_kernels() call picks default_kernels() (or set_active_kernels

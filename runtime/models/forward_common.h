@@ -55,6 +55,11 @@ inline graph::FfnScratch carve_ffn_scratch(const HParams& hp, int64_t T, int64_t
   const int64_t q_floats = (T * kernels::quantized_row_bytes(H) + 3) / 4;
   s.quantized = reinterpret_cast<uint8_t*>(f.take(q_floats));
   s.gathered_q = reinterpret_cast<uint8_t*>(f.take(q_floats));
+  s.job_x = f.take(graph::kJobSlots * H);
+  s.job_q = reinterpret_cast<uint8_t*>(f.take((graph::kJobSlots * kernels::quantized_row_bytes(H) + 3) / 4));
+  s.job_hidden = f.take(graph::kJobSlots * width);
+  s.job_scratch = f.take(graph::kJobSlots * width);
+  s.job_out = f.take(graph::kJobSlots * H);
   s.sel_idx = i.take(T * K);
   s.expert_end = i.take(E + 1);
   s.slot_token = i.take(T * K);

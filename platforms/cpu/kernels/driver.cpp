@@ -57,7 +57,7 @@ void quantised_rows_shared(void* ctx, int64_t r0, int64_t r1) {
 // fit) into its own stack buffer, for sub-blocks of rows (about kSubBlockBytes of weights) that
 // every token chunk passes over. Re-quantising per sub-block costs one quantisation per value and
 // sub-block, against rows_per_block dots: the row-group kernels do ~0.003 ns per MAC on one core
-// and quantisation ~0.16 ns per value (measured on a Zen 5), so 48-row sub-blocks (256 KiB of
+// and quantisation ~0.16 ns per value (measured on this machine's AMD EPYC), so 48-row sub-blocks (256 KiB of
 // Q8_0 at 4096 columns) doubled their time; ~240 rows cost ~20%. A sub-block over L2 is re-read
 // from L3 once per token chunk, far below L3 bandwidth at these speeds.
 constexpr int64_t kSubBlockBytes = int64_t(1) << 20;
@@ -235,6 +235,11 @@ void rms_norm_rows(const float* x, int64_t xs, int64_t rows, const float* w, int
 }
 
 template <const IsaOps& O>
+void expert_ffns(const kernels::ExpertJob* jobs, int64_t n) {
+  expert_ffns_with(O, jobs, n);
+}
+
+template <const IsaOps& O>
 float dot(const float* a, const float* b, int64_t n) { return O.dot(a, b, n); }
 template <const IsaOps& O>
 void axpy(float alpha, const float* x, float* y, int64_t n) { O.axpy(alpha, x, y, n); }
@@ -259,7 +264,8 @@ constexpr kernels::KernelTable make_table(const char* name) {
           dot<O>,
           axpy<O>,
           swiglu<O>,
-          rms_norm_rows<O>};
+          rms_norm_rows<O>,
+          expert_ffns<O>};
 }
 
 #if defined(__x86_64__)

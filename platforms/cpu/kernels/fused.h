@@ -23,4 +23,10 @@ void swiglu_with(const IsaOps& ops, const WeightView& gate, const WeightView& up
 void rms_norm_with(const IsaOps& ops, const float* x, int64_t x_stride, int64_t n_rows, const float* w, int64_t n,
                    float eps, float* y, int64_t y_stride, kernels::QuantizedRows* q);
 
+// kernels::ExpertFfnsFn with `ops`' inner loops (expert_jobs.cpp): all jobs' gate/up rows in one
+// parallel dispatch, then all down rows in another. Falls back to job-by-job calls of the ISA
+// table when a job's weights have no int8 loop, gate and up differ, or the jobs' activations do
+// not fit the on-stack buffer.
+void expert_ffns_with(const IsaOps& ops, const kernels::ExpertJob* jobs, int64_t n_jobs);
+
 }  // namespace mote::cpu
