@@ -244,16 +244,22 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
-void bench_shape(const Shape& s, const std::vector<int64_t>& tokens, const std::vector<int>& thread_counts) {
-  const int64_t R = s.rows, C = s.cols;
-  std::vector<float> w(size_t(R * C));
-  fill(w, 7, 0.05f);
-  const int64_t max_n = *std::max_element(tokens.begin(), tokens.end());
-  std::vector<float> x(size_t(max_n * C));
-  fill(x, 11, 1.0f);
-  std::vector<float> y(size_t(max_n * R)), y_ref(size_t(max_n * R));
+// One shape's data: the matrix, inputs and outputs (sized for the largest batch), mote's
+// encodings and the XNNPACK operators created once, with the qs8 scales.
+struct ShapeBench {
+  const Shape& s;
+  int64_t R, C, max_n;
+  std::vector<float> w, x, y, y_ref;
+  std::vector<Encoded> enc;
+  xnn_operator_t f32_op = nullptr, qs8_op = nullptr;
+  float w_scale = 0, x_scale = 0, y_scale = 0, y_amax = 0;
+  std::vector<int8_t> wq, xq, yq;
+  ShapeBench(const Shape& shape, int64_t n) : s(shape), R(shape.rows), C(shape.cols), max_n(n) {}
+};
 
-  // mote weight encodings
+// mote weight encodings (those --only leaves in), labelled "mote_<type>" ("(ref)" if the active
+// table falls back to the scalar reference kernel).
+std::vector<Encoded> encode_all(const std::vector<float>& w, int64_t R, int64_t C) {
   std::vector<Encoded> enc;
   const struct { const char* label; WeightType t; bool g; } kinds[] = {
       {"F32", WeightType::F32, false},    {"F16", WeightType::F16, false}, {"BF16", WeightType::BF16, false}, {"Q8_0", WeightType::Q8_0, false},
@@ -265,141 +271,206 @@ void bench_shape(const Shape& s, const std::vector<int64_t>& tokens, const std::
     e.label = std::string("mote_") + k.label + (reference_fallback(k.t, k.g) ? "(ref)" : "");
     enc.push_back(std::move(e));
   }
+  return enc;
+}
 
-  // XNNPACK f32, packed once
+// XNNPACK f32, packed once
+xnn_operator_t create_f32_op(const std::vector<float>& w, int64_t R, int64_t C) {
   xnn_operator_t f32_op = nullptr;
   if (xnn_create_fully_connected_nc_f32(size_t(C), size_t(R), size_t(C), size_t(R), w.data(), nullptr, -kInf, kInf, 0,
                                         &f32_op) != xnn_status_success) {
     std::fprintf(stderr, "xnn_create_fully_connected_nc_f32 failed\n");
     std::exit(1);
   }
-  // XNNPACK qs8: per-tensor weight scale, static activation and output scales (calibrated here
-  // from this x and a float reference run).
+  return f32_op;
+}
+
+xnn_status create_qs8(const ShapeBench& b, float xs, xnn_operator_t* op) {
+  return xnn_create_fully_connected_nc_qs8(size_t(b.C), size_t(b.R), size_t(b.C), size_t(b.R), 0, xs, b.w_scale,
+                                           b.wq.data(), nullptr, 0, b.y_scale, -127, 127, 0, op);
+}
+
+// XNNPACK qs8: per-tensor weight scale, static activation and output scales (calibrated here
+// from this x and a float reference run, which also fills y_ref).
+void setup_qs8(ShapeBench& b) {
   float w_amax = 0, x_amax = 0;
-  for (float v : w) w_amax = std::max(w_amax, std::fabs(v));
-  for (float v : x) x_amax = std::max(x_amax, std::fabs(v));
-  const float w_scale = w_amax / 127.0f, x_scale = x_amax / 127.0f;
-  std::vector<int8_t> wq(w.size());
-  for (size_t i = 0; i < w.size(); ++i) wq[i] = quantize_i8(w[i], 1.0f / w_scale);
+  for (float v : b.w) w_amax = std::max(w_amax, std::fabs(v));
+  for (float v : b.x) x_amax = std::max(x_amax, std::fabs(v));
+  b.w_scale = w_amax / 127.0f, b.x_scale = x_amax / 127.0f;
+  b.wq.resize(b.w.size());
+  for (size_t i = 0; i < b.w.size(); ++i) b.wq[i] = quantize_i8(b.w[i], 1.0f / b.w_scale);
   // Output scale from a float reference of the largest batch.
   mote::kernels::set_num_threads(0);
-  mote::kernels::matmul(mote::kernels::f32_view(w.data(), R, C), x.data(), max_n, y_ref.data());
-  float y_amax = 0;
-  for (float v : y_ref) y_amax = std::max(y_amax, std::fabs(v));
-  const float y_scale = y_amax / 127.0f;
-  auto make_qs8 = [&](float xs, xnn_operator_t* op) {
-    return xnn_create_fully_connected_nc_qs8(size_t(C), size_t(R), size_t(C), size_t(R), 0, xs, w_scale, wq.data(),
-                                             nullptr, 0, y_scale, -127, 127, 0, op);
-  };
-  xnn_operator_t qs8_op = nullptr;
-  if (make_qs8(x_scale, &qs8_op) != xnn_status_success) {
+  mote::kernels::matmul(mote::kernels::f32_view(b.w.data(), b.R, b.C), b.x.data(), b.max_n, b.y_ref.data());
+  b.y_amax = 0;
+  for (float v : b.y_ref) b.y_amax = std::max(b.y_amax, std::fabs(v));
+  b.y_scale = b.y_amax / 127.0f;
+  if (create_qs8(b, b.x_scale, &b.qs8_op) != xnn_status_success) {
     std::fprintf(stderr, "xnn_create_fully_connected_nc_qs8 failed\n");
     std::exit(1);
   }
-  std::vector<int8_t> xq(x.size()), yq(y.size());
+  b.xq.resize(b.x.size());
+  b.yq.resize(b.y.size());
+}
 
-  // Accuracy against mote's F32 kernel (largest batch).
-  {
-    xnn_setup_fully_connected_nc_f32(f32_op, size_t(max_n), x.data(), y.data(), nullptr);
-    xnn_run_operator(f32_op, nullptr);
-    const double d_xnn = max_abs_diff(y, y_ref);
-    std::fill(y.begin(), y.end(), 0.0f);
-    const bool ok = mote::cpu::xnn_matmul_f32(mote::kernels::f32_view(w.data(), R, C), x.data(), C, max_n, y.data(), R);
-    const double d_tbb = ok ? max_abs_diff(y, y_ref) : -1;
-    for (size_t i = 0; i < x.size(); ++i) xq[i] = quantize_i8(x[i], 1.0f / x_scale);
-    xnn_setup_fully_connected_nc_qs8(qs8_op, size_t(max_n), xq.data(), yq.data(), nullptr);
-    xnn_run_operator(qs8_op, nullptr);
-    double d_q = 0;
-    for (size_t i = 0; i < y.size(); ++i) d_q = std::max(d_q, std::fabs(double(yq[i]) * y_scale - y_ref[i]));
-    std::fprintf(stderr, "%s: max |y - mote F32| (|y| max %.2f): xnn_f32 %.2g, xnn_matmul_f32 %.2g%s, qs8 %.2g\n",
-                 s.name, double(y_amax), d_xnn, d_tbb, ok ? "" : " (not applied)", d_q);
-  }
+// Accuracy against mote's F32 kernel (largest batch).
+void report_accuracy(ShapeBench& b) {
+  const int64_t R = b.R, C = b.C, max_n = b.max_n;
+  auto &w = b.w, &x = b.x, &y = b.y, &y_ref = b.y_ref;
+  xnn_setup_fully_connected_nc_f32(b.f32_op, size_t(max_n), x.data(), y.data(), nullptr);
+  xnn_run_operator(b.f32_op, nullptr);
+  const double d_xnn = max_abs_diff(y, y_ref);
+  std::fill(y.begin(), y.end(), 0.0f);
+  const bool ok = mote::cpu::xnn_matmul_f32(mote::kernels::f32_view(w.data(), R, C), x.data(), C, max_n, y.data(), R);
+  const double d_tbb = ok ? max_abs_diff(y, y_ref) : -1;
+  for (size_t i = 0; i < x.size(); ++i) b.xq[i] = quantize_i8(x[i], 1.0f / b.x_scale);
+  xnn_setup_fully_connected_nc_qs8(b.qs8_op, size_t(max_n), b.xq.data(), b.yq.data(), nullptr);
+  xnn_run_operator(b.qs8_op, nullptr);
+  double d_q = 0;
+  for (size_t i = 0; i < y.size(); ++i) d_q = std::max(d_q, std::fabs(double(b.yq[i]) * b.y_scale - y_ref[i]));
+  std::fprintf(stderr, "%s: max |y - mote F32| (|y| max %.2f): xnn_f32 %.2g, xnn_matmul_f32 %.2g%s, qs8 %.2g\n",
+               b.s.name, double(b.y_amax), d_xnn, d_tbb, ok ? "" : " (not applied)", d_q);
+}
 
-  for (int threads : thread_counts) {
-    mote::kernels::set_num_threads(threads);
-    pthreadpool_t pool = threads > 1 ? pthreadpool_create(size_t(threads)) : nullptr;
-    Slices pre;
-    make_slices(pre, w.data(), R, C, 0);
-    Slices two;  // oversubscription demo: 2 slices, each with its own pool of `threads`
-    std::vector<pthreadpool_t> slice_pools;
-    if (threads > 1) {
-      make_slices(two, w.data(), R, C, 2);
-      for (int i = 0; i < 2; ++i) slice_pools.push_back(pthreadpool_create(size_t(threads)));
+// Per-thread-count XNNPACK state.
+struct ThreadBench {
+  int threads;
+  pthreadpool_t pool = nullptr;
+  Slices pre;
+  Slices two;  // oversubscription demo: 2 slices, each with its own pool of `threads`
+  std::vector<pthreadpool_t> slice_pools;
+};
+
+// Packing alone: create + delete the 512 KiB slices of the whole matrix one after another
+// (what xnn_matmul_f32 adds to a run), in ms, against the run-only time of the same slices.
+void bench_pack_only(const ShapeBench& b) {
+  const int64_t R = b.R, C = b.C;
+  const auto& w = b.w;
+  double best, median;
+  int reps;
+  const int64_t per = std::max<int64_t>(16, (512 * 1024 / (C * 4)) / 16 * 16);
+  time_it([&] {
+    for (int64_t r0 = 0; r0 < R; r0 += per) {  // one slice alive at a time, as in xnn_matmul_f32
+      xnn_operator_t op = nullptr;
+      xnn_create_fully_connected_nc_f32(size_t(C), size_t(std::min(per, R - r0)), size_t(C), size_t(R),
+                                        w.data() + r0 * C, nullptr, -kInf, kInf, 0, &op);
+      xnn_delete_operator(op);
     }
-    if (threads == 1 && (g_only.empty() || std::string("xnn_f32_pack_only").find(g_only) != std::string::npos)) {
-      // Packing alone: create + delete the 512 KiB slices of the whole matrix one after another
-      // (what xnn_matmul_f32 adds to a run), in ms, against the run-only time of the same slices.
-      double best, median;
-      int reps;
-      const int64_t per = std::max<int64_t>(16, (512 * 1024 / (C * 4)) / 16 * 16);
-      time_it([&] {
-        for (int64_t r0 = 0; r0 < R; r0 += per) {  // one slice alive at a time, as in xnn_matmul_f32
-          xnn_operator_t op = nullptr;
-          xnn_create_fully_connected_nc_f32(size_t(C), size_t(std::min(per, R - r0)), size_t(C), size_t(R),
-                                            w.data() + r0 * C, nullptr, -kInf, kInf, 0, &op);
-          xnn_delete_operator(op);
-        }
-      }, &best, &median, &reps);
-      g_pack_ms.push_back({s.name, best * 1e3});
-      std::fprintf(stderr, "  %-22s %-22s        t=1  %7.2f ms (best of %d)\n", "xnn_f32_pack_only", s.name, best * 1e3, reps);
+  }, &best, &median, &reps);
+  g_pack_ms.push_back({b.s.name, best * 1e3});
+  std::fprintf(stderr, "  %-22s %-22s        t=1  %7.2f ms (best of %d)\n", "xnn_f32_pack_only", b.s.name, best * 1e3, reps);
+}
+
+// The XNNPACK f32 options for n tokens.
+void bench_xnn_f32(ShapeBench& b, ThreadBench& t, int64_t n) {
+  const Shape& s = b.s;
+  const int64_t R = b.R, C = b.C;
+  const int threads = t.threads;
+  pthreadpool_t pool = t.pool;
+  auto &w = b.w, &x = b.x, &y = b.y;
+  measure("xnn_f32_run", s, n, threads, [&] {
+    xnn_setup_fully_connected_nc_f32(b.f32_op, size_t(n), x.data(), y.data(), pool);
+    xnn_run_operator(b.f32_op, pool);
+  });
+  measure("xnn_f32_pack_run", s, n, threads, [&] {
+    xnn_operator_t op = nullptr;
+    xnn_create_fully_connected_nc_f32(size_t(C), size_t(R), size_t(C), size_t(R), w.data(), nullptr, -kInf, kInf,
+                                      0, &op);
+    xnn_setup_fully_connected_nc_f32(op, size_t(n), x.data(), y.data(), pool);
+    xnn_run_operator(op, pool);
+    xnn_delete_operator(op);
+  });
+  measure("xnn_f32_tbb", s, n, threads, [&] {
+    if (!mote::cpu::xnn_matmul_f32(mote::kernels::f32_view(w.data(), R, C), x.data(), C, n, y.data(), R)) {
+      std::fprintf(stderr, "xnn_matmul_f32 did not apply\n");
+      std::exit(1);
     }
-    for (int64_t n : tokens) {
-      measure("xnn_f32_run", s, n, threads, [&] {
-        xnn_setup_fully_connected_nc_f32(f32_op, size_t(n), x.data(), y.data(), pool);
-        xnn_run_operator(f32_op, pool);
+  });
+  measure("xnn_f32_tbb_pre", s, n, threads, [&] {
+    SliceCall call{&t.pre, x.data(), y.data(), n, nullptr};
+    mote::cpu::parallel_ranges(int64_t(t.pre.ops.size()), 1, run_slices, &call);
+  });
+  if (threads > 1)
+    measure("xnn_f32_oversub", s, n, threads, [&] {
+      SliceCall call{&t.two, x.data(), y.data(), n, &t.slice_pools};
+      mote::cpu::parallel_ranges(2, 1, run_slices, &call);
+    });
+}
+
+// The XNNPACK qs8 options for n tokens.
+void bench_xnn_qs8(ShapeBench& b, const ThreadBench& t, int64_t n) {
+  const int64_t R = b.R, C = b.C;
+  pthreadpool_t pool = t.pool;
+  auto &x = b.x, &y = b.y;
+  auto &xq = b.xq, &yq = b.yq;
+  measure("xnn_qs8_run", b.s, n, t.threads, [&] {
+    const float inv = 1.0f / b.x_scale;
+    for (int64_t i = 0; i < n * C; ++i) xq[size_t(i)] = quantize_i8(x[size_t(i)], inv);
+    xnn_setup_fully_connected_nc_qs8(b.qs8_op, size_t(n), xq.data(), yq.data(), pool);
+    xnn_run_operator(b.qs8_op, pool);
+    for (int64_t i = 0; i < n * R; ++i) y[size_t(i)] = float(yq[size_t(i)]) * b.y_scale;
+  });
+  measure("xnn_qs8_pack_run", b.s, n, t.threads, [&] {
+    xnn_operator_t op = nullptr;
+    create_qs8(b, b.x_scale, &op);
+    xnn_setup_fully_connected_nc_qs8(op, size_t(n), xq.data(), yq.data(), pool);
+    xnn_run_operator(op, pool);
+    xnn_delete_operator(op);
+  });
+}
+
+// mote's kernels for n tokens, and xnn_matmul_f32 on the BF16 / F16 encodings.
+void bench_mote(ShapeBench& b, int64_t n, int threads) {
+  const int64_t R = b.R, C = b.C;
+  auto &x = b.x, &y = b.y;
+  for (const Encoded& e : b.enc) {
+    if ((e.type == WeightType::BF16 || e.type == WeightType::F16) && !e.grouped &&
+        n >= mote::cpu::kXnnMinTokensHalf)  // below it xnn_matmul_f32 declines
+      measure(e.type == WeightType::BF16 ? "xnn_bf16_tbb" : "xnn_f16_tbb", b.s, n, threads, [&] {
+        if (!mote::cpu::xnn_matmul_f32(e.view, x.data(), C, n, y.data(), R)) std::exit(1);
       });
-      measure("xnn_f32_pack_run", s, n, threads, [&] {
-        xnn_operator_t op = nullptr;
-        xnn_create_fully_connected_nc_f32(size_t(C), size_t(R), size_t(C), size_t(R), w.data(), nullptr, -kInf, kInf,
-                                          0, &op);
-        xnn_setup_fully_connected_nc_f32(op, size_t(n), x.data(), y.data(), pool);
-        xnn_run_operator(op, pool);
-        xnn_delete_operator(op);
-      });
-      measure("xnn_f32_tbb", s, n, threads, [&] {
-        if (!mote::cpu::xnn_matmul_f32(mote::kernels::f32_view(w.data(), R, C), x.data(), C, n, y.data(), R)) {
-          std::fprintf(stderr, "xnn_matmul_f32 did not apply\n");
-          std::exit(1);
-        }
-      });
-      measure("xnn_f32_tbb_pre", s, n, threads, [&] {
-        SliceCall call{&pre, x.data(), y.data(), n, nullptr};
-        mote::cpu::parallel_ranges(int64_t(pre.ops.size()), 1, run_slices, &call);
-      });
-      if (threads > 1)
-        measure("xnn_f32_oversub", s, n, threads, [&] {
-          SliceCall call{&two, x.data(), y.data(), n, &slice_pools};
-          mote::cpu::parallel_ranges(2, 1, run_slices, &call);
-        });
-      measure("xnn_qs8_run", s, n, threads, [&] {
-        const float inv = 1.0f / x_scale;
-        for (int64_t i = 0; i < n * C; ++i) xq[size_t(i)] = quantize_i8(x[size_t(i)], inv);
-        xnn_setup_fully_connected_nc_qs8(qs8_op, size_t(n), xq.data(), yq.data(), pool);
-        xnn_run_operator(qs8_op, pool);
-        for (int64_t i = 0; i < n * R; ++i) y[size_t(i)] = float(yq[size_t(i)]) * y_scale;
-      });
-      measure("xnn_qs8_pack_run", s, n, threads, [&] {
-        xnn_operator_t op = nullptr;
-        make_qs8(x_scale, &op);
-        xnn_setup_fully_connected_nc_qs8(op, size_t(n), xq.data(), yq.data(), pool);
-        xnn_run_operator(op, pool);
-        xnn_delete_operator(op);
-      });
-      for (const Encoded& e : enc) {
-        if ((e.type == WeightType::BF16 || e.type == WeightType::F16) && !e.grouped &&
-            n >= mote::cpu::kXnnMinTokensHalf)  // below it xnn_matmul_f32 declines
-          measure(e.type == WeightType::BF16 ? "xnn_bf16_tbb" : "xnn_f16_tbb", s, n, threads, [&] {
-            if (!mote::cpu::xnn_matmul_f32(e.view, x.data(), C, n, y.data(), R)) std::exit(1);
-          });
-        if (threads > 1 && e.label.find("(ref)") != std::string::npos) continue;  // single-threaded anyway
-        measure(e.label, s, n, threads, [&] { mote::kernels::matmul(e.view, x.data(), n, y.data()); });
-      }
-    }
-    for (pthreadpool_t p : slice_pools) pthreadpool_destroy(p);
-    if (pool) pthreadpool_destroy(pool);
+    if (threads > 1 && e.label.find("(ref)") != std::string::npos) continue;  // single-threaded anyway
+    measure(e.label, b.s, n, threads, [&] { mote::kernels::matmul(e.view, x.data(), n, y.data()); });
   }
-  xnn_delete_operator(f32_op);
-  xnn_delete_operator(qs8_op);
+}
+
+// All options on `threads` threads, for every token count.
+void bench_threads(ShapeBench& b, int threads, const std::vector<int64_t>& tokens) {
+  mote::kernels::set_num_threads(threads);
+  ThreadBench t;
+  t.threads = threads;
+  t.pool = threads > 1 ? pthreadpool_create(size_t(threads)) : nullptr;
+  make_slices(t.pre, b.w.data(), b.R, b.C, 0);
+  if (threads > 1) {
+    make_slices(t.two, b.w.data(), b.R, b.C, 2);
+    for (int i = 0; i < 2; ++i) t.slice_pools.push_back(pthreadpool_create(size_t(threads)));
+  }
+  if (threads == 1 && (g_only.empty() || std::string("xnn_f32_pack_only").find(g_only) != std::string::npos))
+    bench_pack_only(b);
+  for (int64_t n : tokens) {
+    bench_xnn_f32(b, t, n);
+    bench_xnn_qs8(b, t, n);
+    bench_mote(b, n, threads);
+  }
+  for (pthreadpool_t p : t.slice_pools) pthreadpool_destroy(p);
+  if (t.pool) pthreadpool_destroy(t.pool);
+}
+
+void bench_shape(const Shape& s, const std::vector<int64_t>& tokens, const std::vector<int>& thread_counts) {
+  ShapeBench b(s, *std::max_element(tokens.begin(), tokens.end()));
+  b.w.resize(size_t(b.R * b.C));
+  fill(b.w, 7, 0.05f);
+  b.x.resize(size_t(b.max_n * b.C));
+  fill(b.x, 11, 1.0f);
+  b.y.resize(size_t(b.max_n * b.R));
+  b.y_ref.resize(size_t(b.max_n * b.R));
+  b.enc = encode_all(b.w, b.R, b.C);
+  b.f32_op = create_f32_op(b.w, b.R, b.C);
+  setup_qs8(b);
+  report_accuracy(b);
+  for (int threads : thread_counts) bench_threads(b, threads, tokens);
+  xnn_delete_operator(b.f32_op);
+  xnn_delete_operator(b.qs8_op);
 }
 
 std::vector<int64_t> parse_list(const char* s) {
@@ -412,28 +483,102 @@ std::vector<int64_t> parse_list(const char* s) {
   return v;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Args {
   std::vector<int64_t> tokens = {64, 512};
   std::vector<int> thread_counts = {1, 2};
   std::string shapes = "up,down,attn,dense";
+};
+
+// Reads the flags into args (--min-s, --only and --warm into the globals); false on an unknown one.
+bool parse_args(int argc, char** argv, Args& args) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : "";
-    if (a == "--tokens") tokens = parse_list(v), ++i;
+    if (a == "--tokens") args.tokens = parse_list(v), ++i;
     else if (a == "--threads") {
-      thread_counts.clear();
-      for (int64_t t : parse_list(v)) thread_counts.push_back(int(t));
+      args.thread_counts.clear();
+      for (int64_t t : parse_list(v)) args.thread_counts.push_back(int(t));
       ++i;
     } else if (a == "--min-s") g_min_s = std::atof(v), ++i;
-    else if (a == "--shapes") shapes = v, ++i;
+    else if (a == "--shapes") args.shapes = v, ++i;
     else if (a == "--only") g_only = v, ++i;
     else if (a == "--warm") g_cold = false;
-    else {
-      std::fprintf(stderr, "usage: %s [--tokens 64,512] [--threads 1,2] [--min-s S] [--shapes up,down,attn,dense] [--only SUBSTR] [--warm]\n", argv[0]);
-      return 2;
-    }
+    else return false;
+  }
+  return true;
+}
+
+// The shapes whose keys the comma-separated list names, in kShapes order.
+std::vector<const Shape*> select_shapes(const std::string& shapes) {
+  std::vector<const Shape*> used;
+  const std::string list = std::string(1, ',').append(shapes).append(1, ',');
+  for (const Shape& s : kShapes) {
+    std::string key(1, ',');
+    key.append(s.key).append(1, ',');
+    if (list.find(key) != std::string::npos) used.push_back(&s);
+  }
+  return used;
+}
+
+// Table for one thread count; rows = options, columns = shape x tokens.
+void print_table(int threads, const std::vector<const Shape*>& used, const std::vector<int64_t>& tokens) {
+  std::printf("\nGFLOP/s, %d thread%s (best of repetitions)\n", threads, threads > 1 ? "s" : "");
+  std::printf("%-22s", "option");
+  for (const Shape* s : used)
+    for (int64_t n : tokens) std::printf(" | %-5s n=%-4lld", s->key, (long long)n);
+  std::printf("\n");
+  std::vector<std::string> options;
+  for (const Result& r : g_results)
+    if (r.threads == threads && std::find(options.begin(), options.end(), r.option) == options.end())
+      options.push_back(r.option);
+  for (const std::string& o : options) {
+    std::printf("%-22s", o.c_str());
+    for (const Shape* s : used)
+      for (int64_t n : tokens) {
+        const Result* hit = nullptr;
+        for (const Result& r : g_results)
+          if (r.threads == threads && r.option == o && r.shape == s->name && r.n == n) hit = &r;
+        if (hit) std::printf(" | %12.1f", hit->best_gflops);
+        else std::printf(" | %12s", "-");
+      }
+    std::printf("\n");
+  }
+}
+
+void print_pack_summary() {
+  if (g_pack_ms.empty()) return;
+  std::printf("\nXNNPACK f32 packing (create + delete of the 512 KiB slices, 1 thread) against one run of the\n"
+              "pre-packed slices (xnn_f32_tbb_pre, 1 thread):\n");
+  for (const auto& [shape, ms] : g_pack_ms) {
+    std::printf("%-22s pack %7.2f ms", shape.c_str(), ms);
+    for (const Result& r : g_results)
+      if (r.threads == 1 && r.option == "xnn_f32_tbb_pre" && r.shape == shape) {
+        const Shape* sp = nullptr;
+        for (const Shape& k : kShapes)
+          if (shape == k.name) sp = &k;
+        const double run_ms = 2.0 * double(r.n) * double(sp->rows) * double(sp->cols) / (r.best_gflops * 1e9) * 1e3;
+        std::printf(" | n=%lld run %7.2f ms (pack = %.0f%%)", (long long)r.n, run_ms, 100.0 * ms / run_ms);
+      }
+    std::printf("\n");
+  }
+}
+
+void print_json() {
+  for (const auto& [shape, ms] : g_pack_ms)
+    std::printf("JSON {\"option\":\"xnn_f32_pack_only\",\"shape\":\"%s\",\"threads\":1,\"ms_best\":%.3f}\n", shape.c_str(), ms);
+  for (const Result& r : g_results)
+    std::printf("JSON {\"option\":\"%s\",\"shape\":\"%s\",\"n_tokens\":%lld,\"threads\":%d,\"gflops_best\":%.2f,"
+                "\"gflops_median\":%.2f,\"reps\":%d}\n",
+                r.option.c_str(), r.shape.c_str(), (long long)r.n, r.threads, r.best_gflops, r.median_gflops, r.reps);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (!parse_args(argc, argv, args)) {
+    std::fprintf(stderr, "usage: %s [--tokens 64,512] [--threads 1,2] [--min-s S] [--shapes up,down,attn,dense] [--only SUBSTR] [--warm]\n", argv[0]);
+    return 2;
   }
   if (xnn_initialize(nullptr) != xnn_status_success) {
     std::fprintf(stderr, "xnn_initialize failed (unsupported CPU?)\n");
@@ -442,61 +587,13 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "kernel table: %s; xnn_matmul_f32 available: %d (min tokens %lld)\n",
                mote::kernels::active_kernels().name, int(mote::cpu::xnn_f32_available()),
                (long long)mote::cpu::kXnnMinTokens);
-  std::vector<const Shape*> used;
-  const std::string list = std::string(1, ',').append(shapes).append(1, ',');
-  for (const Shape& s : kShapes) {
-    std::string key(1, ',');
-    key.append(s.key).append(1, ',');
-    if (list.find(key) != std::string::npos) used.push_back(&s);
-  }
-  for (const Shape* s : used) bench_shape(*s, tokens, thread_counts);
+  const std::vector<const Shape*> used = select_shapes(args.shapes);
+  for (const Shape* s : used) bench_shape(*s, args.tokens, args.thread_counts);
 
   // Tables: one per thread count; rows = options, columns = shape x tokens.
-  for (int threads : thread_counts) {
-    std::printf("\nGFLOP/s, %d thread%s (best of repetitions)\n", threads, threads > 1 ? "s" : "");
-    std::printf("%-22s", "option");
-    for (const Shape* s : used)
-      for (int64_t n : tokens) std::printf(" | %-5s n=%-4lld", s->key, (long long)n);
-    std::printf("\n");
-    std::vector<std::string> options;
-    for (const Result& r : g_results)
-      if (r.threads == threads && std::find(options.begin(), options.end(), r.option) == options.end())
-        options.push_back(r.option);
-    for (const std::string& o : options) {
-      std::printf("%-22s", o.c_str());
-      for (const Shape* s : used)
-        for (int64_t n : tokens) {
-          const Result* hit = nullptr;
-          for (const Result& r : g_results)
-            if (r.threads == threads && r.option == o && r.shape == s->name && r.n == n) hit = &r;
-          if (hit) std::printf(" | %12.1f", hit->best_gflops);
-          else std::printf(" | %12s", "-");
-        }
-      std::printf("\n");
-    }
-  }
-  if (!g_pack_ms.empty()) {
-    std::printf("\nXNNPACK f32 packing (create + delete of the 512 KiB slices, 1 thread) against one run of the\n"
-                "pre-packed slices (xnn_f32_tbb_pre, 1 thread):\n");
-    for (const auto& [shape, ms] : g_pack_ms) {
-      std::printf("%-22s pack %7.2f ms", shape.c_str(), ms);
-      for (const Result& r : g_results)
-        if (r.threads == 1 && r.option == "xnn_f32_tbb_pre" && r.shape == shape) {
-          const Shape* sp = nullptr;
-          for (const Shape& k : kShapes)
-            if (shape == k.name) sp = &k;
-          const double run_ms = 2.0 * double(r.n) * double(sp->rows) * double(sp->cols) / (r.best_gflops * 1e9) * 1e3;
-          std::printf(" | n=%lld run %7.2f ms (pack = %.0f%%)", (long long)r.n, run_ms, 100.0 * ms / run_ms);
-        }
-      std::printf("\n");
-    }
-  }
+  for (int threads : args.thread_counts) print_table(threads, used, args.tokens);
+  print_pack_summary();
   std::printf("\n");
-  for (const auto& [shape, ms] : g_pack_ms)
-    std::printf("JSON {\"option\":\"xnn_f32_pack_only\",\"shape\":\"%s\",\"threads\":1,\"ms_best\":%.3f}\n", shape.c_str(), ms);
-  for (const Result& r : g_results)
-    std::printf("JSON {\"option\":\"%s\",\"shape\":\"%s\",\"n_tokens\":%lld,\"threads\":%d,\"gflops_best\":%.2f,"
-                "\"gflops_median\":%.2f,\"reps\":%d}\n",
-                r.option.c_str(), r.shape.c_str(), (long long)r.n, r.threads, r.best_gflops, r.median_gflops, r.reps);
+  print_json();
   return 0;
 }
