@@ -13,22 +13,11 @@
 namespace mote {
 namespace {
 
-struct Matrix {
-  test::Packed packed;
-  std::vector<uint8_t> grouped;
-  WeightView view;
-};
+using Matrix = test::Packed;
+using test::all_tables;
 
 Matrix make(WeightType type, int64_t rows, int64_t cols, bool grouped, uint32_t seed) {
-  Matrix m{test::pack_random(type, rows, cols, seed), {}, {}};
-  m.view = m.packed.view;
-  if (grouped) {
-    m.grouped.resize(m.packed.bytes.size());
-    interleave_matrix(type, m.packed.bytes.data(), rows, cols, m.grouped.data());
-    m.view.data = m.grouped.data();
-    m.view.row_group = kRowGroup;
-  }
-  return m;
+  return test::pack_random_layout(type, rows, cols, grouped, seed);
 }
 
 struct Expert {
@@ -73,12 +62,6 @@ std::vector<float> run(const kernels::KernelTable& k, std::vector<Expert>& exper
     all.insert(all.end(), out[i].begin(), out[i].end());
   }
   return all;
-}
-
-std::vector<const kernels::KernelTable*> all_tables() {
-  std::vector<const kernels::KernelTable*> tables{&kernels::reference_kernels()};
-  for (const auto* t : test::fast_tables()) tables.push_back(t);
-  return tables;
 }
 
 void expect_same(std::vector<Expert> experts, const char* what) {

@@ -58,6 +58,12 @@ std::vector<const kernels::KernelTable*> fast_tables() {
   return out;
 }
 
+std::vector<const kernels::KernelTable*> all_tables() {
+  std::vector<const kernels::KernelTable*> tables{&kernels::reference_kernels()};
+  for (const auto* t : fast_tables()) tables.push_back(t);
+  return tables;
+}
+
 std::vector<const cpu::IsaOps*> fast_isas() {
   std::vector<const cpu::IsaOps*> out;
   for (const char* name : {"avx2", "avx512", "neon"})

@@ -21,6 +21,10 @@ Packed pack_random(WeightType type, int64_t rows, int64_t cols, uint32_t seed);
 // The same weights as pack_random(type, rows, cols, seed), stored in row groups (kernels/quant.h;
 // type Q8_0, Q4_0 or Q2_1, rows a multiple of 16): view.row_group == 16.
 Packed pack_random_grouped(WeightType type, int64_t rows, int64_t cols, uint32_t seed);
+// pack_random_grouped when `grouped` (rows % 16 == 0), else pack_random.
+inline Packed pack_random_layout(WeightType type, int64_t rows, int64_t cols, bool grouped, uint32_t seed) {
+  return grouped ? pack_random_grouped(type, rows, cols, seed) : pack_random(type, rows, cols, seed);
+}
 
 // n values, uniform(-scale, scale) per 32-block with the scale varying by block over 1e-3..1e2,
 // one block in five all zero, so quantisation sees tiny, huge and empty blocks.
@@ -28,6 +32,8 @@ std::vector<float> random_acts(int64_t n, uint32_t seed);
 
 // Tables other than the reference that this CPU can run (empty on a CPU without SIMD support).
 std::vector<const kernels::KernelTable*> fast_tables();
+// The reference table, then fast_tables().
+std::vector<const kernels::KernelTable*> all_tables();
 // The ISA ops this CPU can run.
 std::vector<const cpu::IsaOps*> fast_isas();
 // True if table k quantises activations to int8 for `type`: Q8_0 and Q4_0 always; Q2_1 where the

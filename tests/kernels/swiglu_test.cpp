@@ -14,28 +14,11 @@
 namespace mote {
 namespace {
 
-std::vector<const kernels::KernelTable*> all_tables() {
-  std::vector<const kernels::KernelTable*> tables{&kernels::reference_kernels()};
-  for (const auto* t : test::fast_tables()) tables.push_back(t);
-  return tables;
-}
-
-struct Weights {
-  test::Packed packed;
-  std::vector<uint8_t> grouped_bytes;
-  WeightView view;
-};
+using test::all_tables;
+using Weights = test::Packed;
 
 Weights make_weights(WeightType type, int64_t rows, int64_t cols, bool grouped, uint32_t seed) {
-  Weights w{test::pack_random(type, rows, cols, seed), {}, {}};
-  w.view = w.packed.view;
-  if (grouped) {
-    w.grouped_bytes.resize(w.packed.bytes.size());
-    interleave_matrix(type, w.packed.bytes.data(), rows, cols, w.grouped_bytes.data());
-    w.view.data = w.grouped_bytes.data();
-    w.view.row_group = kRowGroup;
-  }
-  return w;
+  return test::pack_random_layout(type, rows, cols, grouped, seed);
 }
 
 void check(const kernels::KernelTable& k, WeightType type, int64_t rows, int64_t cols, int64_t n, bool grouped) {

@@ -17,15 +17,6 @@
 namespace mote::cpu {
 namespace {
 
-// Quantised activation blocks one call keeps on its stack (x 40 bytes = 80 KiB): 65536 values,
-// e.g. 9 tokens of a 7168-wide hidden state. Larger batches are processed in token chunks.
-constexpr int64_t kActBufBlocks = 2048;
-// Below this much work (weight bytes x tokens) a call stays on the calling thread: a parallel
-// dispatch costs a few microseconds, about what 256 KiB take to stream from memory.
-constexpr double kParallelMinWork = 512.0 * 1024;
-// Rows per range are rounded to this (keeps ranges' outputs apart by whole cache lines for f32 y).
-constexpr int64_t kRowAlign = 16;
-
 bool worth_parallel(const WeightView& w, int64_t n_tokens) {
   return double(weight_row_bytes(w.type, w.cols)) * double(w.rows) * double(n_tokens) >= kParallelMinWork;
 }
@@ -198,11 +189,7 @@ void matmul_t_fast(const IsaOps& ops, const WeightView& w, const float* x, int64
 // the scalar reference where the ISA has none (so no table entry is ever null).
 template <const IsaOps& O, WeightType kType>
 void matmul_q(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
-  QDotRowsFn qdot = nullptr;
-  if (kType == WeightType::Q8_0) qdot = w.grouped() ? O.qdot_grouped_q8_0 : O.qdot_q8_0;
-  if (kType == WeightType::Q4_0) qdot = w.grouped() ? O.qdot_grouped_q4_0 : O.qdot_q4_0;
-  if (kType == WeightType::Q2_1) qdot = w.grouped() ? O.qdot_grouped_q2_1 : O.qdot_q2_1;
-  if (qdot) matmul_quantised(O.quantize_acts, qdot, w, x, xs, n, y, ys);
+  if (const QDotRowsFn qdot = qdot_for(O, w)) matmul_quantised(O.quantize_acts, qdot, w, x, xs, n, y, ys);
   else kernels::reference_kernels().matmul[int(kType)](w, x, xs, n, y, ys);
 }
 

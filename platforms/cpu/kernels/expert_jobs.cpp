@@ -14,18 +14,6 @@ namespace mote::cpu {
 namespace {
 
 constexpr int64_t kMaxJobs = 32;
-constexpr int64_t kActBufBlocks = 2048;  // x 40 bytes = 80 KiB of the calling thread's stack
-constexpr double kParallelMinWork = 512.0 * 1024;
-constexpr int64_t kRowAlign = 16;
-
-QDotRowsFn qdot_for(const IsaOps& ops, const WeightView& w) {
-  switch (w.type) {
-    case WeightType::Q8_0: return w.grouped() ? ops.qdot_grouped_q8_0 : ops.qdot_q8_0;
-    case WeightType::Q4_0: return w.grouped() ? ops.qdot_grouped_q4_0 : ops.qdot_q4_0;
-    case WeightType::Q2_1: return w.grouped() ? ops.qdot_grouped_q2_1 : ops.qdot_q2_1;
-    default: return nullptr;
-  }
-}
 
 int64_t blocks_of(int64_t cols) { return (cols + kActBlock - 1) / kActBlock; }
 int64_t aligned(int64_t rows) { return (rows + kRowAlign - 1) / kRowAlign * kRowAlign; }

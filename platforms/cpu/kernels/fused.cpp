@@ -13,21 +13,6 @@
 namespace mote::cpu {
 namespace {
 
-// Quantised activation blocks one call keeps on the caller's stack (x 40 bytes = 80 KiB).
-constexpr int64_t kActBufBlocks = 2048;
-// As in driver.cpp: below this much work (weight bytes x tokens) stay on the calling thread.
-constexpr double kParallelMinWork = 512.0 * 1024;
-constexpr int64_t kRowAlign = 16;
-
-QDotRowsFn qdot_for(const IsaOps& ops, const WeightView& w) {
-  switch (w.type) {
-    case WeightType::Q8_0: return w.grouped() ? ops.qdot_grouped_q8_0 : ops.qdot_q8_0;
-    case WeightType::Q4_0: return w.grouped() ? ops.qdot_grouped_q4_0 : ops.qdot_q4_0;
-    case WeightType::Q2_1: return w.grouped() ? ops.qdot_grouped_q2_1 : ops.qdot_q2_1;
-    default: return nullptr;
-  }
-}
-
 FDotRowsFn fdot_for(const IsaOps& ops, const WeightView& w) {
   return int(w.type) <= int(WeightType::BF16) ? ops.fdot[int(w.type)] : nullptr;
 }

@@ -91,6 +91,29 @@ void qdot_grouped_q2_1_avx512(const WeightView& w, int64_t r0, int64_t r1, int64
 extern const IsaOps kNeonOps;
 #endif
 
+// The quantised inner loop of `ops` for w's type and layout (row-major or row groups), or null
+// when the ISA has none (float and MXFP4 weights, or a missing loop): the callers then use the
+// reference or float paths.
+inline QDotRowsFn qdot_for(const IsaOps& ops, const WeightView& w) {
+  switch (w.type) {
+    case WeightType::Q8_0: return w.grouped() ? ops.qdot_grouped_q8_0 : ops.qdot_q8_0;
+    case WeightType::Q4_0: return w.grouped() ? ops.qdot_grouped_q4_0 : ops.qdot_q4_0;
+    case WeightType::Q2_1: return w.grouped() ? ops.qdot_grouped_q2_1 : ops.qdot_q2_1;
+    default: return nullptr;
+  }
+}
+
+// Shared by the drivers (driver.cpp, fused.cpp, expert_jobs.cpp):
+// quantised activation blocks one call keeps on its stack (x 40 bytes = 80 KiB): 65536 values,
+// e.g. 9 tokens of a 7168-wide hidden state; larger batches are chunked or take another path.
+inline constexpr int64_t kActBufBlocks = 2048;
+// Below this much work (weight bytes x tokens) a call stays on the calling thread: a parallel
+// dispatch costs a few microseconds, about what 256 KiB take to stream from memory.
+inline constexpr double kParallelMinWork = 512.0 * 1024;
+// Rows per range are multiples of this: whole row groups, and ranges' f32 outputs apart by
+// whole cache lines.
+inline constexpr int64_t kRowAlign = 16;
+
 // True if this CPU (and OS) can run the ISA named "reference", "avx2", "avx512" or "neon".
 bool cpu_supports(const char* isa);
 

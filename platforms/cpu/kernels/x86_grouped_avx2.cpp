@@ -34,7 +34,6 @@ namespace {
 // unrolled so the accumulator arrays live in registers (GCC 12 leaves some rolled at -O2).
 #define MOTE_UNROLL _Pragma("GCC unroll 16")
 
-
 // Tokens per register tile (16 ymm: per token 2 float accumulators and 1 int accumulator).
 constexpr int kTile = 3;
 

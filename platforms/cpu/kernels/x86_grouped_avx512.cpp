@@ -40,11 +40,9 @@ namespace {
 // unrolled so the accumulator arrays live in registers (GCC 12 leaves some rolled at -O2).
 #define MOTE_UNROLL _Pragma("GCC unroll 16")
 
-// Bytes of one group block (16 rows x one 32-column block) and the offset of its first chunk.
-
 // Tokens per register tile. Live registers per tile: 2-3 float and 1 int32 accumulators per
 // token, plus the chunk being unpacked and the scales.
-// 6 measured as fast as 8 and faster than 4 for 64-token prefill (Zen 5).
+// 6 measured as fast as 8 and faster than 4 for 64-token prefill (this machine's AMD EPYC).
 constexpr int kTile = 6;
 
 // Activations 4k..4k+3 of a block as one int32, broadcast to the 16 lanes (one broadcast load).
