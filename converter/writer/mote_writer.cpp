@@ -253,7 +253,11 @@ void MoteWriter::write_tensor_bytes(uint32_t tensor_index, const void* data, uin
 }
 
 void MoteWriter::write_blob_bytes(uint32_t segment, const void* data, uint64_t size) {
-  seek_to(segment, 0);
+  // A blob arrives in pieces: the first moves to the segment, later ones append where the last
+  // one stopped (seeking to 0 again would be a backwards move).
+  if (int64_t(segment) != current_segment_) seek_to(segment, 0);
+  if (current_pos_ + size > segment_sizes_[segment])
+    fail("internal: too many bytes for blob segment " + std::to_string(segment));
   write_tensor_bytes(UINT32_MAX, data, size);
 }
 
