@@ -11,6 +11,8 @@ PACKAGES=(
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtbb-dev libpcre2-dev libxnnpack-dev libpthreadpool-dev libicu-dev
+  # libFuzzer targets (scripts/fuzz.sh): clang-14 cannot compile libstdc++-12 <ranges>.
+  clang-16 libclang-rt-16-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
