@@ -16,11 +16,13 @@ const char* kUsage =
     "  --shard-mb N      maximum shard size in MiB (default 2048)\n"
     "  --layers N        override num_hidden_layers (first_k_dense_replace is lowered to N-1\n"
     "                    when it would leave no MoE layer)\n"
+    "  --set KEY=VALUE   override a top-level config.json key after --layers (VALUE is JSON, else\n"
+    "                    a string), e.g. --set n_routed_experts=32; repeatable\n"
     "  --fp8             DeepSeek-V3 style F8_E4M3 linears with F32 128x128 weight_scale_inv\n"
     "  --quiet           no progress on stderr\n"
     "  --dry-run         print tensor count, bytes and shard count; write nothing\n"
     "Model types: every family mote-convert supports (deepseek_v3, deepseek_v2, mixtral, qwen2_moe,\n"
-    "qwen3_moe, olmoe).\n";
+    "qwen3_moe, olmoe, llama, qwen2, gpt_oss).\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
   std::fprintf(stderr, "mote-synth: %s\n%s", msg.c_str(), kUsage);
@@ -52,6 +54,12 @@ mote::synth::Options parse_args(int argc, char** argv) {
       o.shard_bytes = mb << 20;
     } else if (a == "--layers") o.layers = int(parse_uint(a, value()));
     else if (a == "--fp8") o.fp8 = true;
+    else if (a == "--set") {
+      const std::string kv = value();
+      const size_t eq = kv.find('=');
+      if (eq == 0 || eq == std::string::npos) usage_error("--set needs KEY=VALUE, got '" + kv + "'");
+      o.overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--dry-run") o.dry_run = true;
     else if (a == "--dtype") {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,9 @@ struct Options {
   bool fp8 = false;
   bool quiet = false;
   bool dry_run = false;  // print the plan summary (tensors, bytes, shards), write nothing
+  // --set KEY=JSON: top-level config.json overrides applied after --layers, in order (e.g. a
+  // smaller n_routed_experts for CI at real widths). A value that is not JSON is a string.
+  std::vector<std::pair<std::string, std::string>> overrides;
 };
 
 struct PlannedTensor {

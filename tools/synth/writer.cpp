@@ -173,6 +173,10 @@ json read_config(const Options& opt) {
     if (c.contains("layer_types") && c["layer_types"].is_array() && c["layer_types"].size() > size_t(opt.layers))
       c["layer_types"].erase(c["layer_types"].begin() + opt.layers, c["layer_types"].end());
   }
+  for (const auto& [key, text] : opt.overrides) {
+    json v = json::parse(text, nullptr, false);
+    c[key] = v.is_discarded() ? json(text) : v;
+  }
   if (opt.fp8 && !c.contains("quantization_config"))
     c["quantization_config"] = {{"activation_scheme", "dynamic"}, {"fmt", "e4m3"},
                                 {"quant_method", "fp8"}, {"weight_block_size", {128, 128}}};
