@@ -35,10 +35,11 @@
 #include "pipeline/convert.h"
 #include "pipeline/options.h"
 #include "pipeline/progress.h"
+#include "writer/temp_files.h"
 
 namespace {
 
-// The writer's temporary file, "<output>.tmp-<pid>" (writer/mote_writer.h), removed if the
+// The writer's temporary file, "<output>.tmp-<pid>-<start>" (writer/temp_files.h), removed if the
 // process is interrupted: exceptions unwind the writer, signals do not.
 char g_temp_path[4096];
 
@@ -49,7 +50,7 @@ void remove_temp_and_die(int sig) {
 }
 
 void remove_temp_on_signals(const std::string& output) {
-  const std::string temp = output + ".tmp-" + std::to_string(::getpid());
+  const std::string temp = mote::convert::temp_path_for(output);
   if (temp.size() >= sizeof(g_temp_path)) return;
   std::memcpy(g_temp_path, temp.c_str(), temp.size() + 1);
   struct sigaction sa {};

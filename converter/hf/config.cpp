@@ -53,7 +53,8 @@ void parse_dims(const Fields& f, HfConfig& c) {
   c.intermediate_size = f.u32("intermediate_size", c.intermediate_size);
   c.moe_intermediate_size = f.u32("moe_intermediate_size", c.moe_intermediate_size);
   c.num_hidden_layers = f.u32("num_hidden_layers", c.num_hidden_layers);
-  c.num_nextn_predict_layers = f.u32("num_nextn_predict_layers", 0, true);
+  // transformers 5 DeepseekV3Config also names it num_mtp_layers (attribute_map).
+  c.num_nextn_predict_layers = f.u32(f.pick({"num_nextn_predict_layers", "num_mtp_layers"}), 0, true);
   c.num_attention_heads = f.u32("num_attention_heads", c.num_attention_heads);
   c.num_key_value_heads = f.u32("num_key_value_heads", c.num_attention_heads, true);
   c.q_lora_rank = f.u32("q_lora_rank", f.get("q_lora_rank") ? 0 : c.q_lora_rank, true);
@@ -65,7 +66,9 @@ void parse_dims(const Fields& f, HfConfig& c) {
 }
 
 void parse_moe(const Fields& f, HfConfig& c) {
-  c.n_routed_experts = f.u32("n_routed_experts", c.n_routed_experts);
+  // transformers 5 attribute_map: num_local_experts (V3), num_experts (V2).
+  c.experts_key = f.pick({"n_routed_experts", "num_local_experts", "num_experts"});
+  c.n_routed_experts = f.u32(c.experts_key.c_str(), c.n_routed_experts);
   c.n_shared_experts = f.u32("n_shared_experts", f.get("n_shared_experts") ? 0 : c.n_shared_experts, true);
   c.num_experts_per_tok = f.u32("num_experts_per_tok", c.num_experts_per_tok);
   c.first_k_dense_replace = f.u32("first_k_dense_replace", c.first_k_dense_replace);
@@ -90,25 +93,33 @@ void parse_moe(const Fields& f, HfConfig& c) {
 }
 
 void validate(const Fields& f, const HfConfig& c) {
+  const char* experts = f.pick({"n_routed_experts", "num_local_experts", "num_experts"});
+  const char* nextn = f.pick({"num_nextn_predict_layers", "num_mtp_layers"});
   const std::pair<const char*, uint64_t> positive[] = {
       {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
       {"num_hidden_layers", c.num_hidden_layers}, {"num_attention_heads", c.num_attention_heads},
       {"num_key_value_heads", c.num_key_value_heads}, {"kv_lora_rank", c.kv_lora_rank},
       {"qk_nope_head_dim", c.qk_nope_head_dim}, {"qk_rope_head_dim", c.qk_rope_head_dim},
       {"v_head_dim", c.v_head_dim}, {"moe_intermediate_size", c.moe_intermediate_size},
-      {"n_routed_experts", c.n_routed_experts}, {"num_experts_per_tok", c.num_experts_per_tok},
+      {experts, c.n_routed_experts}, {"num_experts_per_tok", c.num_experts_per_tok},
       {"moe_layer_freq", c.moe_layer_freq}, {"n_group", c.n_group}, {"topk_group", c.topk_group},
       {"max_position_embeddings", c.max_position_embeddings}};
   for (const auto& [name, value] : positive)
     if (value == 0) f.bad(name, f.has(name) ? "must be positive" : "is missing (required)");
-  const std::pair<const char*, uint64_t> bounded[] = {
-      {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
-      {"intermediate_size", c.intermediate_size}, {"moe_intermediate_size", c.moe_intermediate_size},
-      {"num_hidden_layers", c.num_hidden_layers}, {"num_attention_heads", c.num_attention_heads},
-      {"q_lora_rank", c.q_lora_rank}, {"kv_lora_rank", c.kv_lora_rank},
-      {"n_routed_experts", c.n_routed_experts}, {"num_nextn_predict_layers", c.num_nextn_predict_layers}};
-  for (const auto& [name, value] : bounded)
-    if (value > (uint64_t(1) << 24)) f.bad(name, "is " + std::to_string(value) + ", implausibly large");
+  check_bounds(f, {{"vocab_size", c.vocab_size, kMaxWidth}, {"hidden_size", c.hidden_size, kMaxWidth},
+                   {"intermediate_size", c.intermediate_size, kMaxWidth},
+                   {"moe_intermediate_size", c.moe_intermediate_size, kMaxWidth},
+                   {"num_hidden_layers", c.num_hidden_layers, kMaxLayers},
+                   {"num_attention_heads", c.num_attention_heads, kMaxHeads},
+                   {"num_key_value_heads", c.num_key_value_heads, kMaxHeads},
+                   {"q_lora_rank", c.q_lora_rank, kMaxWidth}, {"kv_lora_rank", c.kv_lora_rank, kMaxWidth},
+                   {"qk_nope_head_dim", c.qk_nope_head_dim, kMaxHeadDim},
+                   {"qk_rope_head_dim", c.qk_rope_head_dim, kMaxHeadDim}, {"v_head_dim", c.v_head_dim, kMaxHeadDim},
+                   {experts, c.n_routed_experts, kMaxExperts}, {"n_shared_experts", c.n_shared_experts, kMaxExperts},
+                   {"first_k_dense_replace", c.first_k_dense_replace, kMaxLayers},
+                   {"moe_layer_freq", c.moe_layer_freq, kMaxLayers},
+                   {nextn, c.num_nextn_predict_layers, kMaxMtpLayers},
+                   {"max_position_embeddings", c.max_position_embeddings, kMaxPositions}});
   const bool has_dense = c.first_k_dense_replace > 0 || c.moe_layer_freq > 1;
   if (has_dense && c.intermediate_size == 0) f.bad("intermediate_size", "must be positive (model has dense layers)");
   if (c.qk_rope_head_dim % 2 != 0) f.bad("qk_rope_head_dim", "must be even");

@@ -48,6 +48,7 @@ struct HfConfig {
   uint32_t qk_rope_head_dim = 0;
   uint32_t v_head_dim = 0;
   uint32_t n_routed_experts = 0;
+  std::string experts_key = "n_routed_experts";  // the config.json key it was read from (for messages)
   uint32_t n_shared_experts = 0;
   uint32_t num_experts_per_tok = 0;
   uint32_t first_k_dense_replace = 0;

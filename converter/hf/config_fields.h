@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -69,6 +70,19 @@ class Fields {
     if (!v->is_string()) bad(key, "must be a string, got " + v->dump());
     return v->get<std::string>();
   }
+  // The first of `keys` present (not null), else keys[0]: one value with several spellings
+  // (released vs transformers 5, e.g. num_experts / num_local_experts). Two spellings with
+  // different values are an error naming both.
+  const char* pick(std::initializer_list<const char*> keys) const {
+    const char* chosen = nullptr;
+    for (const char* k : keys) {
+      if (!has(k)) continue;
+      if (chosen == nullptr) chosen = k;
+      else if (*get(k) != *get(chosen))
+        bad(chosen, "is " + get(chosen)->dump() + " but '" + prefix_ + k + "' (the same value) is " + get(k)->dump());
+    }
+    return chosen ? chosen : *keys.begin();
+  }
   const std::string& path() const { return path_; }
 
  private:
@@ -76,6 +90,23 @@ class Fields {
   std::string path_;
   std::string prefix_;
 };
+
+// Upper bounds on the counts, far above any released model (DeepSeek-V3: 61 layers, 256 experts,
+// 128 heads, 1 MTP layer); widths stay <= 2^24. The checkpoint must still back the counts
+// (pipeline/backing.h): these only keep every later product and loop in range.
+inline constexpr uint64_t kMaxWidth = uint64_t(1) << 24;
+inline constexpr uint64_t kMaxLayers = 4096, kMaxExperts = 65536, kMaxMtpLayers = 64;
+inline constexpr uint64_t kMaxHeads = 8192, kMaxHeadDim = 8192, kMaxPositions = uint64_t(1) << 32;
+
+struct Bound {
+  const char* name;
+  uint64_t value, max;
+};
+inline void check_bounds(const Fields& f, std::initializer_list<Bound> bounds) {
+  for (const Bound& b : bounds)
+    if (b.value > b.max)
+      f.bad(b.name, "is " + std::to_string(b.value) + ", implausibly large (at most " + std::to_string(b.max) + ")");
+}
 
 // rope_theta and rope_scaling / rope_parameters (DeepSeek-flavoured YaRN or none).
 void parse_rope(const json& root, const Fields& f, HfConfig& c);

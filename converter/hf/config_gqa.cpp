@@ -79,7 +79,11 @@ void parse_gpt_oss_keys(const Fields& f, HfConfig& c) {
   if (!c.attention_bias) f.bad("attention_bias", "is false: gpt-oss without attention biases is not supported");
   c.swiglu_limit = f.f32("swiglu_limit", 7.0f);
   if (!(c.swiglu_limit > 0.0f) || !std::isfinite(c.swiglu_limit)) f.bad("swiglu_limit", "must be positive");
+  // transformers 5 writes swiglu_alpha; the runtime's clamped SwiGLU has alpha 1.702 built in.
+  if (const float alpha = f.f32("swiglu_alpha", 1.702f); alpha != 1.702f)
+    f.bad("swiglu_alpha", "is " + std::to_string(alpha) + ": only gpt-oss's 1.702 is supported");
   c.sliding_window = f.u32("sliding_window", 128, true);
+  check_bounds(f, {{"num_hidden_layers", c.num_hidden_layers, kMaxLayers}});  // before the per-layer list
   c.layer_sliding.assign(c.num_hidden_layers, 0);
   for (uint32_t l = 0; l < c.num_hidden_layers; ++l) c.layer_sliding[l] = l % 2 == 0;
   const json* types = f.get("layer_types");
@@ -92,6 +96,14 @@ void parse_gpt_oss_keys(const Fields& f, HfConfig& c) {
     else if (t == "full_attention") c.layer_sliding[l] = 0;
     else f.bad("layer_types", "entry " + std::to_string(l) + " is " + t.dump() + " (expected sliding_attention or full_attention)");
   }
+}
+
+// The expert count: released configs say num_local_experts (Mixtral, gpt-oss) or num_experts
+// (Qwen, OLMoE); transformers 5 writes num_local_experts for Qwen3-MoE too, and every class maps
+// one spelling onto the other (attribute_map), so either is accepted for every family.
+const char* experts_key(const Fields& f, A arch) {
+  const bool local = arch == A::Mixtral || arch == A::GptOss;
+  return local ? f.pick({"num_local_experts", "num_experts"}) : f.pick({"num_experts", "num_local_experts"});
 }
 
 void parse_family_keys(const Fields& f, HfConfig& c, const FamilyDefaults& d) {
@@ -122,8 +134,8 @@ void parse_family_keys(const Fields& f, HfConfig& c, const FamilyDefaults& d) {
   } else {
     c.moe_intermediate_size = f.u32("intermediate_size", c.moe_intermediate_size);
   }
-  const bool local = arch == A::Mixtral || arch == A::GptOss;
-  c.n_routed_experts = f.u32(local ? "num_local_experts" : "num_experts", c.n_routed_experts);
+  c.experts_key = experts_key(f, arch);
+  c.n_routed_experts = f.u32(c.experts_key.c_str(), c.n_routed_experts);
   // Mixtral always renormalises its top-2 (no key); the others read norm_topk_prob (default false).
   c.norm_topk_prob = arch == A::Mixtral ? true : f.boolean("norm_topk_prob", false);
   if (arch == A::GptOss) parse_gpt_oss_keys(f, c);
@@ -143,6 +155,11 @@ void refuse_unsupported(const Fields& f, const HfConfig& c) {
       f.bad("use_sliding_window", "is true: Qwen's per-layer sliding window is not supported yet");
     if (f.u32("decoder_sparse_step", 1, true) > 1)
       f.bad("decoder_sparse_step", "> 1 (dense layers between MoE layers) is not supported yet");
+    // transformers 5 writes layer_types (all "full_attention" unless use_sliding_window).
+    if (const json* types = f.get("layer_types"); types && types->is_array())
+      for (const json& t : *types)
+        if (t != "full_attention")
+          f.bad("layer_types", "has " + t.dump() + ": Qwen's per-layer sliding window is not supported yet");
     if (const json* mlp_only = f.get("mlp_only_layers"); mlp_only && !mlp_only->is_null() &&
                                                          !(mlp_only->is_array() && mlp_only->empty()))
       f.bad("mlp_only_layers", "is not empty: dense layers in a Qwen MoE model are not supported yet");
@@ -182,8 +199,7 @@ void validate_ffn(const Fields& f, const HfConfig& c) {
       {c.architecture == A::Mixtral || c.architecture == A::Olmoe || c.architecture == A::GptOss
            ? "intermediate_size" : "moe_intermediate_size",
        c.moe_intermediate_size},
-      {c.architecture == A::Mixtral || c.architecture == A::GptOss ? "num_local_experts" : "num_experts",
-       c.n_routed_experts},
+      {experts_key(f, c.architecture), c.n_routed_experts},
       {"num_experts_per_tok", c.num_experts_per_tok}};
   for (const auto& [name, value] : positive)
     if (value == 0) f.bad(name, f.has(name) ? "must be positive" : "is missing (required)");
@@ -199,14 +215,15 @@ void validate_gqa(const Fields& f, const HfConfig& c) {
   for (const auto& [name, value] : positive)
     if (value == 0) f.bad(name, f.has(name) ? "must be positive" : "is missing (required)");
   validate_ffn(f, c);
-  const std::pair<const char*, uint64_t> bounded[] = {
-      {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size}, {"head_dim", c.head_dim},
-      {"num_hidden_layers", c.num_hidden_layers}, {"num_attention_heads", c.num_attention_heads},
-      {"intermediate_size", c.intermediate_size}, {"moe_intermediate_size", c.moe_intermediate_size},
-      {"num_experts", c.n_routed_experts},
-      {"shared_expert_intermediate_size", c.shared_expert_intermediate_size}};
-  for (const auto& [name, value] : bounded)
-    if (value > (uint64_t(1) << 24)) f.bad(name, "is " + std::to_string(value) + ", implausibly large");
+  check_bounds(f, {{"vocab_size", c.vocab_size, kMaxWidth}, {"hidden_size", c.hidden_size, kMaxWidth},
+                   {"head_dim", c.head_dim, kMaxHeadDim}, {"num_hidden_layers", c.num_hidden_layers, kMaxLayers},
+                   {"num_attention_heads", c.num_attention_heads, kMaxHeads},
+                   {"num_key_value_heads", c.num_key_value_heads, kMaxHeads},
+                   {"intermediate_size", c.intermediate_size, kMaxWidth},
+                   {"moe_intermediate_size", c.moe_intermediate_size, kMaxWidth},
+                   {c.is_dense() ? "num_experts" : experts_key(f, c.architecture), c.n_routed_experts, kMaxExperts},
+                   {"shared_expert_intermediate_size", c.shared_expert_intermediate_size, kMaxWidth},
+                   {"max_position_embeddings", c.max_position_embeddings, kMaxPositions}});
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     f.bad("num_key_value_heads", "(" + std::to_string(c.num_key_value_heads) + ") must divide num_attention_heads (" +
                                      std::to_string(c.num_attention_heads) + ")");

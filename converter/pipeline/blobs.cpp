@@ -7,6 +7,7 @@
 
 #include "chat/chat_template.h"
 #include "hf/error.h"
+#include "tokenizer/tokenizer.h"
 
 namespace mote::convert {
 
@@ -64,6 +65,23 @@ void add_chat_family(std::vector<BlobSource>& blobs, std::vector<std::string>* n
 }
 
 }  // namespace
+
+void check_tokenizer_files(const std::string& dir) {
+  const fs::path json = fs::path(dir) / "tokenizer.json", spm = fs::path(dir) / "tokenizer.model";
+  const fs::path config = fs::path(dir) / "tokenizer_config.json";
+  const bool has_json = fs::exists(json);
+  const fs::path path = has_json ? json : spm;
+  if (!has_json && !fs::exists(spm)) return;
+  if (!fs::is_regular_file(path)) fail(path.string() + ": not a regular file");
+  const std::string bytes = read_small_file(path);
+  if (bytes.empty()) fail(path.string() + ": empty file (0 bytes); a tokenizer is needed to chat or tokenize");
+  const std::string config_bytes = has_json && fs::is_regular_file(config) ? read_small_file(config) : "";
+  if (!config_bytes.empty() && !nlohmann::json::accept(config_bytes))
+    (void)template_from_tokenizer_config(config);  // throws "<path>: invalid JSON: <where>"
+  auto tok = has_json ? Tokenizer::from_hf_json(bytes, config_bytes) : Tokenizer::from_sentencepiece_model(bytes);
+  if (!tok.is_ok())
+    fail(path.string() + ": invalid tokenizer (the runtime could not load it): " + tok.status().message());
+}
 
 std::vector<BlobSource> find_blobs(const std::string& dir, std::vector<std::string>* notes) {
   std::vector<BlobSource> blobs;

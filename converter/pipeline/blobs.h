@@ -24,4 +24,10 @@ struct BlobSource {
 // `notes` receives remarks for the user (e.g. an unrecognised chat template).
 std::vector<BlobSource> find_blobs(const std::string& dir, std::vector<std::string>* notes);
 
+// Loads tokenizer.json (+ tokenizer_config.json) or tokenizer.model of `dir` with the runtime's
+// tokenizer loader, so a truncated, empty or invalid file fails the conversion with a message
+// naming it instead of the first run. Absent files are fine (no tokenizer stored). Peak memory:
+// the file plus the parsed tokenizer (freed before the weights are converted).
+void check_tokenizer_files(const std::string& dir);
+
 }  // namespace mote::convert

@@ -16,11 +16,13 @@
 #include "hf/checkpoint.h"
 #include "hf/config.h"
 #include "hf/error.h"
+#include "pipeline/backing.h"
 #include "pipeline/blobs.h"
 #include "pipeline/layout.h"
 #include "quant/source_decode.h"
 #include "quant/tensor_convert.h"
 #include "writer/mote_writer.h"
+#include "writer/temp_files.h"
 
 namespace mote::convert {
 
@@ -35,12 +37,26 @@ struct Job {
   int row_group;   // 1 or kRowGroup (pipeline/layout.h)
 };
 
+const char* file_kind(fs::file_type t) {
+  switch (t) {
+    case fs::file_type::character: return "a character device";
+    case fs::file_type::block: return "a block device";
+    case fs::file_type::fifo: return "a fifo";
+    case fs::file_type::socket: return "a socket";
+    default: return "not a regular file";
+  }
+}
+
 // Fails early (before any heavy work) when the output cannot be created.
 void check_output_path(const std::string& path) {
   std::error_code ec;
   const fs::path out(path);
   const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   if (fs::is_directory(out, ec)) fail("cannot write " + path + ": it is a directory");
+  // The rename at the end would replace a device node, fifo or socket with the .mote file.
+  const fs::file_status st = fs::status(out, ec);
+  if (fs::exists(st) && !fs::is_regular_file(st))
+    fail("cannot write " + path + ": it exists and is not a regular file (" + file_kind(st.type()) + ")");
   if (!fs::exists(parent, ec))
     fail("cannot write " + path + ": directory " + parent.string() + " does not exist");
   if (!fs::is_directory(parent, ec)) fail("cannot write " + path + ": " + parent.string() + " is not a directory");
@@ -103,11 +119,22 @@ class Conversion {
   ConvertSummary summary_;
 };
 
+// The MTP layers are planned only when the checkpoint has them (backed_mtp_layers): the tensor
+// list is never built for a count config.json declares but the checkpoint does not hold.
 bool Conversion::decide_mtp() {
   const uint32_t n = cfg_.num_nextn_predict_layers;
+  const std::string config_path = (fs::path(opt_.input_dir) / "config.json").string();
+  const CheckpointExtent extent = checkpoint_extent(*ck_);
+  check_backed(cfg_, extent, config_path);
   const bool want = n > 0 && !opt_.no_mtp;
-  model_ = expected_tensors(cfg_, want);
   if (n > 0 && opt_.no_mtp) progress_.note("MTP layer dropped (--no-mtp)");
+  if (want && backed_mtp_layers(cfg_, extent, config_path) == 0) {
+    model_ = expected_tensors(cfg_, false);
+    progress_.note("the checkpoint has no MTP tensors (config.json declares num_nextn_predict_layers = " +
+                   std::to_string(n) + "); MTP layer skipped");
+    return false;
+  }
+  model_ = expected_tensors(cfg_, want);
   if (!want) return false;
   size_t present = 0, total = 0;
   const ExpectedTensor* missing = nullptr;
@@ -384,7 +411,10 @@ void Conversion::write_all() {
 
 ConvertSummary Conversion::run() {
   check_output_path(opt_.output);
+  for (const std::string& stale : remove_stale_temps(opt_.output))
+    progress_.note("removed " + stale + " (temporary file of a conversion that did not finish)");
   cfg_ = load_config(opt_.input_dir);
+  check_tokenizer_files(opt_.input_dir);
   ck_ = Checkpoint::open(opt_.input_dir);
   if (cfg_.architecture != fb::Architecture::GptOss) reject_fused_experts(*ck_);
   has_mtp_ = decide_mtp();

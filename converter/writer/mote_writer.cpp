@@ -1,4 +1,5 @@
 #include "writer/mote_writer.h"
+#include "writer/temp_files.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -28,7 +29,7 @@ uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 }  // namespace
 
 MoteWriter::MoteWriter(std::string path) : path_(std::move(path)) {
-  temp_path_ = path_ + ".tmp-" + std::to_string(::getpid());
+  temp_path_ = temp_path_for(path_);
 }
 
 MoteWriter::~MoteWriter() {

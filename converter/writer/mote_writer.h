@@ -2,7 +2,7 @@
 //
 // Use: (1) plan: add segments, tensors (placed inside a segment) and blobs; every size is known
 // up front, so every offset is fixed before any weight byte is produced; (2) begin(): opens
-// "<path>.tmp-<pid>" and reserves header + metadata space; (3) write the bytes of each segment
+// "<path>.tmp-<pid>-<start>" (writer/temp_files.h) and reserves header + metadata space; (3) write the bytes of each segment
 // in plan order with write(); (4) finish(): rebuilds the FlatBuffer with the checksums gathered
 // while writing (same size: checksums are fixed-size struct fields), writes header and metadata,
 // fsyncs and renames onto <path>. If finish() is never reached the destructor removes the

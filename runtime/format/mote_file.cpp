@@ -256,4 +256,10 @@ Status MoteFile::verify_checksums(bool release_pages) const {
   return Status::ok();
 }
 
+Status MoteFile::check_mapping() const {
+  if (!file_.faulted()) return Status::ok();
+  return io_error(path() + ": the file was truncated or became unreadable while in use (a read of its memory map "
+                  "failed); this call's results are discarded, reopen the model");
+}
+
 }  // namespace mote

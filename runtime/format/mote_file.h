@@ -51,6 +51,10 @@ class MoteFile {
   // not leave the whole file in this process's RSS (used with an expert budget).
   Status verify_checksums(bool release_pages = false) const;
 
+  // An error once a read of the mapping faulted because the file was truncated or failed under
+  // it (see MappedFile): every view read since then may hold zeros. Sticky; reopen the file.
+  Status check_mapping() const;
+
  private:
   MoteFile() = default;
   Status verify();

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "model/hparams_limits.h"
+
 namespace mote {
 namespace {
 
@@ -101,10 +103,11 @@ Status read_gqa_fields(const fb::ModelConfig& c, HParams* hp) {
   hp->swiglu_limit = c.swiglu_limit();
   if (!(hp->swiglu_limit >= 0.0f) || !std::isfinite(hp->swiglu_limit)) return bad("swiglu_limit must be >= 0");
   if (c.layer_sliding() != nullptr) {
+    // Compared before copying: n_layers is bounded later, the vector only by the metadata size.
+    if (int64_t(c.layer_sliding()->size()) != hp->n_layers)
+      return bad("layer_sliding has " + num(int64_t(c.layer_sliding()->size())) +
+                 " entries, expected num_hidden_layers = " + num(hp->n_layers));
     hp->layer_sliding.assign(c.layer_sliding()->begin(), c.layer_sliding()->end());
-    if (int64_t(hp->layer_sliding.size()) != hp->n_layers)
-      return bad("layer_sliding has " + num(int64_t(hp->layer_sliding.size())) + " entries, expected num_hidden_layers = " +
-                 num(hp->n_layers));
   }
   return Status::ok();
 }
@@ -282,9 +285,14 @@ Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
   if (c.eos_token_ids()) hp.eos_token_ids.assign(c.eos_token_ids()->begin(), c.eos_token_ids()->end());
   MOTE_RETURN_IF_ERROR(read_gqa_fields(c, &hp));
   MOTE_RETURN_IF_ERROR(read_rope_scaling(c, &hp));
+  // Bounds first: validate_dims loops over the layers and compute_rope_params allocates [dim / 2].
+  MOTE_RETURN_IF_ERROR(check_hparam_limits(hp));
   MOTE_RETURN_IF_ERROR(validate_dims(hp));
   MOTE_RETURN_IF_ERROR(validate_router(hp));
   hp.kv_cache_dim = hp.is_gqa() ? 2 * hp.n_kv_heads * hp.head_dim : hp.kv_lora_rank + hp.qk_rope_head_dim;
+  if (hp.kv_cache_dim > HParamLimits::kKvCacheDim)
+    return bad("KV cache row of " + num(hp.kv_cache_dim) + " floats per token and layer exceeds the limit " +
+               num(HParamLimits::kKvCacheDim));
   compute_rope_params(&hp);
   return hp;
 }

@@ -1,5 +1,7 @@
 #include "model/model.h"
 
+#include "model/hparams_limits.h"
+
 namespace mote {
 
 Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelOptions& options) {
@@ -8,6 +10,8 @@ Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelO
     MOTE_RETURN_IF_ERROR(file->verify_checksums(/*release_pages=*/options.expert_budget_bytes > 0));
   auto hparams = HParams::from_config(file->config());
   if (!hparams) return Status(hparams.status().code(), path + ": " + hparams.status().message());
+  // Before bind_weights sizes its per-layer tables by num_hidden_layers.
+  if (Status st = check_layers_against_tensors(*file, *hparams); !st) return Status(st.code(), path + ": " + st.message());
   auto weights = bind_weights(*file, *hparams);
   if (!weights) return Status(weights.status().code(), path + ": " + weights.status().message());
   std::unique_ptr<Model> model(new Model());
@@ -22,6 +26,7 @@ Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelO
   auto experts = ExpertStore::create(*model->file_, model->hparams_, model->weights_, store);
   if (!experts) return Status(experts.status().code(), path + ": " + experts.status().message());
   model->experts_ = std::move(experts).value();
+  MOTE_RETURN_IF_ERROR(model->file_->check_mapping());  // shrank while being checked and bound
   return model;
 }
 

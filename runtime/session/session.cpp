@@ -1,11 +1,16 @@
 #include "session/session.h"
 
+#include "model/hparams_limits.h"
+
 #include <algorithm>
 #include <new>
 #include <string>
 
 namespace mote {
 namespace {
+
+// Tokens per forward pass at most (longer prefills are chunked anyway); bounds the scratch size.
+constexpr int64_t kMaxBatch = 1 << 16;
 
 template <typename T>
 std::unique_ptr<T[]> allocate(int64_t n) {
@@ -24,9 +29,14 @@ int32_t argmax(const float* logits, int64_t n) {
 Result<std::unique_ptr<Session>> Session::create(const Model& model, const SessionOptions& options) {
   if (options.max_context < 1) return invalid_argument("session: max_context must be >= 1");
   if (options.max_batch < 1) return invalid_argument("session: max_batch must be >= 1");
+  // With the HParamLimits bounds on every dimension, these two keep every buffer size below (KV
+  // cache: layers * max_context * kv_cache_dim <= 2^56 floats) free of int64 overflow.
+  if (options.max_context > HParamLimits::kPositions)
+    return invalid_argument("session: max_context " + std::to_string(options.max_context) + " exceeds the limit " +
+                            std::to_string(HParamLimits::kPositions));
   const HParams& hp = model.hparams();
   std::unique_ptr<Session> s(new Session(model, options));
-  s->options_.max_batch = std::min(options.max_batch, options.max_context);
+  s->options_.max_batch = std::min({options.max_batch, options.max_context, kMaxBatch});
   const int64_t T = s->options_.max_batch, C = options.max_context;
   const models::ScratchSize size = models::forward_scratch_size(hp, T, C);
   const int64_t kv_floats = hp.n_layers * C * hp.kv_cache_dim;
@@ -95,6 +105,7 @@ Status Session::prefill(std::span<const int32_t> ids, float* logits, LogitsMode 
     Status st = mtp_cache_ ? forward_chunk_mtp(ids.data() + first, count, chunk_mode, out)
                            : models::forward(model_, ids.data() + first, count, position_, kv_cache_.get(), scratch_,
                                              chunk_mode, out);
+    if (st) st = model_.file().check_mapping();  // the file shrank under the forward: garbage out
     if (!st) {  // an expert read error: forget this call's tokens
       position_ = start;
       if (mtp_cache_) {
@@ -137,6 +148,7 @@ Status Session::run_mtp(const int32_t* next_ids, const float* hidden, int64_t n,
                                                       mtp_position_, mtp_cache_.get(), scratch_.deepseek,
                                                       last && mtp_logits ? LogitsMode::kLast : LogitsMode::kNone,
                                                       mtp_logits));
+    MOTE_RETURN_IF_ERROR(model_.file().check_mapping());
     mtp_position_ += count;
   }
   return Status::ok();
@@ -167,6 +179,7 @@ Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2) {
   MOTE_RETURN_IF_ERROR(check_room(2));
   MOTE_RETURN_IF_ERROR(models::deepseek_forward(model_, ids, 2, position_, kv_cache_.get(), scratch_.deepseek,
                                                 LogitsMode::kAll, logits2, mtp_hidden_.get()));
+  MOTE_RETURN_IF_ERROR(model_.file().check_mapping());
   position_ += 2;
   return Status::ok();
 }

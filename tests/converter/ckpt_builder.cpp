@@ -158,7 +158,7 @@ void TinyCheckpoint::write(const fs::path& dir, int shards, bool tokenizer) cons
     write_file_bytes(dir / "model.safetensors.index.json", index.dump(2));
   }
   if (tokenizer) {
-    write_file_bytes(dir / "tokenizer.json", R"({"version":"1.0","model":{"type":"BPE","vocab":{}}})");
+    write_file_bytes(dir / "tokenizer.json", R"({"version":"1.0","model":{"type":"BPE","vocab":{"<s>":0,"</s>":1},"merges":[]}})");
     write_file_bytes(dir / "tokenizer_config.json",
                      R"({"bos_token":"<s>","chat_template":"{% for m in messages %}{{ m.content }}{% endfor %}"})");
     write_file_bytes(dir / "generation_config.json", R"({"bos_token_id":0,"eos_token_id":1})");
