@@ -92,7 +92,17 @@ void parse_moe(const Fields& f, HfConfig& c) {
     f.bad("hidden_act", "has unsupported value '" + *act + "' (supported: silu)");
 }
 
+// Keys of transformers' DeepseekV3Config / DeepseekV2Config whose non-default values the MLA
+// runtime does not implement (it always rotates interleaved pairs, has no projection biases).
+void refuse_unsupported_mla(const Fields& f) {
+  if (!f.boolean("rope_interleave", true))
+    f.bad("rope_interleave", "is false: only DeepSeek's interleaved RoPE layout is supported");
+  if (f.boolean("attention_bias", false)) f.bad("attention_bias", "is true: attention biases are not supported for MLA");
+  if (f.boolean("mlp_bias", false)) f.bad("mlp_bias", "is true: MLP biases are not supported");
+}
+
 void validate(const Fields& f, const HfConfig& c) {
+  refuse_unsupported_mla(f);
   const char* experts = f.pick({"n_routed_experts", "num_local_experts", "num_experts"});
   const char* nextn = f.pick({"num_nextn_predict_layers", "num_mtp_layers"});
   const std::pair<const char*, uint64_t> positive[] = {

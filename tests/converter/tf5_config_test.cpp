@@ -80,6 +80,11 @@ TEST(Tf5Config, UnsupportedNewKeysAreRefused) {
   json q = json::parse(read_file_bytes(tf5_json("qwen2_moe_tiny")));
   q["layer_types"] = {"sliding_attention", "full_attention"};
   EXPECT_THROW(convert::parse_config(q.dump(), "c.json"), convert::ConvertError);
+  for (const char* key : {"rope_interleave", "attention_bias", "mlp_bias"}) {
+    json d = json::parse(read_file_bytes(tf5_json("ds3_tiny")));
+    d[key] = std::string(key) == "rope_interleave" ? false : true;
+    EXPECT_THROW(convert::parse_config(d.dump(), "c.json"), convert::ConvertError) << key;
+  }
   json g = json::parse(read_file_bytes(tf5_json("gpt_oss_tiny")));
   g["swiglu_alpha"] = 1.5;
   EXPECT_THROW(convert::parse_config(g.dump(), "c.json"), convert::ConvertError);
