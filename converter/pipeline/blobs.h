@@ -27,7 +27,8 @@ std::vector<BlobSource> find_blobs(const std::string& dir, std::vector<std::stri
 // Loads tokenizer.json (+ tokenizer_config.json) or tokenizer.model of `dir` with the runtime's
 // tokenizer loader, so a truncated, empty or invalid file fails the conversion with a message
 // naming it instead of the first run. Absent files are fine (no tokenizer stored). Peak memory:
-// the file plus the parsed tokenizer (freed before the weights are converted).
-void check_tokenizer_files(const std::string& dir);
+// the file plus the parsed tokenizer (freed before the weights are converted). A tokenizer that
+// loads as kUnsupported (a feature mote does not implement yet) adds a note to `notes` instead.
+void check_tokenizer_files(const std::string& dir, std::vector<std::string>* notes);
 
 }  // namespace mote::convert

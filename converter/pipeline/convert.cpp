@@ -414,7 +414,9 @@ ConvertSummary Conversion::run() {
   for (const std::string& stale : remove_stale_temps(opt_.output))
     progress_.note("removed " + stale + " (temporary file of a conversion that did not finish)");
   cfg_ = load_config(opt_.input_dir);
-  check_tokenizer_files(opt_.input_dir);
+  std::vector<std::string> tokenizer_notes;
+  check_tokenizer_files(opt_.input_dir, &tokenizer_notes);
+  for (const std::string& n : tokenizer_notes) progress_.note(n);
   ck_ = Checkpoint::open(opt_.input_dir);
   if (cfg_.architecture != fb::Architecture::GptOss) reject_fused_experts(*ck_);
   has_mtp_ = decide_mtp();
