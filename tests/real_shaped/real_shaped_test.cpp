@@ -15,9 +15,10 @@
 // - DeepSeek-V3 drops its MTP layer (num_nextn_predict_layers = 0: it would add another MoE layer)
 //   and is written FP8 with 128x128 block scales, as released;
 // - DeepSeek-V2's real vocabulary exists here only as a GGUF file (tokenizer-tests/
-//   ggml-vocab-deepseek-llm.gguf), so it uses the DeepSeek-V3 tokenizer and template, its closest
-//   real relative, with vocab_size set to V3's 129280 (V2-Lite's 102400 is smaller than V3's
-//   128818 tokens); mote has no V2-Lite-Chat template family;
+//   ggml-vocab-deepseek-llm.gguf): gguf_vocab.cpp writes it as tokenizer.json at test time, checked
+//   against llama.cpp's .inp/.out vectors. mote has no V2-Chat template family ("User: ...\n\n
+//   Assistant:"), so the model is opened with chat_template = "deepseek-v3" (whose <｜User｜> and
+//   <｜Assistant｜> are plain text in the V2 vocabulary);
 // - OLMoE ships no chat template (its instruct model's Tulu format is not a family mote renders):
 //   it is opened with chat_template = "chatml".
 // Each family is its own test (ctest label real_shaped), so a failure names the family. Every
@@ -35,6 +36,7 @@
 #include <mote/mote.h>
 
 #include "common/test_util.h"
+#include "real_shaped/gguf_vocab.h"
 
 namespace fs = std::filesystem;
 using mote::test::read_file_bytes;
@@ -51,6 +53,8 @@ struct Family {
   const char* chat_family;   // mote_model_params.chat_template (nullptr = the stored one)
 };
 
+// Tokenizer files written at test time from tokenizer-tests/ggml-vocab-deepseek-llm.gguf.
+const char* kGgufDeepSeekLlm = "gguf:deepseek-llm";
 const std::string kTemplates = std::string(MOTE_SHARED_DATA_DIR) + "/chat-templates/";
 const std::string kHere = std::string(MOTE_TEST_SOURCE_DIR) + "/real_shaped/";
 
@@ -59,8 +63,8 @@ std::vector<Family> families() {
       {"deepseek_v3", "deepseek-v3.json",
        {"--layers", "2", "--fp8", "--set", "n_routed_experts=16", "--set", "num_nextn_predict_layers=0"},  // 16 = 8 groups x 2
        "deepseek-v3", "", nullptr},
-      {"deepseek_v2", "deepseek-v2-lite.json", {"--layers", "2", "--set", "n_routed_experts=8", "--set", "vocab_size=129280"},
-       "deepseek-v3", "", nullptr},
+      {"deepseek_v2", "deepseek-v2-lite.json", {"--layers", "2", "--set", "n_routed_experts=8"}, kGgufDeepSeekLlm, "",
+       "deepseek-v3"},
       {"qwen3_moe", "qwen3-30b-a3b.json", {"--set", "num_experts=8"}, "qwen3", "", nullptr},
       {"qwen2_moe", "qwen2-57b-a14b.json", {"--set", "num_experts=8"}, "qwen3",
        "Qwen-Qwen2.5-7B-Instruct.jinja", nullptr},
@@ -81,6 +85,7 @@ const mote_chat_message kMessages[] = {
     {"assistant", "The capital of France is Paris."},
     {"user", "And of Italy? Answer in one word."},
 };
+const std::string kGguf = std::string(MOTE_SHARED_DATA_DIR) + "/tokenizer-tests/ggml-vocab-deepseek-llm.gguf";
 const char* kGptOssDate = "2025-01-01";  // make_goldens.py renders strftime_now as this date
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -113,6 +118,11 @@ uint64_t build_model(const Family& f, const fs::path& dir) {
   EXPECT_EQ(r.exit_code, 0) << f.name << ": mote-synth failed: " << r.err;
   if (r.exit_code != 0) return 0;
   const fs::path tok = fs::path(MOTE_SHARED_DATA_DIR) / "tokenizers" / f.tokenizer;
+  if (std::string(f.tokenizer) == kGgufDeepSeekLlm) {
+    const auto files = mote::test::gguf_deepseek_llm_to_hf(kGguf);
+    mote::test::write_file_bytes(hf / "tokenizer.json", files.tokenizer_json);
+    mote::test::write_file_bytes(hf / "tokenizer_config.json", files.tokenizer_config_json);
+  }
   for (const char* name : {"tokenizer.json", "tokenizer_config.json"})
     if (fs::exists(tok / name)) fs::copy_file(tok / name, hf / name);
   if (*f.template_file == '=') fs::copy_file(kHere + (f.template_file + 1), hf / "chat_template.jinja");
@@ -208,6 +218,26 @@ void generate_and_detokenize(const Family& f, mote_model* model, const std::stri
   std::printf("[ %-11s ] generated%s (%.1f s)\n", f.name, show(g.ids).c_str(), gen_s);
 }
 
+// llama.cpp's test vectors for the GGUF vocabulary (.inp: strings separated by
+// "\n__ggml_vocab_test__\n"; .out: one line of ids per string, no BOS), through the model.
+void check_gguf_vectors(mote_model* model) {
+  const std::string inp = read_file_bytes(kGguf + ".inp"), out = read_file_bytes(kGguf + ".out");
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::istringstream lines(out);
+  std::string line;
+  size_t cases = 0, passed = 0;
+  const Family f{"deepseek_v2", "", {}, "", "", nullptr};
+  for (size_t pos = 0, hit; (hit = inp.find(sep, pos)) != std::string::npos && std::getline(lines, line);
+       pos = hit + sep.size(), ++cases) {
+    const std::vector<int32_t> want = parse_ids(line), got = tokenize_rendered(f, model, inp.substr(pos, hit - pos));
+    if (got == want) ++passed;
+    else ADD_FAILURE() << "deepseek-llm vector '" << inp.substr(pos, hit - pos) << "'\n  expected" << show(want)
+                       << "\n  got     " << show(got);
+  }
+  std::printf("[ deepseek_v2 ] ggml-vocab-deepseek-llm vectors: %zu/%zu passed\n", passed, cases);
+  EXPECT_GT(cases, 0u);
+}
+
 class RealShaped : public ::testing::TestWithParam<Family> {
  protected:
   void TearDown() override {
@@ -237,6 +267,7 @@ TEST_P(RealShaped, ConvertsRendersTokenizesGenerates) {
   EXPECT_EQ(rendered, read_file_bytes(kHere + "golden/" + f.name + ".txt")) << f.name << ": rendered chat";
   const std::vector<int32_t> expected = parse_ids(read_file_bytes(kHere + "golden/" + f.name + ".ids"));
   const std::vector<int32_t> ids = tokenize_rendered(f, model, rendered);
+  if (std::string(f.tokenizer) == kGgufDeepSeekLlm) check_gguf_vectors(model);
   EXPECT_EQ(ids, expected) << f.name << ": ids of the rendered chat\n  expected" << show(expected) << "\n  got     "
                            << show(ids);
 #if MOTE_API_VERSION >= 2
