@@ -31,10 +31,27 @@ using mote::capi::guarded;
 static_assert(int(MOTE_ERR_INTERNAL) == int(mote::StatusCode::kInternal));
 static_assert(int(MOTE_ERR_CORRUPT_FILE) == int(mote::StatusCode::kCorruptFile));
 
+namespace {
+
+// The int a C caller stored in an enum field. C lets any int through, but loading a value outside
+// the enumeration's range into a C++ enum is undefined behaviour (UBSan flags it), so the raw
+// bytes are read as an int and validated before any conversion.
+template <typename Enum>
+int raw_enum_value(const Enum& e) {
+  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized on every mote target");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+
+}  // namespace
+
 MOTE_EXPORT const char* mote_status_string(mote_status status) {
-  if (status == MOTE_ERR_BUFFER_TOO_SMALL) return "buffer too small";
-  if (int(status) < 0 || int(status) > int(MOTE_ERR_INTERNAL)) return "unknown status";
-  return mote::status_code_name(static_cast<mote::StatusCode>(status));
+  const int code = raw_enum_value(status);
+  if (code == int(MOTE_ERR_BUFFER_TOO_SMALL)) return "buffer too small";
+  if (code == int(MOTE_ERR_NON_FINITE)) return "non-finite values";
+  if (code < 0 || code > int(MOTE_ERR_INTERNAL)) return "unknown status";
+  return mote::status_code_name(static_cast<mote::StatusCode>(code));
 }
 
 MOTE_EXPORT const char* mote_last_error(void) { return mote::capi::t_last_error.c_str(); }
@@ -59,7 +76,11 @@ MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_param
     const mote_model_params p = params ? *params : mote_model_params_default();
     if (p.n_threads < 0) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: n_threads must be >= 0");
     if (p.n_threads > 0) mote::kernels::set_num_threads(p.n_threads);  // 0: leave the default (all cores)
-    if (p.backend != MOTE_BACKEND_CPU)
+    const int backend = raw_enum_value(p.backend);
+    if (backend != int(MOTE_BACKEND_CPU) && backend != int(MOTE_BACKEND_CUDA))
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: backend " + std::to_string(backend) +
+                                                 " is not a mote_backend value");
+    if (backend != int(MOTE_BACKEND_CPU))
       return fail(MOTE_ERR_UNSUPPORTED, "mote_model_open: only MOTE_BACKEND_CPU is available in this build");
     mote::EngineOptions options;
     options.model.verify_checksums = p.verify_checksums != 0;

@@ -1,4 +1,4 @@
-// C API: tokenization, text generation with a streaming callback, chat rendering.
+// C API: tokenization, text generation with a streaming callback. Chat: c_api_chat.cpp.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -12,17 +12,38 @@ using mote::capi::guarded;
 
 namespace {
 
-// Copies `text` into a caller buffer under the "capacity in, length out" rule (NUL-terminated
-// when it fits).
+// Copies `text` into a caller buffer under the "capacity in, length out" rule: on success *out_len
+// is the text length (bytes, NUL excluded, as strlen); when the buffer is too small it is the
+// capacity needed, NUL included, so a second call with that capacity succeeds.
+}  // namespace
+
+namespace mote::capi {
+
 mote_status copy_out(const std::string& text, char* out, size_t capacity, size_t* out_len, const char* fn) {
   if (out_len == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, std::string(fn) + ": out_len is NULL");
-  *out_len = text.size();
-  if (out == nullptr || capacity < text.size() + 1)
+  if (out == nullptr || capacity < text.size() + 1) {
+    *out_len = text.size() + 1;
     return fail(MOTE_ERR_BUFFER_TOO_SMALL, std::string(fn) + ": needs " + std::to_string(text.size() + 1) + " bytes");
+  }
+  *out_len = text.size();
   std::memcpy(out, text.data(), text.size());
   out[text.size()] = '\0';
   return MOTE_OK;
 }
+
+mote_status copy_ids(const std::vector<int32_t>& result, int32_t* ids, size_t capacity, size_t* out_count,
+                     const char* fn) {
+  *out_count = result.size();
+  if (result.empty()) return MOTE_OK;
+  if (ids == nullptr || capacity < result.size())
+    return fail(MOTE_ERR_BUFFER_TOO_SMALL, std::string(fn) + ": needs room for " + std::to_string(result.size()) + " ids");
+  std::memcpy(ids, result.data(), result.size() * sizeof(int32_t));
+  return MOTE_OK;
+}
+
+}  // namespace mote::capi
+
+namespace {
 
 mote::SamplingParams to_sampling(const mote_sampling_params& p) {
   mote::SamplingParams s;
@@ -39,22 +60,26 @@ mote::SamplingParams to_sampling(const mote_sampling_params& p) {
 
 }  // namespace
 
-MOTE_EXPORT mote_status mote_tokenize(const mote_model* model, const char* text, size_t text_len, int add_special,
-                                      int32_t* ids, size_t capacity, size_t* out_count) {
+MOTE_EXPORT mote_status mote_tokenize_ex(const mote_model* model, const char* text, size_t text_len, int add_special,
+                                         int parse_special, int32_t* ids, size_t capacity, size_t* out_count) {
   return guarded("mote_tokenize", [&]() -> mote_status {
     if (model == nullptr || (text == nullptr && text_len > 0) || out_count == nullptr)
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_tokenize: NULL argument");
     auto tokenizer = model->engine->require_tokenizer();
     if (!tokenizer) return from_status(tokenizer.status());
     std::vector<int32_t> result;
-    const mote::Status st = (*tokenizer)->encode(std::string_view(text ? text : "", text_len), add_special != 0, &result);
+    mote::EncodeOptions options;
+    options.add_special = add_special != 0;
+    options.parse_special = parse_special != 0;
+    const mote::Status st = (*tokenizer)->encode(std::string_view(text ? text : "", text_len), options, &result);
     if (!st) return from_status(st);
-    *out_count = result.size();
-    if (ids == nullptr || capacity < result.size())
-      return fail(MOTE_ERR_BUFFER_TOO_SMALL, "mote_tokenize: needs room for " + std::to_string(result.size()) + " ids");
-    std::memcpy(ids, result.data(), result.size() * sizeof(int32_t));
-    return MOTE_OK;
+    return mote::capi::copy_ids(result, ids, capacity, out_count, "mote_tokenize");
   });
+}
+
+MOTE_EXPORT mote_status mote_tokenize(const mote_model* model, const char* text, size_t text_len, int add_special,
+                                      int32_t* ids, size_t capacity, size_t* out_count) {
+  return mote_tokenize_ex(model, text, text_len, add_special, add_special, ids, capacity, out_count);
 }
 
 MOTE_EXPORT mote_status mote_detokenize(const mote_model* model, const int32_t* ids, size_t count, int skip_special,
@@ -64,9 +89,17 @@ MOTE_EXPORT mote_status mote_detokenize(const mote_model* model, const int32_t* 
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_detokenize: NULL argument");
     auto tokenizer = model->engine->require_tokenizer();
     if (!tokenizer) return from_status(tokenizer.status());
-    auto text = (*tokenizer)->decode(std::span<const int32_t>(ids, count), skip_special != 0);
+    // Real configs pad vocab_size past the tokenizer (DeepSeek-V3: 129280 rows, 128818 tokens).
+    // Ids the model can emit but the tokenizer lacks decode as empty text, as in streaming
+    // generation and Hugging Face tokenizers; ids outside the model's vocabulary stay an error.
+    const int64_t model_vocab = model->model().hparams().vocab_size, tok_vocab = (*tokenizer)->vocab_size();
+    std::vector<int32_t> kept;
+    kept.reserve(count);
+    for (size_t i = 0; i < count; ++i)
+      if (ids[i] < tok_vocab || ids[i] >= model_vocab) kept.push_back(ids[i]);
+    auto text = (*tokenizer)->decode(kept, skip_special != 0);
     if (!text) return from_status(text.status());
-    return copy_out(*text, out, capacity, out_len, "mote_detokenize");
+    return mote::capi::copy_out(*text, out, capacity, out_len, "mote_detokenize");
   });
 }
 
@@ -91,8 +124,50 @@ MOTE_EXPORT mote_generate_params mote_generate_params_default(void) {
   p.n_stop = 0;
   p.ignore_eos = 0;
   p.add_special = 1;
+  p.parse_special = 1;
   return p;
 }
+
+namespace {
+
+// mote_generate_params -> runtime options; MOTE_OK or the argument error.
+mote_status generation_options(const mote_generate_params* params, mote::TextGenerationOptions* options) {
+  const mote_generate_params p = params ? *params : mote_generate_params_default();
+  options->sampling = to_sampling(p.sampling);
+  options->max_tokens = p.max_tokens;
+  options->ignore_eos = p.ignore_eos != 0;
+  options->add_special = p.add_special != 0;
+  options->parse_special = p.parse_special != 0;
+  for (size_t i = 0; i < p.n_stop; ++i) {
+    if (p.stop == nullptr || p.stop[i] == nullptr)
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_generate: stop string " + std::to_string(i) + " is NULL");
+    options->stop.emplace_back(p.stop[i]);
+  }
+  return MOTE_OK;
+}
+
+// Runs `run(options, on_token)` (generate_text or generate_from_ids) and adds up the statistics.
+template <typename Run>
+mote_status run_generation(mote_session* session, const mote_generate_params* params, mote_token_callback callback,
+                           void* user_data, Run&& run) {
+  mote::TextGenerationOptions options;
+  if (mote_status st = generation_options(params, &options); st != MOTE_OK) return st;
+  mote::TokenCallback on_token;
+  if (callback != nullptr) {
+    on_token = [&](int32_t token, std::string_view text) {
+      return callback(user_data, token, text.data(), text.size()) == 0;
+    };
+  }
+  auto result = run(options, on_token);
+  if (!result) return from_status(result.status());
+  session->prompt_tokens += result->prompt_tokens;
+  session->generated_tokens += result->generated_tokens;
+  session->prefill_seconds += result->prefill_seconds;
+  session->decode_seconds += result->decode_seconds;
+  return MOTE_OK;
+}
+
+}  // namespace
 
 MOTE_EXPORT mote_status mote_generate(mote_session* session, const char* prompt, size_t prompt_len,
                                       const mote_generate_params* params, mote_token_callback callback,
@@ -100,58 +175,22 @@ MOTE_EXPORT mote_status mote_generate(mote_session* session, const char* prompt,
   return guarded("mote_generate", [&]() -> mote_status {
     if (session == nullptr || (prompt == nullptr && prompt_len > 0))
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_generate: NULL argument");
-    const mote_generate_params p = params ? *params : mote_generate_params_default();
-    mote::TextGenerationOptions options;
-    options.sampling = to_sampling(p.sampling);
-    options.max_tokens = p.max_tokens;
-    options.ignore_eos = p.ignore_eos != 0;
-    options.add_special = p.add_special != 0;
-    for (size_t i = 0; i < p.n_stop; ++i) {
-      if (p.stop == nullptr || p.stop[i] == nullptr)
-        return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_generate: stop string " + std::to_string(i) + " is NULL");
-      options.stop.emplace_back(p.stop[i]);
-    }
-    mote::TokenCallback on_token;
-    if (callback != nullptr) {
-      on_token = [&](int32_t token, std::string_view text) {
-        return callback(user_data, token, text.data(), text.size()) == 0;
-      };
-    }
-    auto result = mote::generate_text(*session->owner->engine, *session->session,
-                                      std::string_view(prompt ? prompt : "", prompt_len), options, on_token);
-    if (!result) return from_status(result.status());
-    session->prompt_tokens += result->prompt_tokens;
-    session->generated_tokens += result->generated_tokens;
-    session->prefill_seconds += result->prefill_seconds;
-    session->decode_seconds += result->decode_seconds;
-    return MOTE_OK;
+    const std::string_view text(prompt ? prompt : "", prompt_len);
+    return run_generation(session, params, callback, user_data, [&](const auto& options, const auto& on_token) {
+      return mote::generate_text(*session->owner->engine, *session->session, text, options, on_token);
+    });
   });
 }
 
-MOTE_EXPORT mote_status mote_chat_render(const mote_model* model, const mote_chat_message* messages, size_t count,
-                                         int add_generation_prompt, char* out, size_t capacity, size_t* out_len) {
-  return guarded("mote_chat_render", [&]() -> mote_status {
-    if (model == nullptr || (messages == nullptr && count > 0))
-      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_chat_render: NULL argument");
-    auto family = model->engine->chat_family();
-    if (!family) return from_status(family.status());
-    std::vector<mote::ChatMessage> list;
-    for (size_t i = 0; i < count; ++i) {
-      if (messages[i].role == nullptr || messages[i].content == nullptr)
-        return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_chat_render: message " + std::to_string(i) + " has a NULL field");
-      mote::ChatMessage m;
-      m.role = messages[i].role;
-      m.content = messages[i].content;
-      list.push_back(std::move(m));
-    }
-    mote::ChatRenderOptions options;
-    options.add_generation_prompt = add_generation_prompt != 0;
-    if (const mote::Tokenizer* tok = model->engine->tokenizer()) {
-      options.bos_token = tok->bos_id() >= 0 ? tok->token_text(tok->bos_id()) : "";
-      options.eos_token = tok->eos_ids().empty() ? "" : tok->token_text(tok->eos_ids().front());
-    }
-    auto rendered = mote::render_chat(*family, list, options);
-    if (!rendered) return from_status(rendered.status());
-    return copy_out(*rendered, out, capacity, out_len, "mote_chat_render");
+MOTE_EXPORT mote_status mote_generate_tokens(mote_session* session, const int32_t* prompt_ids, size_t n_ids,
+                                             const mote_generate_params* params, mote_token_callback callback,
+                                             void* user_data) {
+  return guarded("mote_generate_tokens", [&]() -> mote_status {
+    if (session == nullptr || (prompt_ids == nullptr && n_ids > 0))
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_generate_tokens: NULL argument");
+    const std::span<const int32_t> ids(prompt_ids, n_ids);
+    return run_generation(session, params, callback, user_data, [&](const auto& options, const auto& on_token) {
+      return mote::generate_from_ids(*session->owner->engine, *session->session, ids, options, on_token);
+    });
   });
 }

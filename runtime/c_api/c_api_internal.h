@@ -6,6 +6,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "session/engine.h"
@@ -35,6 +36,13 @@ namespace mote::capi {
 mote_status fail(mote_status status, const std::string& message);
 // Maps a runtime Status (ok -> MOTE_OK) and records its message.
 mote_status from_status(const Status& status);
+
+// Copies text out under the "capacity in, length out" rule (mote.h): on success *out_len is the
+// length without NUL; on MOTE_ERR_BUFFER_TOO_SMALL it is the capacity needed, NUL included.
+mote_status copy_out(const std::string& text, char* out, size_t capacity, size_t* out_len, const char* fn);
+// Copies ids out: *out_count = ids needed (no terminator), MOTE_ERR_BUFFER_TOO_SMALL if short.
+mote_status copy_ids(const std::vector<int32_t>& result, int32_t* ids, size_t capacity, size_t* out_count,
+                     const char* fn);
 
 // Runs `body` (returning mote_status); any exception becomes MOTE_ERR_OUT_OF_MEMORY or
 // MOTE_ERR_INTERNAL with its message, so nothing propagates into C callers.

@@ -21,6 +21,8 @@ enum class StatusCode : int {
   kOutOfRange = 7,        // context length or capacity exceeded
   kCancelled = 8,
   kInternal = 9,
+  // 10 is the C API's MOTE_ERR_BUFFER_TOO_SMALL (no runtime counterpart).
+  kNonFinite = 11,        // NaN or Inf where a finite number is required (logits to sample from)
 };
 
 const char* status_code_name(StatusCode code);
@@ -51,6 +53,7 @@ inline Status corrupt_file(std::string m) { return {StatusCode::kCorruptFile, st
 inline Status unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
 inline Status out_of_range(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status non_finite(std::string m) { return {StatusCode::kNonFinite, std::move(m)}; }
 
 // Holds either a T or a non-ok Status.
 template <typename T>

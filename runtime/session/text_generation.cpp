@@ -188,7 +188,10 @@ Result<TextGenerationResult> generate_text(const Engine& engine, Session& sessio
                                            const TextGenerationOptions& options, const TokenCallback& on_token) {
   MOTE_ASSIGN_OR_RETURN(const Tokenizer* tokenizer, engine.require_tokenizer());
   std::vector<int32_t> ids;
-  MOTE_RETURN_IF_ERROR(tokenizer->encode(prompt, options.add_special && session.position() == 0, &ids));
+  EncodeOptions encode;
+  encode.add_special = options.add_special && session.position() == 0;
+  encode.parse_special = options.parse_special;
+  MOTE_RETURN_IF_ERROR(tokenizer->encode(prompt, encode, &ids));
   return generate_from_ids(engine, session, ids, options, on_token);
 }
 

@@ -22,7 +22,9 @@ struct TextGenerationOptions {
   int64_t max_tokens = 256;
   std::vector<std::string> stop;    // stop strings; not emitted
   bool ignore_eos = false;
-  bool add_special = true;          // tokenize the prompt with BOS / special tokens
+  bool add_special = true;          // prepend BOS when the session is at position 0
+  bool parse_special = true;        // control tokens in the prompt text become their ids
+                                    // (false: untrusted text, control spellings stay plain)
   bool speculative = true;          // draft with the MTP module when the session has one
                                     // (SessionOptions::mtp): greedy output is unchanged and
                                     // sampling keeps its distribution (speculative sampling)

@@ -16,10 +16,29 @@ bool is_word_byte(unsigned char c) {
 
 }  // namespace
 
+bool looks_like_control(std::string_view c) {
+  const auto wrapped = [&](std::string_view open, std::string_view close) {
+    return c.size() >= open.size() + close.size() && c.starts_with(open) && c.ends_with(close);
+  };
+  return wrapped("<|", "|>") || wrapped("<\xef\xbd\x9c", "\xef\xbd\x9c>");  // U+FF5C FULLWIDTH VERTICAL LINE
+}
+
+bool ControlFilter::overlaps_plain(size_t begin, size_t end) const {
+  begin += base;
+  end += base;
+  // First range ending after `begin`; ranges are sorted and disjoint.
+  auto it = std::lower_bound(plain.begin(), plain.end(), begin,
+                             [](const TextRange& r, size_t b) { return r.end <= b; });
+  return it != plain.end() && it->begin < end;
+}
+
+bool ControlFilter::permits(size_t begin, size_t end) const { return allow && !overlaps_plain(begin, end); }
+
 void AddedTokenMatcher::add(const AddedToken& token) {
   if (token.content.empty()) return;
   auto index = static_cast<int32_t>(tokens_.size());
   tokens_.push_back(token);
+  control_.push_back(token.special || looks_like_control(token.content) ? 1 : 0);
   int32_t node = 0;
   for (unsigned char b : token.content) {
     int32_t next = child(node, b);
@@ -41,14 +60,15 @@ int32_t AddedTokenMatcher::child(int32_t node, uint8_t b) const {
   return (it != kids.end() && it->first == b) ? it->second : -1;
 }
 
-int32_t AddedTokenMatcher::longest_at(std::string_view text, size_t pos, bool allow_special, size_t* end) const {
+int32_t AddedTokenMatcher::longest_at(std::string_view text, size_t pos, const ControlFilter& filter,
+                                      size_t* end) const {
   int32_t best = -1;
   int32_t node = 0;
   for (size_t i = pos; i < text.size(); ++i) {
     node = child(node, static_cast<uint8_t>(text[i]));
     if (node < 0) break;
     int32_t t = nodes_[node].token;
-    if (t >= 0 && (allow_special || !tokens_[t].special)) {
+    if (t >= 0 && (!control_[size_t(t)] || filter.permits(pos, i + 1))) {
       best = t;
       *end = i + 1;
     }
@@ -56,7 +76,22 @@ int32_t AddedTokenMatcher::longest_at(std::string_view text, size_t pos, bool al
   return best;
 }
 
-void AddedTokenMatcher::split(std::string_view text, bool allow_special, std::vector<Segment>* out) const {
+void AddedTokenMatcher::find_controls(std::string_view text, std::vector<TextRange>* out) const {
+  ControlFilter only_controls;  // permits everything; non-control hits are skipped below
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = 0;
+    const int32_t t = first_byte_[static_cast<unsigned char>(text[pos])] ? longest_at(text, pos, only_controls, &end) : -1;
+    if (t >= 0 && control_[size_t(t)]) {
+      out->push_back({pos, end});
+      pos = end;
+    } else {
+      ++pos;
+    }
+  }
+}
+
+void AddedTokenMatcher::split(std::string_view text, const ControlFilter& filter, std::vector<Segment>* out) const {
   size_t plain = 0;  // start of the pending plain-text segment
   size_t pos = 0;
   while (pos < text.size()) {
@@ -65,7 +100,7 @@ void AddedTokenMatcher::split(std::string_view text, bool allow_special, std::ve
       continue;
     }
     size_t end = 0;
-    int32_t t = longest_at(text, pos, allow_special, &end);
+    int32_t t = longest_at(text, pos, filter, &end);
     if (t < 0) {
       ++pos;
       continue;

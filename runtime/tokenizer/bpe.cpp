@@ -38,7 +38,8 @@ uint64_t WordCache::hash(std::string_view s) {
     h ^= h >> 32;
   }
   uint64_t tail = 0;
-  std::memcpy(&tail, s.data() + i, s.size() - i);
+  // An empty view may have data() == nullptr: memcpy(…, nullptr, 0) is UB, so skip it.
+  if (i < s.size()) std::memcpy(&tail, s.data() + i, s.size() - i);
   h ^= tail;
   h ^= h >> 33;  // murmur3 fmix64: every input bit reaches every output bit
   h *= 0xFF51AFD7ED558CCDull;
@@ -56,10 +57,12 @@ bool WordCache::get(std::string_view word, std::vector<int32_t>* out) const {
   for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
     const Slot& e = s.slots[i];
     if (e.hash == 0) return false;
-    if (e.hash == h && e.key_len == word.size() && std::memcmp(s.arena.data() + e.off, word.data(), word.size()) == 0) {
+    if (e.hash == h && e.key_len == word.size() &&
+        (word.empty() || std::memcmp(s.arena.data() + e.off, word.data(), word.size()) == 0)) {
       size_t n = out->size();
       out->resize(n + e.n_ids);
-      std::memcpy(out->data() + n, s.arena.data() + e.off + e.key_len, e.n_ids * sizeof(int32_t));
+      // n_ids == 0 (an empty word) may leave out->data() null: no memcpy then (UB with nullptr).
+      if (e.n_ids > 0) std::memcpy(out->data() + n, s.arena.data() + e.off + e.key_len, e.n_ids * sizeof(int32_t));
       return true;
     }
   }
@@ -79,7 +82,7 @@ void WordCache::put(std::string_view word, const int32_t* ids, size_t n) const {
   size_t i = h & (kSlots - 1);
   while (s.slots[i].hash != 0) {
     if (s.slots[i].hash == h && s.slots[i].key_len == word.size() &&
-        std::memcmp(s.arena.data() + s.slots[i].off, word.data(), word.size()) == 0)
+        (word.empty() || std::memcmp(s.arena.data() + s.slots[i].off, word.data(), word.size()) == 0))
       return;  // another thread inserted it meanwhile
     i = (i + 1) & (kSlots - 1);
   }

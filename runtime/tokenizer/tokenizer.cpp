@@ -2,6 +2,8 @@
 // and spm_model_loader.cpp.
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
+
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/utf8.h"
 
@@ -62,17 +64,25 @@ static Status encode_words(const TokenizerImpl& d, std::string_view text, bool a
   return Status::ok();
 }
 
-// One piece of raw text between added tokens: normalise, match normalized added tokens, encode.
-static Status encode_plain(const TokenizerImpl& d, std::string_view piece, bool at_start, bool parse_special,
+// One piece of raw text between added tokens (at byte `offset` of the whole text): normalise,
+// match normalized added tokens, encode.
+static Status encode_plain(const TokenizerImpl& d, std::string_view piece, size_t offset, const ControlFilter& raw,
                            EncodeScratch* s, std::vector<int32_t>* out) {
+  const bool at_start = offset == 0;
   std::string_view norm = piece;
+  ControlFilter filter = raw;
+  filter.base = raw.base + offset;
   if (!d.normalizer.empty()) {
     MOTE_RETURN_IF_ERROR(d.normalizer.apply(piece, &s->normalized));
     norm = s->normalized;
+    // Offsets in the normalised text no longer map to the input: no control token in a piece
+    // that touches a plain range (safe side), no ranges to consult otherwise.
+    if (filter.overlaps_plain(0, piece.size())) filter.allow = false;
+    filter.plain = {};
   }
   if (d.norm_added.empty()) return encode_words(d, norm, at_start, s, out);
   std::vector<Segment> segs;  // `norm` stays valid: encode_words never touches s->normalized
-  d.norm_added.split(norm, parse_special, &segs);
+  d.norm_added.split(norm, filter, &segs);
   for (const Segment& g : segs) {
     if (g.id >= 0) out->push_back(g.id);
     else MOTE_RETURN_IF_ERROR(encode_words(d, norm.substr(g.begin, g.end - g.begin), at_start && g.begin == 0, s, out));
@@ -100,17 +110,21 @@ Status Tokenizer::encode(std::string_view text, const EncodeOptions& options, st
     tok::append_utf8_lossy(text, true, &repaired);
     text = repaired;
   }
+  tok::ControlFilter filter;
+  filter.allow = options.parse_special;
+  filter.plain = options.plain;
+  // Repairing ill-formed UTF-8 moves offsets: plain ranges no longer apply, so all is plain.
+  if (!repaired.empty() && !options.plain.empty()) filter.allow = false;
   if (options.add_special) out->insert(out->end(), d.prefix_ids.begin(), d.prefix_ids.end());
   tok::EncodeScratch s;
   if (d.raw_added.empty()) {
-    MOTE_RETURN_IF_ERROR(tok::encode_plain(d, text, true, options.parse_special, &s, out));
+    MOTE_RETURN_IF_ERROR(tok::encode_plain(d, text, 0, filter, &s, out));
   } else {
-    d.raw_added.split(text, options.parse_special, &s.segments);
+    d.raw_added.split(text, filter, &s.segments);
     std::vector<tok::Segment> segs = std::move(s.segments);
     for (const tok::Segment& g : segs) {
       if (g.id >= 0) out->push_back(g.id);
-      else MOTE_RETURN_IF_ERROR(tok::encode_plain(d, text.substr(g.begin, g.end - g.begin), g.begin == 0,
-                                                  options.parse_special, &s, out));
+      else MOTE_RETURN_IF_ERROR(tok::encode_plain(d, text.substr(g.begin, g.end - g.begin), g.begin, filter, &s, out));
     }
   }
   if (options.add_special) out->insert(out->end(), d.suffix_ids.begin(), d.suffix_ids.end());
@@ -144,6 +158,20 @@ bool Tokenizer::is_special(int32_t id) const {
 int32_t Tokenizer::vocab_size() const { return static_cast<int32_t>(impl_->text.size()); }
 int32_t Tokenizer::bos_id() const { return impl_->bos; }
 const std::vector<int32_t>& Tokenizer::eos_ids() const { return impl_->eos; }
+
+std::vector<PlainRange> Tokenizer::control_token_spans(std::string_view text) const {
+  std::vector<PlainRange> spans;
+  impl_->raw_added.find_controls(text, &spans);
+  // Normalized added tokens are matched on the raw text too: the spelling is what counts here.
+  impl_->norm_added.find_controls(text, &spans);
+  std::sort(spans.begin(), spans.end(), [](const PlainRange& a, const PlainRange& b) { return a.begin < b.begin; });
+  std::vector<PlainRange> merged;  // overlapping hits of the two passes become one range
+  for (const PlainRange& r : spans) {
+    if (!merged.empty() && r.begin < merged.back().end) merged.back().end = std::max(merged.back().end, r.end);
+    else merged.push_back(r);
+  }
+  return merged;
+}
 
 int32_t Tokenizer::find_token(std::string_view text) const {
   const tok::TokenizerImpl& d = *impl_;

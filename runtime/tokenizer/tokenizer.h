@@ -30,10 +30,24 @@ namespace tok {
 struct TokenizerImpl;
 }
 
+// A byte range [begin, end) of a text to encode.
+struct PlainRange {
+  size_t begin, end;
+};
+
 struct EncodeOptions {
   bool add_special = true;    // add BOS (and EOS) as tokenizer_config.json / the model asks
-  bool parse_special = true;  // match special tokens written in the text ("<|im_start|>");
-                              // false treats them as plain text (for untrusted user input)
+  bool parse_special = true;  // match control tokens written in the text ("<|im_start|>");
+                              // false treats them as plain text (for untrusted user input).
+                              // Control = special, or spelled <|...|> / <｜...｜> (llama.cpp's
+                              // rule: DeepSeek's "<｜User｜>" is not flagged special)
+  // With parse_special: byte ranges (sorted, disjoint) that stay plain text all the same, e.g.
+  // the message contents of a rendered chat. A control token overlapping one is not matched.
+  // The text around them is encoded as one string, so ids equal those of the whole text when
+  // the ranges hold no control-token text. Tokenizers with a normaliser and normalized added
+  // tokens fall back to plain text for a whole piece between raw added tokens that overlaps a
+  // range (offsets do not survive normalisation).
+  std::span<const PlainRange> plain;
 };
 
 class Tokenizer {
@@ -74,6 +88,9 @@ class Tokenizer {
   int32_t bos_id() const;
   // EOS ids named by the tokenizer files; the model config's eos ids are added by the caller.
   const std::vector<int32_t>& eos_ids() const;
+  // Byte ranges (sorted, disjoint) of `text` spelling a control token, i.e. where encode with
+  // parse_special would produce a control id (see EncodeOptions). Used to keep such text plain.
+  std::vector<PlainRange> control_token_spans(std::string_view text) const;
   // Id of an added/special token by content ("<think>", "<|im_end|>"), or of a vocabulary
   // entry by its stored text; -1 if absent.
   int32_t find_token(std::string_view text) const;

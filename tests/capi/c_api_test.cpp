@@ -93,7 +93,11 @@ TEST_F(CApiTest, TokenizeDetokenizeAndBufferSizes) {
   size_t len = 0;
   char small[3];
   EXPECT_EQ(mote_detokenize(model_, ids.data(), ids.size(), 1, small, sizeof small, &len), MOTE_ERR_BUFFER_TOO_SMALL);
-  EXPECT_EQ(len, 5u);
+  EXPECT_EQ(len, 6u) << "the capacity needed, NUL included";
+  std::vector<char> exact(len);  // a second call with exactly that capacity succeeds
+  ASSERT_EQ(mote_detokenize(model_, ids.data(), ids.size(), 1, exact.data(), exact.size(), &len), MOTE_OK);
+  EXPECT_EQ(len, 5u) << "on success: the length without NUL";
+  EXPECT_STREQ(exact.data(), "Hello");
   char text[16];
   ASSERT_EQ(mote_detokenize(model_, ids.data(), ids.size(), 1, text, sizeof text, &len), MOTE_OK);
   EXPECT_STREQ(text, "Hello");
@@ -110,6 +114,30 @@ TEST_F(CApiTest, ChatRenderUsesTheStoredTemplate) {
   size_t len = 0;
   ASSERT_EQ(mote_chat_render(model_, messages, 2, 1, out, sizeof out, &len), MOTE_OK) << mote_last_error();
   EXPECT_STREQ(out, "<｜begin▁of▁sentence｜>Be brief.<｜User｜>Hi<｜Assistant｜>");
+  // Too small: *out_len is the capacity needed (NUL included), and that capacity then works.
+  size_t need = 0;
+  EXPECT_EQ(mote_chat_render(model_, messages, 2, 1, nullptr, 0, &need), MOTE_ERR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(need, len + 1);
+  std::vector<char> exact(need);
+  ASSERT_EQ(mote_chat_render(model_, messages, 2, 1, exact.data(), exact.size(), &need), MOTE_OK);
+  EXPECT_EQ(need, len);
+  EXPECT_STREQ(exact.data(), out);
+}
+
+TEST_F(CApiTest, OutOfRangeEnumValuesAreInvalidArguments) {
+  // A C caller can store any int in an enum field; C++ must not load it as the enum (UB).
+  mote_model_params p = mote_model_params_default();
+  const int bogus = 7;
+  std::memcpy(&p.backend, &bogus, sizeof bogus);
+  mote_model* m = nullptr;
+  EXPECT_EQ(mote_model_open(path_.c_str(), &p, &m), MOTE_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(mote_last_error()).find("backend 7"), std::string::npos) << mote_last_error();
+  EXPECT_EQ(m, nullptr);
+  mote_status s;
+  const int bogus_status = 1 << 20;
+  std::memcpy(&s, &bogus_status, sizeof s);
+  EXPECT_STREQ(mote_status_string(s), "unknown status");
+  EXPECT_STREQ(mote_status_string(MOTE_ERR_NON_FINITE), "non-finite values");
 }
 
 TEST_F(CApiTest, SessionsOnSeveralThreadsShareOneModel) {

@@ -8,8 +8,18 @@
  *   No C++ exception and no abort crosses this API for any input.
  * - Params structs are initialised with their *_default() function, then edited, so fields added
  *   later keep sensible defaults.
- * - Strings are UTF-8. Output buffers follow the "capacity in, length out" rule: if the buffer is
- *   too small the call returns MOTE_ERR_BUFFER_TOO_SMALL and sets *out_len to the size needed.
+ * - Strings are UTF-8. Output buffers follow the "capacity in, length out" rule. Text outputs
+ *   (mote_detokenize, mote_chat_render): on success *out_len is the text length in bytes, NUL
+ *   excluded (as strlen); if the buffer is too small (or NULL) the call returns
+ *   MOTE_ERR_BUFFER_TOO_SMALL and sets *out_len to the capacity needed, NUL INCLUDED, so a second
+ *   call with capacity = *out_len succeeds. Id outputs (mote_tokenize*, mote_chat_tokenize) have
+ *   no terminator: *out_count is the number of ids, on success and when the buffer is too small.
+ * - Enum-typed fields and arguments are validated as ints: a value outside the enumeration is
+ *   MOTE_ERR_INVALID_ARGUMENT, never undefined behaviour.
+ *
+ * Version 2 (MOTE_API_VERSION 2) added parse_special (mote_tokenize_ex,
+ * mote_generate_params.parse_special), mote_chat_tokenize, mote_generate_tokens and
+ * MOTE_ERR_NON_FINITE, and fixed *out_len on MOTE_ERR_BUFFER_TOO_SMALL to include the NUL.
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -21,7 +31,7 @@
 extern "C" {
 #endif
 
-#define MOTE_API_VERSION 1
+#define MOTE_API_VERSION 2
 
 typedef enum mote_status {
   MOTE_OK = 0,
@@ -34,7 +44,9 @@ typedef enum mote_status {
   MOTE_ERR_OUT_OF_RANGE = 7, /* context full */
   MOTE_ERR_CANCELLED = 8,    /* the token callback asked to stop */
   MOTE_ERR_INTERNAL = 9,
-  MOTE_ERR_BUFFER_TOO_SMALL = 10
+  MOTE_ERR_BUFFER_TOO_SMALL = 10,
+  MOTE_ERR_NON_FINITE = 11   /* NaN or Inf logits (corrupt weights or overflow); the message names
+                                the position */
 } mote_status;
 
 /* A static English description of a status code ("ok", "corrupt file", ...). Never NULL. */
@@ -94,8 +106,19 @@ typedef struct mote_expert_stats {
 
 mote_status mote_model_get_expert_stats(const mote_model* model, mote_expert_stats* out_stats);
 
-/* Text -> ids. add_special: prepend BOS (as the tokenizer config says) and match special
- * tokens in the text; 0 treats the text as plain text. */
+/* Text -> ids.
+ * add_special: add BOS/EOS as the tokenizer configuration asks.
+ * parse_special: match control tokens written in the text ("<|im_end|>", "<｜User｜>", "</s>",
+ *   "[INST]" where it is a control piece) and turn them into their ids. 0 treats the whole text as
+ *   plain text: a control token's text is tokenized like any other characters, so untrusted text
+ *   cannot end a turn or open a role. Control tokens are the tokenizer's special tokens plus added
+ *   tokens written like them (<|...|>, <｜...｜>), as llama.cpp classifies them; other added tokens
+ *   (e.g. Qwen's "<think>", OLMoE's runs of spaces) are matched either way.
+ * As llama.cpp's llama_tokenize(..., add_special, parse_special). */
+mote_status mote_tokenize_ex(const mote_model* model, const char* text, size_t text_len, int add_special,
+                             int parse_special, int32_t* ids, size_t capacity, size_t* out_count);
+/* mote_tokenize_ex with parse_special = add_special (API version 1 signature): 1 = BOS + control
+ * tokens parsed (trusted text such as a rendered template), 0 = no BOS, plain text. */
 mote_status mote_tokenize(const mote_model* model, const char* text, size_t text_len, int add_special,
                           int32_t* ids, size_t capacity, size_t* out_count);
 /* Ids -> UTF-8 text (skip_special: drop special tokens). out is NUL-terminated when it fits. */
@@ -140,15 +163,24 @@ typedef struct mote_generate_params {
   const char* const* stop;        /* stop strings (not emitted), may be NULL */
   size_t n_stop;
   int32_t ignore_eos;             /* nonzero: do not stop at the model's end-of-sequence tokens */
-  int32_t add_special;            /* tokenize the prompt with BOS/special tokens (default 1) */
+  int32_t add_special;            /* prepend BOS to the prompt at position 0 (default 1) */
+  int32_t parse_special;          /* parse control tokens in the prompt text (default 1: the prompt
+                                     is trusted, e.g. from mote_chat_render); 0 for untrusted
+                                     text. Ignored by mote_generate_tokens (API version 2) */
 } mote_generate_params;
 
 mote_generate_params mote_generate_params_default(void);
 
 /* Appends the prompt text to the session's context and generates a continuation, streaming each
- * token through `callback` (may be NULL). */
+ * token through `callback` (may be NULL). MOTE_ERR_NON_FINITE: the logits at some position held
+ * NaN or Inf (the message names the position); nothing is sampled from them. */
 mote_status mote_generate(mote_session* session, const char* prompt, size_t prompt_len,
                           const mote_generate_params* params, mote_token_callback callback, void* user_data);
+/* As mote_generate, from prompt ids (e.g. from mote_chat_tokenize); add_special and parse_special
+ * are ignored. */
+mote_status mote_generate_tokens(mote_session* session, const int32_t* prompt_ids, size_t n_ids,
+                                 const mote_generate_params* params, mote_token_callback callback,
+                                 void* user_data);
 
 typedef struct mote_chat_message {
   const char* role;    /* "system", "user", "assistant" */
@@ -159,6 +191,14 @@ typedef struct mote_chat_message {
  * assistant turn opener). Output rules as mote_detokenize. */
 mote_status mote_chat_render(const mote_model* model, const mote_chat_message* messages, size_t count,
                              int add_generation_prompt, char* out, size_t capacity, size_t* out_len);
+/* Renders and tokenizes a conversation safely: the template's own text (role headers, turn ends,
+ * BOS) is tokenized with control tokens parsed, while message contents and roles are plain text,
+ * so "<|im_end|>" typed by a user never becomes the control id. Equals mote_tokenize(render, 1)
+ * for contents without control-token text. No BOS is added beyond the template's own. Output rules
+ * as mote_tokenize. Feed the ids to mote_generate_tokens (after mote_session_reset when the
+ * whole conversation is re-rendered). */
+mote_status mote_chat_tokenize(const mote_model* model, const mote_chat_message* messages, size_t count,
+                               int add_generation_prompt, int32_t* ids, size_t capacity, size_t* out_count);
 
 typedef struct mote_stats {
   int64_t prompt_tokens;      /* processed by prefill since the last reset */
