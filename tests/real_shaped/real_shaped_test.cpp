@@ -215,6 +215,13 @@ void generate_and_detokenize(const Family& f, mote_model* model, const std::stri
   const mote_status dt = mote_detokenize(model, g.ids.data(), g.ids.size(), 0, text.data(), text.size(), &len);
   EXPECT_EQ(dt, MOTE_OK) << f.name << ": mote_detokenize of" << show(g.ids) << ": " << mote_last_error();
   if (dt == MOTE_OK) EXPECT_EQ(text.substr(0, len), g.text) << f.name << ": detokenized text differs from the stream";
+  // The last id of the (padded) vocabulary is one the model can emit: it decodes (as empty text
+  // when the tokenizer lacks it); one past the vocabulary is an error.
+  const int32_t last[2] = {vocab - 1, vocab};
+  EXPECT_EQ(mote_detokenize(model, last, 1, 0, text.data(), text.size(), &len), MOTE_OK)
+      << f.name << ": id " << vocab - 1 << ": " << mote_last_error();
+  EXPECT_EQ(mote_detokenize(model, last + 1, 1, 0, text.data(), text.size(), &len), MOTE_ERR_INVALID_ARGUMENT)
+      << f.name << ": id " << vocab;
   std::printf("[ %-11s ] generated%s (%.1f s)\n", f.name, show(g.ids).c_str(), gen_s);
 }
 
