@@ -17,6 +17,24 @@ int64_t index_at(std::string_view name, size_t pos) {
   return i > pos && i < name.size() && name[i] == '.' ? v : -1;
 }
 
+[[noreturn]] void no_layer(const std::string& config_path, const char* field, uint64_t value, uint64_t layer) {
+  fail(config_path + ": field '" + field + "' is " + std::to_string(value) + " but the checkpoint has no tensor model.layers." +
+       std::to_string(layer) + ".*");
+}
+
+// Layer `l` exists and, when MoE, backs cfg.n_routed_experts experts.
+void check_layer(const HfConfig& cfg, const CheckpointExtent& x, uint64_t l, const char* field, uint64_t value,
+                 const std::string& config_path) {
+  const auto it = x.layers.find(l);
+  if (it == x.layers.end()) no_layer(config_path, field, value, l);
+  if (cfg.is_dense() || !cfg.is_moe_layer(uint32_t(l))) return;
+  const uint64_t backed = it->second.backed_experts();
+  if (cfg.n_routed_experts > backed)
+    fail(config_path + ": field '" + cfg.experts_key + "' is " + std::to_string(cfg.n_routed_experts) +
+         " but model.layers." + std::to_string(l) + " has tensors for at most " + std::to_string(backed) +
+         " routed experts");
+}
+
 }  // namespace
 
 CheckpointExtent checkpoint_extent(const Checkpoint& ck) {
@@ -24,36 +42,29 @@ CheckpointExtent checkpoint_extent(const Checkpoint& ck) {
   CheckpointExtent x;
   for (const TensorRef& t : ck.tensors()) {
     const std::string_view n = t.info->name;
-    if (n.substr(0, kLayers.size()) == kLayers)
-      x.layers = std::max<int64_t>(int64_t(x.layers), index_at(n, kLayers.size()) + 1);
-    const size_t e = n.find(kExperts);
-    if (e == std::string_view::npos) continue;
-    const int64_t idx = index_at(n, e + kExperts.size());
-    if (idx >= 0) x.experts = std::max<uint64_t>(x.experts, uint64_t(idx) + 1);
-    else if (!t.info->shape.empty()) x.experts = std::max<uint64_t>(x.experts, t.info->shape[0]);  // fused [E, ...]
+    if (n.substr(0, kLayers.size()) != kLayers) continue;
+    const int64_t layer = index_at(n, kLayers.size());
+    if (layer < 0) continue;
+    LayerExtent& e = x.layers[uint64_t(layer)];
+    const size_t at = n.find(kExperts);
+    if (at == std::string_view::npos) continue;
+    if (index_at(n, at + kExperts.size()) >= 0) ++e.expert_tensors;
+    else if (!t.info->shape.empty()) e.fused_experts = std::max<uint64_t>(e.fused_experts, t.info->shape[0]);
   }
   return x;
 }
 
 void check_backed(const HfConfig& cfg, const CheckpointExtent& x, const std::string& config_path) {
-  if (cfg.num_hidden_layers > x.layers)
-    fail(config_path + ": field 'num_hidden_layers' is " + std::to_string(cfg.num_hidden_layers) +
-         " but the checkpoint has no tensor model.layers." + std::to_string(x.layers) + ".* (it holds " +
-         std::to_string(x.layers) + " layer(s))");
-  bool any_moe = false;  // layers < num_hidden_layers <= x.layers here: bounded by the checkpoint
-  for (uint32_t l = cfg.first_k_dense_replace; l < cfg.num_hidden_layers && !any_moe; ++l) any_moe = cfg.is_moe_layer(l);
-  if (cfg.is_dense() || !any_moe || cfg.n_routed_experts <= x.experts) return;
-  fail(config_path + ": field '" + cfg.experts_key + "' is " +
-       std::to_string(cfg.n_routed_experts) + " but the checkpoint holds tensors for " + std::to_string(x.experts) +
-       " routed expert(s)");
+  // num_hidden_layers <= kMaxLayers (hf/config_fields.h), so this loop is bounded.
+  for (uint64_t l = 0; l < cfg.num_hidden_layers; ++l)
+    check_layer(cfg, x, l, "num_hidden_layers", cfg.num_hidden_layers, config_path);
 }
 
 uint32_t backed_mtp_layers(const HfConfig& cfg, const CheckpointExtent& x, const std::string& config_path) {
-  const uint64_t present = x.layers > cfg.num_hidden_layers ? x.layers - cfg.num_hidden_layers : 0;
-  if (present == 0 || cfg.num_nextn_predict_layers <= present) return present == 0 ? 0 : cfg.num_nextn_predict_layers;
-  fail(config_path + ": field 'num_nextn_predict_layers' is " + std::to_string(cfg.num_nextn_predict_layers) +
-       " but the checkpoint has no tensor model.layers." + std::to_string(x.layers) + ".* (it holds " +
-       std::to_string(present) + " MTP layer(s))");
+  const uint64_t first = cfg.num_hidden_layers, n = cfg.num_nextn_predict_layers;
+  if (n == 0 || !x.layers.count(first)) return 0;
+  for (uint64_t l = first; l < first + n; ++l) check_layer(cfg, x, l, "num_nextn_predict_layers", n, config_path);
+  return uint32_t(n);
 }
 
 }  // namespace mote::convert
