@@ -38,6 +38,7 @@ Result<std::unique_ptr<MoteFile>> MoteFile::open(const std::string& path) {
   file->file_ = std::move(mapped).value();
   Status st = file->verify();
   if (!st) return Status(st.code(), path + ": " + st.message());
+  MOTE_RETURN_IF_ERROR(file->check_mapping());  // shrank while being verified: what it read was zeros
   return file;
 }
 

@@ -3,7 +3,10 @@
 // cpu/mapped_file.h, or the expert store's pread), with and without an expert budget. Each mode
 // runs in a forked child, so a SIGBUS shows up as the child's signal, not as a crashed test binary.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "common/test_util.h"
+#include "cpu/mapped_file.h"
 #include "model/model.h"
 #include "session/session.h"
 
@@ -105,6 +109,38 @@ TEST_F(TruncationTest, ResidentModelNeverDiesOfSigbus) { run_mode("resident", 0,
 
 TEST_F(TruncationTest, ExpertBudgetModelNeverDiesOfSigbus) {
   run_mode("budget", good_.size() / 4, 60);
+}
+
+// The guard itself: a read past the new end of a truncated file reads zeros and marks the mapping.
+TEST_F(TruncationTest, MappedFileReadPastTruncationReadsZerosAndIsFlagged) {
+  const fs::path path = dir_ / "three_pages.bin";
+  mote::test::write_file_bytes(path, std::string(3 * 4096, 'x'));
+  auto mapped = MappedFile::open(path.string());
+  ASSERT_TRUE(mapped) << mapped.status().to_string();
+  EXPECT_EQ(mapped->data()[2 * 4096 + 5], 'x');
+  EXPECT_FALSE(mapped->faulted());
+  ASSERT_EQ(truncate(path.c_str(), 4096), 0);
+  EXPECT_EQ(mapped->data()[10], 'x');           // still inside the file
+  EXPECT_EQ(mapped->data()[2 * 4096 + 5], 0);   // lost page: zeros, no SIGBUS
+  EXPECT_TRUE(mapped->faulted());
+}
+
+// A SIGBUS outside every guarded mapping still kills the process (the handler does not swallow
+// faults it does not own).
+TEST_F(TruncationTest, ForeignSigbusStillKills) {
+  const fs::path guarded = dir_ / "guarded.bin", foreign = dir_ / "foreign.bin";
+  mote::test::write_file_bytes(guarded, std::string(4096, 'g'));
+  mote::test::write_file_bytes(foreign, std::string(2 * 4096, 'f'));
+  EXPECT_EXIT(
+      {
+        auto mapped = MappedFile::open(guarded.string());  // installs the handler
+        const int fd = ::open(foreign.c_str(), O_RDONLY);
+        auto* p = static_cast<volatile const char*>(mmap(nullptr, 2 * 4096, PROT_READ, MAP_SHARED, fd, 0));
+        if (truncate(foreign.c_str(), 0) != 0) _exit(3);
+        const char c = p[4096 + 1];
+        _exit(c == 0 ? 4 : 5);
+      },
+      ::testing::KilledBySignal(SIGBUS), "");
 }
 
 }  // namespace
