@@ -8,6 +8,7 @@
 #   scripts/fuzz.sh 3600                     # an hour per target
 #   MOTE_FUZZ_TARGETS="fuzz_chat" scripts/fuzz.sh 600
 #   MOTE_FUZZ_JOBS=2 scripts/fuzz.sh 3600    # libFuzzer -fork with 2 workers per target
+#   MOTE_FUZZ_NO_BUILD=1 scripts/fuzz.sh 60  # skip the (re)build
 #
 # New inputs a run discovers go to build-fuzz/corpus/<target>/ (kept between runs, not in git), so
 # long runs resume where the last one stopped.
@@ -28,8 +29,10 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
     -DCMAKE_C_COMPILER=clang-16 -DCMAKE_CXX_COMPILER=clang++-16 \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
 fi
-# shellcheck disable=SC2086
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target $TARGETS
+if [ "${MOTE_FUZZ_NO_BUILD:-0}" != "1" ]; then  # 1: run the binaries as they are
+  # shellcheck disable=SC2086
+  cmake --build "$BUILD_DIR" -j "$(nproc)" --target $TARGETS
+fi
 
 # detect_leaks stays on here (unlike scripts/sanitize.sh): the targets touch neither XNNPACK nor
 # oneTBB's pool (one kernel thread), so a leak report is ours.
