@@ -1,6 +1,7 @@
 #include "session/session.h"
 
 #include "model/hparams_limits.h"
+#include "session/finite_check.h"
 
 #include <algorithm>
 #include <new>
@@ -220,6 +221,7 @@ Result<int64_t> Session::generate_greedy(std::span<const int32_t> prompt, std::s
   if (options.speculative) return generate_speculative(out, options);
   const auto& eos = model_.hparams().eos_token_ids;
   for (size_t i = 0; i < out.size(); ++i) {
+    MOTE_RETURN_IF_ERROR(check_logits({logits_.get(), size_t(vocab_size())}, position_ - 1));
     out[i] = argmax(logits_.get(), vocab_size());
     if (options.stop_at_eos && std::find(eos.begin(), eos.end(), out[i]) != eos.end()) return int64_t(i + 1);
     if (i + 1 < out.size()) MOTE_RETURN_IF_ERROR(decode(out[i], logits_.get()));
@@ -235,6 +237,7 @@ Result<int64_t> Session::generate_speculative(std::span<int32_t> out, const Gene
   auto is_eos = [&](int32_t t) { return options.stop_at_eos && std::find(eos.begin(), eos.end(), t) != eos.end(); };
   const int64_t n = int64_t(out.size());
   int64_t emitted = 0;
+  MOTE_RETURN_IF_ERROR(check_logits({logits_.get(), size_t(V)}, position_ - 1));
   int32_t pending = argmax(logits_.get(), V);
   out[size_t(emitted++)] = pending;
   if (emitted == n || is_eos(pending)) return emitted;
@@ -242,11 +245,15 @@ Result<int64_t> Session::generate_speculative(std::span<int32_t> out, const Gene
   while (emitted < n) {
     if (position_ + 2 > options_.max_context) {  // no room to verify two: one plain step
       MOTE_RETURN_IF_ERROR(decode(pending, logits_.get()));
+      MOTE_RETURN_IF_ERROR(check_logits({logits_.get(), size_t(V)}, position_ - 1));
       out[size_t(emitted++)] = argmax(logits_.get(), V);
       return emitted;
     }
+    const int64_t at = position_;  // pending's index; verify rows predict at + 1 and at + 2
+    MOTE_RETURN_IF_ERROR(check_logits({mtp_logits_.get(), size_t(V)}, at, "MTP draft logits"));
     const int32_t draft = argmax(mtp_logits_.get(), V);
     MOTE_RETURN_IF_ERROR(mtp_verify(pending, draft, verify_logits_.get()));
+    MOTE_RETURN_IF_ERROR(check_logits({verify_logits_.get(), size_t(2 * V)}, at));
     ++spec_stats_.steps;
     const int32_t target = argmax(verify_logits_.get(), V);
     if (target != draft) {

@@ -8,6 +8,7 @@
 #include "sampling/rng.h"
 #include "sampling/sampler.h"
 #include "sampling/stop_matcher.h"
+#include "session/finite_check.h"
 
 namespace mote {
 
@@ -79,6 +80,7 @@ class Emitter {
 // Plain decoding: sample, emit, feed back.
 Status decode_loop(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits) {
   for (;;) {
+    MOTE_RETURN_IF_ERROR(check_logits(logits, session.position() - 1));
     const int32_t token = sampler.sample(logits);
     if (!out.push(token)) return Status::ok();
     MOTE_RETURN_IF_ERROR(sampler.accept(token));
@@ -111,6 +113,7 @@ Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::v
   const size_t n = static_cast<size_t>(V);
   std::vector<float> q_logits(n), verify(2 * n), q(n), residual(n);
   Rng rng(sampler.params().seed ^ 0x5bd1e995u);
+  MOTE_RETURN_IF_ERROR(check_logits(logits, session.position() - 1));
   int32_t pending = sampler.sample(logits);
   if (!out.push(pending)) return Status::ok();
   MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));
@@ -120,10 +123,15 @@ Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::v
       MOTE_RETURN_IF_ERROR(session.decode(pending, logits.data()));
       return decode_loop(session, sampler, out, logits);
     }
+    // pending sits at index position(); the draft's MTP logits and verify row 0 predict index
+    // position() + 1, verify row 1 the one after.
+    const int64_t at = session.position();
+    MOTE_RETURN_IF_ERROR(check_logits(q_logits, at, "MTP draft logits"));
     const int32_t draft = sampler.sample(q_logits);
     const std::span<const float> qp = sampler.probabilities();
     std::copy(qp.begin(), qp.end(), q.begin());
     MOTE_RETURN_IF_ERROR(session.mtp_verify(pending, draft, verify.data()));
+    MOTE_RETURN_IF_ERROR(check_logits(verify, at));  // both rows (pending's and the draft's)
     ++result.draft_steps;
     sampler.distribution({verify.data(), size_t(V)});
     const std::span<const float> p = sampler.probabilities();

@@ -46,6 +46,8 @@ struct TextGenerationResult {
   int64_t drafts_accepted = 0;
 };
 
+// Every logits row is checked before sampling (session/finite_check.h): NaN/Inf is a kNonFinite
+// error naming the position.
 // Appends `prompt` at the session's position and generates. The session keeps the context
 // (prompt + generated tokens), so a chat can continue with the next turn's text. The Session
 // must belong to engine.model(). Errors: no tokenizer, bad sampling params, context full.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "chat/chat_tokenize.h"
 #include "cli.h"
 #include "session/engine.h"
 #include "session/text_generation.h"
@@ -58,7 +59,9 @@ Result<std::string> reply(ChatState& s, const TextGenerationOptions& options, bo
   const Tokenizer* tok = s.engine->tokenizer();
   if (tok->bos_id() >= 0) render.bos_token = tok->token_text(tok->bos_id());
   if (!tok->eos_ids().empty()) render.eos_token = tok->token_text(tok->eos_ids().front());
-  MOTE_ASSIGN_OR_RETURN(std::string prompt, render_chat(s.family, s.messages, render));
+  // Template control tokens parsed, the typed messages plain: "<|im_end|>" in a line is text.
+  std::vector<int32_t> prompt;
+  MOTE_RETURN_IF_ERROR(tokenize_chat(s.family, s.messages, render, *tok, &prompt));
   // The whole conversation is re-rendered each turn, so the session restarts from position 0.
   s.session->reset();
   const bool r1 = s.family == ChatFamily::kDeepSeekR1;
@@ -79,9 +82,7 @@ Result<std::string> reply(ChatState& s, const TextGenerationOptions& options, bo
     }
     std::fflush(stdout);
   };
-  TextGenerationOptions o = options;
-  o.add_special = false;  // the template already holds BOS and the special tokens as text
-  auto result = generate_text(*s.engine, *s.session, prompt, o, [&](int32_t, std::string_view text) {
+  auto result = generate_from_ids(*s.engine, *s.session, prompt, options, [&](int32_t, std::string_view text) {
     show(splitter.feed(text));
     return true;
   });

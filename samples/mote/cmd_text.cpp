@@ -52,6 +52,7 @@ TextGenerationOptions generation_options(const Args& args) {
   s.seed = uint64_t(parse_int("--seed", args.get("--seed", "0"), 0, INT64_MAX));
   if (args.has("--stop")) o.stop.push_back(args.get("--stop"));
   o.ignore_eos = args.has("--ignore-eos");
+  o.parse_special = !args.has("--no-parse-special");  // run -p: untrusted prompt text stays plain
   return o;
 }
 
@@ -61,8 +62,12 @@ int cmd_tokenize(const Args& args) {
   if (!engine) return fail(engine.status());
   auto tokenizer = (*engine)->require_tokenizer();
   if (!tokenizer) return fail(tokenizer.status());
+  // --no-special: no BOS and control-token text kept plain; --(no-)parse-special sets the latter.
+  EncodeOptions encode;
+  encode.add_special = !args.has("--no-special");
+  encode.parse_special = args.has("--parse-special") || (encode.add_special && !args.has("--no-parse-special"));
   std::vector<int32_t> ids;
-  if (Status st = (*tokenizer)->encode(args.get("--text"), !args.has("--no-special"), &ids); !st) return fail(st);
+  if (Status st = (*tokenizer)->encode(args.get("--text"), encode, &ids); !st) return fail(st);
   std::string out;
   for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
   std::printf("%s\n", out.c_str());

@@ -5,7 +5,7 @@
 //   mote run FILE -p "text" [-n 256] [sampling flags] [--expert-budget SIZE]
 //   mote bench FILE [--prompt N] [--gen N] [--expert-budget SIZE]
 //   mote perplexity FILE --text PATH [--ctx N] [--max-tokens N]
-//   mote tokenize FILE --text "..." [--no-special]
+//   mote tokenize FILE --text "..." [--no-special] [--parse-special | --no-parse-special]
 //   mote chat FILE [--chat-template NAME] [--system TEXT] [sampling flags]
 // Errors print one line "mote: error: ..." and exit 1 (2 for usage errors).
 #include <cstdio>
@@ -27,10 +27,12 @@ void usage(FILE* out) {
                "                                                 write float32 logits [n_ids, vocab]\n"
                "  run FILE --ids 1,2,3 [-n 32] [--ignore-eos]     greedy continuation, prints ids\n"
                "  run FILE -p \"text\" [-n 256] [--stop S] [--stats]  streams generated text\n"
+               "                     (--no-parse-special: control-token text in the prompt stays plain)\n"
                "  bench FILE [--prompt 32] [--gen 32] [--seed 1] [--mtp-compare]\n"
                "                                                 speed, expert cache and memory as JSON\n"
                "  perplexity FILE --text PATH [--ctx 128] [--max-tokens N]  perplexity of a text, as JSON\n"
-               "  tokenize FILE --text \"...\" [--no-special]     prints token ids (--no-special: no BOS)\n"
+               "  tokenize FILE --text \"...\" [--no-special]     prints token ids (--no-special: no BOS, control\n"
+               "                     tokens as plain text; --parse-special / --no-parse-special override the latter)\n"
                "  chat FILE [--system TEXT] [--chat-template NAME] interactive chat; /reset /stats /quit\n"
                "sampling flags (run -p, chat): --temp T (0 = greedy, default) --top-k K --top-p P --min-p P\n"
                "  --repeat-penalty R --presence-penalty P --seed S --ctx N --ignore-eos\n"
@@ -75,12 +77,14 @@ int main(int argc, char** argv) {
       return plus_experts(flags);
     };
     if (command == "run") {
-      const Args args = parse_args(argc, argv, 2, with({"--ids", "-p"}), switches({"--ignore-eos", "--stats", "--no-mtp"}));
+      const Args args = parse_args(argc, argv, 2, with({"--ids", "-p"}),
+                                    switches({"--ignore-eos", "--stats", "--no-mtp", "--no-parse-special"}));
       if (args.has("-p") == args.has("--ids")) throw std::runtime_error("run needs exactly one of --ids or -p");
       return args.has("-p") ? cmd_run_text(args) : cmd_run(args);
     }
     if (command == "tokenize")
-      return cmd_tokenize(parse_args(argc, argv, 2, {"--text", "--chat-template"}, {"--no-special"}));
+      return cmd_tokenize(parse_args(argc, argv, 2, {"--text", "--chat-template"},
+                                     {"--no-special", "--parse-special", "--no-parse-special"}));
     if (command == "chat")
       return cmd_chat(parse_args(argc, argv, 2, with({"--system"}), switches({"--ignore-eos", "--no-mtp"})));
     std::fprintf(stderr, "mote: error: unknown command '%s'\n", command.c_str());

@@ -56,13 +56,18 @@ void quantize_acts_neon(const float* x, int64_t n, ActBlock* out) {
       src = tail;
     }
     float32x4_t v[8];
-    float32x4_t amax = vdupq_n_f32(0.0f);
+    uint32x4_t amax = vdupq_n_u32(0);  // max |x| as integer bits (act_scale): sees NaN/Inf
     for (int k = 0; k < 8; ++k) {
       v[k] = vld1q_f32(src + 4 * k);
-      amax = vmaxq_f32(amax, vabsq_f32(v[k]));
+      amax = vmaxq_u32(amax, vreinterpretq_u32_f32(vabsq_f32(v[k])));
     }
-    const float d = vmaxvq_f32(amax) / 127.0f;
-    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+    const ActScale sc = act_scale(vmaxvq_u32(amax));
+    if (!sc.finite) {
+      store_non_finite_block(&out[b]);
+      continue;
+    }
+    const float d = sc.d;
+    const float inv = sc.inv;
     int32x4_t sum = vdupq_n_s32(0);
     int16x8_t q16[4];
     for (int k = 0; k < 4; ++k) {

@@ -2,6 +2,7 @@
 // quantiser must match bit for bit.
 #include "cpu/kernels/isa.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -17,12 +18,20 @@ void quantize_acts_ref(const float* x, int64_t n, ActBlock* out) {
   for (int64_t b = 0; b < nb; ++b) {
     const int64_t start = b * kActBlock;
     const int64_t m = n - start < kActBlock ? n - start : kActBlock;
-    float amax = 0.0f;
-    for (int64_t j = 0; j < m; ++j) amax = std::fmax(amax, std::fabs(x[start + j]));
-    const float d = amax / 127.0f;
-    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+    uint32_t amax_bits = 0;  // max |x| as bits: see act_scale (fmax would skip a NaN)
+    for (int64_t j = 0; j < m; ++j) {
+      uint32_t bits;
+      std::memcpy(&bits, &x[start + j], sizeof bits);
+      amax_bits = std::max(amax_bits, bits & 0x7fffffffu);
+    }
+    const ActScale s = act_scale(amax_bits);
     ActBlock& o = out[b];
-    o.d = d;
+    if (!s.finite) {
+      store_non_finite_block(&o);
+      continue;
+    }
+    const float inv = s.inv;
+    o.d = s.d;
     int32_t sum = 0;
     for (int64_t j = 0; j < kActBlock; ++j) {
       // nearbyint: ties to even under the default rounding mode, as the SIMD versions round.

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <limits>
 
 #include "core/tensor.h"
 
@@ -24,6 +26,35 @@ struct ActBlock {
   int8_t q[kActBlock];
 };
 static_assert(sizeof(ActBlock) == 40);
+
+// A block's scale from its largest |x| AS BITS: the integer max of (bits(x) & 0x7fffffff), which
+// orders finite floats as the floats do and is >= 0x7f800000 exactly when the block holds a NaN
+// or an Inf. Every ISA's quantiser uses it, so all agree bit for bit on every input.
+//  finite:     d = amax / 127, inv = 1 / d; inv = 0 when d is 0 or 1 / d overflows (amax below
+//              ~1.2e-43: the block is all zeros at int8 precision);
+//  non-finite: d = NaN, codes 0 and sum 0 (the caller stores them). The block's dot products
+//              become NaN, so NaN propagates to the outputs (and generation's logits check),
+//              and no float -> int conversion or integer sum ever sees NaN/Inf (UB in C++,
+//              0x80000000 in SIMD, whose sums then overflow in the Q4_0/Q8_0 offset terms).
+struct ActScale {
+  float d, inv;
+  bool finite;
+};
+inline ActScale act_scale(uint32_t amax_bits) {
+  if (amax_bits >= 0x7f800000u) return {std::numeric_limits<float>::quiet_NaN(), 0.0f, false};
+  float amax;
+  std::memcpy(&amax, &amax_bits, sizeof amax);
+  const float d = amax / 127.0f;
+  const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+  return {d, inv <= std::numeric_limits<float>::max() ? inv : 0.0f, true};
+}
+
+// Stores the block of a non-finite act_scale: d = NaN, codes 0, sum 0.
+inline void store_non_finite_block(ActBlock* out) {
+  out->d = std::numeric_limits<float>::quiet_NaN();
+  out->sum = 0;
+  std::memset(out->q, 0, sizeof out->q);
+}
 
 // x[n] -> out[ceil(n / 32)] blocks; the tail of the last block is zero. Thread-safe.
 using QuantizeActsFn = void (*)(const float* x, int64_t n, ActBlock* out);

@@ -31,13 +31,6 @@ inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-inline float hmax8(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 inline int32_t hsum8i(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
@@ -65,13 +58,22 @@ void quantize_acts_avx2(const float* x, int64_t n, ActBlock* out) {
       src = tail;
     }
     __m256 v[4];
-    __m256 amax = _mm256_setzero_ps();
+    __m256i amax = _mm256_setzero_si256();  // max |x| as integer bits (act_scale): sees NaN/Inf
     for (int k = 0; k < 4; ++k) {
       v[k] = _mm256_loadu_ps(src + 8 * k);
-      amax = _mm256_max_ps(amax, _mm256_and_ps(v[k], abs_mask));
+      amax = _mm256_max_epu32(amax, _mm256_castps_si256(_mm256_and_ps(v[k], abs_mask)));
     }
-    const float d = hmax8(amax) / 127.0f;
-    const __m256 inv = _mm256_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
+    alignas(32) uint32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), amax);
+    uint32_t amax_bits = 0;
+    for (uint32_t l : lanes) amax_bits = l > amax_bits ? l : amax_bits;
+    const ActScale sc = act_scale(amax_bits);
+    if (!sc.finite) {
+      store_non_finite_block(&out[b]);
+      continue;
+    }
+    const float d = sc.d;
+    const __m256 inv = _mm256_set1_ps(sc.inv);
     __m256i q[4];
     for (int k = 0; k < 4; ++k)
       q[k] = _mm256_cvtps_epi32(

@@ -48,9 +48,16 @@ void quantize_acts_avx512(const float* x, int64_t n, ActBlock* out) {
     const __mmask16 m1 = m >= 32 ? __mmask16(0xffff) : m <= 16 ? __mmask16(0) : __mmask16((1u << (m - 16)) - 1);
     const __m512 v0 = _mm512_maskz_loadu_ps(m0, x + start);
     const __m512 v1 = _mm512_maskz_loadu_ps(m1, x + start + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    const float d = amax / 127.0f;
-    const __m512 inv = _mm512_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
+    // max |x| as integer bits (act_scale): NaN/Inf show up instead of being dropped by max_ps.
+    const __m512i abs_bits = _mm512_max_epu32(_mm512_castps_si512(_mm512_abs_ps(v0)),
+                                              _mm512_castps_si512(_mm512_abs_ps(v1)));
+    const ActScale s = act_scale(uint32_t(_mm512_reduce_max_epu32(abs_bits)));
+    if (!s.finite) {
+      store_non_finite_block(&out[b]);
+      continue;
+    }
+    const float d = s.d;
+    const __m512 inv = _mm512_set1_ps(s.inv);
     const __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].q), _mm512_cvtsepi32_epi8(q0));

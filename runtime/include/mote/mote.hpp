@@ -6,6 +6,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mote/mote.h"
 
@@ -37,6 +39,36 @@ class ModelHandle {
     mote_model_info i;
     check(mote_model_get_info(model_.get(), &i));
     return i;
+  }
+  // Text -> ids (mote_tokenize_ex): add_special adds BOS/EOS, parse_special turns control-token
+  // text into control ids (false for untrusted text).
+  std::vector<int32_t> tokenize(const std::string& text, bool add_special = true, bool parse_special = true) const {
+    std::vector<int32_t> ids(text.size() + 8);
+    size_t n = 0;
+    mote_status st = mote_tokenize_ex(model_.get(), text.data(), text.size(), add_special, parse_special,
+                                      ids.data(), ids.size(), &n);
+    if (st == MOTE_ERR_BUFFER_TOO_SMALL) {
+      ids.resize(n);
+      st = mote_tokenize_ex(model_.get(), text.data(), text.size(), add_special, parse_special, ids.data(),
+                            ids.size(), &n);
+    }
+    check(st);
+    ids.resize(n);
+    return ids;
+  }
+  // A conversation -> ids with the template's control tokens and plain message text
+  // (mote_chat_tokenize). Pairs of (role, content).
+  std::vector<int32_t> chat_tokenize(const std::vector<std::pair<std::string, std::string>>& messages,
+                                     bool add_generation_prompt = true) const {
+    std::vector<mote_chat_message> c;
+    for (const auto& [role, content] : messages) c.push_back({role.c_str(), content.c_str()});
+    size_t n = 0;
+    mote_status st = mote_chat_tokenize(model_.get(), c.data(), c.size(), add_generation_prompt, nullptr, 0, &n);
+    if (st != MOTE_ERR_BUFFER_TOO_SMALL && st != MOTE_OK) check(st);
+    std::vector<int32_t> ids(n);
+    check(mote_chat_tokenize(model_.get(), c.data(), c.size(), add_generation_prompt, ids.data(), ids.size(), &n));
+    ids.resize(n);
+    return ids;
   }
 
  private:
