@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -171,6 +172,40 @@ TEST_F(CApiTest, ChatTokenizeKeepsTypedControlTokensPlain) {
   p.max_tokens = 3;
   EXPECT_EQ(mote_generate_tokens(s, b.data(), b.size(), &p, nullptr, nullptr), MOTE_OK) << mote_last_error();
   mote_session_destroy(s);
+}
+
+TEST_F(CApiTest, NonFiniteLogitsAreAStatusNamingThePosition) {
+  // ds3_tiny with NaN in model.norm.weight[0] (F32, shard 2): every logits row is NaN.
+  const fs::path src = fs::path(MOTE_FIXTURES_DIR) / "ds3_tiny", ckpt = dir_ / "ds3_nan";
+  fs::create_directories(ckpt);
+  for (const auto& e : fs::directory_iterator(src)) fs::copy_file(e.path(), ckpt / e.path().filename());
+  const fs::path shard = ckpt / "model-00002-of-00002.safetensors";
+  std::string bytes = mote::test::read_file_bytes(shard);
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  const std::string header = bytes.substr(8, header_len);
+  const size_t at = header.find("\"data_offsets\":[", header.find("\"model.norm.weight\""));
+  ASSERT_NE(at, std::string::npos);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(bytes.data() + 8 + header_len + std::stoull(header.substr(at + 16)), &nan, sizeof nan);
+  mote::test::write_file_bytes(shard, bytes);
+  const std::string path = (dir_ / "nan.mote").string();
+  auto r = mote::test::run_command({MOTE_CONVERT_BIN, ckpt.string(), "-o", path, "--weights", "q8_0", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  mote_model* m = nullptr;
+  ASSERT_EQ(mote_model_open(path.c_str(), nullptr, &m), MOTE_OK) << mote_last_error();
+  mote_session* s = nullptr;
+  ASSERT_EQ(mote_session_create(m, nullptr, &s), MOTE_OK);
+  mote_generate_params p = mote_generate_params_default();
+  p.max_tokens = 4;
+  int calls = 0;
+  auto count = [](void* user, int32_t, const char*, size_t) { return ++*static_cast<int*>(user), 0; };
+  EXPECT_EQ(mote_generate(s, "Hello", 5, &p, count, &calls), MOTE_ERR_NON_FINITE);
+  EXPECT_NE(std::string(mote_last_error()).find("non-finite logits at position 5"), std::string::npos)
+      << mote_last_error();
+  EXPECT_EQ(calls, 0) << "no token was sampled from NaN logits";
+  mote_session_destroy(s);
+  mote_model_destroy(m);
 }
 
 TEST_F(CApiTest, OutOfRangeEnumValuesAreInvalidArguments) {
