@@ -10,6 +10,11 @@
 # it measures or makes it too slow:
 #   - ConverterMemory.* and MemoryBound.*: they bound peak RSS, and ASan's shadow memory,
 #     quarantine and redzones add hundreds of MiB of RSS, so the bounds do not apply;
+#   - HostileMoteTest.*: runs the CLI under setrlimit(RLIMIT_AS) to bound memory, and ASan's
+#     shadow memory needs terabytes of address space, so even the unmutated file aborts (the
+#     fuzz_mote_file target covers hostile files under ASan instead);
+#   - TextCliTest.InstalledPackageWorksWithFindPackage: builds an outside application without
+#     -fsanitize against the instrumented libmote.so, which the ASan runtime refuses to load;
 #   - the `real_shaped` label: real-width checkpoints with real tokenizers, minutes each under
 #     ASan's slowdown (the normal suite runs them);
 #   - the `benchmark` label: timing measurements, meaningless under instrumentation.
@@ -35,8 +40,11 @@ cmake --build "$BUILD_DIR" -j "$(nproc)"
 # test with a non-zero exit status that ctest shows with the report.
 # LSan is off because XNNPACK's and oneTBB's process-lifetime singletons (thread pools, code
 # caches) are never freed by design and would be reported at exit of every test binary.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0}"
+# handle_sigbus=0: the runtime installs its own SIGBUS handler for reads of a file truncated under
+# a mapped model (issue #12 item 8) and re-raises foreign faults; ASan's handler would turn those
+# into an ASan report and exit code instead of the signal the tests expect.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1:abort_on_error=0:handle_sigbus=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-EXCLUDE="${MOTE_ASAN_EXCLUDE:-^ConverterMemory\\.|^MemoryBound\\.}"
+EXCLUDE="${MOTE_ASAN_EXCLUDE:-^ConverterMemory\\.|^MemoryBound\\.|^HostileMoteTest\\.|InstalledPackageWorksWithFindPackage}"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 1800 \
   -LE 'real_shaped|benchmark' -E "$EXCLUDE" "$@"
