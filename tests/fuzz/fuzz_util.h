@@ -13,19 +13,20 @@ namespace mote::fuzz {
 
 // A file that the fuzz input is written to, for APIs that only take a path (Model::open,
 // SafetensorsFile::open). One per process, rewritten in place for each input, so a long run does
-// not create millions of files; in /dev/shm when it exists so no input touches the disk.
+// not create millions of files; in /dev/shm when it exists so no input touches the disk. It is
+// unlinked at once and opened through /proc/self/fd: a crashing input (the point of fuzzing)
+// skips destructors, and a named file would be left behind by every crash.
 class ScratchFile {
  public:
   explicit ScratchFile(const char* tag) {
     const char* dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    path_ = std::string(dir) + "/mote-fuzz-" + tag + "-" + std::to_string(getpid());
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    const std::string name = std::string(dir) + "/mote-fuzz-" + tag + "-" + std::to_string(getpid());
+    fd_ = ::open(name.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
     if (fd_ < 0) abort();
+    ::unlink(name.c_str());
+    path_ = "/proc/self/fd/" + std::to_string(fd_);
   }
-  ~ScratchFile() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-  }
+  ~ScratchFile() { ::close(fd_); }
   // Replaces the file's contents with `data`.
   const std::string& write(const uint8_t* data, size_t size) {
     if (ftruncate(fd_, 0) != 0) abort();
