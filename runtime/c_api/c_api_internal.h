@@ -28,6 +28,12 @@ struct mote_session {
   int64_t generated_tokens = 0;
   double prefill_seconds = 0;
   double decode_seconds = 0;
+  // The last generation call (mote_stats API version 3 fields).
+  mote_stop_reason stop_reason = MOTE_STOP_NONE;
+  int64_t last_prompt_tokens = 0;
+  int64_t last_reused_tokens = 0;
+  int64_t last_generated_tokens = 0;
+  int64_t context_shifts = 0;
 };
 
 namespace mote::capi {

@@ -17,9 +17,18 @@
  * - Enum-typed fields and arguments are validated as ints: a value outside the enumeration is
  *   MOTE_ERR_INVALID_ARGUMENT, never undefined behaviour.
  *
+ * - Only mote_* symbols are exported by libmote.
+ *
  * Version 2 (MOTE_API_VERSION 2) added parse_special (mote_tokenize_ex,
  * mote_generate_params.parse_special), mote_chat_tokenize, mote_generate_tokens and
  * MOTE_ERR_NON_FINITE, and fixed *out_len on MOTE_ERR_BUFFER_TOO_SMALL to include the NUL.
+ * Version 3 added conversations that continue (mote_session_truncate, mote_session_get_tokens,
+ * reuse_prefix, mote_chat_generate, context policy, mote_session_save/load), the token-level
+ * calls (mote_session_eval, mote_sampler_*), stop reasons and per-call figures in mote_stats,
+ * frequency_penalty, the expert policy, per-model threads, mote_version, the log callback and the
+ * load progress callback; the sampling default became greedy (see mote_sampling_params). Fields
+ * were appended to mote_model_params, mote_session_params, mote_sampling_params,
+ * mote_generate_params and mote_stats: code built against version 2 must be rebuilt.
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -31,7 +40,7 @@
 extern "C" {
 #endif
 
-#define MOTE_API_VERSION 2
+#define MOTE_API_VERSION 3
 
 typedef enum mote_status {
   MOTE_OK = 0,
@@ -49,6 +58,25 @@ typedef enum mote_status {
                                 the position */
 } mote_status;
 
+/* The library's version ("0.3.0") and the MOTE_API_VERSION it implements. An application built
+ * against an older header may compare mote_api_version() with its MOTE_API_VERSION. */
+const char* mote_version(void);
+int32_t mote_api_version(void);
+
+/* Logging. The runtime's diagnostics (warnings such as an unsupported MOTE_KERNELS value, load
+ * notes) go to `callback` when set, else to stderr ("mote: ..." lines, MOTE_LOG_WARN and more
+ * severe only). Process-wide; thread-safe to call at any time; the callback may be called from
+ * any thread that runs mote code, so it must be thread-safe itself. Messages have no trailing
+ * newline. A NULL callback restores stderr. Levels above max_level are not delivered. */
+typedef enum mote_log_level {
+  MOTE_LOG_ERROR = 0,
+  MOTE_LOG_WARN = 1,
+  MOTE_LOG_INFO = 2,
+  MOTE_LOG_DEBUG = 3
+} mote_log_level;
+typedef void (*mote_log_callback)(void* user_data, mote_log_level level, const char* message);
+mote_status mote_set_log_callback(mote_log_callback callback, void* user_data, mote_log_level max_level);
+
 /* A static English description of a status code ("ok", "corrupt file", ...). Never NULL. */
 const char* mote_status_string(mote_status status);
 /* The calling thread's message for its last failed call ("" if none). Valid until the next
@@ -60,16 +88,30 @@ typedef enum mote_backend { MOTE_BACKEND_CPU = 0, MOTE_BACKEND_CUDA = 1 } mote_b
 typedef struct mote_model mote_model;
 typedef struct mote_session mote_session;
 
+typedef enum mote_expert_policy {
+  MOTE_EXPERT_POLICY_LFU = 0, /* evict the least frequently used expert (default) */
+  MOTE_EXPERT_POLICY_LRU = 1  /* evict the least recently used expert */
+} mote_expert_policy;
+
+/* Load progress: fraction in [0, 1], non-decreasing, 1 at the end. Return nonzero to abort:
+ * mote_model_open then returns MOTE_ERR_CANCELLED and frees everything. Called on the opening
+ * thread. */
+typedef int (*mote_progress_callback)(void* user_data, float fraction);
+
 typedef struct mote_model_params {
-  int32_t n_threads;            /* kernel threads, 0 = all cores (default). Process-wide: a nonzero value
-                                   resizes the one kernel thread pool, so open such a model while no
-                                   other thread is generating */
+  int32_t n_threads;            /* kernel threads for this model's sessions, 0 = all cores (default).
+                                   Per model: each model runs its kernels on its own thread pool of
+                                   this size, so models with different counts coexist */
   uint64_t expert_budget_bytes; /* 0 = keep every routed expert resident */
   mote_backend backend;         /* MOTE_BACKEND_CPU */
   int32_t verify_checksums;     /* nonzero: check every segment checksum at open (full read) */
   const char* chat_template;    /* NULL: the family detected at conversion; else a family name */
   int32_t expert_prefetch;      /* with a budget: nonzero (default) reads the next layer's predicted experts ahead */
   int32_t expert_hot_slots;     /* with a budget: slots kept for the most used experts (default 0) */
+  /* --- API version 3 --- */
+  mote_expert_policy expert_policy;        /* with a budget: eviction policy (default LFU) */
+  mote_progress_callback progress_callback; /* may be NULL */
+  void* progress_user_data;
 } mote_model_params;
 
 mote_model_params mote_model_params_default(void);
@@ -125,11 +167,23 @@ mote_status mote_tokenize(const mote_model* model, const char* text, size_t text
 mote_status mote_detokenize(const mote_model* model, const int32_t* ids, size_t count, int skip_special,
                             char* out, size_t capacity, size_t* out_len);
 
+/* What generation does when the context is full. */
+typedef enum mote_context_policy {
+  MOTE_CONTEXT_ERROR = 0, /* the call fails with MOTE_ERR_OUT_OF_RANGE and a message (default) */
+  MOTE_CONTEXT_SHIFT = 1  /* keep the first n_keep tokens (the system prompt), drop the oldest half
+                             of the rest and re-evaluate what is kept, then go on; the result equals
+                             a fresh session fed the shortened token sequence */
+} mote_context_policy;
+
 typedef struct mote_session_params {
   int32_t max_context; /* tokens the KV cache holds; default 4096 */
   int32_t max_batch;   /* tokens per prefill pass; default 64 */
   int32_t mtp;         /* nonzero (default): speculative decoding with the model's MTP module when it
                           has one (greedy output unchanged; sampling keeps its distribution) */
+  /* --- API version 3 --- */
+  mote_context_policy context_policy; /* default MOTE_CONTEXT_ERROR */
+  int32_t n_keep;      /* with MOTE_CONTEXT_SHIFT: tokens at the start never dropped (default 0;
+                          mote_chat_generate keeps the rendered system prompt whatever this says) */
 } mote_session_params;
 
 mote_session_params mote_session_params_default(void);
@@ -139,18 +193,64 @@ void mote_session_destroy(mote_session* session);
 /* Forgets the conversation (KV cache and statistics). */
 mote_status mote_session_reset(mote_session* session);
 
+/* The conversation's token ids, oldest first: everything evaluated plus, after a generation, its
+ * last token (kept pending: it is evaluated at the start of the next call, so no token is lost
+ * between calls). Output rules as mote_tokenize. */
+mote_status mote_session_get_tokens(const mote_session* session, int32_t* ids, size_t capacity,
+                                    size_t* out_count);
+/* Keeps the first n_tokens of the conversation and forgets the rest (n_tokens <= the count
+ * mote_session_get_tokens returns; 0 = reset without clearing the statistics). With the MTP
+ * module this re-evaluates the last kept token to rebuild the draft state. */
+mote_status mote_session_truncate(mote_session* session, size_t n_tokens);
+
+/* Saves the conversation (tokens, KV cache rows in use, MTP state) with an identity of the model
+ * file; written to a temporary name and renamed, so `path` is either the old file or the new one.
+ * Loading into a session of the same model (max_context large enough) restores it exactly:
+ * generation continues as if the session had never stopped, with no re-evaluation. A file of
+ * another model, a corrupt or truncated file is an error naming the path and the field, and
+ * leaves the session unchanged. */
+mote_status mote_session_save(const mote_session* session, const char* path);
+mote_status mote_session_load(mote_session* session, const char* path);
+
+/* Token level: appends `ids` to the conversation (after any pending token) and evaluates them.
+ * all_positions 0: logits of the last id, vocab_size floats; 1: n_ids * vocab_size floats, row i
+ * for ids[i]. logits may be NULL (capacity 0) to evaluate only. MOTE_ERR_BUFFER_TOO_SMALL if
+ * capacity (in floats) is short, before any work. */
+mote_status mote_session_eval(mote_session* session, const int32_t* ids, size_t n_ids, int all_positions,
+                              float* logits, size_t capacity);
+
+/* The one default, shared by the C API and the mote CLI: greedy (temperature 0), so the same
+ * prompt gives the same text everywhere. Setting temperature > 0 samples; top_k 40, top_p 0.95
+ * and min_p 0.05 then apply (the CLI's --temp T uses the same values). */
 typedef struct mote_sampling_params {
-  float temperature;        /* 0 = greedy (default 0.8) */
-  int32_t top_k;            /* 0 = off (default 40) */
+  float temperature;        /* 0 = greedy (default 0) */
+  int32_t top_k;            /* 0 = off (default 40; used when temperature > 0) */
   float top_p;              /* 1 = off (default 0.95) */
   float min_p;              /* 0 = off (default 0.05) */
   float repetition_penalty; /* 1 = off */
-  float presence_penalty;   /* 0 = off */
+  float presence_penalty;   /* 0 = off; subtracted once from every token seen in the window */
   int32_t penalty_last_n;   /* tokens the penalties look back over (default 64) */
   uint64_t seed;            /* same seed, same model, same prompt -> same output */
+  /* --- API version 3 --- */
+  float frequency_penalty;  /* 0 = off; subtracted once per occurrence in the window (OpenAI's
+                               frequency_penalty) */
 } mote_sampling_params;
 
 mote_sampling_params mote_sampling_params_default(void);
+
+/* A sampler on given logits, for the token-level API: the same code mote_generate samples with.
+ * Stateful (the penalty window and the random stream), not thread-safe. */
+typedef struct mote_sampler mote_sampler;
+mote_status mote_sampler_create(const mote_model* model, const mote_sampling_params* params,
+                                mote_sampler** out_sampler);
+void mote_sampler_destroy(mote_sampler* sampler);
+/* Chooses a token from logits [n_logits] (n_logits = the model's vocab_size) and accepts it into
+ * the penalty window. NaN or Inf logits: MOTE_ERR_NON_FINITE. */
+mote_status mote_sampler_sample(mote_sampler* sampler, const float* logits, size_t n_logits, int32_t* out_token);
+/* Adds tokens the sampler did not choose (the prompt) to the penalty window. */
+mote_status mote_sampler_accept(mote_sampler* sampler, const int32_t* ids, size_t n_ids);
+/* Empties the penalty window and restarts the random stream from the seed. */
+mote_status mote_sampler_reset(mote_sampler* sampler);
 
 /* Called once per generated token with its text (may be empty while a UTF-8 sequence or a
  * possible stop string is held back; text is always valid UTF-8). Return nonzero to stop:
@@ -167,12 +267,20 @@ typedef struct mote_generate_params {
   int32_t parse_special;          /* parse control tokens in the prompt text (default 1: the prompt
                                      is trusted, e.g. from mote_chat_render); 0 for untrusted
                                      text. Ignored by mote_generate_tokens (API version 2) */
+  /* --- API version 3 --- */
+  int32_t reuse_prefix;           /* nonzero: the prompt is the whole conversation from its start,
+                                     not a continuation; the session keeps its longest common
+                                     prefix with it (at most all but the last prompt token) and
+                                     evaluates only the rest. add_special then applies as at
+                                     position 0. mote_chat_generate always reuses. */
 } mote_generate_params;
 
 mote_generate_params mote_generate_params_default(void);
 
 /* Appends the prompt text to the session's context and generates a continuation, streaming each
- * token through `callback` (may be NULL). MOTE_ERR_NON_FINITE: the logits at some position held
+ * token through `callback` (may be NULL). The session keeps every token: a following call
+ * continues after the last generated one. On MOTE_ERR_CANCELLED the tokens generated so far stay
+ * in the session and in mote_stats. MOTE_ERR_NON_FINITE: the logits at some position held
  * NaN or Inf (the message names the position); nothing is sampled from them. */
 mote_status mote_generate(mote_session* session, const char* prompt, size_t prompt_len,
                           const mote_generate_params* params, mote_token_callback callback, void* user_data);
@@ -200,6 +308,26 @@ mote_status mote_chat_render(const mote_model* model, const mote_chat_message* m
 mote_status mote_chat_tokenize(const mote_model* model, const mote_chat_message* messages, size_t count,
                                int add_generation_prompt, int32_t* ids, size_t capacity, size_t* out_count);
 
+/* Renders the conversation (add_generation_prompt), tokenizes it as mote_chat_tokenize does and
+ * generates the assistant's reply, evaluating only what the session does not already hold (the
+ * common prefix with its tokens is kept). Call it with the whole conversation each turn, the
+ * previous reply included as an "assistant" message. With MOTE_CONTEXT_SHIFT, when the rendered
+ * conversation plus max_tokens does not fit, the oldest non-system messages are left out (whole
+ * turns) until it does; during the reply the rendered system prompt is kept. */
+mote_status mote_chat_generate(mote_session* session, const mote_chat_message* messages, size_t count,
+                               const mote_generate_params* params, mote_token_callback callback,
+                               void* user_data);
+
+/* Why the last generation call ended. */
+typedef enum mote_stop_reason {
+  MOTE_STOP_NONE = 0,       /* no generation yet (or it failed before generating) */
+  MOTE_STOP_MAX_TOKENS = 1, /* max_tokens reached ("length") */
+  MOTE_STOP_EOS = 2,        /* an end-of-sequence token ("stop") */
+  MOTE_STOP_STRING = 3,     /* a stop string ("stop") */
+  MOTE_STOP_CANCELLED = 4,  /* the callback returned nonzero */
+  MOTE_STOP_ERROR = 5       /* an error after generation began (see mote_last_error) */
+} mote_stop_reason;
+
 typedef struct mote_stats {
   int64_t prompt_tokens;      /* processed by prefill since the last reset */
   int64_t generated_tokens;
@@ -208,8 +336,15 @@ typedef struct mote_stats {
   int64_t context_tokens;     /* tokens in the KV cache now */
   uint64_t kv_cache_bytes;    /* allocated by this session */
   uint64_t scratch_bytes;     /* activation buffers of this session */
-  uint64_t model_resident_bytes; /* weights mapped by the model */
+  uint64_t model_resident_bytes; /* model weight bytes in this process's memory now: the resident
+                                    pages of the file mapping plus the expert cache's slots */
   uint64_t peak_rss_bytes;    /* process peak resident set (VmHWM) */
+  /* --- API version 3 --- */
+  mote_stop_reason stop_reason;  /* of the last generation call */
+  int64_t last_prompt_tokens;    /* evaluated by the last call (after prefix reuse) */
+  int64_t last_reused_tokens;    /* kept from the session by the last call's prefix reuse */
+  int64_t last_generated_tokens; /* emitted by the last call, cancelled calls included */
+  int64_t context_shifts;        /* MOTE_CONTEXT_SHIFT shifts since the last reset */
 } mote_stats;
 
 mote_status mote_session_get_stats(const mote_session* session, mote_stats* out_stats);
