@@ -43,22 +43,6 @@ mote_status copy_ids(const std::vector<int32_t>& result, int32_t* ids, size_t ca
 
 }  // namespace mote::capi
 
-namespace {
-
-mote::SamplingParams to_sampling(const mote_sampling_params& p) {
-  mote::SamplingParams s;
-  s.temperature = p.temperature;
-  s.top_k = p.top_k;
-  s.top_p = p.top_p;
-  s.min_p = p.min_p;
-  s.repetition_penalty = p.repetition_penalty;
-  s.presence_penalty = p.presence_penalty;
-  s.penalty_last_n = p.penalty_last_n;
-  s.seed = p.seed;
-  return s;
-}
-
-}  // namespace
 
 MOTE_EXPORT mote_status mote_tokenize_ex(const mote_model* model, const char* text, size_t text_len, int add_special,
                                          int parse_special, int32_t* ids, size_t capacity, size_t* out_count) {
@@ -103,19 +87,6 @@ MOTE_EXPORT mote_status mote_detokenize(const mote_model* model, const int32_t* 
   });
 }
 
-MOTE_EXPORT mote_sampling_params mote_sampling_params_default(void) {
-  mote_sampling_params p{};
-  p.temperature = 0.8f;
-  p.top_k = 40;
-  p.top_p = 0.95f;
-  p.min_p = 0.05f;
-  p.repetition_penalty = 1.0f;
-  p.presence_penalty = 0.0f;
-  p.penalty_last_n = 64;
-  p.seed = 0;
-  return p;
-}
-
 MOTE_EXPORT mote_generate_params mote_generate_params_default(void) {
   mote_generate_params p{};
   p.sampling = mote_sampling_params_default();
@@ -133,7 +104,7 @@ namespace {
 // mote_generate_params -> runtime options; MOTE_OK or the argument error.
 mote_status generation_options(const mote_generate_params* params, mote::TextGenerationOptions* options) {
   const mote_generate_params p = params ? *params : mote_generate_params_default();
-  options->sampling = to_sampling(p.sampling);
+  options->sampling = mote::capi::to_sampling(p.sampling);
   options->max_tokens = p.max_tokens;
   options->ignore_eos = p.ignore_eos != 0;
   options->add_special = p.add_special != 0;

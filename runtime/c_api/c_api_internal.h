@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "session/engine.h"
 #include "mote/mote.h"
+#include "sampling/sampling_params.h"
 #include "session/session.h"
 
 #define MOTE_EXPORT extern "C" __attribute__((visibility("default")))
@@ -49,6 +50,9 @@ mote_status copy_out(const std::string& text, char* out, size_t capacity, size_t
 // Copies ids out: *out_count = ids needed (no terminator), MOTE_ERR_BUFFER_TOO_SMALL if short.
 mote_status copy_ids(const std::vector<int32_t>& result, int32_t* ids, size_t capacity, size_t* out_count,
                      const char* fn);
+
+// mote_sampling_params -> runtime SamplingParams (c_api_sampler.cpp); validated by the Sampler.
+SamplingParams to_sampling(const mote_sampling_params& p);
 
 // Runs `body` (returning mote_status); any exception becomes MOTE_ERR_OUT_OF_MEMORY or
 // MOTE_ERR_INTERNAL with its message, so nothing propagates into C callers.
