@@ -42,13 +42,17 @@ bool use_mtp(const Model& model, const Args& args) { return model.has_mtp() && !
 TextGenerationOptions generation_options(const Args& args) {
   TextGenerationOptions o;
   o.max_tokens = parse_int("-n", args.get("-n", "256"), 1, 1 << 20);
+  // The defaults are the C API's (mote_sampling_params_default): greedy unless --temp T > 0, and
+  // then top-k 40, top-p 0.95, min-p 0.05, so the same settings give the same text in both.
+  // (The filters do not change a greedy choice.)
   SamplingParams& s = o.sampling;
   s.temperature = parse_float("--temp", args.get("--temp", "0"));
-  s.top_k = int32_t(parse_int("--top-k", args.get("--top-k", "0"), 0, 1 << 30));
-  s.top_p = parse_float("--top-p", args.get("--top-p", "1"));
-  s.min_p = parse_float("--min-p", args.get("--min-p", "0"));
+  s.top_k = int32_t(parse_int("--top-k", args.get("--top-k", "40"), 0, 1 << 30));
+  s.top_p = parse_float("--top-p", args.get("--top-p", "0.95"));
+  s.min_p = parse_float("--min-p", args.get("--min-p", "0.05"));
   s.repetition_penalty = parse_float("--repeat-penalty", args.get("--repeat-penalty", "1"));
   s.presence_penalty = parse_float("--presence-penalty", args.get("--presence-penalty", "0"));
+  s.frequency_penalty = parse_float("--frequency-penalty", args.get("--frequency-penalty", "0"));
   s.seed = uint64_t(parse_int("--seed", args.get("--seed", "0"), 0, INT64_MAX));
   if (args.has("--stop")) o.stop.push_back(args.get("--stop"));
   o.ignore_eos = args.has("--ignore-eos");

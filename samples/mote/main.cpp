@@ -34,8 +34,9 @@ void usage(FILE* out) {
                "  tokenize FILE --text \"...\" [--no-special]     prints token ids (--no-special: no BOS, control\n"
                "                     tokens as plain text; --parse-special / --no-parse-special override the latter)\n"
                "  chat FILE [--system TEXT] [--chat-template NAME] interactive chat; /reset /stats /quit\n"
-               "sampling flags (run -p, chat): --temp T (0 = greedy, default) --top-k K --top-p P --min-p P\n"
-               "  --repeat-penalty R --presence-penalty P --seed S --ctx N --ignore-eos\n"
+               "sampling flags (run -p, chat): --temp T (0 = greedy, default) --top-k K (40) --top-p P (0.95)\n"
+               "  --min-p P (0.05) --repeat-penalty R --presence-penalty P --frequency-penalty F --seed S\n"
+               "  --ctx N --ignore-eos\n"
                "  --no-mtp: no speculative decoding (default: the MTP module drafts when the model has one)\n"
                "expert flags (logits, run, chat, bench): --expert-budget SIZE caps routed-expert memory (SIZE\n"
                "  like 512M, 2G or bytes; default: every expert resident); with a budget: --expert-policy\n"
@@ -70,8 +71,8 @@ int main(int argc, char** argv) {
       return cmd_bench(parse_args(argc, argv, 2, plus_experts({"--prompt", "--gen", "--seed"}),
                                   switches({"--mtp-compare"})));
     const std::vector<std::string> sampling = {"-n", "--temp", "--top-k", "--top-p", "--min-p", "--seed",
-                                               "--repeat-penalty", "--presence-penalty", "--ctx", "--stop",
-                                               "--chat-template"};
+                                               "--repeat-penalty", "--presence-penalty", "--frequency-penalty",
+                                               "--ctx", "--stop", "--chat-template"};
     auto with = [&](std::vector<std::string> flags) {
       flags.insert(flags.end(), sampling.begin(), sampling.end());
       return plus_experts(flags);
