@@ -4,7 +4,12 @@
 #include <cstring>
 
 #include "c_api/c_api_internal.h"
+#include "core/log.h"
 #include "kernels/kernels.h"
+
+#ifndef MOTE_VERSION_STRING
+#error "MOTE_VERSION_STRING (the project version) comes from runtime/CMakeLists.txt"
+#endif
 
 namespace mote::capi {
 
@@ -56,6 +61,46 @@ MOTE_EXPORT const char* mote_status_string(mote_status status) {
 
 MOTE_EXPORT const char* mote_last_error(void) { return mote::capi::t_last_error.c_str(); }
 
+MOTE_EXPORT const char* mote_version(void) { return MOTE_VERSION_STRING; }
+
+MOTE_EXPORT int32_t mote_api_version(void) { return MOTE_API_VERSION; }
+
+namespace {
+
+// The application's log callback. Written only under the log sink's mutex (set_log_sink's
+// guarantee: once it returns, the previous callback is never called again), read by the sink
+// under that same mutex.
+struct CLogSink {
+  mote_log_callback callback = nullptr;
+  void* user_data = nullptr;
+};
+CLogSink g_log_sink;
+
+void c_log_sink(void* user, mote::LogLevel level, const char* message) {
+  const CLogSink* sink = static_cast<const CLogSink*>(user);
+  sink->callback(sink->user_data, static_cast<mote_log_level>(int(level)), message);
+}
+
+}  // namespace
+
+MOTE_EXPORT mote_status mote_set_log_callback(mote_log_callback callback, void* user_data, mote_log_level max_level) {
+  return guarded("mote_set_log_callback", [&]() -> mote_status {
+    const int level = raw_enum_value(max_level);
+    if (level < int(MOTE_LOG_ERROR) || level > int(MOTE_LOG_DEBUG))
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_set_log_callback: max_level " + std::to_string(level) +
+                                                 " is not a mote_log_level value");
+    std::lock_guard<std::recursive_mutex> lock(mote::detail::log_state().mutex);
+    g_log_sink.callback = callback;
+    g_log_sink.user_data = user_data;
+    if (callback == nullptr) {
+      mote::set_log_sink(nullptr, nullptr, static_cast<mote::LogLevel>(level));
+    } else {
+      mote::set_log_sink(c_log_sink, &g_log_sink, static_cast<mote::LogLevel>(level));
+    }
+    return MOTE_OK;
+  });
+}
+
 MOTE_EXPORT mote_model_params mote_model_params_default(void) {
   mote_model_params p{};
   p.n_threads = 0;
@@ -65,8 +110,50 @@ MOTE_EXPORT mote_model_params mote_model_params_default(void) {
   p.chat_template = nullptr;
   p.expert_prefetch = 1;
   p.expert_hot_slots = 0;
+  p.expert_policy = MOTE_EXPERT_POLICY_LFU;
+  p.progress_callback = nullptr;
+  p.progress_user_data = nullptr;
   return p;
 }
+
+namespace {
+
+// Share of the load progress (mote_model_params.progress_callback) that Model::open reports;
+// the rest is the tokenizer and chat template, reported as done when Engine::open returns.
+constexpr float kModelOpenShare = 0.9f;
+
+// mote_model_params -> EngineOptions, every field validated (the error names it).
+mote_status engine_options(const mote_model_params& p, mote::EngineOptions* options) {
+  if (p.n_threads < 0) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: n_threads must be >= 0");
+  const int backend = raw_enum_value(p.backend);
+  if (backend != int(MOTE_BACKEND_CPU) && backend != int(MOTE_BACKEND_CUDA))
+    return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: backend " + std::to_string(backend) +
+                                               " is not a mote_backend value");
+  if (backend != int(MOTE_BACKEND_CPU))
+    return fail(MOTE_ERR_UNSUPPORTED, "mote_model_open: only MOTE_BACKEND_CPU is available in this build");
+  if (p.expert_hot_slots < 0)
+    return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: expert_hot_slots must be >= 0");
+  const int policy = raw_enum_value(p.expert_policy);
+  if (policy != int(MOTE_EXPERT_POLICY_LFU) && policy != int(MOTE_EXPERT_POLICY_LRU))
+    return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: expert_policy " + std::to_string(policy) +
+                                               " is not a mote_expert_policy value");
+  options->model.verify_checksums = p.verify_checksums != 0;
+  options->model.expert_budget_bytes = p.expert_budget_bytes;
+  options->model.expert_prefetch = p.expert_prefetch != 0;
+  options->model.expert_hot_slots = p.expert_hot_slots;
+  options->model.expert_policy = policy == int(MOTE_EXPERT_POLICY_LRU) ? mote::EvictionKind::kLru : mote::EvictionKind::kLfu;
+  if (p.progress_callback != nullptr) {
+    const mote_progress_callback callback = p.progress_callback;
+    void* const user_data = p.progress_user_data;
+    options->model.progress = [callback, user_data](float fraction) {
+      return callback(user_data, fraction * kModelOpenShare) == 0;
+    };
+  }
+  if (p.chat_template != nullptr) options->chat_template = p.chat_template;
+  return MOTE_OK;
+}
+
+}  // namespace
 
 MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_params* params, mote_model** out_model) {
   return guarded("mote_model_open", [&]() -> mote_status {
@@ -74,27 +161,22 @@ MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_param
     *out_model = nullptr;
     if (path == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: path is NULL");
     const mote_model_params p = params ? *params : mote_model_params_default();
-    if (p.n_threads < 0) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: n_threads must be >= 0");
-    if (p.n_threads > 0) mote::kernels::set_num_threads(p.n_threads);  // 0: leave the default (all cores)
-    const int backend = raw_enum_value(p.backend);
-    if (backend != int(MOTE_BACKEND_CPU) && backend != int(MOTE_BACKEND_CUDA))
-      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: backend " + std::to_string(backend) +
-                                                 " is not a mote_backend value");
-    if (backend != int(MOTE_BACKEND_CPU))
-      return fail(MOTE_ERR_UNSUPPORTED, "mote_model_open: only MOTE_BACKEND_CPU is available in this build");
     mote::EngineOptions options;
-    options.model.verify_checksums = p.verify_checksums != 0;
-    options.model.expert_budget_bytes = p.expert_budget_bytes;
-    if (p.expert_hot_slots < 0)
-      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: expert_hot_slots must be >= 0");
-    options.model.expert_prefetch = p.expert_prefetch != 0;
-    options.model.expert_hot_slots = p.expert_hot_slots;
-    if (p.chat_template != nullptr) options.chat_template = p.chat_template;
+    if (mote_status st = engine_options(p, &options); st != MOTE_OK) return st;
+    auto handle = std::make_unique<mote_model>();
+    // n_threads 0: no pool of its own, the process-wide arena (all cores) runs its kernels.
+    if (p.n_threads > 0) handle->threads = std::make_unique<mote::kernels::ThreadPool>(p.n_threads);
     auto engine = mote::Engine::open(path, options);
     if (!engine) return from_status(engine.status());
-    auto handle = std::make_unique<mote_model>();
     handle->engine = std::move(engine).value();
     handle->params = p;
+    if (p.progress_callback != nullptr && p.progress_callback(p.progress_user_data, 1.0f) != 0)
+      return fail(MOTE_ERR_CANCELLED, std::string(path) + ": model open cancelled by the progress callback");
+    if (mote::log_enabled(mote::LogLevel::kInfo)) {
+      const int threads = handle->threads ? handle->threads->size() : mote::kernels::num_threads();
+      mote::log(mote::LogLevel::kInfo, std::string(path) + ": " + std::to_string(threads) + " kernel threads (" +
+                                           (handle->threads ? "the model's own pool)" : "the process-wide pool)"));
+    }
     *out_model = handle.release();
     return MOTE_OK;
   });
@@ -150,6 +232,8 @@ MOTE_EXPORT mote_session_params mote_session_params_default(void) {
   p.max_context = 4096;
   p.max_batch = 64;
   p.mtp = 1;
+  p.context_policy = MOTE_CONTEXT_ERROR;
+  p.n_keep = 0;
   return p;
 }
 
@@ -164,11 +248,20 @@ MOTE_EXPORT mote_status mote_session_create(mote_model* model, const mote_sessio
     options.max_context = p.max_context;
     options.max_batch = p.max_batch;
     options.mtp = p.mtp != 0 && model->model().has_mtp();
+    const int policy = raw_enum_value(p.context_policy);
+    if (policy != int(MOTE_CONTEXT_ERROR) && policy != int(MOTE_CONTEXT_SHIFT))
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_session_create: context_policy " + std::to_string(policy) +
+                                                 " is not a mote_context_policy value");
+    if (p.n_keep < 0 || p.n_keep > p.max_context)
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_session_create: n_keep " + std::to_string(p.n_keep) +
+                                                 " must be in [0, max_context]");
     auto session = mote::Session::create(model->model(), options);
     if (!session) return from_status(session.status());
     auto handle = std::make_unique<mote_session>();
     handle->owner = model;
     handle->session = std::move(session).value();
+    handle->context_policy = static_cast<mote_context_policy>(policy);
+    handle->n_keep = p.n_keep;
     *out_session = handle.release();
     return MOTE_OK;
   });
@@ -182,6 +275,9 @@ MOTE_EXPORT mote_status mote_session_reset(mote_session* session) {
     session->session->reset();
     session->prompt_tokens = session->generated_tokens = 0;
     session->prefill_seconds = session->decode_seconds = 0;
+    session->stop_reason = MOTE_STOP_NONE;
+    session->last_prompt_tokens = session->last_reused_tokens = session->last_generated_tokens = 0;
+    session->context_shifts = 0;
     return MOTE_OK;
   });
 }
@@ -195,13 +291,18 @@ MOTE_EXPORT mote_status mote_session_get_stats(const mote_session* session, mote
     s.generated_tokens = session->generated_tokens;
     s.prefill_tok_s = session->prefill_seconds > 0 ? double(session->prompt_tokens) / session->prefill_seconds : 0;
     s.decode_tok_s = session->decode_seconds > 0 ? double(session->generated_tokens) / session->decode_seconds : 0;
-    s.context_tokens = session->session->position();
+    s.context_tokens = int64_t(session->session->tokens().size());  // pending tokens included
     s.kv_cache_bytes = session->session->kv_cache_bytes();
     s.scratch_bytes = session->session->scratch_bytes();
-    s.model_resident_bytes = session->owner->model().file().file_size();
+    s.model_resident_bytes = session->owner->model().resident_bytes();
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     s.peak_rss_bytes = uint64_t(usage.ru_maxrss) * 1024;
+    s.stop_reason = session->stop_reason;
+    s.last_prompt_tokens = session->last_prompt_tokens;
+    s.last_reused_tokens = session->last_reused_tokens;
+    s.last_generated_tokens = session->last_generated_tokens;
+    s.context_shifts = session->context_shifts;
     *out_stats = s;
     return MOTE_OK;
   });

@@ -1,4 +1,5 @@
 // C API: chat rendering (text) and chat tokenization (ids, message fields kept plain).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -70,5 +71,75 @@ MOTE_EXPORT mote_status mote_chat_tokenize(const mote_model* model, const mote_c
         mote::tokenize_chat(*family, list, render_options(model, add_generation_prompt), **tokenizer, &result);
     if (!st) return from_status(st);
     return mote::capi::copy_ids(result, ids, capacity, out_count, "mote_chat_tokenize");
+  });
+}
+
+namespace {
+
+// Token count of the rendered system prompt: the common prefix of `ids` with the rendering of the
+// leading system messages alone (0 without any, or when the family cannot render them alone).
+size_t system_prefix_tokens(mote::ChatFamily family, const std::vector<mote::ChatMessage>& list,
+                            const mote::ChatRenderOptions& options, const mote::Tokenizer& tok,
+                            const std::vector<int32_t>& ids) {
+  size_t n_system = 0;
+  while (n_system < list.size() && list[n_system].role == "system") ++n_system;
+  if (n_system == 0) return 0;
+  mote::ChatRenderOptions alone = options;
+  alone.add_generation_prompt = false;
+  std::vector<int32_t> system_ids;
+  const std::span<const mote::ChatMessage> head(list.data(), n_system);
+  if (!mote::tokenize_chat(family, head, alone, tok, &system_ids)) return 0;
+  size_t common = 0;
+  while (common < system_ids.size() && common < ids.size() && system_ids[common] == ids[common]) ++common;
+  return common;
+}
+
+// Drops the oldest turn after the leading system messages: one user message and every message up
+// to the next user message. False when only the last user turn is left.
+bool drop_oldest_turn(std::vector<mote::ChatMessage>& list) {
+  size_t first = 0;
+  while (first < list.size() && list[first].role == "system") ++first;
+  size_t next = first + 1;
+  while (next < list.size() && list[next].role != "user") ++next;
+  if (next >= list.size()) return false;
+  list.erase(list.begin() + std::ptrdiff_t(first), list.begin() + std::ptrdiff_t(next));
+  return true;
+}
+
+}  // namespace
+
+MOTE_EXPORT mote_status mote_chat_generate(mote_session* session, const mote_chat_message* messages, size_t count,
+                                           const mote_generate_params* params, mote_token_callback callback,
+                                           void* user_data) {
+  return guarded("mote_chat_generate", [&]() -> mote_status {
+    if (session == nullptr || (messages == nullptr && count > 0))
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_chat_generate: NULL argument");
+    if (count == 0) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_chat_generate: no messages");
+    const mote_model* model = session->owner;
+    auto family = model->engine->chat_family();
+    if (!family) return from_status(family.status());
+    auto tokenizer = model->engine->require_tokenizer();
+    if (!tokenizer) return from_status(tokenizer.status());
+    std::vector<mote::ChatMessage> list;
+    if (mote_status st = to_messages(messages, count, "mote_chat_generate", &list); st != MOTE_OK) return st;
+    const mote::ChatRenderOptions options = render_options(model, 1);
+    std::vector<int32_t> ids;
+    if (const mote::Status st = mote::tokenize_chat(*family, list, options, **tokenizer, &ids); !st)
+      return from_status(st);
+    const int64_t max_context = session->session->max_context();
+    const int32_t max_tokens = params ? params->max_tokens : mote_generate_params_default().max_tokens;
+    // Room for the reply (at most half the context: longer replies shift as they go).
+    const int64_t room = std::max<int64_t>(1, std::min<int64_t>(max_tokens, max_context / 2));
+    while (session->context_policy == MOTE_CONTEXT_SHIFT && int64_t(ids.size()) + room > max_context &&
+           drop_oldest_turn(list)) {
+      if (const mote::Status st = mote::tokenize_chat(*family, list, options, **tokenizer, &ids); !st)
+        return from_status(st);
+    }
+    const size_t system_tokens = system_prefix_tokens(*family, list, options, **tokenizer, ids);
+    return mote::capi::run_generation(session, params, callback, user_data, [&](auto& run_options, const auto& on_token) {
+      run_options.reuse_prefix = true;
+      run_options.n_keep = std::max<int64_t>(run_options.n_keep, int64_t(system_tokens));
+      return mote::generate_from_ids(*model->engine, *session->session, ids, run_options, on_token);
+    });
   });
 }

@@ -96,6 +96,7 @@ MOTE_EXPORT mote_generate_params mote_generate_params_default(void) {
   p.ignore_eos = 0;
   p.add_special = 1;
   p.parse_special = 1;
+  p.reuse_prefix = 0;
   return p;
 }
 
@@ -109,6 +110,7 @@ mote_status generation_options(const mote_generate_params* params, mote::TextGen
   options->ignore_eos = p.ignore_eos != 0;
   options->add_special = p.add_special != 0;
   options->parse_special = p.parse_special != 0;
+  options->reuse_prefix = p.reuse_prefix != 0;
   for (size_t i = 0; i < p.n_stop; ++i) {
     if (p.stop == nullptr || p.stop[i] == nullptr)
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_generate: stop string " + std::to_string(i) + " is NULL");
@@ -117,28 +119,57 @@ mote_status generation_options(const mote_generate_params* params, mote::TextGen
   return MOTE_OK;
 }
 
-// Runs `run(options, on_token)` (generate_text or generate_from_ids) and adds up the statistics.
-template <typename Run>
+mote_stop_reason to_stop_reason(mote::StopReason reason) {
+  switch (reason) {
+    case mote::StopReason::kMaxTokens: return MOTE_STOP_MAX_TOKENS;
+    case mote::StopReason::kEos: return MOTE_STOP_EOS;
+    case mote::StopReason::kStopString: return MOTE_STOP_STRING;
+    case mote::StopReason::kCancelled: return MOTE_STOP_CANCELLED;
+  }
+  return MOTE_STOP_NONE;
+}
+
+}  // namespace
+
+namespace mote::capi {
+
 mote_status run_generation(mote_session* session, const mote_generate_params* params, mote_token_callback callback,
-                           void* user_data, Run&& run) {
+                           void* user_data, const GenerationRun& run) {
+  session->stop_reason = MOTE_STOP_NONE;
+  session->last_prompt_tokens = session->last_reused_tokens = session->last_generated_tokens = 0;
   mote::TextGenerationOptions options;
   if (mote_status st = generation_options(params, &options); st != MOTE_OK) return st;
-  mote::TokenCallback on_token;
-  if (callback != nullptr) {
-    on_token = [&](int32_t token, std::string_view text) {
-      return callback(user_data, token, text.data(), text.size()) == 0;
-    };
-  }
+  options.context_shift = session->context_policy == MOTE_CONTEXT_SHIFT;
+  options.n_keep = session->n_keep;
+  int64_t streamed = 0;  // tokens the callback saw: the count an error mid-generation reports
+  mote::TokenCallback on_token = [&](int32_t token, std::string_view text) {
+    if (token >= 0) ++streamed;
+    return callback == nullptr || callback(user_data, token, text.data(), text.size()) == 0;
+  };
   auto result = run(options, on_token);
-  if (!result) return from_status(result.status());
+  if (!result) {
+    if (streamed > 0) session->stop_reason = MOTE_STOP_ERROR;
+    session->last_generated_tokens = streamed;
+    return from_status(result.status());
+  }
   session->prompt_tokens += result->prompt_tokens;
   session->generated_tokens += result->generated_tokens;
   session->prefill_seconds += result->prefill_seconds;
   session->decode_seconds += result->decode_seconds;
+  session->context_shifts += result->context_shifts;
+  session->stop_reason = to_stop_reason(result->reason);
+  session->last_prompt_tokens = result->prompt_tokens;
+  session->last_reused_tokens = result->reused_tokens;
+  session->last_generated_tokens = result->generated_tokens;
+  if (result->reason == mote::StopReason::kCancelled)
+    return fail(MOTE_ERR_CANCELLED, "generation cancelled by the token callback after " +
+                                        std::to_string(result->generated_tokens) + " tokens");
   return MOTE_OK;
 }
 
-}  // namespace
+}  // namespace mote::capi
+
+using mote::capi::run_generation;
 
 MOTE_EXPORT mote_status mote_generate(mote_session* session, const char* prompt, size_t prompt_len,
                                       const mote_generate_params* params, mote_token_callback callback,
@@ -146,8 +177,9 @@ MOTE_EXPORT mote_status mote_generate(mote_session* session, const char* prompt,
   return guarded("mote_generate", [&]() -> mote_status {
     if (session == nullptr || (prompt == nullptr && prompt_len > 0))
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_generate: NULL argument");
+    const mote::capi::ModelThreadsScope threads(session->owner);  // the model's kernel threads
     const std::string_view text(prompt ? prompt : "", prompt_len);
-    return run_generation(session, params, callback, user_data, [&](const auto& options, const auto& on_token) {
+    return run_generation(session, params, callback, user_data, [&](auto& options, const auto& on_token) {
       return mote::generate_text(*session->owner->engine, *session->session, text, options, on_token);
     });
   });
@@ -159,8 +191,9 @@ MOTE_EXPORT mote_status mote_generate_tokens(mote_session* session, const int32_
   return guarded("mote_generate_tokens", [&]() -> mote_status {
     if (session == nullptr || (prompt_ids == nullptr && n_ids > 0))
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_generate_tokens: NULL argument");
+    const mote::capi::ModelThreadsScope threads(session->owner);  // the model's kernel threads
     const std::span<const int32_t> ids(prompt_ids, n_ids);
-    return run_generation(session, params, callback, user_data, [&](const auto& options, const auto& on_token) {
+    return run_generation(session, params, callback, user_data, [&](auto& options, const auto& on_token) {
       return mote::generate_from_ids(*session->owner->engine, *session->session, ids, options, on_token);
     });
   });

@@ -3,28 +3,36 @@
 #pragma once
 
 #include <exception>
+#include <functional>
 #include <memory>
 #include <new>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "kernels/kernels.h"
 #include "session/engine.h"
 #include "mote/mote.h"
 #include "sampling/sampling_params.h"
 #include "session/session.h"
+#include "session/text_generation.h"
 
 #define MOTE_EXPORT extern "C" __attribute__((visibility("default")))
 
 struct mote_model {
   std::unique_ptr<mote::Engine> engine;  // model + tokenizer + chat family
   mote_model_params params;
+  // The kernel threads of this model's calls (n_threads > 0); null: the process-wide arena (all
+  // cores). Declared after engine so it is destroyed first (no kernel runs by then).
+  std::unique_ptr<mote::kernels::ThreadPool> threads;
   const mote::Model& model() const { return engine->model(); }
 };
 
 struct mote_session {
   mote_model* owner = nullptr;
   std::unique_ptr<mote::Session> session;
+  mote_context_policy context_policy = MOTE_CONTEXT_ERROR;
+  int32_t n_keep = 0;
   int64_t prompt_tokens = 0;
   int64_t generated_tokens = 0;
   double prefill_seconds = 0;
@@ -51,8 +59,36 @@ mote_status copy_out(const std::string& text, char* out, size_t capacity, size_t
 mote_status copy_ids(const std::vector<int32_t>& result, int32_t* ids, size_t capacity, size_t* out_count,
                      const char* fn);
 
+// One generation call (generate_text, generate_from_ids, chat) given the options built from the
+// caller's params (the run may adjust them, e.g. n_keep); see run_generation.
+using GenerationRun = std::function<mote::Result<mote::TextGenerationResult>(mote::TextGenerationOptions& options,
+                                                                             const mote::TokenCallback& on_token)>;
+// Builds the options from `params` and the session's context policy, runs `run`, and records the
+// statistics and stop reason, for cancelled calls too (c_api_generate.cpp).
+mote_status run_generation(mote_session* session, const mote_generate_params* params, mote_token_callback callback,
+                           void* user_data, const GenerationRun& run);
+
 // mote_sampling_params -> runtime SamplingParams (c_api_sampler.cpp); validated by the Sampler.
 SamplingParams to_sampling(const mote_sampling_params& p);
+
+// While alive, the kernels this thread runs use `model`'s thread pool (mote_model_params.n_threads;
+// the process-wide arena for n_threads 0 or a NULL model). Every entry point that runs kernels
+// (generation, evaluation, truncation, loading a session) holds one for its session's model, so
+// models opened with different thread counts run side by side. Scopes nest; allocates nothing.
+class ModelThreadsScope {
+ public:
+  explicit ModelThreadsScope(const mote_model* model) : scope_(model != nullptr ? model->threads.get() : nullptr) {}
+
+ private:
+  mote::kernels::ThreadPoolScope scope_;
+};
+
+// fn() under ModelThreadsScope(model); returns what fn returns.
+template <typename F>
+auto with_model_threads(const mote_model* model, F&& fn) {
+  const ModelThreadsScope scope(model);
+  return fn();
+}
 
 // Runs `body` (returning mote_status); any exception becomes MOTE_ERR_OUT_OF_MEMORY or
 // MOTE_ERR_INTERNAL with its message, so nothing propagates into C callers.

@@ -45,13 +45,15 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   s->arena_ = allocate<float>(size.floats);
   s->int_arena_ = allocate<int32_t>(size.ints);
   s->logits_ = allocate<float>(hp.vocab_size);
-  if (!s->kv_cache_ || !s->arena_ || !s->int_arena_ || !s->logits_)
+  s->tokens_ = allocate<int32_t>(C + 1);
+  if (!s->kv_cache_ || !s->arena_ || !s->int_arena_ || !s->logits_ || !s->tokens_)
     return Status(StatusCode::kOutOfMemory,
                   "session: cannot allocate " + std::to_string((kv_floats + size.floats) * 4 / (1 << 20)) +
                       " MiB (KV cache for max_context " + std::to_string(C) + " + scratch)");
   s->scratch_ = models::carve_forward_scratch(hp, T, C, s->arena_.get(), s->int_arena_.get());
   s->kv_cache_bytes_ = uint64_t(kv_floats) * sizeof(float);
-  s->scratch_bytes_ = uint64_t(size.floats + hp.vocab_size) * sizeof(float) + uint64_t(size.ints) * sizeof(int32_t);
+  s->scratch_bytes_ = uint64_t(size.floats + hp.vocab_size) * sizeof(float) +
+                      uint64_t(size.ints + C + 1) * sizeof(int32_t);
   if (options.mtp) MOTE_RETURN_IF_ERROR(s->allocate_mtp());
   return s;
 }
@@ -75,8 +77,8 @@ Status Session::allocate_mtp() {
 }
 
 Status Session::check_room(int64_t n_tokens) const {
-  if (position_ + n_tokens > options_.max_context)
-    return out_of_range("context full: " + std::to_string(position_) + " tokens held + " +
+  if (n_tokens_ + n_tokens > options_.max_context)
+    return out_of_range("context full: " + std::to_string(n_tokens_) + " tokens held + " +
                         std::to_string(n_tokens) + " new > max_context " + std::to_string(options_.max_context));
   return Status::ok();
 }
@@ -94,7 +96,25 @@ Status Session::prefill(std::span<const int32_t> ids, float* logits, LogitsMode 
   if (mode != LogitsMode::kNone && logits == nullptr) return invalid_argument("prefill: logits buffer is null");
   MOTE_RETURN_IF_ERROR(check_ids(ids));
   MOTE_RETURN_IF_ERROR(check_room(int64_t(ids.size())));
-  const int64_t n = int64_t(ids.size()), vocab = vocab_size();
+  const int64_t before = n_tokens_;
+  std::copy(ids.begin(), ids.end(), tokens_.get() + n_tokens_);
+  n_tokens_ += int64_t(ids.size());
+  Status st = Status::ok();
+  if (mode == LogitsMode::kAll && before > position_) st = evaluate(before, LogitsMode::kNone, nullptr);
+  if (st) st = evaluate(n_tokens_, mode, logits);
+  if (!st) n_tokens_ = before;  // the pending tokens evaluated so far stay evaluated
+  return st;
+}
+
+Status Session::evaluate_pending(float* logits) {
+  if (n_tokens_ == position_) return invalid_argument("evaluate_pending: no pending token");
+  if (logits == nullptr) return invalid_argument("evaluate_pending: logits buffer is null");
+  if (n_tokens_ > options_.max_context) return check_room(0);
+  return evaluate(n_tokens_, LogitsMode::kLast, logits);
+}
+
+Status Session::evaluate(int64_t end, LogitsMode mode, float* logits) {
+  const int64_t n = end - position_, vocab = vocab_size();
   const int64_t start = position_;
   for (int64_t first = 0; first < n; first += options_.max_batch) {
     const int64_t count = std::min(options_.max_batch, n - first);
@@ -103,9 +123,9 @@ Status Session::prefill(std::span<const int32_t> ids, float* logits, LogitsMode 
                             : last_chunk               ? mode
                                                        : LogitsMode::kNone;
     float* out = mode == LogitsMode::kAll ? logits + first * vocab : logits;
-    Status st = mtp_cache_ ? forward_chunk_mtp(ids.data() + first, count, chunk_mode, out)
-                           : models::forward(model_, ids.data() + first, count, position_, kv_cache_.get(), scratch_,
-                                             chunk_mode, out);
+    const int32_t* ids = tokens_.get() + position_;
+    Status st = mtp_cache_ ? forward_chunk_mtp(ids, count, chunk_mode, out)
+                           : models::forward(model_, ids, count, position_, kv_cache_.get(), scratch_, chunk_mode, out);
     if (st) st = model_.file().check_mapping();  // the file shrank under the forward: garbage out
     if (!st) {  // an expert read error: forget this call's tokens
       position_ = start;
@@ -169,7 +189,10 @@ Status Session::mtp_begin(int32_t next, float* mtp_logits) {
   if (!mtp_cache_) return invalid_argument("mtp_begin: the session was created without mtp");
   if (mtp_position_ != position_ - 1) return invalid_argument("mtp_begin: call it right after prefill");
   MOTE_RETURN_IF_ERROR(check_ids({&next, 1}));
-  return run_mtp(&next, mtp_hidden_.get(), 1, mtp_logits);
+  MOTE_RETURN_IF_ERROR(run_mtp(&next, mtp_hidden_.get(), 1, mtp_logits));
+  tokens_[position_] = next;  // next is the pending token now
+  n_tokens_ = position_ + 1;
+  return Status::ok();
 }
 
 Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2) {
@@ -177,11 +200,14 @@ Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2) {
     return invalid_argument("mtp_verify: needs mtp_begin, mtp_accept or mtp_reject first");
   const int32_t ids[2] = {pending, draft};
   MOTE_RETURN_IF_ERROR(check_ids(ids));
-  MOTE_RETURN_IF_ERROR(check_room(2));
+  if (position_ + 2 > options_.max_context) return out_of_range("mtp_verify: no room for two tokens");
   MOTE_RETURN_IF_ERROR(models::deepseek_forward(model_, ids, 2, position_, kv_cache_.get(), scratch_.deepseek,
                                                 LogitsMode::kAll, logits2, mtp_hidden_.get()));
   MOTE_RETURN_IF_ERROR(model_.file().check_mapping());
+  tokens_[position_] = pending;
+  tokens_[position_ + 1] = draft;
   position_ += 2;
+  n_tokens_ = position_;
   return Status::ok();
 }
 
@@ -191,7 +217,12 @@ Status Session::mtp_accept(int32_t draft, int32_t bonus, float* mtp_logits) {
   MOTE_RETURN_IF_ERROR(check_ids(ids));
   const int64_t before = mtp_position_;
   Status st = run_mtp(ids, mtp_hidden_.get(), 2, mtp_logits);
-  if (!st) position_ -= 2, mtp_position_ = before;
+  if (!st) {
+    position_ -= 2, mtp_position_ = before, n_tokens_ = position_;
+    return st;
+  }
+  tokens_[position_] = bonus;  // the new pending token
+  n_tokens_ = position_ + 1;
   return st;
 }
 
@@ -201,7 +232,12 @@ Status Session::mtp_reject(int32_t corrected, float* mtp_logits) {
   position_ -= 1;  // the draft's cache row is dropped
   const int64_t before = mtp_position_;
   Status st = run_mtp(&corrected, mtp_hidden_.get(), 1, mtp_logits);
-  if (!st) position_ -= 1, mtp_position_ = before;
+  if (!st) {
+    position_ -= 1, mtp_position_ = before, n_tokens_ = position_;
+    return st;
+  }
+  tokens_[position_] = corrected;  // the new pending token
+  n_tokens_ = position_ + 1;
   return st;
 }
 
@@ -214,7 +250,7 @@ Result<int64_t> Session::generate_greedy(std::span<const int32_t> prompt, std::s
   if (out.empty()) return int64_t(0);
   if (prompt.empty()) return invalid_argument("generate: empty prompt");
   MOTE_RETURN_IF_ERROR(check_ids(prompt));
-  MOTE_RETURN_IF_ERROR(check_room(int64_t(prompt.size()) + int64_t(out.size()) - 1));
+  MOTE_RETURN_IF_ERROR(check_room(int64_t(prompt.size()) + int64_t(out.size()) - 1));  // the last stays pending
   if (options.speculative && !mtp_cache_)
     return invalid_argument("generate: speculative decoding needs a session created with mtp");
   MOTE_RETURN_IF_ERROR(prefill(prompt, logits_.get(), LogitsMode::kLast));
@@ -223,8 +259,13 @@ Result<int64_t> Session::generate_greedy(std::span<const int32_t> prompt, std::s
   for (size_t i = 0; i < out.size(); ++i) {
     MOTE_RETURN_IF_ERROR(check_logits({logits_.get(), size_t(vocab_size())}, position_ - 1));
     out[i] = argmax(logits_.get(), vocab_size());
-    if (options.stop_at_eos && std::find(eos.begin(), eos.end(), out[i]) != eos.end()) return int64_t(i + 1);
-    if (i + 1 < out.size()) MOTE_RETURN_IF_ERROR(decode(out[i], logits_.get()));
+    const bool last = i + 1 == out.size() ||
+                      (options.stop_at_eos && std::find(eos.begin(), eos.end(), out[i]) != eos.end());
+    if (last) {
+      MOTE_RETURN_IF_ERROR(append_pending({&out[i], 1}));
+      return int64_t(i + 1);
+    }
+    MOTE_RETURN_IF_ERROR(decode(out[i], logits_.get()));
   }
   return int64_t(out.size());
 }
@@ -240,14 +281,18 @@ Result<int64_t> Session::generate_speculative(std::span<int32_t> out, const Gene
   MOTE_RETURN_IF_ERROR(check_logits({logits_.get(), size_t(V)}, position_ - 1));
   int32_t pending = argmax(logits_.get(), V);
   out[size_t(emitted++)] = pending;
-  if (emitted == n || is_eos(pending)) return emitted;
+  if (emitted == n || is_eos(pending)) {
+    MOTE_RETURN_IF_ERROR(append_pending({&pending, 1}));
+    return emitted;
+  }
   MOTE_RETURN_IF_ERROR(mtp_begin(pending, mtp_logits_.get()));
   while (emitted < n) {
     if (position_ + 2 > options_.max_context) {  // no room to verify two: one plain step
-      MOTE_RETURN_IF_ERROR(decode(pending, logits_.get()));
+      MOTE_RETURN_IF_ERROR(evaluate_pending(logits_.get()));
       MOTE_RETURN_IF_ERROR(check_logits({logits_.get(), size_t(V)}, position_ - 1));
-      out[size_t(emitted++)] = argmax(logits_.get(), V);
-      return emitted;
+      out[size_t(emitted)] = argmax(logits_.get(), V);
+      MOTE_RETURN_IF_ERROR(append_pending({&out[size_t(emitted)], 1}));
+      return emitted + 1;
     }
     const int64_t at = position_;  // pending's index; verify rows predict at + 1 and at + 2
     MOTE_RETURN_IF_ERROR(check_logits({mtp_logits_.get(), size_t(V)}, at, "MTP draft logits"));
@@ -283,8 +328,64 @@ Result<int64_t> Session::generate_speculative(std::span<int32_t> out, const Gene
 
 void Session::reset() {
   position_ = 0;
+  n_tokens_ = 0;
   mtp_position_ = 0;
   spec_stats_ = {};
+}
+
+Status Session::append_pending(std::span<const int32_t> ids) {
+  MOTE_RETURN_IF_ERROR(check_ids(ids));
+  if (n_tokens_ + int64_t(ids.size()) > options_.max_context + 1)
+    return out_of_range("context full: " + std::to_string(n_tokens_) + " tokens held + " +
+                        std::to_string(ids.size()) + " pending > max_context " + std::to_string(options_.max_context));
+  std::copy(ids.begin(), ids.end(), tokens_.get() + n_tokens_);
+  n_tokens_ += int64_t(ids.size());
+  return Status::ok();
+}
+
+Status Session::truncate(int64_t n) {
+  if (n < 0 || n > n_tokens_)
+    return invalid_argument("truncate: " + std::to_string(n) + " tokens asked, the session holds " +
+                            std::to_string(n_tokens_));
+  n_tokens_ = n;
+  if (mtp_cache_) {
+    // The MTP's newest row consumed the token after its position; that token (or the main hidden
+    // state the next MTP step needs) may be gone. Rewind one token further and let the next
+    // prefill re-evaluate it: prefill then restarts the MTP at that token ("nothing pending").
+    if (mtp_position_ > n - 1 || position_ > n) {
+      position_ = std::max<int64_t>(0, std::min(position_, n - 1));
+      mtp_position_ = position_;
+    }
+  } else {
+    position_ = std::min(position_, n);
+  }
+  return Status::ok();
+}
+
+Status Session::shift(int64_t n_keep, int64_t n_discard) {
+  if (n_keep < 0 || n_discard < 0 || n_keep + n_discard > n_tokens_)
+    return invalid_argument("shift: keep " + std::to_string(n_keep) + " + discard " + std::to_string(n_discard) +
+                            " exceeds the " + std::to_string(n_tokens_) + " tokens held");
+  if (n_discard == 0) return Status::ok();
+  const int64_t n = n_tokens_;
+  std::copy(tokens_.get() + n_keep + n_discard, tokens_.get() + n, tokens_.get() + n_keep);
+  MOTE_RETURN_IF_ERROR(truncate(n_keep));  // every moved token is pending now
+  n_tokens_ = n - n_discard;
+  return Status::ok();
+}
+
+Status Session::restore_state(std::span<const int32_t> tokens, int64_t position, int64_t mtp_position) {
+  const int64_t n = int64_t(tokens.size());
+  if (n > options_.max_context + 1 || position < 0 || position > n || position > options_.max_context)
+    return out_of_range("session state of " + std::to_string(n) + " tokens does not fit max_context " +
+                        std::to_string(options_.max_context));
+  MOTE_RETURN_IF_ERROR(check_ids(tokens));
+  std::copy(tokens.begin(), tokens.end(), tokens_.get());
+  n_tokens_ = n;
+  position_ = position;
+  mtp_position_ = mtp_position;
+  spec_stats_ = {};
+  return Status::ok();
 }
 
 }  // namespace mote

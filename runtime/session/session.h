@@ -1,6 +1,11 @@
-// Session: one conversation's state over a shared, immutable Model: the KV cache, the
-// position, and every activation buffer, all allocated once in create(). prefill/decode/
+// Session: one conversation's state over a shared, immutable Model: the KV cache, the token ids,
+// the position, and every activation buffer, all allocated once in create(). prefill/decode/
 // generate never allocate (the decode loop is allocation-free; tests/runtime checks this).
+//
+// Tokens vs position: tokens() are the conversation's ids; position() of them are evaluated
+// (their KV rows are in the cache). The rest are pending: known but not evaluated yet, such as the
+// last token a generation emitted, or tokens a truncate/shift rewound past. Every prefill/decode
+// evaluates the pending tokens first, then its own ids, so nothing is lost between calls.
 //
 // Ownership: the Session borrows the Model (which must outlive it) and owns its buffers.
 // Thread-safety: a Session is not thread-safe; use one Session per thread. Many Sessions may
@@ -51,6 +56,8 @@ class Session {
   Status prefill(std::span<const int32_t> ids, float* logits, LogitsMode mode = LogitsMode::kLast);
   // One token at the current position; logits: [vocab]. Same errors as prefill.
   Status decode(int32_t id, float* logits);
+  // Evaluates the pending tokens (at least one); logits of the last: [vocab]. Same errors.
+  Status evaluate_pending(float* logits);
   // Greedy decoding: appends `prompt` (non-empty) at the current position, then writes up to out.size() argmax tokens (ties: lowest id) to `out`.
   // Returns how many were written (fewer only when stop_at_eos hits an eos token). The last
   // emitted token is not fed back, so position() grows by prompt.size() + count - 1.
@@ -60,6 +67,22 @@ class Session {
 
   // Forgets every token (position 0); keeps the buffers.
   void reset();
+
+  // The conversation's ids: [0, position()) evaluated, the rest pending.
+  std::span<const int32_t> tokens() const { return {tokens_.get(), size_t(n_tokens_)}; }
+  int64_t pending_count() const { return n_tokens_ - position_; }
+  // Appends ids as pending (not evaluated): e.g. a generation's last token. kOutOfRange if the
+  // tokens would exceed max_context + 1 (one pending token may sit past a full context).
+  Status append_pending(std::span<const int32_t> ids);
+  // Keeps the first n tokens (n <= tokens().size()). Never runs the model: KV rows past n are
+  // dropped by moving the position back; with MTP the position goes back one more token, which
+  // the next prefill re-evaluates to rebuild the draft state.
+  Status truncate(int64_t n);
+  // Context shift: keeps tokens [0, n_keep), drops the n_discard after them, and moves the rest
+  // down. The moved tokens become pending (their positions changed, so their KV rows must be
+  // recomputed); the next prefill evaluates them. Afterwards the session equals one fed the
+  // shortened token sequence. Requires n_keep + n_discard <= tokens().size().
+  Status shift(int64_t n_keep, int64_t n_discard);
 
   // --- MTP speculative decoding (SessionOptions::mtp), spec §2.8, one draft token ---
   // With mtp, prefill also runs the MTP module over the prompt, one position behind (the last
@@ -80,7 +103,7 @@ class Session {
   bool has_mtp() const { return mtp_cache_ != nullptr; }
   const SpeculationStats& speculation_stats() const { return spec_stats_; }
 
-  int64_t position() const { return position_; }  // tokens in the KV cache
+  int64_t position() const { return position_; }  // tokens in the KV cache (evaluated)
   int64_t max_context() const { return options_.max_context; }
   int64_t max_batch() const { return options_.max_batch; }
   int64_t vocab_size() const { return model_.hparams().vocab_size; }
@@ -91,9 +114,27 @@ class Session {
   // Logits of the last token processed by generate_greedy ([vocab]); valid after it returns.
   std::span<const float> last_logits() const { return {logits_.get(), size_t(vocab_size())}; }
 
+  // Raw state for saving and restoring a session (session/session_file.cpp). Rows per layer:
+  // [max_context][kv_cache_dim] f32; the MTP cache [max_context][kv_cache_dim]; the MTP pending
+  // hidden row [hidden_size]. Null when absent.
+  float* kv_cache_data() { return kv_cache_.get(); }
+  float* mtp_cache_data() { return mtp_cache_.get(); }
+  float* mtp_pending_hidden() { return mtp_hidden_.get(); }
+  const float* kv_cache_data() const { return kv_cache_.get(); }
+  const float* mtp_cache_data() const { return mtp_cache_.get(); }
+  const float* mtp_pending_hidden() const { return mtp_hidden_.get(); }
+  int64_t mtp_position() const { return mtp_position_; }
+  // Installs a restored state: tokens (all), evaluated position and MTP position. Checked
+  // against max_context; the caller has filled the caches.
+  Status restore_state(std::span<const int32_t> tokens, int64_t position, int64_t mtp_position);
+
  private:
   Session(const Model& model, const SessionOptions& options) : model_(model), options_(options) {}
+  // Room to evaluate every pending token plus n_tokens new ones.
   Status check_room(int64_t n_tokens) const;
+  // Evaluates tokens_[position_, end) in max_batch chunks; logits as prefill (kAll: one row per
+  // evaluated token). On error position_ (and the MTP state) go back to where they were.
+  Status evaluate(int64_t end, LogitsMode mode, float* logits);
   Status check_ids(std::span<const int32_t> ids) const;
   Status allocate_mtp();
   // One prefill chunk with MTP catch-up (see prefill).
@@ -109,6 +150,8 @@ class Session {
   const Model& model_;
   SessionOptions options_;
   int64_t position_ = 0;
+  int64_t n_tokens_ = 0;                    // tokens_ in use (>= position_)
+  std::unique_ptr<int32_t[]> tokens_;       // [max_context + 1] the conversation's ids
   std::unique_ptr<float[]> kv_cache_;       // [n_layers][max_context][kv_cache_dim]
   std::unique_ptr<float[]> arena_;          // activation scratch (f32)
   std::unique_ptr<int32_t[]> int_arena_;    // activation scratch (int32)

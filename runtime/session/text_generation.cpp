@@ -77,13 +77,36 @@ class Emitter {
   std::string piece_;
 };
 
-// Plain decoding: sample, emit, feed back.
-Status decode_loop(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits) {
+// Makes room for `needed` more tokens when the options allow a context shift: keeps the first
+// n_keep tokens and drops at least half of the rest (fewer shifts, each re-evaluating the kept
+// tail). kOutOfRange when not allowed or not possible.
+Status make_room(Session& session, int64_t needed, const TextGenerationOptions& options,
+                 TextGenerationResult& result) {
+  const int64_t held = int64_t(session.tokens().size());
+  const int64_t over = held + needed - session.max_context();
+  if (over <= 0) return Status::ok();
+  const int64_t keep = std::min(std::max<int64_t>(options.n_keep, 0), held);
+  const int64_t discard = std::min(held - keep, std::max(over, (held - keep) / 2));
+  if (!options.context_shift || discard < over)
+    return out_of_range("context full: " + std::to_string(held) + " tokens held + " + std::to_string(needed) +
+                        " new > max_context " + std::to_string(session.max_context()) +
+                        (options.context_shift ? " even after dropping every token past the kept " +
+                                                     std::to_string(keep)
+                                               : std::string(" (reset, truncate, or use the shift context policy)")));
+  MOTE_RETURN_IF_ERROR(session.shift(keep, discard));
+  ++result.context_shifts;
+  return Status::ok();
+}
+
+// Plain decoding: sample, emit, feed back. The last emitted token stays pending in the session.
+Status decode_loop(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits,
+                   const TextGenerationOptions& options, TextGenerationResult& result) {
   for (;;) {
     MOTE_RETURN_IF_ERROR(check_logits(logits, session.position() - 1));
     const int32_t token = sampler.sample(logits);
-    if (!out.push(token)) return Status::ok();
+    if (!out.push(token)) return session.append_pending({&token, 1});
     MOTE_RETURN_IF_ERROR(sampler.accept(token));
+    MOTE_RETURN_IF_ERROR(make_room(session, 1, options, result));
     MOTE_RETURN_IF_ERROR(session.decode(token, logits.data()));
   }
 }
@@ -108,20 +131,20 @@ int32_t draw(const float* p, int64_t n, double u) {
 // follow the sampler's distribution exactly. At temperature 0 p and q are one-hot, so the
 // output is the plain greedy output.
 Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits,
-                        TextGenerationResult& result) {
+                        const TextGenerationOptions& options, TextGenerationResult& result) {
   const int64_t V = session.vocab_size();
   const size_t n = static_cast<size_t>(V);
   std::vector<float> q_logits(n), verify(2 * n), q(n), residual(n);
   Rng rng(sampler.params().seed ^ 0x5bd1e995u);
   MOTE_RETURN_IF_ERROR(check_logits(logits, session.position() - 1));
   int32_t pending = sampler.sample(logits);
-  if (!out.push(pending)) return Status::ok();
-  MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));
+  if (!out.push(pending)) return session.append_pending({&pending, 1});
+  MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));  // pending is in the session now
   for (;;) {
     MOTE_RETURN_IF_ERROR(sampler.accept(pending));
-    if (session.position() + 2 > session.max_context()) {  // no room for two: one plain step
-      MOTE_RETURN_IF_ERROR(session.decode(pending, logits.data()));
-      return decode_loop(session, sampler, out, logits);
+    if (session.position() + 2 > session.max_context()) {  // no room for two: plain steps from here
+      MOTE_RETURN_IF_ERROR(session.evaluate_pending(logits.data()));
+      return decode_loop(session, sampler, out, logits, options, result);
     }
     // pending sits at index position(); the draft's MTP logits and verify row 0 predict index
     // position() + 1, verify row 1 the one after.
@@ -159,6 +182,23 @@ Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::v
 
 }  // namespace
 
+namespace {
+
+// reuse_prefix: keeps the session's longest common prefix with `prompt` (leaving at least the
+// prompt's last token to evaluate, for its logits) and returns the part still to evaluate.
+Result<std::span<const int32_t>> reuse_prefix(Session& session, std::span<const int32_t> prompt,
+                                              TextGenerationResult& result) {
+  const std::span<const int32_t> held = session.tokens();
+  size_t common = 0;
+  const size_t limit = std::min(held.size(), prompt.size() - 1);
+  while (common < limit && held[common] == prompt[common]) ++common;
+  MOTE_RETURN_IF_ERROR(session.truncate(int64_t(common)));
+  result.reused_tokens = std::min<int64_t>(int64_t(common), session.position());
+  return prompt.subspan(common);
+}
+
+}  // namespace
+
 Result<TextGenerationResult> generate_from_ids(const Engine& engine, Session& session,
                                                std::span<const int32_t> prompt_ids,
                                                const TextGenerationOptions& options, const TokenCallback& on_token) {
@@ -167,28 +207,37 @@ Result<TextGenerationResult> generate_from_ids(const Engine& engine, Session& se
   if (options.max_tokens < 1) return invalid_argument("generate: max_tokens must be >= 1");
   MOTE_ASSIGN_OR_RETURN(Sampler sampler, Sampler::create(options.sampling, session.vocab_size()));
   MOTE_ASSIGN_OR_RETURN(StopMatcher stops, StopMatcher::create(options.stop));
-  // Fail before any work if prompt + generation cannot fit (the last token is never fed back).
-  if (session.position() + int64_t(prompt_ids.size()) + options.max_tokens - 1 > session.max_context())
-    return out_of_range("generate: " + std::to_string(session.position()) + " tokens in context + " +
-                        std::to_string(prompt_ids.size()) + " prompt + " + std::to_string(options.max_tokens) +
-                        " new exceed max_context " + std::to_string(session.max_context()));
+  TextGenerationResult result;
+  std::span<const int32_t> fresh = prompt_ids;
+  if (options.reuse_prefix) {
+    MOTE_ASSIGN_OR_RETURN(fresh, reuse_prefix(session, prompt_ids, result));
+  }
+  // Fail before any work if prompt + generation cannot fit (the last token stays pending); with
+  // the shift policy only the prompt must fit now, generation shifts as it goes.
+  const int64_t held = int64_t(session.tokens().size()), n_fresh = int64_t(fresh.size());
+  if (options.context_shift) {
+    MOTE_RETURN_IF_ERROR(make_room(session, n_fresh, options, result));
+  } else if (held + n_fresh + options.max_tokens - 1 > session.max_context()) {
+    return out_of_range("generate: " + std::to_string(held) + " tokens in context + " + std::to_string(n_fresh) +
+                        " prompt + " + std::to_string(options.max_tokens) + " new exceed max_context " +
+                        std::to_string(session.max_context()));
+  }
   MOTE_RETURN_IF_ERROR(sampler.accept_prompt(prompt_ids));
 
   std::vector<float> logits(size_t(session.vocab_size()));
-  TextGenerationResult result;
-  result.prompt_tokens = int64_t(prompt_ids.size());
+  result.prompt_tokens = session.pending_count() + n_fresh;
   auto start = Clock::now();
-  MOTE_RETURN_IF_ERROR(session.prefill(prompt_ids, logits.data(), LogitsMode::kLast));
+  MOTE_RETURN_IF_ERROR(session.prefill(fresh, logits.data(), LogitsMode::kLast));
   result.prefill_seconds = seconds_since(start);
 
   Emitter out(engine, options, on_token, *tokenizer, stops, result);
   start = Clock::now();
-  MOTE_RETURN_IF_ERROR(options.speculative && session.has_mtp()
-                           ? speculative_loop(session, sampler, out, logits, result)
-                           : decode_loop(session, sampler, out, logits));
+  const Status st = options.speculative && session.has_mtp()
+                        ? speculative_loop(session, sampler, out, logits, options, result)
+                        : decode_loop(session, sampler, out, logits, options, result);
   result.decode_seconds = seconds_since(start);
+  MOTE_RETURN_IF_ERROR(st);
   out.finish();
-  if (result.reason == StopReason::kCancelled) return Status(StatusCode::kCancelled, "generation cancelled");
   return result;
 }
 
@@ -197,7 +246,7 @@ Result<TextGenerationResult> generate_text(const Engine& engine, Session& sessio
   MOTE_ASSIGN_OR_RETURN(const Tokenizer* tokenizer, engine.require_tokenizer());
   std::vector<int32_t> ids;
   EncodeOptions encode;
-  encode.add_special = options.add_special && session.position() == 0;
+  encode.add_special = options.add_special && (session.tokens().empty() || options.reuse_prefix);
   encode.parse_special = options.parse_special;
   MOTE_RETURN_IF_ERROR(tokenizer->encode(prompt, encode, &ids));
   return generate_from_ids(engine, session, ids, options, on_token);

@@ -28,6 +28,13 @@ struct TextGenerationOptions {
   bool speculative = true;          // draft with the MTP module when the session has one
                                     // (SessionOptions::mtp): greedy output is unchanged and
                                     // sampling keeps its distribution (speculative sampling)
+  bool reuse_prefix = false;        // the prompt is the whole conversation: keep the session's
+                                    // longest common prefix with it (at most all but its last
+                                    // token) and evaluate only the rest
+  bool context_shift = false;       // when the context is full: keep the first n_keep tokens,
+                                    // drop the oldest half of the rest and go on (Session::shift);
+                                    // false: a kOutOfRange error up front
+  int64_t n_keep = 0;
 };
 
 // Called per generated token with the text that became safe to show (may be empty). Return
@@ -44,17 +51,22 @@ struct TextGenerationResult {
   StopReason reason = StopReason::kMaxTokens;
   int64_t draft_steps = 0;          // speculative verify passes
   int64_t drafts_accepted = 0;
+  int64_t reused_tokens = 0;        // kept from the session by reuse_prefix
+  int64_t context_shifts = 0;
 };
 
 // Every logits row is checked before sampling (session/finite_check.h): NaN/Inf is a kNonFinite
 // error naming the position.
-// Appends `prompt` at the session's position and generates. The session keeps the context
-// (prompt + generated tokens), so a chat can continue with the next turn's text. The Session
-// must belong to engine.model(). Errors: no tokenizer, bad sampling params, context full.
+// Appends `prompt` after the session's tokens and generates. The session keeps the context
+// (prompt + every generated token; the last one stays pending and is evaluated by the next call),
+// so a chat can continue with the next turn's text. The Session must belong to engine.model().
+// Errors: no tokenizer, bad sampling params, context full. A cancel is not an error: the result
+// says kCancelled and counts what was generated (the tokens stay in the session).
 Result<TextGenerationResult> generate_text(const Engine& engine, Session& session, std::string_view prompt,
                                            const TextGenerationOptions& options, const TokenCallback& on_token);
 
-// Same from token ids (no tokenization of the prompt).
+// Same from token ids (no tokenization of the prompt). With reuse_prefix the ids may be empty only
+// if the session is too (kInvalidArgument otherwise, as any empty prompt).
 Result<TextGenerationResult> generate_from_ids(const Engine& engine, Session& session,
                                                std::span<const int32_t> prompt_ids,
                                                const TextGenerationOptions& options, const TokenCallback& on_token);

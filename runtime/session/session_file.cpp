@@ -1,0 +1,264 @@
+#include "session/session_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "format/checksum.h"
+#include "format/header.h"
+
+namespace mote {
+namespace {
+
+constexpr char kSessionMagic[8] = {'M', 'O', 'T', 'E', 'S', 'E', 'S', 'S'};
+constexpr uint32_t kSessionVersion = 1;
+
+struct SessionFileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_size;
+  uint64_t model_file_size;        // identity of the model file: its size and the checksum of
+  uint64_t model_metadata_checksum;  // its metadata (tensor table, config) from its header
+  uint32_t n_layers, kv_cache_dim, hidden_size, vocab_size;
+  int64_t n_tokens, position, mtp_position;
+  uint32_t has_mtp, reserved;
+  uint64_t payload_bytes;          // between the header and the trailing checksum
+};
+static_assert(sizeof(SessionFileHeader) == 88 && sizeof(SessionFileHeader) % 8 == 0);
+
+// checksum64 over a byte stream fed in pieces of any size (checksum64 composes over 8-byte
+// multiples only, so up to 7 bytes wait for the next piece).
+class StreamHash {
+ public:
+  void update(const void* data, size_t n) {
+    auto* p = static_cast<const uint8_t*>(data);
+    while (n > 0 && held_ > 0) {
+      tail_[held_++] = *p++, --n;
+      if (held_ == 8) state_ = checksum64(tail_, 8, state_), held_ = 0;
+    }
+    const size_t bulk = n & ~size_t(7);
+    if (bulk) state_ = checksum64(p, bulk, state_);
+    std::memcpy(tail_, p + bulk, n - bulk);
+    held_ = n - bulk;
+  }
+  uint64_t finish() const { return checksum64(tail_, held_, state_); }
+
+ private:
+  uint64_t state_ = kChecksumSeed;
+  uint8_t tail_[8] = {};
+  size_t held_ = 0;
+};
+
+uint64_t padded_token_bytes(int64_t n) { return (uint64_t(n) * 4 + 7) & ~uint64_t(7); }
+
+uint64_t payload_size(const SessionFileHeader& h) {
+  const uint64_t row = uint64_t(h.kv_cache_dim) * 4;
+  uint64_t bytes = padded_token_bytes(h.n_tokens) + uint64_t(h.n_layers) * uint64_t(h.position) * row;
+  if (h.has_mtp) bytes += uint64_t(h.mtp_position) * row + uint64_t(h.hidden_size) * 4;
+  return bytes;
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+class Writer {
+ public:
+  Writer(int fd, const std::string& path) : fd_(fd), path_(path) {}
+  Status write(const void* data, size_t n) {
+    hash_.update(data, n);
+    auto* p = static_cast<const char*>(data);
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t(1) << 30));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return io_error(path_ + ": cannot write the session: " + errno_text());
+      p += w, n -= size_t(w);
+    }
+    return Status::ok();
+  }
+  uint64_t checksum() const { return hash_.finish(); }
+
+ private:
+  int fd_;
+  const std::string& path_;
+  StreamHash hash_;
+};
+
+SessionFileHeader header_of(const Session& s) {
+  const HParams& hp = s.model().hparams();
+  const FileHeader& model_header = s.model().file().header();
+  SessionFileHeader h{};
+  std::memcpy(h.magic, kSessionMagic, 8);
+  h.version = kSessionVersion;
+  h.header_size = sizeof(SessionFileHeader);
+  h.model_file_size = model_header.file_size;
+  h.model_metadata_checksum = model_header.metadata_checksum;
+  h.n_layers = uint32_t(hp.n_layers);
+  h.kv_cache_dim = uint32_t(hp.kv_cache_dim);
+  h.hidden_size = uint32_t(hp.hidden_size);
+  h.vocab_size = uint32_t(hp.vocab_size);
+  h.n_tokens = int64_t(s.tokens().size());
+  h.position = s.position();
+  h.has_mtp = s.has_mtp() ? 1 : 0;
+  h.mtp_position = s.has_mtp() ? s.mtp_position() : 0;
+  h.payload_bytes = payload_size(h);
+  return h;
+}
+
+Status write_payload(const Session& s, const SessionFileHeader& h, Writer& out) {
+  MOTE_RETURN_IF_ERROR(out.write(&h, sizeof h));
+  MOTE_RETURN_IF_ERROR(out.write(s.tokens().data(), size_t(h.n_tokens) * 4));
+  const uint8_t zeros[8] = {};
+  MOTE_RETURN_IF_ERROR(out.write(zeros, padded_token_bytes(h.n_tokens) - uint64_t(h.n_tokens) * 4));
+  const size_t row = size_t(h.kv_cache_dim), layer_stride = size_t(s.max_context()) * row;
+  for (uint32_t l = 0; l < h.n_layers; ++l)
+    MOTE_RETURN_IF_ERROR(out.write(s.kv_cache_data() + l * layer_stride, size_t(h.position) * row * 4));
+  if (h.has_mtp) {
+    MOTE_RETURN_IF_ERROR(out.write(s.mtp_cache_data(), size_t(h.mtp_position) * row * 4));
+    MOTE_RETURN_IF_ERROR(out.write(s.mtp_pending_hidden(), size_t(h.hidden_size) * 4));
+  }
+  const uint64_t sum = out.checksum();
+  return out.write(&sum, sizeof sum);
+}
+
+}  // namespace
+
+Status save_session(const Session& session, const std::string& path) {
+  const SessionFileHeader h = header_of(session);
+  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return io_error(path + ": cannot create " + temp + ": " + errno_text());
+  Writer out(fd, path);
+  Status st = write_payload(session, h, out);
+  if (st && ::fsync(fd) != 0) st = io_error(path + ": cannot sync the session: " + errno_text());
+  if (::close(fd) != 0 && st) st = io_error(path + ": cannot close the session: " + errno_text());
+  if (st && ::rename(temp.c_str(), path.c_str()) != 0)
+    st = io_error(path + ": cannot rename " + temp + " into place: " + errno_text());
+  if (!st) ::unlink(temp.c_str());
+  return st;
+}
+
+namespace {
+
+class Reader {
+ public:
+  Reader(int fd, const std::string& path) : fd_(fd), path_(path) {}
+  Status read(void* data, size_t n) {
+    auto* p = static_cast<char*>(data);
+    const size_t total = n;
+    while (n > 0) {
+      const ssize_t r = ::read(fd_, p, std::min<size_t>(n, size_t(1) << 30));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return io_error(path_ + ": cannot read the session: " + errno_text());
+      if (r == 0) return corrupt_file(path_ + ": session file is truncated");
+      p += r, n -= size_t(r);
+    }
+    hash_.update(data, total);
+    return Status::ok();
+  }
+  // Reads n bytes into nowhere (hashing them) through a bounded buffer.
+  Status skip(uint64_t n) {
+    char buffer[1 << 16];
+    while (n > 0) {
+      const size_t step = size_t(std::min<uint64_t>(n, sizeof buffer));
+      MOTE_RETURN_IF_ERROR(read(buffer, step));
+      n -= step;
+    }
+    return Status::ok();
+  }
+  uint64_t checksum() const { return hash_.finish(); }
+  Status rewind() {
+    hash_ = StreamHash();
+    if (::lseek(fd_, 0, SEEK_SET) != 0) return io_error(path_ + ": cannot seek: " + errno_text());
+    return Status::ok();
+  }
+
+ private:
+  int fd_;
+  const std::string& path_;
+  StreamHash hash_;
+};
+
+// Every field checked against this session before any byte of the payload is trusted.
+Status check_header(const Session& s, const SessionFileHeader& h, uint64_t file_size, const std::string& path) {
+  if (std::memcmp(h.magic, kSessionMagic, 8) != 0) return corrupt_file(path + ": not a mote session file (magic)");
+  if (h.version != kSessionVersion || h.header_size != sizeof h)
+    return corrupt_file(path + ": session file version " + std::to_string(h.version) + " is not supported (expected " +
+                        std::to_string(kSessionVersion) + ")");
+  const SessionFileHeader mine = header_of(s);
+  if (h.model_file_size != mine.model_file_size || h.model_metadata_checksum != mine.model_metadata_checksum)
+    return invalid_argument(path + ": the session was saved with another model file (model_identity differs from " +
+                            s.model().file().path() + ")");
+  if (h.n_layers != mine.n_layers || h.kv_cache_dim != mine.kv_cache_dim || h.hidden_size != mine.hidden_size ||
+      h.vocab_size != mine.vocab_size)
+    return corrupt_file(path + ": session dimensions (n_layers, kv_cache_dim, hidden_size, vocab_size) do not match the model");
+  if (h.n_tokens < 0 || h.n_tokens > s.max_context() + 1 || h.position < 0 || h.position > h.n_tokens ||
+      h.position > s.max_context())
+    return out_of_range(path + ": session of " + std::to_string(h.n_tokens) + " tokens (position " +
+                        std::to_string(h.position) + ") does not fit max_context " + std::to_string(s.max_context()));
+  if (h.has_mtp > 1 || (h.has_mtp && (h.mtp_position < std::max<int64_t>(0, h.position - 1) || h.mtp_position > h.position)))
+    return corrupt_file(path + ": session field mtp_position " + std::to_string(h.mtp_position) + " is inconsistent");
+  if (h.payload_bytes != payload_size(h) || file_size != sizeof h + h.payload_bytes + 8)
+    return corrupt_file(path + ": session file size " + std::to_string(file_size) + " does not match its header (payload_bytes)");
+  return Status::ok();
+}
+
+Status read_into(Session& s, const SessionFileHeader& h, Reader& in, std::vector<int32_t>& tokens) {
+  SessionFileHeader again;
+  MOTE_RETURN_IF_ERROR(in.read(&again, sizeof again));
+  if (std::memcmp(&again, &h, sizeof h) != 0) return corrupt_file("session file changed while it was read");
+  tokens.resize(size_t(h.n_tokens));
+  MOTE_RETURN_IF_ERROR(in.read(tokens.data(), tokens.size() * 4));
+  MOTE_RETURN_IF_ERROR(in.skip(padded_token_bytes(h.n_tokens) - uint64_t(h.n_tokens) * 4));
+  const size_t row = size_t(h.kv_cache_dim), layer_stride = size_t(s.max_context()) * row;
+  for (uint32_t l = 0; l < h.n_layers; ++l)
+    MOTE_RETURN_IF_ERROR(in.read(s.kv_cache_data() + l * layer_stride, size_t(h.position) * row * 4));
+  if (h.has_mtp && s.has_mtp()) {
+    MOTE_RETURN_IF_ERROR(in.read(s.mtp_cache_data(), size_t(h.mtp_position) * row * 4));
+    MOTE_RETURN_IF_ERROR(in.read(s.mtp_pending_hidden(), size_t(h.hidden_size) * 4));
+  } else if (h.has_mtp) {
+    MOTE_RETURN_IF_ERROR(in.skip(uint64_t(h.mtp_position) * row * 4 + uint64_t(h.hidden_size) * 4));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status load_session(Session& session, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status(errno == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
+                            path + ": cannot open the session: " + errno_text());
+  struct Closer { int fd; ~Closer() { ::close(fd); } } closer{fd};
+  struct stat st_buf{};
+  if (::fstat(fd, &st_buf) != 0 || !S_ISREG(st_buf.st_mode)) return invalid_argument(path + ": not a regular file");
+  Reader in(fd, path);
+  SessionFileHeader h;
+  if (uint64_t(st_buf.st_size) < sizeof h) return corrupt_file(path + ": session file is truncated (no header)");
+  MOTE_RETURN_IF_ERROR(in.read(&h, sizeof h));
+  MOTE_RETURN_IF_ERROR(check_header(session, h, uint64_t(st_buf.st_size), path));
+  // Pass 1: the checksum, so a damaged file never touches the session.
+  MOTE_RETURN_IF_ERROR(in.skip(h.payload_bytes));
+  const uint64_t computed = in.checksum();
+  uint64_t stored = 0;
+  MOTE_RETURN_IF_ERROR(in.read(&stored, sizeof stored));
+  if (stored != computed) return corrupt_file(path + ": session checksum mismatch (the file is damaged)");
+  // Pass 2: into the session's buffers.
+  MOTE_RETURN_IF_ERROR(in.rewind());
+  std::vector<int32_t> tokens;
+  Status st = read_into(session, h, in, tokens);
+  if (st && in.checksum() != stored) st = corrupt_file(path + ": session file changed while it was read");
+  if (!st) {
+    session.reset();  // the caches may hold part of the file
+    return st;
+  }
+  if (!session.has_mtp()) return session.restore_state(tokens, h.position, 0);
+  if (h.has_mtp) return session.restore_state(tokens, h.position, h.mtp_position);
+  // No MTP state saved: rewind one token so the next prefill rebuilds it (see Session::truncate).
+  const int64_t back = std::max<int64_t>(0, h.position - 1);
+  return session.restore_state(tokens, back, back);
+}
+
+}  // namespace mote
