@@ -36,6 +36,14 @@ inline void check(mote_status status) {
 inline std::string version() { return mote_version(); }
 inline int32_t api_version() { return mote_api_version(); }
 
+// Routes the runtime's diagnostics to `callback` (NULL: back to stderr); see mote_set_log_callback.
+// A plain function pointer on purpose: the callback may run on any thread at any time, which a
+// std::function replaced under it could not survive.
+inline void set_log_callback(mote_log_callback callback, void* user_data = nullptr,
+                             mote_log_level max_level = MOTE_LOG_WARN) {
+  check(mote_set_log_callback(callback, user_data, max_level));
+}
+
 // (role, content) pairs: a conversation for chat_tokenize and chat_generate.
 using ChatMessages = std::vector<std::pair<std::string, std::string>>;
 
