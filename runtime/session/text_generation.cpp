@@ -143,6 +143,7 @@ Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::v
   for (;;) {
     MOTE_RETURN_IF_ERROR(sampler.accept(pending));
     if (session.position() + 2 > session.max_context()) {  // no room for two: plain steps from here
+      MOTE_RETURN_IF_ERROR(make_room(session, 0, options, result));  // the pending token may not fit
       MOTE_RETURN_IF_ERROR(session.evaluate_pending(logits.data()));
       return decode_loop(session, sampler, out, logits, options, result);
     }
