@@ -11,6 +11,8 @@ PACKAGES=(
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtbb-dev libpcre2-dev libxnnpack-dev libpthreadpool-dev libicu-dev
+  # mote chat line editing and history on a terminal.
+  libedit-dev
   # libFuzzer targets (scripts/fuzz.sh): clang-14 cannot compile libstdc++-12 <ranges>.
   clang-16 libclang-rt-16-dev
 )

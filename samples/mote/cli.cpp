@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -12,26 +13,60 @@ std::string Args::get(const std::string& flag, const std::string& fallback) cons
   return it == flags.end() ? fallback : it->second;
 }
 
+namespace {
+
+// Edits (insert, delete, substitute, swap two neighbours) from a to b: "chta" is one from "chat".
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = SIZE_MAX;
+  for (const std::string& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_distance) best = c, best_distance = d;
+  }
+  // Up to a third of the word's length: "--tmep" -> "--temp", "chta" -> "chat", "--foo" -> nothing.
+  return best_distance <= std::max<size_t>(1, word.size() / 3) ? best : "";
+}
+
 Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& value_flags,
                 const std::vector<std::string>& switches) {
   Args args;
   for (int i = first; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a.size() > 1 && a[0] == '-') {
+    if (a == "-h" || a == "--help") {
+      args.help = true;
+    } else if (a.size() > 1 && a[0] == '-') {
       if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
         args.flags[a] = "1";
       } else if (std::find(value_flags.begin(), value_flags.end(), a) != value_flags.end()) {
         if (i + 1 >= argc) throw std::runtime_error("flag " + a + " needs a value");
         args.flags[a] = argv[++i];
       } else {
-        throw std::runtime_error("unknown flag " + a);
+        std::vector<std::string> known = value_flags;
+        known.insert(known.end(), switches.begin(), switches.end());
+        const std::string near = closest(a, known);
+        throw std::runtime_error("unknown flag " + a + (near.empty() ? "" : "; did you mean " + near + "?"));
       }
     } else {
       args.positional.push_back(a);
     }
   }
-  if (args.positional.size() != 1)
-    throw std::runtime_error("expected exactly one FILE argument (see mote --help)");
+  if (!args.help && args.positional.size() != 1)
+    throw std::runtime_error("expected exactly one FILE argument");
   return args;
 }
 

@@ -15,16 +15,20 @@ namespace mote::cli {
 struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
+  bool help = false;  // -h or --help was given: the other arguments are not checked
 
   bool has(const std::string& flag) const { return flags.count(flag) != 0; }
   std::string get(const std::string& flag, const std::string& fallback = "") const;
 };
 
-// Throws std::runtime_error with a one-line message on a malformed command line.
+// Throws std::runtime_error with a one-line message on a malformed command line; an unknown flag
+// names the closest known one ("did you mean --temp?").
 Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& value_flags,
                 const std::vector<std::string>& switches);
 // Parses "1,2,3" into ids; throws on anything that is not a comma-separated list of integers.
 std::vector<int32_t> parse_ids(const std::string& text);
+// The candidate closest to `word` by edit distance, if close enough to be a likely typo; else "".
+std::string closest(const std::string& word, const std::vector<std::string>& candidates);
 int64_t parse_int(const std::string& flag, const std::string& text, int64_t min, int64_t max);
 
 // Expert-store flags shared by logits, run, chat and bench (expert_flags.cpp).
@@ -39,9 +43,6 @@ uint64_t parse_size(const std::string& flag, const std::string& text);
 void print_expert_stats(const Model& model);
 // Peak resident set size of this process (VmHWM), in bytes; 0 if unknown.
 uint64_t peak_rss_bytes();
-
-// Speculative decoding with the model's MTP module unless --no-mtp (cmd_text.cpp).
-bool use_mtp(const Model& model, const Args& args);
 
 int cmd_inspect(const Args& args);
 int cmd_bench(const Args& args);

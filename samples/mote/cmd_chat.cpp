@@ -1,152 +1,142 @@
-// mote chat FILE: an interactive terminal chat. Reads one user message per line from stdin
-// (a terminal or a pipe), renders the whole conversation with the model's chat template, and
-// streams the reply. DeepSeek-R1-style reasoning (<think>...</think>) is shown apart from the
-// answer. Commands: /reset (forget the conversation), /stats (speed and memory), /quit.
-#include <sys/resource.h>
-#include <unistd.h>
-
+// mote chat FILE: an interactive chat on the public C API (mote.h). Reads one message at a time
+// (line editing and history on a terminal, plain lines from a pipe), renders the whole
+// conversation with the model's chat template, and streams the reply. DeepSeek-R1-style reasoning
+// (<think>...</think>) is shown apart from the answer. Slash commands are answered here and never
+// reach the model. Ctrl-C stops a reply and keeps what was said; Ctrl-C at an empty prompt, a
+// second Ctrl-C or Ctrl-D quits.
 #include <algorithm>
 #include <cstdio>
-#include <iostream>
-#include <memory>
 #include <string>
 #include <vector>
 
+#include "capi.h"
 #include "chat/chat_template.h"
-#include "chat/chat_tokenize.h"
-#include "cli.h"
-#include "session/engine.h"
-#include "session/text_generation.h"
+#include "chat_session.h"
+#include "interrupt.h"
+#include "line_input.h"
 
 namespace mote::cli {
 
-TextGenerationOptions generation_options(const Args& args);
-
 namespace {
 
-struct ChatState {
-  const Engine* engine = nullptr;
-  std::unique_ptr<Session> session;
-  ChatFamily family{};
-  std::vector<ChatMessage> messages;
-  TextGenerationResult last;
-  int64_t turns = 0;
-};
+const char kChatHelp[] =
+    "commands:\n"
+    "  /help          this help\n"
+    "  /reset         forget the conversation (the --system prompt stays)\n"
+    "  /stats         speed, context and memory\n"
+    "  /save FILE     save the conversation;  /load FILE  continue a saved one\n"
+    "  /quit, /exit   leave (also Ctrl-D, or Ctrl-C at an empty prompt)\n"
+    "input:\n"
+    "  end a line with \\ to continue the message on the next line\n"
+    "  \"\"\" on its own starts a block of lines, ended by a line ending with \"\"\"\n"
+    "  Ctrl-C stops a reply (the part shown stays in the conversation)\n";
 
-void print_stats(const ChatState& s, FILE* out) {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  std::fprintf(out, "[stats] turns %lld, context %lld tokens, last reply: prompt %lld tokens at %.1f tok/s, "
-               "%lld tokens at %.1f tok/s, KV cache %.1f MiB, peak RSS %.1f MiB\n",
-               (long long)s.turns, (long long)s.session->position(), (long long)s.last.prompt_tokens,
-               s.last.prompt_tokens / std::max(1e-9, s.last.prefill_seconds), (long long)s.last.generated_tokens,
-               s.last.generated_tokens / std::max(1e-9, s.last.decode_seconds),
-               s.session->kv_cache_bytes() / 1048576.0, usage.ru_maxrss / 1024.0);
-  const ExpertStore& store = s.engine->model().expert_store();
-  if (!store.resident()) {
-    const ExpertStats e = store.stats();
-    std::fprintf(out, "[stats] experts: budget %.1f MiB in %lld slots, hit rate %.3f, prefetched %llu (used %llu), "
-                 "read %.1f MiB, io stall %.1f ms\n",
-                 store.budget_bytes() / 1048576.0, (long long)store.slot_count(),
-                 e.accesses ? double(e.hits) / double(e.accesses) : 0.0, (unsigned long long)e.prefetch_reads,
-                 (unsigned long long)e.prefetch_hits, e.bytes_read / 1048576.0, e.io_stall_ns / 1e6);
-  }
-}
-
-// Streams one reply: reasoning in brackets on its own, then the answer. Returns the answer.
-Result<std::string> reply(ChatState& s, const TextGenerationOptions& options, bool tty) {
-  ChatRenderOptions render;
-  const Tokenizer* tok = s.engine->tokenizer();
-  if (tok->bos_id() >= 0) render.bos_token = tok->token_text(tok->bos_id());
-  if (!tok->eos_ids().empty()) render.eos_token = tok->token_text(tok->eos_ids().front());
-  // Template control tokens parsed, the typed messages plain: "<|im_end|>" in a line is text.
-  std::vector<int32_t> prompt;
-  MOTE_RETURN_IF_ERROR(tokenize_chat(s.family, s.messages, render, *tok, &prompt));
-  // The whole conversation is re-rendered each turn, so the session restarts from position 0.
-  s.session->reset();
-  const bool r1 = s.family == ChatFamily::kDeepSeekR1;
-  ReasoningSplitter splitter(r1);
+struct ReplyStream {
+  ReasoningSplitter splitter;
   std::string answer;
-  bool in_thinking_block = false;
-  auto show = [&](const ReasoningSplitter::Output& o) {
+  bool in_thinking = false;
+  bool tty = false;
+
+  void show(const ReasoningSplitter::Output& o) {
     if (!o.reasoning.empty()) {
-      if (!in_thinking_block) std::fputs(tty ? "\x1b[2m[thinking] " : "[thinking] ", stdout);
-      in_thinking_block = true;
+      if (!in_thinking) std::fputs(tty ? "\x1b[2m[thinking] " : "[thinking] ", stdout);
+      in_thinking = true;
       std::fputs(o.reasoning.c_str(), stdout);
     }
     if (!o.content.empty()) {
-      if (in_thinking_block) std::fputs(tty ? "\x1b[0m\n[answer] " : "\n[answer] ", stdout);
-      in_thinking_block = false;
+      if (in_thinking) std::fputs(tty ? "\x1b[0m\n[answer] " : "\n[answer] ", stdout);
+      in_thinking = false;
       std::fputs(o.content.c_str(), stdout);
       answer += o.content;
     }
     std::fflush(stdout);
-  };
-  auto result = generate_from_ids(*s.engine, *s.session, prompt, options, [&](int32_t, std::string_view text) {
-    show(splitter.feed(text));
-    return true;
-  });
-  show(splitter.finish());
-  if (in_thinking_block && tty) std::fputs("\x1b[0m", stdout);
-  std::fputs("\n", stdout);
-  if (!result) return result.status();
-  s.last = *result;
-  ++s.turns;
-  return answer;
+  }
+  static int on_token(void* user, int32_t, const char* text, size_t len) {
+    auto* self = static_cast<ReplyStream*>(user);
+    self->show(self->splitter.feed(std::string_view(text, len)));
+    return interrupt_requested() ? 1 : 0;
+  }
+};
+
+// Streams one reply to the conversation's last user message and appends it (also when stopped
+// by Ctrl-C: the part shown stays). Returns false after printing an error.
+bool reply(ChatSession& chat, bool tty) {
+  ReplyStream stream;
+  stream.tty = tty;
+  stream.splitter = ReasoningSplitter(chat.reasoning_model());
+  clear_interrupt();
+  const mote_status st = chat.generate(&ReplyStream::on_token, &stream);
+  stream.show(stream.splitter.finish());
+  if (stream.in_thinking && tty) std::fputs("\x1b[0m", stdout);
+  const bool stopped = st == MOTE_ERR_CANCELLED;
+  std::fputs(stopped ? (tty ? "\x1b[2m [stopped]\x1b[0m\n" : " [stopped]\n") : "\n", stdout);
+  std::fflush(stdout);
+  clear_interrupt();
+  if (st != MOTE_OK && !stopped) {
+    chat.drop_last_user_message();
+    fail_c(st);
+    return false;
+  }
+  chat.add("assistant", stream.answer);
+  return true;
+}
+
+enum class Action { kContinue, kQuit };
+
+// A line starting with '/': answered here, never sent to the model.
+Action command(ChatSession& chat, const std::string& line) {
+  const size_t space = line.find(' ');
+  const std::string name = line.substr(0, space);
+  const std::string arg = space == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', space));
+  if (name == "/quit" || name == "/exit") return Action::kQuit;
+  if (name == "/help" || name == "/?") {
+    std::fputs(kChatHelp, stdout);
+  } else if (name == "/reset") {
+    chat.reset();
+    std::puts("[conversation reset]");
+  } else if (name == "/stats") {
+    chat.print_stats(stdout);
+  } else if ((name == "/save" || name == "/load") && arg.empty()) {
+    std::printf("[%s needs a file name: %s FILE]\n", name.c_str(), name.c_str());
+  } else if (name == "/save") {
+    if (chat.save(arg)) std::printf("[saved to %s]\n", arg.c_str());
+  } else if (name == "/load") {
+    if (chat.load(arg)) std::printf("[loaded %s: %zu messages]\n", arg.c_str(), chat.message_count());
+  } else {
+    const std::string near = closest(name, {"/help", "/reset", "/stats", "/save", "/load", "/quit", "/exit"});
+    std::printf("[unknown command %s%s; /help lists the commands]\n", name.c_str(),
+                near.empty() ? "" : (" (did you mean " + near + "?)").c_str());
+  }
+  std::fflush(stdout);
+  return Action::kContinue;
 }
 
 }  // namespace
 
 int cmd_chat(const Args& args) {
-  const TextGenerationOptions options = generation_options(args);
-  EngineOptions engine_options;
-  engine_options.chat_template = args.get("--chat-template");
-  engine_options.model = model_options(args);
-  auto engine = Engine::open(args.positional[0], engine_options);
-  if (!engine) return std::fprintf(stderr, "mote: error: %s\n", engine.status().to_string().c_str()), 1;
-  ChatState s;
-  s.engine = engine->get();
-  auto tokenizer = s.engine->require_tokenizer();
-  auto family = s.engine->chat_family();
-  if (!tokenizer || !family) {
-    const Status& st = !tokenizer ? tokenizer.status() : family.status();
-    return std::fprintf(stderr, "mote: error: %s\n", st.to_string().c_str()), 1;
-  }
-  s.family = *family;
-  SessionOptions session_options;
-  session_options.max_context = parse_int("--ctx", args.get("--ctx", "4096"), 1, 1 << 24);
-  session_options.mtp = use_mtp(s.engine->model(), args);
-  auto session = Session::create(s.engine->model(), session_options);
-  if (!session) return std::fprintf(stderr, "mote: error: %s\n", session.status().to_string().c_str()), 1;
-  s.session = std::move(session).value();
-  const bool tty = isatty(0) && isatty(1);
-  if (args.has("--system")) s.messages.push_back({"system", args.get("--system"), "", {}, ""});
-  std::fprintf(stderr, "mote chat (%s template); /reset, /stats, /quit\n", chat_family_name(s.family));
-  std::string line;
+  ChatSession chat;
+  if (int rc = chat.open(args); rc != 0) return rc;
+  LineInput input;
+  const bool tty = input.interactive();
+  install_interrupt_handler(0);  // a second Ctrl-C during a reply quits, cleanly
+  std::fprintf(stderr, "mote chat (%s template); /help for commands, Ctrl-D to quit\n", chat.template_name());
+  std::string text;
   while (true) {
-    if (tty) std::fputs("> ", stdout), std::fflush(stdout);
-    if (!std::getline(std::cin, line) || line == "/quit") break;
-    if (line.empty()) continue;
-    if (line == "/reset") {
-      s.messages.erase(std::remove_if(s.messages.begin(), s.messages.end(),
-                                      [](const ChatMessage& m) { return m.role != "system"; }),
-                       s.messages.end());
-      s.session->reset();
-      std::puts("[conversation reset]");
+    bool had_text = false;
+    const LineInput::Result r = input.read(&text, &had_text);
+    if (r == LineInput::Result::kEnd) break;
+    if (r == LineInput::Result::kInterrupted) {
+      if (had_text) continue;  // the typed line is dropped; Ctrl-C again quits
+      break;
+    }
+    if (text.find_first_not_of(" \t\n") == std::string::npos) continue;
+    input.remember(text);
+    if (text[0] == '/' && text.find('\n') == std::string::npos) {
+      if (command(chat, text) == Action::kQuit) break;
       continue;
     }
-    if (line == "/stats") {
-      print_stats(s, stdout);
-      continue;
-    }
-    s.messages.push_back({"user", line, "", {}, ""});
-    auto answer = reply(s, options, tty);
-    if (!answer) {
-      std::fprintf(stderr, "mote: error: %s\n", answer.status().to_string().c_str());
-      s.messages.pop_back();
-      continue;
-    }
-    s.messages.push_back({"assistant", *answer, "", {}, ""});
+    chat.add("user", text);
+    if (reply(chat, tty)) chat.autosave();
   }
   return 0;
 }

@@ -1,25 +1,19 @@
-// mote tokenize / mote run -p / mote chat: the text front end over Engine + text generation.
-#include <unistd.h>
-
+// mote tokenize / mote run -p on the public C API (mote.h), and the generation flags shared with
+// mote chat (generation_options).
 #include <cstdio>
-#include <iostream>
-#include <memory>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "capi.h"
 #include "cli.h"
-#include "session/engine.h"
+#include "interrupt.h"
 #include "session/text_generation.h"
 
 namespace mote::cli {
 
 namespace {
-
-int fail(const Status& st) {
-  std::fprintf(stderr, "mote: error: %s\n", st.to_string().c_str());
-  return 1;
-}
 
 float parse_float(const std::string& flag, const std::string& text) {
   char* end = nullptr;
@@ -28,16 +22,21 @@ float parse_float(const std::string& flag, const std::string& text) {
   return v;
 }
 
-Result<std::unique_ptr<Engine>> open_engine(const Args& args) {
-  EngineOptions options;
-  options.chat_template = args.get("--chat-template");
-  options.model = model_options(args);
-  return Engine::open(args.positional[0], options);
+int stream_token(void*, int32_t, const char* text, size_t len) {
+  std::fwrite(text, 1, len, stdout);
+  std::fflush(stdout);
+  return interrupt_requested() ? 1 : 0;
+}
+
+void print_run_stats(const mote_model* model, const mote_session* session) {
+  mote_stats s{};
+  if (mote_session_get_stats(session, &s) != MOTE_OK) return;
+  std::fprintf(stderr, "prompt %lld tokens (%.1f tok/s), generated %lld tokens (%.1f tok/s)\n",
+               (long long)s.prompt_tokens, s.prefill_tok_s, (long long)s.generated_tokens, s.decode_tok_s);
+  print_c_expert_stats(model);
 }
 
 }  // namespace
-
-bool use_mtp(const Model& model, const Args& args) { return model.has_mtp() && !args.has("--no-mtp"); }
 
 TextGenerationOptions generation_options(const Args& args) {
   TextGenerationOptions o;
@@ -62,49 +61,48 @@ TextGenerationOptions generation_options(const Args& args) {
 
 int cmd_tokenize(const Args& args) {
   if (!args.has("--text")) throw std::runtime_error("tokenize needs --text \"...\"");
-  auto engine = open_engine(args);
-  if (!engine) return fail(engine.status());
-  auto tokenizer = (*engine)->require_tokenizer();
-  if (!tokenizer) return fail(tokenizer.status());
+  mote_model_params params = c_model_params(args);
+  mote_model* opened = nullptr;
+  if (mote_status st = mote_model_open(args.positional[0].c_str(), &params, &opened); st != MOTE_OK) return fail_c(st);
+  const ModelPtr model(opened);
   // --no-special: no BOS and control-token text kept plain; --(no-)parse-special sets the latter.
-  EncodeOptions encode;
-  encode.add_special = !args.has("--no-special");
-  encode.parse_special = args.has("--parse-special") || (encode.add_special && !args.has("--no-parse-special"));
-  std::vector<int32_t> ids;
-  if (Status st = (*tokenizer)->encode(args.get("--text"), encode, &ids); !st) return fail(st);
+  const bool add_special = !args.has("--no-special");
+  const bool parse_special = args.has("--parse-special") || (add_special && !args.has("--no-parse-special"));
+  const std::string text = args.get("--text");
+  std::vector<int32_t> ids(text.size() + 8);
+  size_t count = 0;
+  mote_status st = mote_tokenize_ex(model.get(), text.data(), text.size(), add_special, parse_special, ids.data(),
+                                    ids.size(), &count);
+  if (st == MOTE_ERR_BUFFER_TOO_SMALL) {
+    ids.resize(count);
+    st = mote_tokenize_ex(model.get(), text.data(), text.size(), add_special, parse_special, ids.data(), ids.size(),
+                          &count);
+  }
+  if (st != MOTE_OK) return fail_c(st);
   std::string out;
-  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < count; ++i) out += (i ? "," : "") + std::to_string(ids[i]);
   std::printf("%s\n", out.c_str());
   return 0;
 }
 
+// Ctrl-C stops the generation: the text so far stays printed, --stats still reports, exit 130
+// (128 + SIGINT, as a shell reports a process the signal ended).
 int cmd_run_text(const Args& args) {
-  const TextGenerationOptions options = generation_options(args);
-  auto engine = open_engine(args);
-  if (!engine) return fail(engine.status());
-  SessionOptions session_options;
-  session_options.max_context = parse_int("--ctx", args.get("--ctx", "4096"), 1, 1 << 24);
-  session_options.mtp = use_mtp((*engine)->model(), args);
-  auto session = Session::create((*engine)->model(), session_options);
-  if (!session) return fail(session.status());
-  auto result = generate_text(**engine, **session, args.get("-p"), options, [](int32_t, std::string_view text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    return true;
-  });
+  GenerateFlags flags;
+  c_generate_params(args, &flags);
+  ModelPtr model;
+  SessionPtr session;
+  if (int rc = open_c(args, &model, &session); rc != 0) return rc;
+  install_interrupt_handler(130);
+  const std::string prompt = args.get("-p");
+  const mote_status st =
+      mote_generate(session.get(), prompt.data(), prompt.size(), &flags.params, &stream_token, nullptr);
   std::printf("\n");
   std::fflush(stdout);  // the statistics go to stderr: keep them after the text
-  if (!result) return fail(result.status());
-  if (args.has("--stats"))
-    std::fprintf(stderr, "prompt %lld tokens (%.1f tok/s), generated %lld tokens (%.1f tok/s)\n",
-                 (long long)result->prompt_tokens, result->prompt_tokens / std::max(1e-9, result->prefill_seconds),
-                 (long long)result->generated_tokens,
-                 result->generated_tokens / std::max(1e-9, result->decode_seconds));
-  if (args.has("--stats") && result->draft_steps > 0)
-    std::fprintf(stderr, "MTP speculation: %lld drafts, %lld accepted (%.1f%%)\n", (long long)result->draft_steps,
-                 (long long)result->drafts_accepted, 100.0 * double(result->drafts_accepted) / double(result->draft_steps));
-  if (args.has("--stats")) print_expert_stats((*engine)->model());
-  return 0;
+  const bool stopped = st == MOTE_ERR_CANCELLED;
+  if (st != MOTE_OK && !stopped) return fail_c(st);
+  if (args.has("--stats")) print_run_stats(model.get(), session.get());
+  return stopped ? 130 : 0;
 }
 
 }  // namespace mote::cli

@@ -1,0 +1,89 @@
+#include "capi.h"
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "session/text_generation.h"
+
+namespace mote::cli {
+
+TextGenerationOptions generation_options(const Args& args);  // cmd_text.cpp
+
+mote_model_params c_model_params(const Args& args) {
+  mote_model_params p = mote_model_params_default();
+  if (args.has("--threads")) p.n_threads = int32_t(parse_int("--threads", args.get("--threads"), 0, 4096));
+  if (args.has("--expert-budget")) p.expert_budget_bytes = parse_size("--expert-budget", args.get("--expert-budget"));
+  if (args.has("--expert-policy")) {
+    const std::string policy = args.get("--expert-policy");
+    if (policy != "lfu" && policy != "lru") throw std::runtime_error("--expert-policy must be lru or lfu");
+    p.expert_policy = policy == "lru" ? MOTE_EXPERT_POLICY_LRU : MOTE_EXPERT_POLICY_LFU;
+  }
+  if (args.has("--expert-hot"))
+    p.expert_hot_slots = int32_t(parse_int("--expert-hot", args.get("--expert-hot"), 0, 1 << 30));
+  p.expert_prefetch = !args.has("--no-prefetch");
+  const bool tuning = args.has("--expert-policy") || args.has("--expert-hot") || args.has("--no-prefetch");
+  if (tuning && p.expert_budget_bytes == 0)
+    throw std::runtime_error("--expert-policy, --expert-hot and --no-prefetch need --expert-budget");
+  return p;
+}
+
+void c_generate_params(const Args& args, GenerateFlags* out) {
+  // One parser for the flags (cmd_text.cpp), whatever API runs the command.
+  const TextGenerationOptions o = generation_options(args);
+  mote_generate_params& p = out->params;
+  p = mote_generate_params_default();
+  p.max_tokens = int32_t(o.max_tokens);
+  mote_sampling_params& s = p.sampling;
+  s.temperature = o.sampling.temperature;
+  s.top_k = o.sampling.top_k;
+  s.top_p = o.sampling.top_p;
+  s.min_p = o.sampling.min_p;
+  s.repetition_penalty = o.sampling.repetition_penalty;
+  s.presence_penalty = o.sampling.presence_penalty;
+  s.frequency_penalty = o.sampling.frequency_penalty;
+  s.penalty_last_n = o.sampling.penalty_last_n;
+  s.seed = o.sampling.seed;
+  out->stops = o.stop;
+  out->stop_ptrs.clear();
+  for (const std::string& stop : out->stops) out->stop_ptrs.push_back(stop.c_str());
+  p.stop = out->stop_ptrs.empty() ? nullptr : out->stop_ptrs.data();
+  p.n_stop = out->stop_ptrs.size();
+  p.ignore_eos = o.ignore_eos;
+  p.parse_special = o.parse_special;
+}
+
+int fail_c(mote_status status) {
+  const char* message = mote_last_error();
+  std::fprintf(stderr, "mote: error: %s\n", message[0] != '\0' ? message : mote_status_string(status));
+  return 1;
+}
+
+int open_c(const Args& args, ModelPtr* model, SessionPtr* session, mote_context_policy policy) {
+  mote_model_params params = c_model_params(args);
+  const std::string chat_template = args.get("--chat-template");
+  if (!chat_template.empty()) params.chat_template = chat_template.c_str();
+  mote_model* m = nullptr;
+  if (mote_status st = mote_model_open(args.positional[0].c_str(), &params, &m); st != MOTE_OK) return fail_c(st);
+  model->reset(m);
+  mote_session_params sp = mote_session_params_default();
+  sp.max_context = int32_t(parse_int("--ctx", args.get("--ctx", "4096"), 1, 1 << 24));
+  sp.mtp = !args.has("--no-mtp");
+  sp.context_policy = policy;
+  mote_session* s = nullptr;
+  if (mote_status st = mote_session_create(m, &sp, &s); st != MOTE_OK) return fail_c(st);
+  session->reset(s);
+  return 0;
+}
+
+void print_c_expert_stats(const mote_model* model) {
+  mote_expert_stats e{};
+  if (mote_model_get_expert_stats(model, &e) != MOTE_OK || e.budget_bytes == 0) return;
+  std::fprintf(stderr,
+               "expert store: budget %llu bytes, accesses %llu, hits %llu, misses %llu, prefetched %llu (used %llu), "
+               "bytes read %llu, io stall %.3f ms\n",
+               (unsigned long long)e.budget_bytes, (unsigned long long)e.accesses, (unsigned long long)e.hits,
+               (unsigned long long)e.misses, (unsigned long long)e.prefetch_reads, (unsigned long long)e.prefetch_hits,
+               (unsigned long long)e.bytes_read, e.io_stall_ms);
+}
+
+}  // namespace mote::cli

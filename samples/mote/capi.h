@@ -1,0 +1,46 @@
+// The commands that run on the public C API (mote.h): their flags as mote_* params, handles that
+// free themselves, and the one-line error of a failed call.
+#pragma once
+
+#include <mote/mote.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+
+namespace mote::cli {
+
+struct ModelDeleter {
+  void operator()(mote_model* m) const { mote_model_destroy(m); }
+};
+struct SessionDeleter {
+  void operator()(mote_session* s) const { mote_session_destroy(s); }
+};
+using ModelPtr = std::unique_ptr<mote_model, ModelDeleter>;
+using SessionPtr = std::unique_ptr<mote_session, SessionDeleter>;
+
+// The expert, thread and --chat-template flags; throws std::runtime_error on a malformed flag.
+mote_model_params c_model_params(const Args& args);
+
+// The generation flags (-n, sampling, --stop, --ignore-eos, --no-parse-special). The stop
+// strings live in `stops`, which must outlive the params.
+struct GenerateFlags {
+  mote_generate_params params{};
+  std::vector<std::string> stops;
+  std::vector<const char*> stop_ptrs;
+};
+void c_generate_params(const Args& args, GenerateFlags* out);
+
+// Prints "mote: error: <the library's message>" for a failed call and returns 1.
+int fail_c(mote_status status);
+
+// Opens the model of args.positional[0] and a session of --ctx tokens (default 4096), with MTP
+// unless --no-mtp. Returns 0 or the exit status after printing the error.
+int open_c(const Args& args, ModelPtr* model, SessionPtr* session,
+           mote_context_policy policy = MOTE_CONTEXT_ERROR);
+// Prints one stderr line of expert-cache counters when the model has a budget.
+void print_c_expert_stats(const mote_model* model);
+
+}  // namespace mote::cli

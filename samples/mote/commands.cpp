@@ -1,0 +1,155 @@
+// The command table: each subcommand's flags and --help text, and the checks that refuse flags a
+// command would silently ignore (a flag that does nothing is worse than an error: the user
+// believes it took effect).
+#include "commands.h"
+
+#include <cstdlib>
+#include <stdexcept>
+
+namespace mote::cli {
+namespace {
+
+#define MOTE_EXPERT_HELP                                                                           \
+  "expert and thread flags:\n"                                                                     \
+  "  --expert-budget SIZE  cap routed-expert memory (512M, 2G or bytes; default: all resident)\n" \
+  "  --expert-policy lfu|lru, --expert-hot N, --no-prefetch   (need --expert-budget)\n"           \
+  "  --threads N           kernel threads (default 0 = all cores)\n"
+
+#define MOTE_SAMPLING_HELP                                                                         \
+  "sampling flags (greedy unless --temp T > 0):\n"                                                 \
+  "  --temp T              temperature (default 0 = greedy)\n"                                     \
+  "  --top-k K --top-p P --min-p P   filters when sampling (defaults 40, 0.95, 0.05)\n"            \
+  "  --seed S              random seed when sampling (same seed, same output)\n"                   \
+  "  --repeat-penalty R --presence-penalty P --frequency-penalty F\n"                              \
+  "  -n N                  tokens to generate (default 256)\n"                                     \
+  "  --stop TEXT           stop before TEXT   --ignore-eos   --ctx N (KV cache tokens, 4096)\n"    \
+  "  --no-mtp              no speculative decoding with the model's MTP module\n"
+
+const char kInspectHelp[] =
+    "usage: mote inspect FILE [--json]\n"
+    "Summary of a .mote file: architecture, layers, experts, vocabulary, tensors by weight type,\n"
+    "tokenizer and chat template, file size.\n"
+    "  --json   the full metadata as one JSON object\n";
+const char kLogitsHelp[] =
+    "usage: mote logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode]\n"
+    "Writes the logits at every position as float32 [n_ids, vocab] to PATH.\n"
+    "  --mode   prefill (one batch, default) or decode (one token at a time); both agree\n" MOTE_EXPERT_HELP;
+const char kRunHelp[] =
+    "usage: mote run FILE -p TEXT [flags]    stream a continuation of TEXT\n"
+    "       mote run FILE --ids 1,2,3 [-n 32] [--ignore-eos]   greedy continuation of ids, prints ids\n"
+    "  --stats              speed (and expert cache) on stderr after the text (-p)\n"
+    "  --no-parse-special   control-token text in the prompt stays plain text (-p)\n"
+    "  Ctrl-C stops generation (exit 130).\n" MOTE_SAMPLING_HELP MOTE_EXPERT_HELP;
+const char kBenchHelp[] =
+    "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--mtp-compare]\n"
+    "Prefill and decode speed, expert cache and memory of one run, as JSON.\n"
+    "  --mtp-compare   decode with and without MTP drafts\n" MOTE_EXPERT_HELP;
+const char kPerplexityHelp[] =
+    "usage: mote perplexity FILE --text PATH [--ctx 128] [--max-tokens N]\n"
+    "Perplexity of a text file in windows of --ctx tokens, as JSON; progress on stderr.\n" MOTE_EXPERT_HELP;
+const char kTokenizeHelp[] =
+    "usage: mote tokenize FILE --text TEXT [--no-special] [--parse-special | --no-parse-special]\n"
+    "Prints the token ids of TEXT.\n"
+    "  --no-special         no BOS, control-token text as plain text\n"
+    "  --parse-special / --no-parse-special   set the control-token parsing alone\n";
+const char kChatHelp[] =
+    "usage: mote chat FILE [--system TEXT] [--chat-template NAME] [--session PATH] [flags]\n"
+    "Interactive chat with the model's chat template. In the chat: /help, /reset, /stats, /quit.\n"
+    "End a line with \\ to continue it, or wrap several lines in \"\"\" ... \"\"\".\n"
+    "Ctrl-C stops a reply (the conversation keeps it); Ctrl-C at an empty prompt or Ctrl-D quits.\n"
+    "  --session PATH   load the conversation from PATH if it exists, save it after each turn\n" MOTE_SAMPLING_HELP
+        MOTE_EXPERT_HELP;
+
+#undef MOTE_EXPERT_HELP
+#undef MOTE_SAMPLING_HELP
+
+std::vector<std::string> join(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+const std::vector<std::string> kSamplingValueFlags = {
+    "-n",    "--temp", "--top-k", "--top-p", "--min-p", "--seed", "--repeat-penalty", "--presence-penalty",
+    "--frequency-penalty", "--ctx", "--stop"};
+
+// Throws naming the first of `flags` present: "`why`".
+void refuse(const Args& args, const std::vector<std::string>& flags, const std::string& why) {
+  for (const std::string& f : flags)
+    if (args.has(f)) throw std::runtime_error(f + " " + why);
+}
+
+// The filters and the seed only act on sampling; with greedy decoding they would be ignored.
+void refuse_greedy_only(const Args& args) {
+  if (std::strtod(args.get("--temp", "0").c_str(), nullptr) > 0) return;
+  refuse(args, {"--top-k", "--top-p", "--min-p", "--seed"},
+         "only applies when sampling: add --temp T (T > 0), or drop the flag for greedy decoding");
+}
+
+int usage_error(const std::exception& e) {
+  std::fprintf(stderr, "mote: error: %s\n", e.what());
+  return 2;
+}
+
+int run_command_run(const Args& args) {
+  try {
+    if (args.has("-p") == args.has("--ids")) throw std::runtime_error("run needs exactly one of --ids or -p");
+    if (args.has("--ids")) {
+      refuse(args, join(kSamplingValueFlags, {"--chat-template", "--stats", "--no-parse-special", "--no-mtp"}),
+             "does not apply to run --ids (greedy token ids); use -p TEXT");
+      // -n is the one generation flag --ids takes.
+    } else {
+      refuse(args, {"--chat-template"}, "does not apply to run -p (plain text, no chat template); use mote chat");
+      refuse_greedy_only(args);
+    }
+  } catch (const std::exception& e) {
+    return usage_error(e);
+  }
+  return args.has("-p") ? cmd_run_text(args) : cmd_run(args);
+}
+
+int run_command_chat(const Args& args) {
+  try {
+    refuse_greedy_only(args);
+  } catch (const std::exception& e) {
+    return usage_error(e);
+  }
+  return cmd_chat(args);
+}
+
+}  // namespace
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = [] {
+    const std::vector<std::string> expert_values = kExpertValueFlags;
+    const std::vector<std::string> expert_switches = kExpertSwitches;
+    const std::vector<std::string> sampling = join(kSamplingValueFlags, {"--chat-template"});
+    return std::vector<Command>{
+        {"inspect", "summary of a .mote file (--json: all metadata)", kInspectHelp, {}, {"--json"}, cmd_inspect},
+        {"run", "stream a continuation of -p TEXT (or greedy ids of --ids)", kRunHelp,
+         join(join({"--ids", "-p"}, sampling), expert_values),
+         join({"--ignore-eos", "--stats", "--no-mtp", "--no-parse-special"}, expert_switches), run_command_run},
+        {"chat", "interactive chat with the model's chat template", kChatHelp,
+         join(join({"--system", "--session"}, sampling), expert_values),
+         join({"--ignore-eos", "--no-mtp"}, expert_switches), run_command_chat},
+        {"tokenize", "token ids of --text", kTokenizeHelp, {"--text"},
+         {"--no-special", "--parse-special", "--no-parse-special"}, cmd_tokenize},
+        {"logits", "float32 logits of --ids at every position", kLogitsHelp,
+         join({"--ids", "--out", "--mode"}, expert_values), expert_switches, cmd_logits},
+        {"perplexity", "perplexity of a text file, as JSON", kPerplexityHelp,
+         join({"--text", "--ctx", "--max-tokens"}, expert_values), expert_switches, cmd_perplexity},
+        {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
+         join({"--prompt", "--gen", "--seed"}, expert_values), join({"--mtp-compare"}, expert_switches), cmd_bench},
+    };
+  }();
+  return table;
+}
+
+const Command* find_command(const std::string& name) {
+  for (const Command& c : commands())
+    if (name == c.name) return &c;
+  return nullptr;
+}
+
+const char* cli_version() { return MOTE_CLI_VERSION; }
+
+}  // namespace mote::cli

@@ -1,0 +1,25 @@
+// The mote subcommands: name, one-line summary, --help text, accepted flags and entry point.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli.h"
+
+namespace mote::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;  // one line for `mote --help`
+  const char* help;     // `mote NAME --help`
+  std::vector<std::string> value_flags;
+  std::vector<std::string> switches;
+  int (*run)(const Args& args);
+};
+
+const std::vector<Command>& commands();
+const Command* find_command(const std::string& name);
+// "0.3.0": the library's mote_version().
+const char* cli_version();
+
+}  // namespace mote::cli
