@@ -247,12 +247,18 @@ std::string_view MoteFile::blob(std::string_view name) const {
   return {reinterpret_cast<const char*>(segment_data(b->segment())), size_t(segment_size(b->segment()))};
 }
 
-Status MoteFile::verify_checksums(bool release_pages) const {
+Status MoteFile::verify_checksums(bool release_pages,
+                                  const std::function<bool(uint64_t done, uint64_t total)>& on_segment) const {
   const auto& segments = *model_->segments();
+  uint64_t total = 0, done = 0;
+  for (uint32_t i = 0; i < segments.size(); ++i) total += segment_size(i);
   for (uint32_t i = 0; i < segments.size(); ++i) {
     const bool same = checksum64(segment_data(i), segment_size(i)) == segments.Get(i)->checksum();
     if (release_pages) file_.release_pages(segment_file_offset(i), segment_size(i));
     if (!same) return corrupt_file(path() + ": checksum mismatch in segment " + std::to_string(i));
+    done += segment_size(i);
+    if (on_segment && !on_segment(done, total))
+      return Status(StatusCode::kCancelled, path() + ": checksum verification cancelled at segment " + std::to_string(i));
   }
   return Status::ok();
 }

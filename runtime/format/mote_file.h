@@ -8,6 +8,7 @@
 // Thread-safety: all const methods are safe to call concurrently.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +30,8 @@ class MoteFile {
   const fb::Model& model() const { return *model_; }
   const fb::ModelConfig& config() const { return *model_->config(); }
   uint64_t file_size() const { return file_.size(); }
+  // Start of the whole file's mapping (file_size() bytes), e.g. to measure its resident pages.
+  const uint8_t* mapping_data() const { return file_.data(); }
 
   // Bytes of segment `index` (bounds already verified).
   const uint8_t* segment_data(uint32_t index) const;
@@ -48,8 +51,11 @@ class MoteFile {
 
   // Recomputes every segment checksum; names the first segment that differs. With
   // release_pages, each segment's pages are given back after it is checked, so a full check does
-  // not leave the whole file in this process's RSS (used with an expert budget).
-  Status verify_checksums(bool release_pages = false) const;
+  // not leave the whole file in this process's RSS (used with an expert budget). on_segment,
+  // when set, is called after each segment with the bytes checked so far and in all (for load
+  // progress); returning false stops the check with StatusCode::kCancelled.
+  Status verify_checksums(bool release_pages = false,
+                          const std::function<bool(uint64_t done, uint64_t total)>& on_segment = {}) const;
 
   // An error once a read of the mapping faulted because the file was truncated or failed under
   // it (see MappedFile): every view read since then may hold zeros. Sticky; reopen the file.

@@ -154,8 +154,43 @@ const KernelTable& default_kernels();
 // one oneTBB arena of this size. The results do not depend on the thread count (each output
 // element is computed by one thread in a fixed order).
 void set_num_threads(int n);
-// The current thread count (>= 1).
+// The current thread count (>= 1): the size of the calling thread's current ThreadPool when a
+// ThreadPoolScope is active, else of the process-wide arena.
 int num_threads();
+
+// A kernel thread pool of its own (a oneTBB arena of `size()` threads, the calling thread
+// included), for running the kernels of one model at another thread count than the process-wide
+// arena's: the C API gives each model one (mote_model_params.n_threads). n = 0: all cores this
+// process may use; larger n is capped to that. Builds without oneTBB: size 1. Thread-safe: any
+// number of threads may run kernels on one pool at once. Must outlive every scope using it.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  int size() const { return size_; }
+  // The oneTBB arena (tbb::task_arena*), opaque here so this header needs no oneTBB.
+  void* arena() const { return arena_; }
+
+ private:
+  int size_ = 1;
+  void* arena_ = nullptr;
+};
+
+// While alive, the kernels called on this thread (and the ranges they fan out to other threads)
+// run on `pool`; nullptr: on the process-wide arena. Scopes nest (the destructor restores the
+// previous pool). Not movable; allocates nothing.
+class ThreadPoolScope {
+ public:
+  explicit ThreadPoolScope(const ThreadPool* pool);
+  ~ThreadPoolScope();
+  ThreadPoolScope(const ThreadPoolScope&) = delete;
+  ThreadPoolScope& operator=(const ThreadPoolScope&) = delete;
+
+ private:
+  const ThreadPool* previous_;
+};
 
 // Convenience wrappers over active_kernels().
 // y: [n_tokens, w.rows]; x: [n_tokens, w.cols], both dense row-major.

@@ -1,19 +1,70 @@
 #include "model/model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <vector>
+
+#include "core/log.h"
 #include "model/hparams_limits.h"
 
 namespace mote {
 
+namespace {
+
+// Where each phase of Model::open ends, as a fraction of the whole (ModelOptions::progress).
+// Checksums (a full read) get most of the range when enabled; when not, the fraction jumps.
+constexpr float kMappedFraction = 0.05f;
+constexpr float kChecksumsFraction = 0.80f;
+constexpr float kBoundFraction = 0.85f;
+
+// The INFO note of a successful open: what was loaded and how experts are held.
+void log_opened(const std::string& path, const Model& model) {
+  if (!log_enabled(LogLevel::kInfo)) return;
+  const HParams& hp = model.hparams();
+  const ExpertStore& store = model.expert_store();
+  const std::string experts =
+      store.resident() ? "no expert budget (every routed expert resident)"
+                       : "expert budget " + std::to_string(store.budget_bytes()) + " bytes (" +
+                             std::to_string(store.slot_count()) + " slots of " + std::to_string(store.slot_bytes()) +
+                             " bytes)";
+  log(LogLevel::kInfo, "opened " + path + ": " + fb::EnumNameArchitecture(model.file().config().architecture()) +
+                           ", " + std::to_string(hp.n_layers) + " layers, " + std::to_string(hp.n_routed_experts) +
+                           " routed experts (" + std::to_string(hp.n_experts_per_tok) + " per token), " +
+                           std::to_string(model.file().file_size()) + " bytes; " + experts);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelOptions& options) {
+  // Reports `fraction`; a cancel request becomes the status every later phase returns.
+  const Status cancelled_status(StatusCode::kCancelled, path + ": model open cancelled by the progress callback");
+  auto report = [&](float fraction) -> Status {
+    return !options.progress || options.progress(fraction) ? Status::ok() : cancelled_status;
+  };
   MOTE_ASSIGN_OR_RETURN(std::unique_ptr<MoteFile> file, MoteFile::open(path));
-  if (options.verify_checksums)
-    MOTE_RETURN_IF_ERROR(file->verify_checksums(/*release_pages=*/options.expert_budget_bytes > 0));
+  MOTE_RETURN_IF_ERROR(report(kMappedFraction));
+  if (options.verify_checksums) {
+    bool cancelled = false;
+    auto on_segment = [&](uint64_t done, uint64_t total) {
+      const float share = total > 0 ? float(double(done) / double(total)) : 1.0f;
+      cancelled = !report(kMappedFraction + (kChecksumsFraction - kMappedFraction) * share);
+      return !cancelled;
+    };
+    Status st = file->verify_checksums(/*release_pages=*/options.expert_budget_bytes > 0, on_segment);
+    if (cancelled) return cancelled_status;
+    MOTE_RETURN_IF_ERROR(st);
+  }
   auto hparams = HParams::from_config(file->config());
   if (!hparams) return Status(hparams.status().code(), path + ": " + hparams.status().message());
   // Before bind_weights sizes its per-layer tables by num_hidden_layers.
   if (Status st = check_layers_against_tensors(*file, *hparams); !st) return Status(st.code(), path + ": " + st.message());
   auto weights = bind_weights(*file, *hparams);
   if (!weights) return Status(weights.status().code(), path + ": " + weights.status().message());
+  MOTE_RETURN_IF_ERROR(report(kBoundFraction));
   std::unique_ptr<Model> model(new Model());
   model->file_ = std::move(file);
   model->hparams_ = std::move(hparams).value();
@@ -27,6 +78,8 @@ Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelO
   if (!experts) return Status(experts.status().code(), path + ": " + experts.status().message());
   model->experts_ = std::move(experts).value();
   MOTE_RETURN_IF_ERROR(model->file_->check_mapping());  // shrank while being checked and bound
+  MOTE_RETURN_IF_ERROR(report(1.0f));
+  log_opened(path, *model);
   return model;
 }
 
@@ -38,6 +91,60 @@ uint64_t Model::dense_bytes() const {
     for (const fb::ExpertLayer* el : *m.expert_layers())
       for (const fb::Expert* e : *el->experts()) total -= file_->segment_size(e->segment());
   return total;
+}
+
+namespace {
+
+// Rss (bytes) of this process's mappings that lie inside [begin, end), from /proc/self/smaps;
+// false if it cannot be read (no procfs).
+bool smaps_rss(uintptr_t begin, uintptr_t end, uint64_t* out) {
+  std::FILE* f = std::fopen("/proc/self/smaps", "r");
+  if (f == nullptr) return false;
+  char line[512];
+  bool inside = false;
+  uint64_t total = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    uintptr_t lo = 0, hi = 0;
+    unsigned long long kb = 0;
+    // A mapping's header line ("lo-hi perms offset dev inode path") starts a new entry.
+    if (std::sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2) {
+      inside = lo >= begin && hi <= end && lo < hi;
+    } else if (inside && std::sscanf(line, "Rss: %llu kB", &kb) == 1) {
+      total += uint64_t(kb) * 1024;
+    }
+  }
+  std::fclose(f);
+  *out = total;
+  return true;
+}
+
+// Pages of [data, data + size) in the page cache (mincore): an upper bound of this process's
+// share, used only without procfs.
+uint64_t mincore_bytes(const uint8_t* data, uint64_t size) {
+  const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data) / page * page;
+  const uint64_t length = reinterpret_cast<uintptr_t>(data) + size - begin;
+  std::vector<unsigned char> pages(size_t((length + page - 1) / page));
+  if (mincore(reinterpret_cast<void*>(begin), size_t(length), pages.data()) != 0) return 0;
+  uint64_t resident = 0;
+  for (unsigned char p : pages) resident += (p & 1) ? page : 0;
+  return std::min(resident, size);
+}
+
+}  // namespace
+
+uint64_t Model::resident_bytes() const {
+  uint64_t mapped = 0;
+  const uint8_t* data = file_->mapping_data();
+  const uint64_t size = file_->file_size();
+  if (data != nullptr && size > 0) {
+    const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(data);  // page-aligned (mmap)
+    // The mapping's last page extends past the file's end.
+    if (!smaps_rss(begin, begin + (size + page - 1) / page * page, &mapped)) mapped = mincore_bytes(data, size);
+  }
+  const uint64_t slots = experts_->resident() ? 0 : uint64_t(experts_->slot_count()) * experts_->slot_bytes();
+  return mapped + slots;
 }
 
 }  // namespace mote

@@ -10,6 +10,7 @@
 // synchronised; any number of Sessions may share one Model.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,11 @@ struct ModelOptions {
   EvictionKind expert_policy = EvictionKind::kLfu;  // LFU with aging; kLru is the baseline
   bool expert_prefetch = true;     // budget mode: read the next layer's predicted experts ahead
   int64_t expert_hot_slots = 0;    // budget mode: slots pinned for the most used experts
+  // Load progress, called on the opening thread with the fraction of open() done: in [0, 1],
+  // non-decreasing, 1 once the model is ready (after mapping, each checksummed segment when
+  // verify_checksums, binding, expert store setup). Returning false cancels: open() frees what
+  // it built and returns StatusCode::kCancelled. May be empty.
+  std::function<bool(float fraction)> progress;
 };
 
 class Model {
@@ -47,6 +53,11 @@ class Model {
   // in memory whatever the expert budget is (the dense-weight term of the memory bound).
   uint64_t dense_bytes() const;
   const MoteFile& file() const { return *file_; }
+  // Model bytes in this process's memory now: the resident pages of the file mapping in this
+  // process (its RSS share, from /proc/self/smaps; page-cache pages it has not touched do not
+  // count) plus the expert store's cache slots under a budget. Reads /proc: call it for
+  // statistics, not per token. Thread-safe.
+  uint64_t resident_bytes() const;
   // The routed-expert store (thread-safe; shared by every Session of this Model).
   ExpertStore& expert_store() const { return *experts_; }
 

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
+#include "core/log.h"
 #include "cpu/kernels/fused.h"
 #include "cpu/kernels/isa.h"
 #include "cpu/kernels/threads.h"
@@ -292,7 +294,7 @@ const KernelTable& default_kernels() {
   const char* env = std::getenv("MOTE_KERNELS");
   if (env && *env) {
     if (const KernelTable* t = find_kernels(env)) return *t;
-    std::fprintf(stderr, "mote: MOTE_KERNELS=%s is unknown or not supported by this CPU; using reference kernels\n", env);
+    mote::log(LogLevel::kWarn, std::string("MOTE_KERNELS=") + env + " is unknown or not supported by this CPU; using reference kernels");
     return reference_kernels();
   }
   const KernelTable* all[8];

@@ -14,6 +14,19 @@
 #include <tbb/task_arena.h>
 #endif
 
+namespace mote::cpu {
+namespace {
+// The pool the calling thread's kernels run on (kernels::ThreadPoolScope); nullptr: the
+// process-wide arena. Thread-local, so models with different pools run side by side.
+thread_local const kernels::ThreadPool* t_pool = nullptr;
+}  // namespace
+}  // namespace mote::cpu
+
+namespace mote::kernels {
+ThreadPoolScope::ThreadPoolScope(const ThreadPool* pool) : previous_(cpu::t_pool) { cpu::t_pool = pool; }
+ThreadPoolScope::~ThreadPoolScope() { cpu::t_pool = previous_; }
+}  // namespace mote::kernels
+
 #if defined(MOTE_HAVE_TBB)
 namespace mote::cpu {
 namespace {
@@ -37,17 +50,22 @@ struct RangeTask {
   RangeFn fn;
   void* ctx;
   int64_t n, chunk;
+  const kernels::ThreadPool* pool;  // the caller's, carried to the workers for nested calls
   void operator()(const tbb::blocked_range<int64_t>& r) const {
+    const kernels::ThreadPool* saved = t_pool;
+    t_pool = pool;
     for (int64_t i = r.begin(); i < r.end(); ++i) fn(ctx, i * chunk, std::min(n, (i + 1) * chunk));
+    t_pool = saved;
   }
 };
 
 }  // namespace
 
-int kernel_thread_count() { return configured_threads(); }
+int kernel_thread_count() { return t_pool != nullptr ? t_pool->size() : configured_threads(); }
 
 void parallel_ranges(int64_t n, int64_t align, RangeFn fn, void* ctx) {
-  const int threads = configured_threads();
+  const kernels::ThreadPool* pool = t_pool;
+  const int threads = kernel_thread_count();
   if (threads <= 1 || n <= align) {
     fn(ctx, 0, n);
     return;
@@ -58,8 +76,9 @@ void parallel_ranges(int64_t n, int64_t align, RangeFn fn, void* ctx) {
   const int64_t ranges = std::min<int64_t>(units, int64_t(threads) * 4);
   const int64_t chunk = (units + ranges - 1) / ranges * align;
   const int64_t count = (n + chunk - 1) / chunk;
-  const RangeTask task{fn, ctx, n, chunk};
-  g_arena->execute([&] { tbb::parallel_for(tbb::blocked_range<int64_t>(0, count, 1), task, tbb::simple_partitioner()); });
+  const RangeTask task{fn, ctx, n, chunk, pool};
+  tbb::task_arena& arena = pool != nullptr ? *static_cast<tbb::task_arena*>(pool->arena()) : *g_arena;
+  arena.execute([&] { tbb::parallel_for(tbb::blocked_range<int64_t>(0, count, 1), task, tbb::simple_partitioner()); });
 }
 
 }  // namespace mote::cpu
@@ -80,6 +99,16 @@ void set_num_threads(int n) {
 
 int num_threads() { return cpu::kernel_thread_count(); }
 
+ThreadPool::ThreadPool(int n) {
+  const int cores = std::max(tbb::info::default_concurrency(), 1);
+  size_ = n <= 0 ? cores : std::min(n, cores);
+  auto arena = std::make_unique<tbb::task_arena>(size_);
+  arena->initialize();  // now, so the first kernel call pays nothing and a failure throws here
+  arena_ = arena.release();
+}
+
+ThreadPool::~ThreadPool() { delete static_cast<tbb::task_arena*>(arena_); }
+
 }  // namespace mote::kernels
 
 #else  // no oneTBB: everything runs on the calling thread
@@ -92,6 +121,8 @@ void parallel_ranges(int64_t n, int64_t align, RangeFn fn, void* ctx) { fn(ctx, 
 namespace mote::kernels {
 void set_num_threads(int) {}
 int num_threads() { return 1; }
+ThreadPool::ThreadPool(int) {}
+ThreadPool::~ThreadPool() = default;
 }  // namespace mote::kernels
 
 #endif
