@@ -1,6 +1,11 @@
-// mote inspect FILE: metadata of a .mote file as one JSON object on stdout.
+// mote inspect FILE: a summary of a .mote file on a terminal; all metadata as one JSON object with
+// --json or when stdout is not a terminal. Reads the file format directly: the C API exposes only
+// a model's basic figures (mote_model_info), not tensors, segments or blobs.
+#include <unistd.h>
+
 #include <cstdio>
 #include <map>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
@@ -103,6 +108,67 @@ std::map<std::string, std::string> layout_by_class(const fb::Model& m) {
   return out;
 }
 
+std::string human_bytes(uint64_t n) {
+  char buf[32];
+  if (n >= (1ull << 30)) std::snprintf(buf, sizeof(buf), "%.2f GiB", double(n) / double(1ull << 30));
+  else if (n >= (1ull << 20)) std::snprintf(buf, sizeof(buf), "%.1f MiB", double(n) / double(1ull << 20));
+  else if (n >= (1ull << 10)) std::snprintf(buf, sizeof(buf), "%.1f KiB", double(n) / double(1ull << 10));
+  else std::snprintf(buf, sizeof(buf), "%llu B", (unsigned long long)n);
+  return buf;
+}
+
+void print_model_lines(const MoteFile& file) {
+  const fb::Model& m = file.model();
+  const fb::ModelConfig& c = *m.config();
+  std::printf("file          %s (%s, format %u)\n", file.path().c_str(), human_bytes(file.file_size()).c_str(),
+              unsigned(file.header().format_version));
+  std::printf("architecture  %s (%s)\n", fb::EnumNameArchitecture(c.architecture()),
+              c.model_type() ? c.model_type()->c_str() : "?");
+  std::printf("layers        %u%s, hidden %u, attention heads %u (kv %u)\n", c.num_hidden_layers(),
+              m.has_mtp() ? " + MTP" : "", c.hidden_size(), c.num_attention_heads(), c.num_key_value_heads());
+  const size_t moe_layers = m.expert_layers() ? m.expert_layers()->size() : 0;
+  if (c.n_routed_experts() > 0)
+    std::printf("experts       %u routed (top %u per token), %u shared, in %zu MoE layers\n", c.n_routed_experts(),
+                c.num_experts_per_tok(), c.n_shared_experts(), moe_layers);
+  else
+    std::printf("experts       none (dense)\n");
+  std::printf("vocabulary    %u tokens, context %u positions\n", c.vocab_size(), c.max_position_embeddings());
+}
+
+void print_tensor_lines(const MoteFile& file) {
+  const fb::Model& m = file.model();
+  uint64_t total = 0;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> types;  // tensors, bytes
+  for (const fb::Tensor* t : *m.tensors()) {
+    auto& [count, bytes] = types[weight_type_name(WeightType(t->type()))];
+    ++count, bytes += t->size(), total += t->size();
+  }
+  std::printf("tensors       %u, %s in %u segments\n", m.tensors()->size(), human_bytes(total).c_str(),
+              m.segments()->size());
+  for (const auto& [type, entry] : types)
+    std::printf("  %-11s %llu tensors, %s\n", type.c_str(), (unsigned long long)entry.first,
+                human_bytes(entry.second).c_str());
+  const nlohmann::json bytes = bytes_json(file);
+  std::printf("memory        dense %s, routed experts %s, MTP %s\n", human_bytes(bytes["dense"].get<uint64_t>()).c_str(),
+              human_bytes(bytes["routed_experts"].get<uint64_t>()).c_str(), human_bytes(bytes["mtp"].get<uint64_t>()).c_str());
+}
+
+void print_summary(const MoteFile& file) {
+  print_model_lines(file);
+  print_tensor_lines(file);
+  const bool hf = !file.blob("tokenizer.json").empty(), spm = !file.blob("tokenizer.model").empty();
+  std::printf("tokenizer     %s\n", hf ? "tokenizer.json" : spm ? "tokenizer.model (SentencePiece)" : "none");
+  const std::string_view family = file.blob("chat_family");
+  const bool jinja = !file.blob("chat_template").empty();
+  std::printf("chat template %s\n", !family.empty() ? std::string(family).c_str()
+                                     : jinja          ? "present, family not recognised (use --chat-template NAME)"
+                                                      : "none");
+  if (const fb::Provenance* p = file.model().provenance())
+    std::printf("converted     from %s (%s), weights %s\n", p->source() ? p->source()->c_str() : "?",
+                p->source_dtype() ? p->source_dtype()->c_str() : "?",
+                p->weight_recipe() ? p->weight_recipe()->c_str() : "?");
+}
+
 }  // namespace
 
 int cmd_inspect(const Args& args) {
@@ -110,6 +176,12 @@ int cmd_inspect(const Args& args) {
   if (!opened) {
     std::fprintf(stderr, "mote: error: %s\n", opened.status().to_string().c_str());
     return 1;
+  }
+  // The summary is for a person at a terminal; piped or redirected output stays the JSON that
+  // scripts and tests parse (jq '.bytes.routed_experts'), as it always was.
+  if (!args.has("--json") && isatty(STDOUT_FILENO)) {
+    print_summary(**opened);
+    return 0;
   }
   const MoteFile& file = **opened;
   const fb::Model& m = file.model();

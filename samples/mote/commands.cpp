@@ -29,7 +29,7 @@ const char kInspectHelp[] =
     "usage: mote inspect FILE [--json]\n"
     "Summary of a .mote file: architecture, layers, experts, vocabulary, tensors by weight type,\n"
     "tokenizer and chat template, file size.\n"
-    "  --json   the full metadata as one JSON object\n";
+    "  --json   the full metadata as one JSON object (the default when stdout is not a terminal)\n";
 const char kLogitsHelp[] =
     "usage: mote logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode]\n"
     "Writes the logits at every position as float32 [n_ids, vocab] to PATH.\n"
@@ -94,9 +94,10 @@ int run_command_run(const Args& args) {
   try {
     if (args.has("-p") == args.has("--ids")) throw std::runtime_error("run needs exactly one of --ids or -p");
     if (args.has("--ids")) {
-      refuse(args, join(kSamplingValueFlags, {"--chat-template", "--stats", "--no-parse-special", "--no-mtp"}),
-             "does not apply to run --ids (greedy token ids); use -p TEXT");
-      // -n is the one generation flag --ids takes.
+      // -n, --ignore-eos and the expert flags are the ones --ids takes.
+      std::vector<std::string> ignored = join(kSamplingValueFlags, {"--chat-template", "--stats", "--no-parse-special", "--no-mtp"});
+      ignored.erase(ignored.begin());  // -n
+      refuse(args, ignored, "does not apply to run --ids (greedy token ids); use -p TEXT");
     } else {
       refuse(args, {"--chat-template"}, "does not apply to run -p (plain text, no chat template); use mote chat");
       refuse_greedy_only(args);
