@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-${MOTE_FUZZ_SECONDS:-60}}"
 BUILD_DIR="${MOTE_FUZZ_BUILD_DIR:-build-fuzz}"
-ALL_TARGETS="fuzz_mote_file fuzz_safetensors fuzz_config fuzz_tokenizer_json fuzz_tokenizer_model fuzz_chat"
+ALL_TARGETS="fuzz_mote_file fuzz_safetensors fuzz_config fuzz_tokenizer_json fuzz_tokenizer_model fuzz_chat fuzz_session_file"
 TARGETS="${MOTE_FUZZ_TARGETS:-$ALL_TARGETS}"
 JOBS="${MOTE_FUZZ_JOBS:-1}"
 

@@ -16,5 +16,5 @@ if [ "${MOTE_SKIP_SANITIZERS:-0}" != "1" ]; then
   bash scripts/sanitize.sh
 fi
 if [ "${MOTE_SKIP_FUZZ:-0}" != "1" ]; then
-  bash scripts/fuzz.sh "${MOTE_FUZZ_SECONDS:-60}"
+  bash scripts/fuzz.sh "${MOTE_FUZZ_SECONDS:-50}"
 fi
