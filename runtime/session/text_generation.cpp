@@ -130,8 +130,10 @@ int32_t draw(const float* p, int64_t n, double u) {
 // normalise(max(0, p - q)). That is the standard speculative-sampling rule: the emitted tokens
 // follow the sampler's distribution exactly. At temperature 0 p and q are one-hot, so the
 // output is the plain greedy output.
-Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits,
-                        const TextGenerationOptions& options, TextGenerationResult& result) {
+// Runs until generation ends, or (*shifted) until the context was shifted: the session is then in
+// the after-prefill state with `logits` for the next token, and speculation starts over.
+Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits,
+                       const TextGenerationOptions& options, TextGenerationResult& result, bool* shifted) {
   const int64_t V = session.vocab_size();
   const size_t n = static_cast<size_t>(V);
   std::vector<float> q_logits(n), verify(2 * n), q(n), residual(n);
@@ -142,9 +144,13 @@ Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::v
   MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));  // pending is in the session now
   for (;;) {
     MOTE_RETURN_IF_ERROR(sampler.accept(pending));
-    if (session.position() + 2 > session.max_context()) {  // no room for two: plain steps from here
-      MOTE_RETURN_IF_ERROR(make_room(session, 0, options, result));  // the pending token may not fit
-      MOTE_RETURN_IF_ERROR(session.evaluate_pending(logits.data()));
+    if (session.position() + 2 > session.max_context()) {  // no room to verify two
+      if (options.context_shift) {
+        MOTE_RETURN_IF_ERROR(make_room(session, 1, options, result));
+        *shifted = true;
+        return session.evaluate_pending(logits.data());
+      }
+      MOTE_RETURN_IF_ERROR(session.evaluate_pending(logits.data()));  // plain steps to the end
       return decode_loop(session, sampler, out, logits, options, result);
     }
     // pending sits at index position(); the draft's MTP logits and verify row 0 predict index
@@ -179,6 +185,15 @@ Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::v
     pending = bonus;
     if (!out.push(bonus)) return Status::ok();
   }
+}
+
+Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits,
+                        const TextGenerationOptions& options, TextGenerationResult& result) {
+  for (bool shifted = true; shifted;) {
+    shifted = false;
+    MOTE_RETURN_IF_ERROR(speculative_run(session, sampler, out, logits, options, result, &shifted));
+  }
+  return Status::ok();
 }
 
 }  // namespace
