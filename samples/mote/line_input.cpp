@@ -103,7 +103,13 @@ struct LineInput::Editor {
     prompt = p;
     interrupted = had_text = false;
     int count = 0;
-    const char* s = el_gets(el, &count);
+    // A Ctrl-C between the end of a reply and here came as SIGINT (the terminal was not in raw
+    // mode yet): it was pressed at the empty prompt.
+    const char* s = interrupt_requested() ? nullptr : el_gets(el, &count);
+    if (interrupt_requested()) {
+      clear_interrupt();
+      interrupted = true;
+    }
     if (interrupted) {
       std::fputs("^C\n", stdout);
       *had = had_text;
