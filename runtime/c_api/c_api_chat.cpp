@@ -116,6 +116,7 @@ MOTE_EXPORT mote_status mote_chat_generate(mote_session* session, const mote_cha
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_chat_generate: NULL argument");
     if (count == 0) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_chat_generate: no messages");
     const mote_model* model = session->owner;
+    const mote::capi::ModelThreadsScope threads(session->owner);
     auto family = model->engine->chat_family();
     if (!family) return from_status(family.status());
     auto tokenizer = model->engine->require_tokenizer();

@@ -65,6 +65,7 @@ MOTE_EXPORT mote_status mote_session_eval(mote_session* session, const int32_t* 
     if (session == nullptr || (ids == nullptr && n_ids > 0))
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_session_eval: NULL argument");
     if (n_ids == 0) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_session_eval: no token ids");
+    const mote::capi::ModelThreadsScope threads(session->owner);
     mote::Session& s = *session->session;
     const size_t vocab = size_t(s.vocab_size());
     const size_t needed = logits == nullptr ? 0 : (all_positions ? n_ids * vocab : vocab);
