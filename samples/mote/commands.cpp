@@ -3,6 +3,8 @@
 // believes it took effect).
 #include "commands.h"
 
+#include <mote/mote.h>
+
 #include <cstdlib>
 #include <stdexcept>
 
@@ -94,8 +96,9 @@ int run_command_run(const Args& args) {
   try {
     if (args.has("-p") == args.has("--ids")) throw std::runtime_error("run needs exactly one of --ids or -p");
     if (args.has("--ids")) {
-      // -n, --ignore-eos and the expert flags are the ones --ids takes.
-      std::vector<std::string> ignored = join(kSamplingValueFlags, {"--chat-template", "--stats", "--no-parse-special", "--no-mtp"});
+      // -n, --ignore-eos and the expert flags are the ones --ids takes (and --no-mtp, which scripts
+      // pass to both forms: --ids never drafts, so it asks for what happens anyway).
+      std::vector<std::string> ignored = join(kSamplingValueFlags, {"--chat-template", "--stats", "--no-parse-special"});
       ignored.erase(ignored.begin());  // -n
       refuse(args, ignored, "does not apply to run --ids (greedy token ids); use -p TEXT");
     } else {
@@ -151,6 +154,6 @@ const Command* find_command(const std::string& name) {
   return nullptr;
 }
 
-const char* cli_version() { return MOTE_CLI_VERSION; }
+const char* cli_version() { return mote_version(); }
 
 }  // namespace mote::cli

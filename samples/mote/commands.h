@@ -19,7 +19,7 @@ struct Command {
 
 const std::vector<Command>& commands();
 const Command* find_command(const std::string& name);
-// "0.3.0": the library's mote_version().
+// "0.3.0": libmote's mote_version().
 const char* cli_version();
 
 }  // namespace mote::cli
