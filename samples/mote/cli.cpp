@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 namespace mote::cli {
@@ -45,11 +46,13 @@ std::string closest(const std::string& word, const std::vector<std::string>& can
 Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& value_flags,
                 const std::vector<std::string>& switches) {
   Args args;
+  // --help anywhere wins over every other argument, right or wrong.
+  for (int i = first; i < argc; ++i)
+    if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) args.help = true;
+  if (args.help) return args;
   for (int i = first; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      args.help = true;
-    } else if (a.size() > 1 && a[0] == '-') {
+    if (a.size() > 1 && a[0] == '-') {
       if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
         args.flags[a] = "1";
       } else if (std::find(value_flags.begin(), value_flags.end(), a) != value_flags.end()) {
@@ -65,7 +68,7 @@ Args parse_args(int argc, char** argv, int first, const std::vector<std::string>
       args.positional.push_back(a);
     }
   }
-  if (!args.help && args.positional.size() != 1)
+  if (args.positional.size() != 1)
     throw std::runtime_error("expected exactly one FILE argument");
   return args;
 }

@@ -44,7 +44,7 @@ TEST_F(CliFlagsTest, EveryCommandHasHelp) {
     }
   }
   // --help wins over a missing FILE or other flags.
-  const auto r = run_command({MOTE_CLI_BIN, "chat", "--temp", "0.5", "--help"});
+  const auto r = run_command({MOTE_CLI_BIN, "chat", "--temp", "0.5", "--no-such-flag", "--help"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("/help"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"\"\""), std::string::npos) << "multi-line input is documented: " << r.out;
