@@ -75,6 +75,18 @@ int open_c(const Args& args, ModelPtr* model, SessionPtr* session, mote_context_
   return 0;
 }
 
+const char* stop_reason_name(mote_stop_reason reason) {
+  switch (reason) {
+    case MOTE_STOP_MAX_TOKENS: return "max tokens";
+    case MOTE_STOP_EOS: return "end of sequence";
+    case MOTE_STOP_STRING: return "stop string";
+    case MOTE_STOP_CANCELLED: return "stopped";
+    case MOTE_STOP_ERROR: return "error";
+    case MOTE_STOP_NONE: break;
+  }
+  return "none";
+}
+
 void print_c_expert_stats(const mote_model* model) {
   mote_expert_stats e{};
   if (mote_model_get_expert_stats(model, &e) != MOTE_OK || e.budget_bytes == 0) return;

@@ -40,6 +40,8 @@ int fail_c(mote_status status);
 // unless --no-mtp. Returns 0 or the exit status after printing the error.
 int open_c(const Args& args, ModelPtr* model, SessionPtr* session,
            mote_context_policy policy = MOTE_CONTEXT_ERROR);
+// "max tokens", "end of sequence", "stop string", "stopped", "error", "none".
+const char* stop_reason_name(mote_stop_reason reason);
 // Prints one stderr line of expert-cache counters when the model has a budget.
 void print_c_expert_stats(const mote_model* model);
 

@@ -73,9 +73,10 @@ void ChatSession::print_stats(FILE* out) const {
   const auto turns = std::count_if(messages_.begin(), messages_.end(), [](const auto& m) { return m.first == "assistant"; });
   std::fprintf(out,
                "[stats] turns %lld, context %lld tokens, last reply: [prompt %lld tokens, reused %lld], "
-               "%lld tokens; prefill %.1f tok/s, decode %.1f tok/s, KV cache %.1f MiB, peak RSS %.1f MiB\n",
+               "%lld tokens (ended by %s); prefill %.1f tok/s, decode %.1f tok/s, KV cache %.1f MiB, peak RSS %.1f MiB\n",
                (long long)turns, (long long)s.context_tokens, (long long)s.last_prompt_tokens,
-               (long long)s.last_reused_tokens, (long long)s.last_generated_tokens, s.prefill_tok_s, s.decode_tok_s,
+               (long long)s.last_reused_tokens, (long long)s.last_generated_tokens, stop_reason_name(s.stop_reason),
+               s.prefill_tok_s, s.decode_tok_s,
                double(s.kv_cache_bytes) / 1048576.0, double(s.peak_rss_bytes) / 1048576.0);
   mote_expert_stats e{};
   if (mote_model_get_expert_stats(model_.get(), &e) == MOTE_OK && e.budget_bytes > 0)

@@ -31,8 +31,9 @@ int stream_token(void*, int32_t, const char* text, size_t len) {
 void print_run_stats(const mote_model* model, const mote_session* session) {
   mote_stats s{};
   if (mote_session_get_stats(session, &s) != MOTE_OK) return;
-  std::fprintf(stderr, "prompt %lld tokens (%.1f tok/s), generated %lld tokens (%.1f tok/s)\n",
-               (long long)s.prompt_tokens, s.prefill_tok_s, (long long)s.generated_tokens, s.decode_tok_s);
+  std::fprintf(stderr, "prompt %lld tokens (%.1f tok/s), generated %lld tokens (%.1f tok/s), ended by %s\n",
+               (long long)s.prompt_tokens, s.prefill_tok_s, (long long)s.generated_tokens, s.decode_tok_s,
+               stop_reason_name(s.stop_reason));
   print_c_expert_stats(model);
 }
 
