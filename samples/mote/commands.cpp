@@ -56,10 +56,14 @@ const char kTokenizeHelp[] =
     "  --parse-special / --no-parse-special   set the control-token parsing alone\n";
 const char kChatHelp[] =
     "usage: mote chat FILE [--system TEXT] [--chat-template NAME] [--session PATH] [flags]\n"
-    "Interactive chat with the model's chat template. In the chat: /help, /reset, /stats, /quit.\n"
-    "End a line with \\ to continue it, or wrap several lines in \"\"\" ... \"\"\".\n"
+    "Interactive chat with the model's chat template. In the chat: /help, /reset, /stats, /save FILE,\n"
+    "/load FILE, /quit. End a line with \\ to continue it, or wrap lines in \"\"\" ... \"\"\".\n"
     "Ctrl-C stops a reply (the conversation keeps it); Ctrl-C at an empty prompt or Ctrl-D quits.\n"
-    "  --session PATH   load the conversation from PATH if it exists, save it after each turn\n" MOTE_SAMPLING_HELP
+    "Line editing and history (~/.local/state/mote/history) on a terminal. When the context (--ctx)\n"
+    "is full, the oldest turns are left out; the system prompt stays.\n"
+    "  --system TEXT          the system prompt\n"
+    "  --chat-template NAME   render with this family instead of the one detected at conversion\n"
+    "  --session PATH         load the conversation from PATH if it exists, save it after each turn\n" MOTE_SAMPLING_HELP
         MOTE_EXPERT_HELP;
 
 #undef MOTE_EXPERT_HELP
