@@ -107,6 +107,7 @@ struct LineInput::Editor {
     int count = 0;
     // A Ctrl-C between the end of a reply and here came as SIGINT (the terminal was not in raw
     // mode yet): it was pressed at the empty prompt.
+    el_resize(el);  // the window may have changed size during the reply (no SIGWINCH handler)
     const char* s = interrupt_requested() ? nullptr : el_gets(el, &count);
     if (interrupt_requested()) {
       clear_interrupt();
