@@ -105,10 +105,13 @@ struct LineInput::Editor {
     prompt = p;
     interrupted = had_text = false;
     int count = 0;
-    // A Ctrl-C between the end of a reply and here came as SIGINT (the terminal was not in raw
-    // mode yet): it was pressed at the empty prompt.
     el_resize(el);  // the window may have changed size during the reply (no SIGWINCH handler)
+    // From here a SIGINT quits (see interrupt.h): until el_gets has the terminal in raw mode,
+    // Ctrl-C is still a signal, and libedit would swallow the interrupted read. One that came
+    // since the reply ended was pressed at the empty prompt too.
+    set_at_prompt(true);
     const char* s = interrupt_requested() ? nullptr : el_gets(el, &count);
+    set_at_prompt(false);
     if (interrupt_requested()) {
       clear_interrupt();
       interrupted = true;

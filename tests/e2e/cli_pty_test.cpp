@@ -6,6 +6,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -60,6 +61,17 @@ class Terminal {
   bool wait_for(const std::string& needle, size_t from) {
     return wait_until([&] { return out_.find(needle, from) != std::string::npos; });
   }
+  // Reads until the line editor has the terminal (canonical mode off: it reads key by key). Keys
+  // typed before that are still read, but the terminal driver echoes them and turns Ctrl-C into a
+  // signal. On Linux the master reports the slave side's mode.
+  bool wait_for_editor() {
+    return wait_until([&] {
+      termios mode{};
+      return tcgetattr(master_, &mode) == 0 && (mode.c_lflag & ICANON) == 0;
+    });
+  }
+  // A prompt after `from`, with the editor reading keys.
+  bool wait_for_prompt(size_t from) { return wait_for("> ", from) && wait_for_editor(); }
   // Reads for `ms` milliseconds (lets the child react between two keys; no sync depends on it).
   void read_for(int ms) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -130,7 +142,7 @@ void interrupt_reply(Terminal& t, size_t from) {
   ASSERT_TRUE(t.wait_for_bytes(from, 64)) << "no reply streamed: " << t.out().substr(from);
   t.type("\x03");
   ASSERT_TRUE(t.wait_for("[stopped]", from)) << t.out().substr(from);
-  ASSERT_TRUE(t.wait_for("> ", t.out().find("[stopped]", from))) << t.out().substr(from);
+  ASSERT_TRUE(t.wait_for_prompt(t.out().find("[stopped]", from))) << t.out().substr(from);
 }
 
 TEST_F(CliPtyTest, ChatKeepsTheConversationThroughCtrlCAndRecallsHistory) {
@@ -138,7 +150,7 @@ TEST_F(CliPtyTest, ChatKeepsTheConversationThroughCtrlCAndRecallsHistory) {
   fs::create_directories(home);
   Terminal t(endless_chat(), home);
   ASSERT_TRUE(t.started());
-  ASSERT_TRUE(t.wait_for("> ", 0)) << t.out();
+  ASSERT_TRUE(t.wait_for_prompt(0)) << t.out();
   size_t at = t.mark();
   t.type("Hello\r");
   interrupt_reply(t, at);
@@ -156,7 +168,7 @@ TEST_F(CliPtyTest, ChatKeepsTheConversationThroughCtrlCAndRecallsHistory) {
   at = t.mark();
   t.type("/stats\r");
   ASSERT_TRUE(t.wait_for("[stats] turns 2", at)) << t.out().substr(at);
-  ASSERT_TRUE(t.wait_for("> ", at + 1));
+  ASSERT_TRUE(t.wait_for_prompt(t.out().find("[stats]", at)));
   std::smatch m;
   const std::string stats = t.out().substr(at);
   ASSERT_TRUE(std::regex_search(stats, m, std::regex(R"(\[prompt (\d+) tokens, reused (\d+)\])"))) << stats;
@@ -167,18 +179,22 @@ TEST_F(CliPtyTest, ChatKeepsTheConversationThroughCtrlCAndRecallsHistory) {
   at = t.mark();
   t.type("/help\r");
   ASSERT_TRUE(t.wait_for("/reset", at)) << t.out().substr(at);
+  ASSERT_TRUE(t.wait_for_prompt(t.out().find("/reset", at)));
   at = t.mark();
   t.type("/frobnicate\r");
   ASSERT_TRUE(t.wait_for("unknown command /frobnicate", at)) << t.out().substr(at);
+  ASSERT_TRUE(t.wait_for_prompt(t.out().find("unknown command", at)));
   const fs::path saved = dir_ / "pty_chat.session";
   at = t.mark();
   t.type("/save " + saved.string() + "\r");
   ASSERT_TRUE(t.wait_for("[saved to", at)) << t.out().substr(at);
+  ASSERT_TRUE(t.wait_for_prompt(t.out().find("[saved to", at)));
 
   // Text then Ctrl-C drops the text and stays; Ctrl-D at the empty prompt exits 0.
   at = t.mark();
   t.type("half a thought\x03");
-  ASSERT_TRUE(t.wait_for("> ", at + 1)) << t.out().substr(at);
+  ASSERT_TRUE(t.wait_for("^C", at)) << t.out().substr(at);
+  ASSERT_TRUE(t.wait_for_prompt(t.out().find("^C", at))) << t.out().substr(at);
   t.type("\x04");
   EXPECT_EQ(t.wait_exit(), 0) << t.out().substr(at);
 
@@ -195,7 +211,7 @@ TEST_F(CliPtyTest, CtrlCAtAnEmptyPromptExitsZero) {
   const fs::path home = dir_ / "home_empty";
   fs::create_directories(home);
   Terminal t(endless_chat(), home);
-  ASSERT_TRUE(t.wait_for("> ", 0)) << t.out();
+  ASSERT_TRUE(t.wait_for_prompt(0)) << t.out();
   t.type("\x03");
   EXPECT_EQ(t.wait_exit(), 0) << t.out();
 }
@@ -204,7 +220,7 @@ TEST_F(CliPtyTest, SecondCtrlCDuringAReplyExitsZero) {
   const fs::path home = dir_ / "home_twice";
   fs::create_directories(home);
   Terminal t(endless_chat(), home);
-  ASSERT_TRUE(t.wait_for("> ", 0)) << t.out();
+  ASSERT_TRUE(t.wait_for_prompt(0)) << t.out();
   const size_t at = t.mark();
   t.type("Hello\r");
   ASSERT_TRUE(t.wait_for_bytes(at, 64)) << t.out();
