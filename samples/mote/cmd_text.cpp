@@ -98,10 +98,14 @@ int cmd_run_text(const Args& args) {
   const std::string prompt = args.get("-p");
   const mote_status st =
       mote_generate(session.get(), prompt.data(), prompt.size(), &flags.params, &stream_token, nullptr);
-  std::printf("\n");
-  std::fflush(stdout);  // the statistics go to stderr: keep them after the text
   const bool stopped = st == MOTE_ERR_CANCELLED;
-  if (st != MOTE_OK && !stopped) return fail_c(st);
+  const std::string error = st != MOTE_OK && !stopped ? mote_last_error() : "";  // before other calls
+  mote_stats stats{};
+  mote_session_get_stats(session.get(), &stats);
+  if (stats.last_generated_tokens > 0 || st == MOTE_OK) std::printf("\n");  // end the streamed line
+  std::fflush(stdout);  // the statistics and errors go to stderr: keep them after the text
+  if (st != MOTE_OK && !stopped)
+    return std::fprintf(stderr, "mote: error: %s\n", error.empty() ? mote_status_string(st) : error.c_str()), 1;
   if (args.has("--stats")) print_run_stats(model.get(), session.get());
   return stopped ? 130 : 0;
 }
