@@ -38,7 +38,7 @@ drop_cache() {
 }
 
 FILE_BYTES=$(stat -c %s "$MODEL")
-EXPERT_BYTES=$("$MOTE" inspect "$MODEL" | jq '.bytes.routed_experts')
+EXPERT_BYTES=$("$MOTE" inspect "$MODEL" --json | jq '.bytes.routed_experts')
 echo "== model: $MODEL: $((FILE_BYTES >> 20)) MiB, routed experts $((EXPERT_BYTES >> 20)) MiB"
 
 drop_cache

@@ -31,7 +31,7 @@ for w in f32 q8_0; do
   [ -f "$M" ] || build/converter/mote-convert samples/models/mote-demo -o "$M" --weights "$w" --quiet >/dev/null
   "$MOTE" bench "$M" --mtp-compare --prompt "$PROMPT" --gen "$GEN" >"$WORK/demo-$w.json"
   row "demo $w" "$WORK/demo-$w.json"
-  EXPERTS=$("$MOTE" inspect "$M" | jq '.bytes.routed_experts')
+  EXPERTS=$("$MOTE" inspect "$M" --json | jq '.bytes.routed_experts')
   "$MOTE" bench "$M" --mtp-compare --prompt "$PROMPT" --gen "$GEN" --expert-budget $((EXPERTS / 4)) \
     >"$WORK/demo-$w-budget25.json"
   row "demo $w 25% budget" "$WORK/demo-$w-budget25.json"
@@ -49,7 +49,7 @@ if [ ! -f "$SYN" ]; then
 fi
 "$MOTE" bench "$SYN" --mtp-compare --prompt "$PROMPT" --gen "$GEN" >"$WORK/synthetic.json"
 row "synthetic V3-arch" "$WORK/synthetic.json"
-EXPERTS=$("$MOTE" inspect "$SYN" | jq '.bytes.routed_experts')
+EXPERTS=$("$MOTE" inspect "$SYN" --json | jq '.bytes.routed_experts')
 "$MOTE" bench "$SYN" --mtp-compare --prompt "$PROMPT" --gen "$GEN" --expert-budget $((EXPERTS / 4)) \
   >"$WORK/synthetic-budget25.json"
 row "synthetic 25% budget" "$WORK/synthetic-budget25.json"

@@ -227,6 +227,15 @@ MOTE_EXPORT mote_status mote_model_get_info(const mote_model* model, mote_model_
   });
 }
 
+MOTE_EXPORT mote_status mote_model_get_eos_tokens(const mote_model* model, int32_t* ids, size_t capacity,
+                                                  size_t* out_count) {
+  return guarded("mote_model_get_eos_tokens", [&]() -> mote_status {
+    if (model == nullptr || out_count == nullptr)
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_get_eos_tokens: model or out_count is NULL");
+    return mote::capi::copy_ids(model->engine->eos_ids(), ids, capacity, out_count, "mote_model_get_eos_tokens");
+  });
+}
+
 MOTE_EXPORT mote_session_params mote_session_params_default(void) {
   mote_session_params p{};
   p.max_context = 4096;
@@ -278,6 +287,7 @@ MOTE_EXPORT mote_status mote_session_reset(mote_session* session) {
     session->stop_reason = MOTE_STOP_NONE;
     session->last_prompt_tokens = session->last_reused_tokens = session->last_generated_tokens = 0;
     session->context_shifts = 0;
+    session->draft_steps = session->drafts_accepted = 0;
     return MOTE_OK;
   });
 }
@@ -303,6 +313,8 @@ MOTE_EXPORT mote_status mote_session_get_stats(const mote_session* session, mote
     s.last_reused_tokens = session->last_reused_tokens;
     s.last_generated_tokens = session->last_generated_tokens;
     s.context_shifts = session->context_shifts;
+    s.draft_steps = session->draft_steps;
+    s.drafts_accepted = session->drafts_accepted;
     *out_stats = s;
     return MOTE_OK;
   });

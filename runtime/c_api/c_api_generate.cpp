@@ -157,6 +157,8 @@ mote_status run_generation(mote_session* session, const mote_generate_params* pa
   session->prefill_seconds += result->prefill_seconds;
   session->decode_seconds += result->decode_seconds;
   session->context_shifts += result->context_shifts;
+  session->draft_steps += result->draft_steps;
+  session->drafts_accepted += result->drafts_accepted;
   session->stop_reason = to_stop_reason(result->reason);
   session->last_prompt_tokens = result->prompt_tokens;
   session->last_reused_tokens = result->reused_tokens;

@@ -43,6 +43,8 @@ struct mote_session {
   int64_t last_reused_tokens = 0;
   int64_t last_generated_tokens = 0;
   int64_t context_shifts = 0;
+  int64_t draft_steps = 0;
+  int64_t drafts_accepted = 0;
 };
 
 namespace mote::capi {

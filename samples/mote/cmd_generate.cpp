@@ -1,18 +1,17 @@
-// mote logits (on the C API: mote_session_eval) / mote run --ids (on the runtime's Session, see
-// cmd_run). No MTP state: these commands compare logits and greedy ids, one pass per position or
-// batch, exactly as a plain session computes them.
+// mote logits / mote run --ids, on the C API (mote_session_eval, mote_sampler). No MTP state:
+// these commands compare logits and greedy ids, one pass per position or batch, exactly as a plain
+// session computes them.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "capi.h"
 #include "cli.h"
-#include "model/model.h"
-#include "session/session.h"
 
 namespace mote::cli {
 
@@ -41,11 +40,6 @@ int write_floats(const std::string& path, const std::vector<float>& values) {
   if (std::fclose(out) != 0 || written != values.size())
     return std::fprintf(stderr, "mote: error: %s: write failed\n", path.c_str()), 1;
   return 0;
-}
-
-int fail(const Status& st) {
-  std::fprintf(stderr, "mote: error: %s\n", st.to_string().c_str());
-  return 1;
 }
 
 }  // namespace
@@ -81,28 +75,70 @@ int cmd_logits(const Args& args) {
   return 0;
 }
 
-// run --ids stays on the runtime's Session: it needs no tokenizer, stops at any of the model's
-// end-of-sequence ids and prints that id too; mote_generate_tokens streams text (a tokenizer is
-// required), does not emit the EOS id, and mote_model_info names only the first EOS id.
+namespace {
+
+struct SamplerDeleter {
+  void operator()(mote_sampler* s) const { mote_sampler_destroy(s); }
+};
+
+// Greedy ids after `prompt`: up to n, stopping after an end-of-sequence id unless ignore_eos.
+int greedy_ids(mote_model* model, mote_session* session, const std::vector<int32_t>& prompt, int64_t n,
+               bool ignore_eos, std::vector<int32_t>* out) {
+  mote_model_info info{};
+  if (mote_status st = mote_model_get_info(model, &info); st != MOTE_OK) return fail_c(st);
+  std::vector<int32_t> eos(16);
+  size_t n_eos = 0;
+  if (mote_status st = mote_model_get_eos_tokens(model, eos.data(), eos.size(), &n_eos); st == MOTE_ERR_BUFFER_TOO_SMALL) {
+    eos.resize(n_eos);
+    if (mote_status again = mote_model_get_eos_tokens(model, eos.data(), eos.size(), &n_eos); again != MOTE_OK)
+      return fail_c(again);
+  } else if (st != MOTE_OK) {
+    return fail_c(st);
+  }
+  eos.resize(n_eos);
+  const mote_sampling_params greedy = mote_sampling_params_default();  // temperature 0: argmax, lowest id on ties
+  mote_sampler* raw = nullptr;
+  if (mote_status st = mote_sampler_create(model, &greedy, &raw); st != MOTE_OK) return fail_c(st);
+  std::unique_ptr<mote_sampler, SamplerDeleter> sampler(raw);
+  std::vector<float> logits(size_t(info.vocab_size));
+  std::vector<int32_t> next = prompt;
+  int64_t position = int64_t(prompt.size()) - 1;  // of the token whose logits are sampled
+  for (int64_t i = 0; i < n; ++i) {
+    if (mote_status st = mote_session_eval(session, next.data(), next.size(), 0, logits.data(), logits.size());
+        st != MOTE_OK)
+      return fail_c(st);
+    int32_t token = -1;
+    if (mote_status st = mote_sampler_sample(sampler.get(), logits.data(), logits.size(), &token); st != MOTE_OK) {
+      if (st != MOTE_ERR_NON_FINITE) return fail_c(st);
+      std::fprintf(stderr, "mote: error: non-finite logits at position %lld (NaN or Inf: corrupt weights or overflow)\n",
+                   (long long)position);
+      return 1;
+    }
+    out->push_back(token);
+    if (!ignore_eos && std::find(eos.begin(), eos.end(), token) != eos.end()) break;
+    next.assign(1, token);
+    position += 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// Greedy ids from ids: no tokenizer needed; stops after any of the model's end-of-sequence ids
+// (printed too) unless --ignore-eos.
 int cmd_run(const Args& args) {
   if (!args.has("--ids")) throw std::runtime_error("run needs --ids 1,2,3");
   const std::vector<int32_t> prompt = parse_ids(args.get("--ids"));
   const int64_t n = parse_int("-n", args.get("-n", "32"), 1, 1 << 20);
-  auto model = Model::open(args.positional[0], model_options(args));
-  if (!model) return fail(model.status());
-  SessionOptions options;
-  options.max_context = int64_t(prompt.size()) + n;
-  auto session = Session::create(**model, options);
-  if (!session) return fail(session.status());
-  std::vector<int32_t> out(size_t(n), 0);
-  GenerateOptions generate;
-  generate.stop_at_eos = !args.has("--ignore-eos");
-  auto generated = (*session)->generate_greedy(prompt, out, generate);
-  if (!generated) return fail(generated.status());
+  ModelPtr model;
+  SessionPtr session;
+  if (int rc = open_plain(args, int64_t(prompt.size()) + n, &model, &session); rc != 0) return rc;
+  std::vector<int32_t> out;
+  if (int rc = greedy_ids(model.get(), session.get(), prompt, n, args.has("--ignore-eos"), &out); rc != 0) return rc;
   std::string text;
-  for (int64_t i = 0; i < *generated; ++i) text += (i ? "," : "") + std::to_string(out[size_t(i)]);
+  for (size_t i = 0; i < out.size(); ++i) text += (i ? "," : "") + std::to_string(out[i]);
   std::printf("%s\n", text.c_str());
-  print_expert_stats(**model);
+  print_c_expert_stats(model.get());
   return 0;
 }
 

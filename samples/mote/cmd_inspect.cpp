@@ -1,7 +1,6 @@
-// mote inspect FILE: a summary of a .mote file on a terminal; all metadata as one JSON object with
-// --json or when stdout is not a terminal. Reads the file format directly: the C API exposes only
+// mote inspect FILE: a summary of a .mote file for a person; all metadata as one JSON object with
+// --json (what scripts and tests parse). Reads the file format directly: the C API exposes only
 // a model's basic figures (mote_model_info), not tensors, segments or blobs.
-#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -177,9 +176,7 @@ int cmd_inspect(const Args& args) {
     std::fprintf(stderr, "mote: error: %s\n", opened.status().to_string().c_str());
     return 1;
   }
-  // The summary is for a person at a terminal; piped or redirected output stays the JSON that
-  // scripts and tests parse (jq '.bytes.routed_experts'), as it always was.
-  if (!args.has("--json") && isatty(STDOUT_FILENO)) {
+  if (!args.has("--json")) {
     print_summary(**opened);
     return 0;
   }

@@ -31,7 +31,7 @@ const char kInspectHelp[] =
     "usage: mote inspect FILE [--json]\n"
     "Summary of a .mote file: architecture, layers, experts, vocabulary, tensors by weight type,\n"
     "tokenizer and chat template, file size.\n"
-    "  --json   the full metadata as one JSON object (the default when stdout is not a terminal)\n";
+    "  --json   the full metadata as one JSON object (for scripts: jq .bytes.routed_experts)\n";
 const char kLogitsHelp[] =
     "usage: mote logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode]\n"
     "Writes the logits at every position as float32 [n_ids, vocab] to PATH.\n"

@@ -382,3 +382,34 @@ TEST_F(ConversationTest, CancelKeepsCountersAndStopReasonsAreReported) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ConversationTest, EosTokensAndDraftCounters) {
+  mote_model_info info;
+  ASSERT_EQ(mote_model_get_info(model_, &info), MOTE_OK);
+  size_t n = 0;
+  ASSERT_EQ(mote_model_get_eos_tokens(model_, nullptr, 0, &n), info.eos_token >= 0 ? MOTE_ERR_BUFFER_TOO_SMALL : MOTE_OK);
+  std::vector<int32_t> eos(n);
+  ASSERT_EQ(mote_model_get_eos_tokens(model_, eos.data(), eos.size(), &n), MOTE_OK) << mote_last_error();
+  ASSERT_GE(n, 1u);
+  EXPECT_EQ(eos[0], info.eos_token);
+  EXPECT_EQ(mote_model_get_eos_tokens(nullptr, eos.data(), eos.size(), &n), MOTE_ERR_INVALID_ARGUMENT);
+  // Speculative decoding with the MTP module reports its drafts; a plain session none.
+  for (int mtp : {0, 1}) {
+    mote_session* s = session(mtp);
+    gen_ids(s, tokenize("Once upon a time", true), 32);
+    const mote_stats st = stats(s);
+    if (mtp) {
+      EXPECT_GT(st.draft_steps, 0);
+      EXPECT_LE(st.drafts_accepted, st.draft_steps);
+    } else {
+      EXPECT_EQ(st.draft_steps, 0);
+    }
+    ASSERT_EQ(mote_session_reset(s), MOTE_OK);
+    EXPECT_EQ(stats(s).draft_steps, 0);
+    mote_session_destroy(s);
+  }
+}
+
+}  // namespace

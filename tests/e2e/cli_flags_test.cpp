@@ -107,8 +107,12 @@ TEST_F(CliFlagsTest, InspectJsonIsTheFullMetadata) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["architecture"], "DeepSeekV3");
   EXPECT_GT(j["tensor_count"].get<int>(), 0);
-  // Piped without --json: the same JSON, so scripts keep working.
-  EXPECT_EQ(run_command({MOTE_CLI_BIN, "inspect", model_}).out, r.out);
+  // Without --json: the human summary, piped or not.
+  const auto summary = run_command({MOTE_CLI_BIN, "inspect", model_});
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out, r.out);
+  EXPECT_NE(summary.out.find("DeepSeekV3"), std::string::npos) << summary.out;
+  EXPECT_THROW((void)nlohmann::json::parse(summary.out), nlohmann::json::parse_error);
 }
 
 // The user messages the model was sent, from a /save of the conversation.

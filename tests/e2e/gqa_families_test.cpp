@@ -109,7 +109,7 @@ TEST_P(GqaFamily, RopeAndScaleMatchTransformers) {
 }
 
 TEST_P(GqaFamily, InspectNamesTheArchitecture) {
-  auto r = test::run_command({MOTE_CLI_BIN, "inspect", path_.string()});
+  auto r = test::run_command({MOTE_CLI_BIN, "inspect", path_.string(), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("architecture").get<std::string>(), GetParam().architecture);

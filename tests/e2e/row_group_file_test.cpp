@@ -143,7 +143,7 @@ TEST_P(RowGroupFile, ReferenceLogitsAreBitIdenticalToRowMajor) {
 
 #ifdef MOTE_CLI_BIN
 TEST_P(RowGroupFile, InspectShowsTheLayoutPerClass) {
-  const auto r = run_command({MOTE_CLI_BIN, "inspect", grouped_.string()});
+  const auto r = run_command({MOTE_CLI_BIN, "inspect", grouped_.string(), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["format_version"], kMoteFormatVersion);

@@ -134,6 +134,10 @@ typedef struct mote_model_info {
 
 mote_status mote_model_get_info(const mote_model* model, mote_model_info* out_info);
 
+/* Every end-of-sequence id generation stops at: the model config's eos ids plus the tokenizer's
+ * end-of-sequence token (API version 3). Output rules as mote_tokenize. */
+mote_status mote_model_get_eos_tokens(const mote_model* model, int32_t* ids, size_t capacity, size_t* out_count);
+
 /* Routed-expert cache counters since open (all sessions of the model together). */
 typedef struct mote_expert_stats {
   uint64_t budget_bytes;     /* as opened; 0 = resident */
@@ -345,6 +349,8 @@ typedef struct mote_stats {
   int64_t last_reused_tokens;    /* kept from the session by the last call's prefix reuse */
   int64_t last_generated_tokens; /* emitted by the last call, cancelled calls included */
   int64_t context_shifts;        /* MOTE_CONTEXT_SHIFT shifts since the last reset */
+  int64_t draft_steps;           /* MTP speculative verify passes since the last reset */
+  int64_t drafts_accepted;       /* of those, drafts the model agreed with */
 } mote_stats;
 
 mote_status mote_session_get_stats(const mote_session* session, mote_stats* out_stats);
