@@ -170,6 +170,8 @@ MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_param
     if (!engine) return from_status(engine.status());
     handle->engine = std::move(engine).value();
     handle->params = p;
+    handle->active = mote::active_weights(handle->model());
+    handle->dense_bytes = handle->model().dense_bytes();
     if (p.progress_callback != nullptr && p.progress_callback(p.progress_user_data, 1.0f) != 0)
       return fail(MOTE_ERR_CANCELLED, std::string(path) + ": model open cancelled by the progress callback");
     if (mote::log_enabled(mote::LogLevel::kInfo)) {
@@ -190,15 +192,34 @@ MOTE_EXPORT mote_status mote_model_get_expert_stats(const mote_model* model, mot
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_get_expert_stats: model or out_stats is NULL");
     const mote::ExpertStore& store = model->engine->model().expert_store();
     const mote::ExpertStats s = store.stats();
-    *out_stats = mote_expert_stats{};
-    out_stats->budget_bytes = store.budget_bytes();
-    out_stats->accesses = s.accesses;
-    out_stats->hits = s.hits;
-    out_stats->misses = s.misses;
-    out_stats->prefetch_reads = s.prefetch_reads;
-    out_stats->prefetch_hits = s.prefetch_hits;
-    out_stats->bytes_read = s.bytes_read;
-    out_stats->io_stall_ms = double(s.io_stall_ns) / 1e6;
+    mote_expert_stats e{};
+    e.budget_bytes = store.budget_bytes();
+    e.accesses = s.accesses;
+    e.hits = s.hits;
+    e.misses = s.misses;
+    e.prefetch_reads = s.prefetch_reads;
+    e.prefetch_hits = s.prefetch_hits;
+    e.bytes_read = s.bytes_read;
+    e.io_stall_ms = double(s.io_stall_ns) / 1e6;
+    e.evictions = s.evictions;
+    e.prefetch_unused = s.prefetch_unused;
+    e.read_ms = double(s.read_ns) / 1e6;
+    e.total_bytes = store.total_expert_bytes();
+    e.slot_count = store.slot_count();
+    e.slot_bytes = store.slot_bytes();  // 0 when resident (no slots)
+    e.hot_slots = store.hot_slot_count();
+    e.policy = store.policy() == mote::EvictionKind::kLru ? MOTE_EXPERT_POLICY_LRU : MOTE_EXPERT_POLICY_LFU;
+    e.prefetch = store.wants_prefetch() ? 1 : 0;
+    e.direct_io = store.direct_io() ? 1 : 0;
+    *out_stats = e;
+    return MOTE_OK;
+  });
+}
+
+MOTE_EXPORT mote_status mote_model_wait_expert_io(mote_model* model) {
+  return guarded("mote_model_wait_expert_io", [&]() -> mote_status {
+    if (model == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_wait_expert_io: model is NULL");
+    model->engine->model().expert_store().wait_idle();
     return MOTE_OK;
   });
 }
@@ -222,6 +243,12 @@ MOTE_EXPORT mote_status mote_model_get_info(const mote_model* model, mote_model_
     info.architecture = mote::fb::EnumNameArchitecture(config.architecture());
     auto family = model->engine->chat_family();
     info.chat_template = family ? mote::chat_family_name(*family) : "";
+    info.n_threads = model->threads ? int32_t(model->threads->size()) : int32_t(mote::kernels::num_threads());
+    info.dense_bytes = model->dense_bytes;
+    info.dense_bytes_per_token = model->active.dense_bytes;
+    info.dense_macs_per_token = model->active.dense_macs;
+    info.expert_bytes = model->active.expert_bytes;
+    info.expert_macs = model->active.expert_macs;
     *out_info = info;
     return MOTE_OK;
   });

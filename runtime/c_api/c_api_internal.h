@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "kernels/kernels.h"
+#include "model/active_weights.h"
 #include "session/engine.h"
 #include "mote/mote.h"
 #include "sampling/sampling_params.h"
@@ -25,6 +26,9 @@ struct mote_model {
   // The kernel threads of this model's calls (n_threads > 0); null: the process-wide arena (all
   // cores). Declared after engine so it is destroyed first (no kernel runs by then).
   std::unique_ptr<mote::kernels::ThreadPool> threads;
+  // Computed once at open for mote_model_info (a pass over every tensor of the file).
+  mote::ActiveWeights active;
+  uint64_t dense_bytes = 0;
   const mote::Model& model() const { return engine->model(); }
 };
 

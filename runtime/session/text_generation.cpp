@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include <algorithm>
 
@@ -30,11 +31,14 @@ bool emit(const TokenCallback& on_token, int32_t token, std::string_view text) {
 namespace {
 
 // Per generated token: EOS check, streamed UTF-8-safe text through the stop matcher, callback.
+// Without a tokenizer (null) every token's text is empty: ids only.
 class Emitter {
  public:
   Emitter(const Engine& engine, const TextGenerationOptions& options, const TokenCallback& on_token,
-          const Tokenizer& tokenizer, StopMatcher& stops, TextGenerationResult& result)
-      : engine_(engine), options_(options), on_token_(on_token), decoder_(tokenizer), stops_(stops), result_(result) {}
+          const Tokenizer* tokenizer, StopMatcher& stops, TextGenerationResult& result)
+      : engine_(engine), options_(options), on_token_(on_token), stops_(stops), result_(result) {
+    if (tokenizer != nullptr) decoder_.emplace(*tokenizer);
+  }
 
   // Handles one token; returns false when generation must stop (EOS, stop string, cancel, max).
   bool push(int32_t token) {
@@ -44,7 +48,7 @@ class Emitter {
       return false;
     }
     piece_.clear();
-    decoder_.push(token, &piece_);
+    if (decoder_) decoder_->push(token, &piece_);
     const StopFeedResult fed = stops_.feed(piece_);
     if (!emit(on_token_, token, fed.text)) {
       result_.reason = StopReason::kCancelled;
@@ -61,7 +65,7 @@ class Emitter {
   void finish() {
     if (result_.reason == StopReason::kCancelled || result_.reason == StopReason::kStopString) return;
     piece_.clear();
-    decoder_.flush(&piece_);
+    if (decoder_) decoder_->flush(&piece_);
     std::string tail(stops_.feed(piece_).text);
     tail += stops_.flush();
     if (!tail.empty() && !emit(on_token_, -1, tail)) result_.reason = StopReason::kCancelled;
@@ -71,7 +75,7 @@ class Emitter {
   const Engine& engine_;
   const TextGenerationOptions& options_;
   const TokenCallback& on_token_;
-  StreamDecoder decoder_;
+  std::optional<StreamDecoder> decoder_;
   StopMatcher& stops_;
   TextGenerationResult& result_;
   std::string piece_;
@@ -218,7 +222,11 @@ Result<std::span<const int32_t>> reuse_prefix(Session& session, std::span<const 
 Result<TextGenerationResult> generate_from_ids(const Engine& engine, Session& session,
                                                std::span<const int32_t> prompt_ids,
                                                const TextGenerationOptions& options, const TokenCallback& on_token) {
-  MOTE_ASSIGN_OR_RETURN(const Tokenizer* tokenizer, engine.require_tokenizer());
+  // Ids need no tokenizer; text (the streamed pieces, stop strings) does.
+  const Tokenizer* tokenizer = engine.tokenizer();
+  if (tokenizer == nullptr && !options.stop.empty())
+    return invalid_argument("generate: stop strings need a tokenizer: " +
+                            engine.require_tokenizer().status().message());
   if (prompt_ids.empty()) return invalid_argument("generate: the prompt is empty");
   if (options.max_tokens < 1) return invalid_argument("generate: max_tokens must be >= 1");
   MOTE_ASSIGN_OR_RETURN(Sampler sampler, Sampler::create(options.sampling, session.vocab_size()));
@@ -246,7 +254,7 @@ Result<TextGenerationResult> generate_from_ids(const Engine& engine, Session& se
   MOTE_RETURN_IF_ERROR(session.prefill(fresh, logits.data(), LogitsMode::kLast));
   result.prefill_seconds = seconds_since(start);
 
-  Emitter out(engine, options, on_token, *tokenizer, stops, result);
+  Emitter out(engine, options, on_token, tokenizer, stops, result);
   start = Clock::now();
   const Status st = options.speculative && session.has_mtp()
                         ? speculative_loop(session, sampler, out, logits, options, result)

@@ -66,7 +66,8 @@ Result<TextGenerationResult> generate_text(const Engine& engine, Session& sessio
                                            const TextGenerationOptions& options, const TokenCallback& on_token);
 
 // Same from token ids (no tokenization of the prompt). With reuse_prefix the ids may be empty only
-// if the session is too (kInvalidArgument otherwise, as any empty prompt).
+// if the session is too (kInvalidArgument otherwise, as any empty prompt). Needs no tokenizer:
+// without one the callback's text is empty (ids only) and stop strings are kInvalidArgument.
 Result<TextGenerationResult> generate_from_ids(const Engine& engine, Session& session,
                                                std::span<const int32_t> prompt_ids,
                                                const TextGenerationOptions& options, const TokenCallback& on_token);

@@ -6,8 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "model/model.h"
-
 namespace mote::cli {
 
 // Parsed "SUBCOMMAND FILE [--flag value]... [--switch]...". Flags listed in `switches` take no
@@ -34,13 +32,8 @@ int64_t parse_int(const std::string& flag, const std::string& text, int64_t min,
 // Expert-store flags shared by logits, run, chat and bench (expert_flags.cpp).
 extern const std::vector<std::string> kExpertValueFlags;  // --expert-budget, --expert-policy, --expert-hot, --threads
 extern const std::vector<std::string> kExpertSwitches;    // --no-prefetch
-// Model options from those flags (and --threads, applied to the kernels); throws
-// std::runtime_error naming a malformed flag.
-ModelOptions model_options(const Args& args);
 // "512M", "2G", "1024": bytes (K/M/G are powers of 1024); throws naming `flag`.
 uint64_t parse_size(const std::string& flag, const std::string& text);
-// One stderr line of expert store statistics (with a budget only).
-void print_expert_stats(const Model& model);
 // Peak resident set size of this process (VmHWM), in bytes; 0 if unknown.
 uint64_t peak_rss_bytes();
 

@@ -1,20 +1,17 @@
 // mote bench: prefill and decode speed, expert-store behaviour and peak memory of one run, as
-// one JSON object on stdout. The prompt is seeded pseudo-random token ids (no tokenizer needed);
-// decoding is greedy and ignores EOS, so every run does exactly --prompt + --gen tokens.
+// one JSON object on stdout, on the public C API (mote.h). The prompt is seeded pseudo-random
+// token ids (no tokenizer needed); decoding is greedy and ignores EOS, so every run does exactly
+// --prompt + --gen tokens.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
-#include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "bench_roofline.h"
-#include "cli.h"
-#include "kernels/kernels.h"
-#include "model/model.h"
-#include "session/session.h"
+#include "capi.h"
 
 namespace mote::cli {
 namespace {
@@ -35,137 +32,139 @@ std::vector<int32_t> seeded_prompt(int64_t n, int64_t vocab, uint64_t seed) {
   return ids;
 }
 
+// Greedy choice: the first id of the largest logit (lowest id on ties).
+int32_t argmax(const std::vector<float>& logits) {
+  size_t best = 0;
+  for (size_t i = 1; i < logits.size(); ++i)
+    if (logits[i] > logits[best]) best = i;
+  return int32_t(best);
+}
+
 double ratio(uint64_t a, uint64_t b) { return b == 0 ? 0.0 : double(a) / double(b); }
 
-ExpertStats minus(const ExpertStats& a, const ExpertStats& b) {
-  ExpertStats d;
+// The counters of `a` minus those of `b` (the cache geometry and settings are a's).
+mote_expert_stats minus(const mote_expert_stats& a, const mote_expert_stats& b) {
+  mote_expert_stats d = a;
   d.accesses = a.accesses - b.accesses;
   d.hits = a.hits - b.hits;
   d.misses = a.misses - b.misses;
   d.bytes_read = a.bytes_read - b.bytes_read;
   d.evictions = a.evictions - b.evictions;
-  d.io_stall_ns = a.io_stall_ns - b.io_stall_ns;
+  d.io_stall_ms = a.io_stall_ms - b.io_stall_ms;
   d.prefetch_reads = a.prefetch_reads - b.prefetch_reads;
   d.prefetch_hits = a.prefetch_hits - b.prefetch_hits;
   d.prefetch_unused = a.prefetch_unused - b.prefetch_unused;
-  d.prefetch_ns = a.prefetch_ns - b.prefetch_ns;
-  d.read_ns = a.read_ns - b.read_ns;
+  d.read_ms = a.read_ms - b.read_ms;
   return d;
 }
 
-nlohmann::ordered_json store_json(const ExpertStats& s) {
+nlohmann::ordered_json store_json(const mote_expert_stats& s) {
   return {{"accesses", s.accesses},         {"hits", s.hits},
           {"misses", s.misses},             {"evictions", s.evictions},
-          {"bytes_read", s.bytes_read},     {"io_stall_ms", double(s.io_stall_ns) / 1e6},
+          {"bytes_read", s.bytes_read},     {"io_stall_ms", s.io_stall_ms},
           {"prefetch_reads", s.prefetch_reads}, {"prefetch_hits", s.prefetch_hits},
-          {"prefetch_unused", s.prefetch_unused}, {"read_ms", double(s.read_ns) / 1e6}};
+          {"prefetch_unused", s.prefetch_unused}, {"read_ms", s.read_ms}};
+}
+
+// The expert counters; with wait, after the reads still in flight (prefetch) have completed, so
+// that they count.
+mote_status expert_stats(mote_model* model, bool wait, mote_expert_stats* out) {
+  if (wait)
+    if (mote_status st = mote_model_wait_expert_io(model); st != MOTE_OK) return st;
+  return mote_model_get_expert_stats(model, out);
+}
+
+mote_status create_session(mote_model* model, int64_t max_context, bool mtp, SessionPtr* out) {
+  mote_session_params sp = mote_session_params_default();
+  sp.max_context = int32_t(max_context);
+  sp.mtp = mtp ? 1 : 0;
+  mote_session* s = nullptr;
+  const mote_status st = mote_session_create(model, &sp, &s);
+  out->reset(s);
+  return st;
 }
 
 struct DecodeRun {
-  double seconds = 0;
-  ExpertStats experts;          // during decoding only
-  SpeculationStats speculation;
+  mote_stats stats{};             // the session's: decode speed, MTP verify passes and drafts kept
+  mote_expert_stats experts{};    // during the generation call only
 };
 
-// Greedy decoding of n tokens after a prefill (logits: the prefill's last row), plain or with
-// MTP drafts verified two tokens per pass; the same tokens either way.
-Result<DecodeRun> timed_decode(Session& s, ExpertStore& store, std::vector<float>& logits, int64_t n, bool mtp) {
-  const int64_t V = s.vocab_size();
-  DecodeRun run;
-  const ExpertStats before = store.stats();
-  const auto t0 = std::chrono::steady_clock::now();
-  int32_t pending = argmax(logits.data(), V);
-  int64_t emitted = 1;
-  if (!mtp) {
-    for (; emitted < n; ++emitted) {
-      MOTE_RETURN_IF_ERROR(s.decode(pending, logits.data()));
-      pending = argmax(logits.data(), V);
-    }
-  } else {
-    const size_t vocab = static_cast<size_t>(V);
-    std::vector<float> q(vocab), verify(2 * vocab);
-    MOTE_RETURN_IF_ERROR(s.mtp_begin(pending, q.data()));
-    while (emitted < n) {
-      const int32_t draft = argmax(q.data(), V);
-      MOTE_RETURN_IF_ERROR(s.mtp_verify(pending, draft, verify.data()));
-      ++run.speculation.steps;
-      const int32_t target = argmax(verify.data(), V);
-      if (target != draft || emitted + 1 == n) {
-        MOTE_RETURN_IF_ERROR(s.mtp_reject(target, q.data()));
-        pending = target, emitted += 1;
-        continue;
-      }
-      ++run.speculation.accepted;
-      pending = argmax(verify.data() + V, V);
-      MOTE_RETURN_IF_ERROR(s.mtp_accept(draft, pending, q.data()));
-      emitted += 2;
-    }
-  }
-  run.seconds = seconds_since(t0);
-  store.wait_idle();
-  run.experts = minus(store.stats(), before);
-  return run;
+// Greedy decoding of n tokens after the prompt, plain (mtp false) or with MTP drafts verified two
+// tokens per pass, through mote_generate_tokens (no tokenizer needed); the same tokens either
+// way. The prompt but its last id is evaluated first, so the expert counters cover the call that
+// evaluates the last id and decodes (one pass more than the decoding itself).
+mote_status timed_decode(mote_model* model, const std::vector<int32_t>& prompt, int64_t n, bool mtp, DecodeRun* run) {
+  SessionPtr session;
+  if (mote_status st = create_session(model, int64_t(prompt.size()) + n + 2, mtp, &session); st != MOTE_OK) return st;
+  if (prompt.size() > 1)
+    if (mote_status st = mote_session_eval(session.get(), prompt.data(), prompt.size() - 1, 0, nullptr, 0); st != MOTE_OK)
+      return st;
+  mote_expert_stats before{}, after{};
+  if (mote_status st = expert_stats(model, false, &before); st != MOTE_OK) return st;
+  mote_generate_params gp = mote_generate_params_default();  // greedy sampling
+  gp.max_tokens = int32_t(n);
+  gp.ignore_eos = 1;
+  if (mote_status st = mote_generate_tokens(session.get(), &prompt.back(), 1, &gp, nullptr, nullptr); st != MOTE_OK)
+    return st;
+  if (mote_status st = expert_stats(model, true, &after); st != MOTE_OK) return st;
+  run->experts = minus(after, before);
+  return mote_session_get_stats(session.get(), &run->stats);
 }
 
 // --mtp-compare: the same prompt decoded plainly and with MTP speculation, in one run.
-int mtp_compare(const Args& args, Model& model, const std::vector<int32_t>& prompt, int64_t n_gen) {
-  if (!model.has_mtp()) {
+int mtp_compare(const Args& args, mote_model* model, const mote_model_info& info, const std::vector<int32_t>& prompt,
+                int64_t n_gen) {
+  if (!info.has_mtp) {
     std::fprintf(stderr, "mote: error: --mtp-compare needs a model with an MTP module (%s has none)\n",
                  args.positional[0].c_str());
     return 1;
   }
   nlohmann::ordered_json out = {{"model", args.positional[0]}, {"n_prompt", prompt.size()}, {"n_gen", n_gen}};
   for (bool mtp : {false, true}) {
-    SessionOptions so;
-    so.max_context = int64_t(prompt.size()) + n_gen + 2;
-    so.mtp = mtp;
-    auto session = Session::create(model, so);
-    if (!session) return std::fprintf(stderr, "mote: error: %s\n", session.status().to_string().c_str()), 1;
-    std::vector<float> logits(size_t((*session)->vocab_size()));
-    if (Status st = (*session)->prefill(prompt, logits.data()); !st)
-      return std::fprintf(stderr, "mote: error: %s\n", st.to_string().c_str()), 1;
-    auto run = timed_decode(**session, model.expert_store(), logits, n_gen, mtp);
-    if (!run) return std::fprintf(stderr, "mote: error: %s\n", run.status().to_string().c_str()), 1;
+    DecodeRun run;
+    if (mote_status st = timed_decode(model, prompt, n_gen, mtp, &run); st != MOTE_OK) return fail_c(st);
     const std::string suffix = mtp ? "_mtp" : "";
-    out["decode_tok_s" + suffix] = double(n_gen) / run->seconds;
-    out["bytes_read_per_token" + suffix] = double(run->experts.bytes_read) / double(n_gen);
-    out["expert_accesses_per_token" + suffix] = double(run->experts.accesses) / double(n_gen);
+    out["decode_tok_s" + suffix] = run.stats.decode_tok_s;
+    out["bytes_read_per_token" + suffix] = double(run.experts.bytes_read) / double(n_gen);
+    out["expert_accesses_per_token" + suffix] = double(run.experts.accesses) / double(n_gen);
     if (mtp) {
-      out["mtp_acceptance"] = ratio(uint64_t(run->speculation.accepted), uint64_t(run->speculation.steps));
-      out["mtp_verify_passes"] = run->speculation.steps;
+      out["mtp_acceptance"] = ratio(uint64_t(run.stats.drafts_accepted), uint64_t(run.stats.draft_steps));
+      out["mtp_verify_passes"] = run.stats.draft_steps;
     }
   }
   out["mtp_speedup"] = out["decode_tok_s_mtp"].get<double>() / out["decode_tok_s"].get<double>();
-  out["expert_budget_bytes"] = model.expert_store().budget_bytes();
+  mote_expert_stats e{};
+  if (mote_status st = mote_model_get_expert_stats(model, &e); st != MOTE_OK) return fail_c(st);
+  out["expert_budget_bytes"] = e.budget_bytes;
   out["peak_rss_bytes"] = peak_rss_bytes();
   std::printf("%s\n", out.dump(2).c_str());
   return 0;
 }
 
 struct BenchRun {
-  double open_s = 0, prefill_s = 0, decode_s = 0;  // seconds
-  ExpertStats after_prefill, total, decode;        // expert store counters: prefill, whole run, decode
+  double open_s = 0, prefill_s = 0, decode_s = 0;     // seconds
+  mote_expert_stats after_prefill{}, total{}, decode{};  // expert counters: prefill, whole run, decode
+  mote_stats session{};                                // KV cache and scratch bytes
 };
 
 // The JSON of one bench run (see cmd_bench): speeds, roofline, expert cache, memory bound.
-nlohmann::ordered_json bench_report(const Args& args, const Model& model, const Session& s, const ModelOptions& model_opts,
-                                    const BenchRun& run, int64_t n_prompt, int64_t n_gen, double bandwidth_gbs) {
-  const ExpertStore& store = model.expert_store();
-  const ExpertStats& after_prefill = run.after_prefill;
-  const ExpertStats& total = run.total;
-  const ExpertStats& decode = run.decode;
+nlohmann::ordered_json bench_report(const Args& args, const mote_model_info& info, const BenchRun& run, int64_t n_prompt,
+                                    int64_t n_gen, double bandwidth_gbs) {
+  const mote_expert_stats& after_prefill = run.after_prefill;
+  const mote_expert_stats& total = run.total;
+  const mote_expert_stats& decode = run.decode;
   const double open_s = run.open_s, prefill_s = run.prefill_s, decode_s = run.decode_s;
   // Roofline: the weight bytes a decoded token touched (dense + the experts it used) at the
   // measured bandwidth, over the measured time per token; prefill GFLOP/s from the weights'
   // multiply-adds (top-k experts per token).
-  const ActiveWeights aw = active_weights(model);
   const double experts_per_token = double(decode.accesses) / double(n_gen);
-  const double active_bytes = aw.dense_bytes + experts_per_token * aw.expert_bytes;
+  const double active_bytes = info.dense_bytes_per_token + experts_per_token * info.expert_bytes;
   const double roofline = (active_bytes / (bandwidth_gbs * 1e9)) / (decode_s / double(n_gen));
-  const double prefill_macs = double(n_prompt) * (aw.dense_macs + double(model.hparams().n_experts_per_tok) * aw.expert_macs);
-  const uint64_t expert_cache = store.resident() ? store.total_expert_bytes()
-                                                 : uint64_t(store.slot_count()) * store.slot_bytes();
-  const uint64_t bound = model.dense_bytes() + expert_cache + s.kv_cache_bytes() + s.scratch_bytes() + kRssSlackBytes;
+  const double prefill_macs =
+      double(n_prompt) * (info.dense_macs_per_token + double(info.n_experts_per_tok) * info.expert_macs);
+  const uint64_t expert_cache = total.slot_count == 0 ? total.total_bytes : uint64_t(total.slot_count) * total.slot_bytes;
+  const uint64_t kv = run.session.kv_cache_bytes, scratch = run.session.scratch_bytes;
+  const uint64_t bound = info.dense_bytes + expert_cache + kv + scratch + kRssSlackBytes;
   const uint64_t peak = peak_rss_bytes();
   nlohmann::ordered_json out = {
       {"model", args.positional[0]},
@@ -178,29 +177,29 @@ nlohmann::ordered_json bench_report(const Args& args, const Model& model, const 
       {"active_bytes_per_token", active_bytes},
       {"roofline_ratio", roofline},
       {"prefill_gflops", 2.0 * prefill_macs / prefill_s / 1e9},
-      {"threads", kernels::num_threads()},
-      {"expert_budget_bytes", model_opts.expert_budget_bytes},
+      {"threads", info.n_threads},
+      {"expert_budget_bytes", total.budget_bytes},
       {"expert_cache_bytes", expert_cache},
-      {"expert_bytes_total", store.total_expert_bytes()},
-      {"expert_slots", store.slot_count()},
-      {"expert_slot_bytes", store.slot_bytes()},
-      {"expert_policy", eviction_kind_name(store.policy())},
-      {"expert_hot_slots", store.hot_slot_count()},
-      {"prefetch", store.wants_prefetch()},
-      {"direct_io", store.direct_io()},
+      {"expert_bytes_total", total.total_bytes},
+      {"expert_slots", total.slot_count},
+      {"expert_slot_bytes", total.slot_bytes},
+      {"expert_policy", total.policy == MOTE_EXPERT_POLICY_LRU ? "lru" : "lfu"},
+      {"expert_hot_slots", total.hot_slots},
+      {"prefetch", total.prefetch != 0},
+      {"direct_io", total.direct_io != 0},
       {"expert_hit_rate", ratio(total.hits, total.accesses)},
       {"decode_expert_hit_rate", ratio(decode.hits, decode.accesses)},
       {"prefetch_hit_rate", ratio(total.prefetch_hits, total.prefetch_reads)},
       {"bytes_read_per_token", double(decode.bytes_read) / double(n_gen)},
       {"prefill_bytes_read_per_token", double(after_prefill.bytes_read) / double(n_prompt)},
-      {"io_stall_ms", double(total.io_stall_ns) / 1e6},
-      {"decode_io_stall_ms", double(decode.io_stall_ns) / 1e6},
-      {"expert_read_gbs", total.read_ns == 0 ? 0.0 : double(total.bytes_read) / double(total.read_ns)},
+      {"io_stall_ms", total.io_stall_ms},
+      {"decode_io_stall_ms", decode.io_stall_ms},
+      {"expert_read_gbs", total.read_ms == 0 ? 0.0 : double(total.bytes_read) / (total.read_ms * 1e6)},
       {"decode_expert_read_gbs_wall", double(decode.bytes_read) / decode_s / 1e9},
       {"peak_rss_bytes", peak},
-      {"dense_bytes", model.dense_bytes()},
-      {"kv_cache_bytes", s.kv_cache_bytes()},
-      {"scratch_bytes", s.scratch_bytes()},
+      {"dense_bytes", info.dense_bytes},
+      {"kv_cache_bytes", kv},
+      {"scratch_bytes", scratch},
       {"rss_bound_bytes", bound},
       {"rss_within_bound", peak <= bound},
       {"prefill", store_json(after_prefill)},
@@ -209,46 +208,59 @@ nlohmann::ordered_json bench_report(const Args& args, const Model& model, const 
   return out;
 }
 
+// Prefill of the prompt, then n_gen greedy decode steps (one token per pass, no MTP), timed; the
+// expert counters relative to `base` (taken before the prefill).
+mote_status run_plain(mote_model* model, mote_session* session, const std::vector<int32_t>& prompt, int64_t n_gen,
+                      size_t vocab, BenchRun* run) {
+  mote_expert_stats base{}, after_prefill{}, total{};
+  if (mote_status st = expert_stats(model, false, &base); st != MOTE_OK) return st;
+  std::vector<float> logits(vocab);
+  const auto t_prefill = std::chrono::steady_clock::now();
+  if (mote_status st = mote_session_eval(session, prompt.data(), prompt.size(), 0, logits.data(), logits.size());
+      st != MOTE_OK)
+    return st;
+  run->prefill_s = seconds_since(t_prefill);
+  if (mote_status st = expert_stats(model, false, &after_prefill); st != MOTE_OK) return st;
+  const auto t_decode = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < n_gen; ++i) {
+    const int32_t next = argmax(logits);
+    if (mote_status st = mote_session_eval(session, &next, 1, 0, logits.data(), logits.size()); st != MOTE_OK)
+      return st;
+  }
+  run->decode_s = seconds_since(t_decode);
+  if (mote_status st = expert_stats(model, true, &total); st != MOTE_OK) return st;
+  run->after_prefill = minus(after_prefill, base);
+  run->total = minus(total, base);
+  run->decode = minus(total, after_prefill);
+  return mote_session_get_stats(session, &run->session);
+}
+
 }  // namespace
 
 int cmd_bench(const Args& args) {
   const int64_t n_prompt = parse_int("--prompt", args.get("--prompt", "32"), 1, 1 << 20);
   const int64_t n_gen = parse_int("--gen", args.get("--gen", "32"), 1, 1 << 20);
   const uint64_t seed = uint64_t(parse_int("--seed", args.get("--seed", "1"), 0, INT64_MAX));
-  const ModelOptions model_opts = model_options(args);
-  // First, while nothing else is resident: the bandwidth the decode roofline is measured against.
-  const double bandwidth_gbs = args.has("--mtp-compare") ? 0.0 : measure_read_bandwidth_gbs(kernels::num_threads());
+  const mote_model_params params = c_model_params(args);
   const auto t_open = std::chrono::steady_clock::now();
-  auto model = Model::open(args.positional[0], model_opts);
-  if (!model) return std::fprintf(stderr, "mote: error: %s\n", model.status().to_string().c_str()), 1;
+  mote_model* raw = nullptr;
+  if (mote_status st = mote_model_open(args.positional[0].c_str(), &params, &raw); st != MOTE_OK) return fail_c(st);
+  const ModelPtr model(raw);
   const double open_s = seconds_since(t_open);
-  SessionOptions session_opts;
-  session_opts.max_context = n_prompt + n_gen;
-  auto session = Session::create(**model, session_opts);
-  if (!session) return std::fprintf(stderr, "mote: error: %s\n", session.status().to_string().c_str()), 1;
-  Session& s = **session;
-  ExpertStore& store = (*model)->expert_store();
-  const std::vector<int32_t> prompt = seeded_prompt(n_prompt, s.vocab_size(), seed);
-  if (args.has("--mtp-compare")) return mtp_compare(args, **model, prompt, n_gen);
-  std::vector<float> logits(size_t(s.vocab_size()));
-
-  store.reset_stats();
-  const auto t_prefill = std::chrono::steady_clock::now();
-  if (Status st = s.prefill(prompt, logits.data()); !st)
-    return std::fprintf(stderr, "mote: error: %s\n", st.to_string().c_str()), 1;
-  const double prefill_s = seconds_since(t_prefill);
-  const ExpertStats after_prefill = store.stats();
-  const auto t_decode = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < n_gen; ++i)
-    if (Status st = s.decode(argmax(logits.data(), s.vocab_size()), logits.data()); !st)
-      return std::fprintf(stderr, "mote: error: %s\n", st.to_string().c_str()), 1;
-  const double decode_s = seconds_since(t_decode);
-  store.wait_idle();
-  const ExpertStats total = store.stats();
-  const ExpertStats decode = minus(total, after_prefill);
-
-  const BenchRun run{open_s, prefill_s, decode_s, after_prefill, total, decode};
-  std::printf("%s\n", bench_report(args, **model, s, model_opts, run, n_prompt, n_gen, bandwidth_gbs).dump(2).c_str());
+  mote_model_info info{};
+  if (mote_status st = mote_model_get_info(model.get(), &info); st != MOTE_OK) return fail_c(st);
+  const std::vector<int32_t> prompt = seeded_prompt(n_prompt, info.vocab_size, seed);
+  if (args.has("--mtp-compare")) return mtp_compare(args, model.get(), info, prompt, n_gen);
+  // Before any weight is touched (opening maps the file and reads only its metadata): the
+  // bandwidth the decode roofline is measured against, on the model's kernel thread count.
+  const double bandwidth_gbs = measure_read_bandwidth_gbs(info.n_threads);
+  SessionPtr session;
+  if (mote_status st = create_session(model.get(), n_prompt + n_gen, false, &session); st != MOTE_OK) return fail_c(st);
+  BenchRun run;
+  run.open_s = open_s;
+  if (mote_status st = run_plain(model.get(), session.get(), prompt, n_gen, size_t(info.vocab_size), &run); st != MOTE_OK)
+    return fail_c(st);
+  std::printf("%s\n", bench_report(args, info, run, n_prompt, n_gen, bandwidth_gbs).dump(2).c_str());
   return 0;
 }
 

@@ -29,6 +29,10 @@
  * load progress callback; the sampling default became greedy (see mote_sampling_params). Fields
  * were appended to mote_model_params, mote_session_params, mote_sampling_params,
  * mote_generate_params and mote_stats: code built against version 2 must be rebuilt.
+ * Version 3 also appended the kernel thread count, the dense weight bytes and the per-token
+ * active-weight figures to mote_model_info, the cache geometry, policy and read counters to
+ * mote_expert_stats, added mote_model_wait_expert_io, and lets mote_generate_tokens run on a
+ * model without a tokenizer (ids only: empty callback text, no stop strings).
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -130,6 +134,20 @@ typedef struct mote_model_info {
   uint64_t file_bytes;
   const char* architecture;     /* "DeepSeekV3", ... (static storage) */
   const char* chat_template;    /* family name, or "" if the model has none */
+  /* --- API version 3 --- */
+  int32_t n_threads;            /* kernel threads this model's calls run on (its own pool, or the
+                                   process-wide one for mote_model_params.n_threads 0) */
+  uint64_t dense_bytes;         /* bytes of every weight but the routed experts (MTP included):
+                                   what stays mapped whatever the expert budget is */
+  /* The weights one decoded token touches, for a memory roofline (main layers; the MTP module is
+   * not counted). Bytes are as stored in the file (quantised sizes); MACs are multiply-adds of
+   * the matrix-vector products (one per weight element; 2 floating-point operations each). */
+  double dense_bytes_per_token; /* attention, dense and shared FFNs, router, norms, lm_head, and
+                                   one embedding row */
+  double dense_macs_per_token;  /* of the 2-D weights above (the embedding row has none) */
+  double expert_bytes;          /* one routed expert (gate + up + down), averaged over the main
+                                   layers; 0 without routed experts */
+  double expert_macs;           /* multiply-adds of one routed expert, averaged likewise */
 } mote_model_info;
 
 mote_status mote_model_get_info(const mote_model* model, mote_model_info* out_info);
@@ -148,9 +166,28 @@ typedef struct mote_expert_stats {
   uint64_t prefetch_hits;    /* of those, used before eviction */
   uint64_t bytes_read;
   double io_stall_ms;        /* time forward passes waited for expert reads */
+  /* --- API version 3 --- */
+  uint64_t evictions;        /* cache slots reused for another expert */
+  uint64_t prefetch_unused;  /* prefetched experts evicted before any use */
+  double read_ms;            /* time inside expert reads, demand + prefetch, summed over the
+                                reading threads (bytes_read / read_ms: the read speed) */
+  uint64_t total_bytes;      /* bytes of the routed experts of the main layers (the MTP layers'
+                                experts, also served by the cache, are not counted) */
+  int64_t slot_count;        /* cache slots (at most one per expert); 0 = no budget, every
+                                expert resident in the mapping */
+  uint64_t slot_bytes;       /* bytes per slot (the largest expert rounded up to 4 KiB); 0 when
+                                resident. slot_count * slot_bytes <= budget_bytes */
+  int64_t hot_slots;         /* slots kept for the most used experts */
+  mote_expert_policy policy; /* eviction policy as opened */
+  int32_t prefetch;          /* nonzero: experts are read ahead by prediction */
+  int32_t direct_io;         /* nonzero: expert reads bypass the page cache (O_DIRECT) */
 } mote_expert_stats;
 
 mote_status mote_model_get_expert_stats(const mote_model* model, mote_expert_stats* out_stats);
+/* Waits until no expert read ahead (prefetch) is in flight, so that the counters of
+ * mote_model_get_expert_stats include every read started so far (API version 3). Returns at once
+ * when the experts are resident or prefetch is off. */
+mote_status mote_model_wait_expert_io(mote_model* model);
 
 /* Text -> ids.
  * add_special: add BOS/EOS as the tokenizer configuration asks.
@@ -289,7 +326,8 @@ mote_generate_params mote_generate_params_default(void);
 mote_status mote_generate(mote_session* session, const char* prompt, size_t prompt_len,
                           const mote_generate_params* params, mote_token_callback callback, void* user_data);
 /* As mote_generate, from prompt ids (e.g. from mote_chat_tokenize); add_special and parse_special
- * are ignored. */
+ * are ignored. On a model without a tokenizer it generates ids only (API version 3): the callback
+ * text is empty, and stop strings are MOTE_ERR_INVALID_ARGUMENT. */
 mote_status mote_generate_tokens(mote_session* session, const int32_t* prompt_ids, size_t n_ids,
                                  const mote_generate_params* params, mote_token_callback callback,
                                  void* user_data);
