@@ -131,7 +131,8 @@ void print_model_lines(const MoteFile& file) {
                 c.num_experts_per_tok(), c.n_shared_experts(), moe_layers);
   else
     std::printf("experts       none (dense)\n");
-  std::printf("vocabulary    %u tokens, context %u positions\n", c.vocab_size(), c.max_position_embeddings());
+  std::printf("vocabulary    %llu tokens, context %llu positions\n", (unsigned long long)c.vocab_size(),
+              (unsigned long long)c.max_position_embeddings());
 }
 
 void print_tensor_lines(const MoteFile& file) {
