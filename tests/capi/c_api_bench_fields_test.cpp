@@ -67,7 +67,9 @@ class CApiBenchFields : public ::testing::Test {
     };
     const std::vector<int32_t> prompt = {3, 17, 42, 5, 9};
     EXPECT_EQ(mote_generate_tokens(s, prompt.data(), prompt.size(), &gp, collect, &out), MOTE_OK) << mote_last_error();
-    if (stats != nullptr) EXPECT_EQ(mote_session_get_stats(s, stats), MOTE_OK);
+    if (stats != nullptr) {
+      EXPECT_EQ(mote_session_get_stats(s, stats), MOTE_OK);
+    }
     mote_session_destroy(s);
     return out.ids;
   }
@@ -164,7 +166,9 @@ TEST_F(CApiBenchFields, BudgetGeometryAndCountersAfterAGeneration) {
     EXPECT_GT(e.bytes_read, 0u);
     EXPECT_GT(e.read_ms, 0.0);
     EXPECT_LE(e.prefetch_hits + e.prefetch_unused, e.prefetch_reads);
-    if (!prefetch) EXPECT_EQ(e.prefetch_reads, 0u);
+    if (!prefetch) {
+      EXPECT_EQ(e.prefetch_reads, 0u);
+    }
     mote_model_destroy(m);
   }
 }

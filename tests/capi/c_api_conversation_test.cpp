@@ -175,7 +175,9 @@ TEST_F(ConversationTest, FiveTurnChatEvaluatesOnlyEachNewTurn) {
     // text tokenizes differently from the generated ids (a few tokens at the reply's end).
     EXPECT_GE(st.last_reused_tokens, previous_tokens - 4) << "turn " << turn + 1;
     EXPECT_EQ(st.last_reused_tokens + st.last_prompt_tokens, int64_t(rendered));
-    if (turn > 0) EXPECT_LT(st.last_prompt_tokens, int64_t(rendered) / 2);
+    if (turn > 0) {
+      EXPECT_LT(st.last_prompt_tokens, int64_t(rendered) / 2);
+    }
     previous_tokens = st.context_tokens;
     roles.push_back("assistant");
     contents.push_back(last.text);
