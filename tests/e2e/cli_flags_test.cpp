@@ -112,7 +112,7 @@ TEST_F(CliFlagsTest, InspectJsonIsTheFullMetadata) {
   ASSERT_EQ(summary.exit_code, 0) << summary.err;
   EXPECT_NE(summary.out, r.out);
   EXPECT_NE(summary.out.find("DeepSeekV3"), std::string::npos) << summary.out;
-  EXPECT_THROW((void)nlohmann::json::parse(summary.out), nlohmann::json::parse_error);
+  EXPECT_FALSE(nlohmann::json::accept(summary.out)) << "the summary is not JSON";
 }
 
 // The user messages the model was sent, from a /save of the conversation.
