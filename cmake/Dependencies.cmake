@@ -29,3 +29,13 @@ if(MOTE_XNNPACK)
     message(STATUS "mote: XNNPACK not found: F32 prefill GEMM uses mote's own kernels")
   endif()
 endif()
+# cpp-httplib (optional; Debian libcpp-httplib-dev, a compiled .so with a .pc file): `mote serve`.
+# The imported target carries the package's compile definitions (OpenSSL, zlib, brotli support),
+# which must match the ones the .so was built with. Without it the CLI builds without `serve`.
+set(MOTE_HAVE_HTTPLIB OFF)
+pkg_check_modules(HTTPLIB IMPORTED_TARGET cpp-httplib)
+if(HTTPLIB_FOUND)
+  set(MOTE_HAVE_HTTPLIB ON)
+else()
+  message(STATUS "mote: cpp-httplib not found (libcpp-httplib-dev): mote is built without `serve`")
+endif()

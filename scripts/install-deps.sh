@@ -13,6 +13,8 @@ PACKAGES=(
   libtbb-dev libpcre2-dev libxnnpack-dev libpthreadpool-dev libicu-dev
   # mote chat line editing and history on a terminal.
   libedit-dev
+  # mote serve (HTTP) and its browser test (headless chromium).
+  libcpp-httplib-dev chromium
   # libFuzzer targets (scripts/fuzz.sh): clang-14 cannot compile libstdc++-12 <ranges>.
   clang-16 libclang-rt-16-dev
 )
