@@ -33,6 +33,7 @@ Status ExpertStore::index_experts(const MoteFile& file) {
   const int64_t E = hp_.n_routed_experts;
   if (E <= 0 || file.model().expert_layers() == nullptr) return Status::ok();
   entries_.assign(size_t(n_store_layers() * E), Entry{});
+  use_counts_ = std::make_unique<std::atomic<uint64_t>[]>(entries_.size());  // value-initialised: 0
   for (const fb::ExpertLayer* el : *file.model().expert_layers()) {
     const int64_t l = el->layer();
     const FfnWeights* ffn = ffn_of(l);
@@ -273,6 +274,9 @@ void ExpertStore::prefetch(int64_t layer, const int32_t* ids, int64_t n) {
 Status ExpertStore::acquire(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) {
   for (int64_t i = 0; i < n; ++i) MOTE_RETURN_IF_ERROR(check_id(layer, ids[i]));
   accesses_.fetch_add(uint64_t(n), std::memory_order_relaxed);
+  if (use_counts_)
+    for (int64_t i = 0; i < n; ++i)
+      use_counts_[size_t(layer * hp_.n_routed_experts + ids[i])].fetch_add(1, std::memory_order_relaxed);
   if (resident()) {
     for (int64_t i = 0; i < n; ++i) out[i] = ffn_of(layer)->experts[size_t(ids[i])];
     hits_.fetch_add(uint64_t(n), std::memory_order_relaxed);
@@ -426,6 +430,34 @@ void ExpertStore::reset_stats() {
   for (auto* c : {&accesses_, &hits_, &misses_, &bytes_read_, &evictions_, &stall_ns_, &prefetch_reads_,
                   &prefetch_hits_, &prefetch_unused_, &prefetch_ns_, &read_ns_})
     c->store(0);
+}
+
+bool ExpertStore::is_moe_layer(int64_t layer) const {
+  if (layer < 0 || layer >= hp_.n_layers || entries_.empty()) return false;
+  const FfnWeights* ffn = ffn_of(layer);
+  return ffn != nullptr && ffn->moe && hp_.n_routed_experts > 0;
+}
+
+bool ExpertStore::snapshot(int64_t layer, ExpertState* out) const {
+  if (!is_moe_layer(layer)) return false;
+  const int64_t E = hp_.n_routed_experts;
+  const size_t base = size_t(layer * E);
+  for (int64_t id = 0; id < E; ++id) {
+    out[id] = ExpertState{};
+    out[id].uses = use_counts_[base + size_t(id)].load(std::memory_order_relaxed);
+    out[id].resident = resident();
+  }
+  if (resident()) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t id = 0; id < E; ++id) {
+    const int32_t slot = entries_[base + size_t(id)].slot;
+    if (slot < 0) continue;
+    const Slot& s = slots_[size_t(slot)];
+    out[id].resident = s.state == SlotState::kReady;
+    out[id].loading = s.state == SlotState::kLoading;
+    out[id].hot = s.hot;
+  }
+  return true;
 }
 
 void ExpertStore::inject_read_failure_after(int64_t n) { fail_after_.store(n < 0 ? -1 : n); }

@@ -70,6 +70,14 @@ struct ExpertStats {
   uint64_t read_ns = 0;          // nanoseconds inside reads, demand + prefetch, summed over threads
 };
 
+// One routed expert's state at a moment (ExpertStore::snapshot).
+struct ExpertState {
+  uint64_t uses = 0;      // acquisitions since create (once per forward pass that routes to it)
+  bool resident = false;  // in memory now: a ready slot, or always without a budget
+  bool loading = false;   // being read into a slot now
+  bool hot = false;       // held by hot pinning (cannot be evicted)
+};
+
 // A pinned expert: its weights stay valid until ExpertStore::release(layer, id).
 struct ExpertView {
   int64_t layer = 0;
@@ -115,6 +123,12 @@ class ExpertStore final : public graph::ExpertProvider {
 
   ExpertStats stats() const;
   void reset_stats();
+  // Whether main layer `layer` has routed experts in the store.
+  bool is_moe_layer(int64_t layer) const;
+  // The state of every routed expert of main layer `layer` (n_routed_experts entries written to
+  // out). Use counts are read with relaxed loads (never reset by reset_stats); residency is read
+  // under the mutex, one consistent picture of the slots. False for a layer without experts.
+  bool snapshot(int64_t layer, ExpertState* out) const;
   // Blocks until no prefetch read is queued or running (tests; statistics at a quiet point).
   void wait_idle();
   // Test hook: after n more successful reads, every read fails with kIoError until called
@@ -199,6 +213,9 @@ class ExpertStore final : public graph::ExpertProvider {
   std::atomic<uint64_t> accesses_{0}, hits_{0}, misses_{0}, bytes_read_{0}, evictions_{0}, stall_ns_{0};
   std::atomic<uint64_t> prefetch_reads_{0}, prefetch_hits_{0}, prefetch_unused_{0}, prefetch_ns_{0}, read_ns_{0};
   std::atomic<int64_t> fail_after_{-1};
+  // [n_store_layers * E] acquisitions per expert since create (relaxed; counted on every acquire,
+  // resident or not). Kept apart from Entry::uses, which hot pinning halves.
+  std::unique_ptr<std::atomic<uint64_t>[]> use_counts_;
   std::unique_ptr<IoPool> pool_;        // last: destroyed first, while the slots still exist
 };
 

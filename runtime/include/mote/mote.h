@@ -33,6 +33,7 @@
  * active-weight figures to mote_model_info, the cache geometry, policy and read counters to
  * mote_expert_stats, added mote_model_wait_expert_io, and lets mote_generate_tokens run on a
  * model without a tokenizer (ids only: empty callback text, no stop strings).
+ * Version 3 also added mote_model_get_expert_map (per-expert use counts and residency).
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -188,6 +189,30 @@ mote_status mote_model_get_expert_stats(const mote_model* model, mote_expert_sta
  * mote_model_get_expert_stats include every read started so far (API version 3). Returns at once
  * when the experts are resident or prefetch is off. */
 mote_status mote_model_wait_expert_io(mote_model* model);
+
+/* The expert map (API version 3): one entry per routed expert of every main MoE layer, for a view
+ * of which experts the model uses and which are in memory. Rows are the MoE layers in ascending
+ * order (dense layers, e.g. DeepSeek's first_k_dense_replace, and the MTP layers have none); a row
+ * holds the layer's n_routed_experts entries by expert id. The state is read at the call: use
+ * counts are relaxed counters (a generation running meanwhile may be partly counted), residency
+ * is one consistent picture of the cache. */
+typedef struct mote_expert_entry {
+  uint64_t uses;       /* acquisitions since open, all sessions together: once per forward pass
+                          (one decode step, or one prefill batch) that routes a token to it */
+  int32_t layer;       /* main-layer index */
+  int32_t expert;      /* routed expert id in [0, n_routed_experts) */
+  int8_t resident;     /* 1: in memory now (a loaded cache slot); always 1 without a budget */
+  int8_t pinned;       /* 1: kept by hot pinning (mote_model_params.expert_hot_slots) */
+  int8_t loading;      /* 1: being read into a cache slot now */
+  int8_t reserved[5];  /* 0 */
+} mote_expert_entry;
+
+/* Writes the map to entries[0 .. n_layers * n_experts). *out_n_layers (MoE rows) and *out_n_experts
+ * may be NULL; when given they are set on success and on MOTE_ERR_BUFFER_TOO_SMALL. Output rules
+ * as mote_tokenize: *out_count is the number of entries, on success and when the buffer is too
+ * small (or NULL). A model without routed experts gives 0 entries and MOTE_OK. */
+mote_status mote_model_get_expert_map(const mote_model* model, int32_t* out_n_layers, int32_t* out_n_experts,
+                                      mote_expert_entry* entries, size_t capacity, size_t* out_count);
 
 /* Text -> ids.
  * add_special: add BOS/EOS as the tokenizer configuration asks.
