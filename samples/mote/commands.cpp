@@ -66,6 +66,23 @@ const char kChatHelp[] =
     "  --session PATH         load the conversation from PATH if it exists, save it after each turn\n" MOTE_SAMPLING_HELP
         MOTE_EXPERT_HELP;
 
+const char kServeHelp[] =
+    "usage: mote serve FILE [--host 127.0.0.1] [--port 8080] [--slots 4] [--queue 64] [flags]\n"
+    "An OpenAI-compatible local HTTP server: POST /v1/chat/completions, POST /v1/completions (streaming\n"
+    "with \"stream\": true), GET /v1/models, GET /health, GET /metrics (Prometheus). SIGINT/SIGTERM stop it.\n"
+    "  --host ADDR            address to bind (default 127.0.0.1, loopback only)\n"
+    "  --port N               port (default 8080; 0 = any free port, printed at start)\n"
+    "  --slots N              concurrent generations, one session each (default 4)\n"
+    "  --queue N              requests that may wait for a slot (default 64; more get 503)\n"
+    "  --timeout S            longest wait in the queue, seconds (default 600)\n"
+    "  --api-key KEY          require 'Authorization: Bearer KEY' on /v1/* and /metrics\n"
+    "  --slot-dir DIR         keep each slot's conversation in DIR/slot-K.session across restarts\n"
+    "  --model-name NAME      the model id clients use (default: the file name without extension)\n"
+    "  --ctx N                context tokens per slot (default 4096)\n"
+    "  --chat-template NAME   render with this family instead of the one detected at conversion\n"
+    "  sampling flags set the defaults of what a request leaves out; -n N: default max_tokens\n"
+    "  (default: the room left in the slot's context)\n" MOTE_SAMPLING_HELP MOTE_EXPERT_HELP;
+
 #undef MOTE_EXPERT_HELP
 #undef MOTE_SAMPLING_HELP
 
@@ -124,6 +141,15 @@ int run_command_chat(const Args& args) {
   return cmd_chat(args);
 }
 
+int run_command_serve(const Args& args) {
+  try {
+    refuse_greedy_only(args);
+  } catch (const std::exception& e) {
+    return usage_error(e);
+  }
+  return cmd_serve(args);
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -147,6 +173,11 @@ const std::vector<Command>& commands() {
          join({"--text", "--ctx", "--max-tokens"}, expert_values), expert_switches, cmd_perplexity},
         {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
          join({"--prompt", "--gen", "--seed"}, expert_values), join({"--mtp-compare"}, expert_switches), cmd_bench},
+        {"serve", "OpenAI-compatible local HTTP server (chat, completions, metrics)", kServeHelp,
+         join(join({"--host", "--port", "--slots", "--queue", "--api-key", "--slot-dir", "--model-name", "--timeout"},
+                   sampling),
+              expert_values),
+         join({"--no-mtp", "--ignore-eos"}, expert_switches), run_command_serve},
     };
   }();
   return table;

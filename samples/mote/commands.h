@@ -22,4 +22,8 @@ const Command* find_command(const std::string& name);
 // "0.3.0": libmote's mote_version().
 const char* cli_version();
 
+// mote serve (cmd_serve.cpp): the OpenAI-compatible server, or a one-line error where mote was
+// built without cpp-httplib.
+int cmd_serve(const Args& args);
+
 }  // namespace mote::cli

@@ -1,0 +1,409 @@
+#include "server.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "completions.h"
+
+namespace mote::serve {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// The per-request log line (one per request on stderr), kept per thread: httplib runs a request's
+// routing, handler, content provider and logger on one thread.
+namespace {
+
+struct RequestLog {
+  std::chrono::steady_clock::time_point start{};
+  bool started = false;
+  int64_t prompt = -1, cached = 0, completion = 0;
+};
+thread_local RequestLog t_log;
+thread_local bool t_overflow = false;
+
+}  // namespace
+
+void log_tokens(int64_t prompt, int64_t cached, int64_t completion) {
+  t_log.prompt = prompt;
+  t_log.cached = cached;
+  t_log.completion = completion;
+}
+
+bool on_overflow_thread() { return t_overflow; }
+
+void send_error(httplib::Response& res, const ApiError& error) {
+  res.status = error.status;
+  if (error.status == 503) res.set_header("Retry-After", "1");
+  res.set_content(error_json(error), "application/json");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The thread pool: `workers` threads for connections; when all are busy a connection runs on an
+// extra short-lived thread (at most `max_overflow` at once) where the generation endpoints answer
+// 503 at once, so a burst never waits unseen in httplib's queue. Past that cap it waits for a
+// worker (every thread's wait is bounded by the read/keep-alive timeouts).
+namespace {
+
+class ServeTaskQueue : public httplib::TaskQueue {
+ public:
+  ServeTaskQueue(size_t workers, size_t max_overflow) : state_(std::make_shared<State>()), max_overflow_(max_overflow) {
+    for (size_t i = 0; i < workers; ++i) threads_.emplace_back([s = state_] { worker(*s); });
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock<std::mutex> lock(state_->mutex);
+    if (state_->idle > state_->jobs.size() || state_->overflow >= max_overflow_) {
+      state_->jobs.push_back(std::move(fn));
+      state_->cv.notify_one();
+      return;
+    }
+    ++state_->overflow;
+    lock.unlock();
+    std::thread([s = state_, fn = std::move(fn)]() mutable {
+      t_overflow = true;
+      fn();
+      std::lock_guard<std::mutex> g(s->mutex);
+      --s->overflow;
+      s->cv.notify_all();
+    }).detach();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->shutdown = true;
+    }
+    state_->cv.notify_all();
+    for (auto& t : threads_) t.join();
+    std::unique_lock<std::mutex> lock(state_->mutex);
+    state_->cv.wait(lock, [&] { return state_->overflow == 0; });
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> jobs;
+    size_t idle = 0;
+    size_t overflow = 0;
+    bool shutdown = false;
+  };
+
+  static void worker(State& s) {
+    while (true) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(s.mutex);
+        ++s.idle;
+        s.cv.wait(lock, [&] { return !s.jobs.empty() || s.shutdown; });
+        --s.idle;
+        if (s.jobs.empty()) return;  // shutdown with nothing left
+        fn = std::move(s.jobs.front());
+        s.jobs.pop_front();
+      }
+      fn();
+    }
+  }
+
+  std::shared_ptr<State> state_;  // shared with detached overflow threads
+  const size_t max_overflow_;
+  std::vector<std::thread> threads_;
+};
+
+bool authorized(const httplib::Request& req, const std::string& key) {
+  if (key.empty()) return true;
+  const std::string expected = "Bearer " + key;
+  const std::string got = req.get_header_value("Authorization");
+  // Constant-time over the expected length.
+  unsigned diff = got.size() != expected.size();
+  for (size_t i = 0; i < expected.size(); ++i) diff |= unsigned(expected[i] ^ (i < got.size() ? got[i] : 0));
+  return diff == 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Routes.
+
+Router::Handler Router::wrap(Handler handler, bool auth) {
+  return [this, handler = std::move(handler), auth](const httplib::Request& req, httplib::Response& res) {
+    if (auth && !authorized(req, ctx_.config->api_key)) {
+      ApiError e;
+      e.status = 401;
+      e.type = "authentication_error";
+      e.code = "invalid_api_key";
+      e.message = req.has_header("Authorization") ? "incorrect API key provided"
+                                                   : "missing API key: send the header 'Authorization: Bearer KEY'";
+      send_error(res, e);
+      return;
+    }
+    try {
+      handler(req, res);
+    } catch (const std::exception& ex) {
+      send_error(res, server_error(500, std::string("internal error: ") + ex.what()));
+    } catch (...) {
+      send_error(res, server_error(500, "internal error"));
+    }
+  };
+}
+
+void Router::get(const std::string& pattern, Handler handler, bool auth) {
+  routes_.emplace_back("GET", pattern);
+  server_.Get(pattern, wrap(std::move(handler), auth));
+}
+
+void Router::post(const std::string& pattern, Handler handler, bool auth) {
+  routes_.emplace_back("POST", pattern);
+  server_.Post(pattern, wrap(std::move(handler), auth));
+}
+
+std::string Router::allowed_methods(const std::string& path) const {
+  std::string allow;
+  for (const auto& [method, pattern] : routes_) {
+    if (!std::regex_match(path, std::regex(pattern)) || allow.find(method) != std::string::npos) continue;
+    allow += (allow.empty() ? "" : ", ") + method;
+  }
+  return allow;
+}
+
+namespace {
+
+void install_api_routes(Router& r, ServeContext& ctx) {
+  r.get("/health", [&ctx](const httplib::Request&, httplib::Response& res) {
+    const PoolStatus p = ctx.pool->status();
+    json j = {{"status", "ok"}, {"slots_total", p.slots_total}, {"slots_idle", p.slots_idle}, {"queue_depth", p.queue_depth}};
+    res.set_content(j.dump(), "application/json");
+  }, /*auth=*/false);
+  r.get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
+    json model = {{"id", ctx.model_name}, {"object", "model"}, {"created", ctx.created}, {"owned_by", "mote"}};
+    json j = {{"object", "list"}, {"data", json::array({model})}};
+    res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  });
+  r.get("/metrics", [&ctx](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_metrics(*ctx.metrics, ctx.pool->status(), ctx.model, ctx.memory_bound),
+                    "text/plain; version=0.0.4");
+  });
+  r.post("/v1/chat/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    handle_chat_completion(ctx, req, res);
+  });
+  r.post("/v1/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    handle_completion(ctx, req, res);
+  });
+}
+
+// Fills the body of the answers httplib makes itself (no route, body too large, bad request
+// line) and turns "no route for this method" into 405.
+void install_error_handlers(httplib::Server& svr, Router& router, ServeContext& ctx) {
+  svr.set_error_handler(httplib::Server::HandlerWithResponse(
+      [&router](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
+        ApiError e = invalid_request("bad request");
+        e.status = res.status;
+        if (res.status == 404) {
+          const std::string allow = router.allowed_methods(req.path);
+          if (!allow.empty()) {
+            e.status = 405;
+            e.message = "method " + req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")";
+            e.code = "method_not_allowed";
+            res.set_header("Allow", allow);
+          } else {
+            e.message = "no such endpoint: " + req.method + " " + req.path;
+            e.code = "not_found";
+          }
+        } else if (res.status == 413) {
+          e.message = "the request body is too large (at most 1 MiB)";
+          e.code = "payload_too_large";
+        } else if (res.status == 414) {
+          e.message = "the request URI is too long";
+        } else if (res.status >= 500) {
+          e = server_error(res.status, "internal error");
+        }
+        send_error(res, e);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    send_error(res, server_error(500, "internal error"));
+  });
+  svr.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    t_log = RequestLog{};
+    t_log.start = std::chrono::steady_clock::now();
+    t_log.started = true;
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  svr.set_logger([&ctx](const httplib::Request& req, const httplib::Response& res) {
+    const double ms = t_log.started ? std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                                t_log.start).count()
+                                    : 0.0;
+    if (res.status == 503) ++ctx.metrics->rejected;
+    else if (res.status >= 400 && res.status < 500 && res.status != 499) ++ctx.metrics->errors;
+    if (t_log.prompt >= 0)
+      std::fprintf(stderr, "mote serve: %s %s %d prompt=%" PRId64 " cached=%" PRId64 " completion=%" PRId64 " %.0f ms\n",
+                   req.method.c_str(), req.path.c_str(), res.status, t_log.prompt, t_log.cached, t_log.completion, ms);
+    else
+      std::fprintf(stderr, "mote serve: %s %s %d %.0f ms\n", req.method.c_str(), req.path.c_str(), res.status, ms);
+    t_log = RequestLog{};
+  });
+}
+
+}  // namespace
+
+// Hook point for the web page (GET /, static files, GET /v1/experts): the lead wires it here.
+void install_web_routes(Router& router, ServeContext& ctx) {
+  (void)router;
+  (void)ctx;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run loop.
+namespace {
+
+std::string slot_path(const ServerConfig& c, int id) {
+  return (std::filesystem::path(c.slot_dir) / ("slot-" + std::to_string(id) + ".session")).string();
+}
+
+void save_slot(const ServerConfig& c, Slot& slot) {
+  if (c.slot_dir.empty()) return;
+  const std::string path = slot_path(c, slot.id);
+  if (mote_status st = mote_session_save(slot.session, path.c_str()); st != MOTE_OK)
+    std::fprintf(stderr, "mote serve: warning: cannot save slot %d to %s: %s\n", slot.id, path.c_str(), mote_last_error());
+}
+
+// Opens --slots sessions; loads DIR/slot-K.session into slot K when it is there and valid.
+bool create_slots(const ServerConfig& c, mote_model* model, SlotPool* pool) {
+  if (!c.slot_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(c.slot_dir, ec);
+  }
+  for (int i = 0; i < c.slots; ++i) {
+    mote_session* s = nullptr;
+    if (mote_status st = mote_session_create(model, &c.session_params, &s); st != MOTE_OK) {
+      std::fprintf(stderr, "mote: error: slot %d: %s\n", i, mote_last_error()[0] ? mote_last_error() : mote_status_string(st));
+      return false;
+    }
+    if (!c.slot_dir.empty() && std::filesystem::exists(slot_path(c, i))) {
+      if (mote_session_load(s, slot_path(c, i).c_str()) != MOTE_OK)
+        std::fprintf(stderr, "mote serve: warning: ignoring %s: %s\n", slot_path(c, i).c_str(), mote_last_error());
+      else
+        std::fprintf(stderr, "mote serve: slot %d: loaded %s\n", i, slot_path(c, i).c_str());
+    }
+    pool->add_slot(s);
+  }
+  return true;
+}
+
+// SIGINT/SIGTERM arrive here (they are blocked in every other thread); SIGUSR1 only ends the
+// thread when the server stopped on its own.
+void signal_thread(ServeContext* ctx, httplib::Server* svr) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  int sig = 0;
+  sigwait(&set, &sig);
+  if (sig == SIGUSR1) return;
+  std::fprintf(stderr, "mote serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  ctx->stopping = true;
+  ctx->pool->shutdown();
+  svr->stop();
+}
+
+void configure(httplib::Server& svr, const ServerConfig& c) {
+  const size_t workers = size_t(c.slots) + size_t(c.queue) + 8;
+  svr.new_task_queue = [workers] { return new ServeTaskQueue(workers, 64); };
+  svr.set_payload_max_length(1 << 20);
+  svr.set_read_timeout(30, 0);
+  svr.set_write_timeout(30, 0);
+  svr.set_keep_alive_timeout(3);
+  svr.set_keep_alive_max_count(100);
+  svr.set_tcp_nodelay(true);
+}
+
+}  // namespace
+
+int run_server(const ServerConfig& c) {
+  // Block the stop signals before any thread starts (the model's pool, httplib's): only the
+  // signal thread receives them. A write to a closed socket must not kill the process.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  mote_model_params mp = c.model_params;
+  if (!c.chat_template.empty()) mp.chat_template = c.chat_template.c_str();
+  mote_model* model = nullptr;
+  if (mote_status st = mote_model_open(c.model_path.c_str(), &mp, &model); st != MOTE_OK) {
+    std::fprintf(stderr, "mote: error: %s\n", mote_last_error()[0] ? mote_last_error() : mote_status_string(st));
+    return 1;
+  }
+  std::unique_ptr<mote_model, void (*)(mote_model*)> model_guard(model, mote_model_destroy);
+
+  Metrics metrics;
+  SlotPool pool(size_t(c.queue), std::chrono::seconds(c.timeout_s));
+  if (!create_slots(c, model, &pool)) return 1;
+  pool.set_on_release([&c](Slot& s) { save_slot(c, s); });
+
+  ServeContext ctx;
+  ctx.config = &c;
+  ctx.model = model;
+  ctx.pool = &pool;
+  ctx.metrics = &metrics;
+  ctx.created = int64_t(std::time(nullptr));
+  mote_model_get_info(model, &ctx.info);
+  ctx.model_name = !c.model_name.empty() ? c.model_name : std::filesystem::path(c.model_path).stem().string();
+  const MemoryBound bound = compute_memory_bound(model, pool.slots()[0]->session, pool.slots().size());
+  ctx.memory_bound = bound.total();
+  std::fprintf(stderr,
+               "mote serve: model %s, %d slots x %d tokens, queue %d; memory bound %.1f MiB (dense %.1f + experts %.1f "
+               "+ %d x %.1f per slot + %.0f)\n",
+               ctx.model_name.c_str(), c.slots, c.session_params.max_context, c.queue, bound.total() / 1048576.0,
+               bound.dense / 1048576.0, bound.experts / 1048576.0, c.slots, bound.per_slot / 1048576.0,
+               bound.allowance / 1048576.0);
+
+  httplib::Server svr;
+  configure(svr, c);
+  Router router(svr, ctx);
+  install_api_routes(router, ctx);
+  install_web_routes(router, ctx);
+  install_error_handlers(svr, router, ctx);
+
+  int port = c.port;
+  if (port == 0) port = svr.bind_to_any_port(c.host);
+  else if (!svr.bind_to_port(c.host, port)) port = -1;
+  if (port <= 0) {
+    std::fprintf(stderr, "mote: error: cannot listen on %s:%d (address in use or not available)\n", c.host.c_str(), c.port);
+    return 1;
+  }
+  const bool v6 = c.host.find(':') != std::string::npos;
+  std::fprintf(stderr, "mote serve: listening on http://%s%s%s:%d\n", v6 ? "[" : "", c.host.c_str(), v6 ? "]" : "", port);
+  std::fflush(stderr);
+
+  std::thread signals(signal_thread, &ctx, &svr);
+  svr.listen_after_bind();  // returns after stop(), once every connection's thread is done
+  if (!ctx.stopping) pthread_kill(signals.native_handle(), SIGUSR1);
+  signals.join();
+  ctx.stopping = true;
+  pool.shutdown();
+  for (Slot* s : pool.slots()) save_slot(c, *s);
+  std::fprintf(stderr, "mote serve: stopped\n");
+  return 0;
+}
+
+}  // namespace mote::serve
