@@ -1,0 +1,240 @@
+// Bounded load test of `mote serve` on loopback (32 concurrent streaming clients against 4 slots,
+// 200 requests in all, a time limit), and a speed record: time to first token and decode tok/s
+// through the server against `mote run` on the same model. The numbers are printed as the test's
+// record ("[record] ..." lines); only correctness and the memory bound are asserted.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "common/test_util.h"
+#include "serve/serve_client.h"
+#include "serve/serve_harness.h"
+
+namespace mote::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double idx = p * double(v.size() - 1);
+  const size_t lo = size_t(std::floor(idx)), hi = size_t(std::ceil(idx));
+  return v[lo] + (v[hi] - v[lo]) * (idx - double(lo));
+}
+
+std::unique_ptr<ServeProcess> must_start(const std::vector<std::string>& args) {
+  const std::string& model = demo_model_path();
+  if (model.empty()) {
+    ADD_FAILURE() << "the demo model could not be converted";
+    return nullptr;
+  }
+  std::string error;
+  auto p = ServeProcess::start(model, args, &error);
+  if (!p) ADD_FAILURE() << "mote serve did not start: " << error;
+  return p;
+}
+
+const char* kShortPrompts[] = {
+    "Speak, friend.",
+    "What news from Verona?",
+    "ROMEO: Is the day so young?",
+    "Tell me a tale of kings.",
+    "Good morrow, cousin.",
+    "Who comes here?",
+    "What say you, my lord?",
+    "O gentle night, be kind.",
+};
+
+struct Outcome {
+  int status = -1;
+  bool done = false;
+  std::string finish_reason;
+  std::string error;
+  int completion_tokens = -1;
+  double latency_s = 0;
+  double ttft_s = -1;
+};
+
+TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
+  auto server = must_start({"--slots", "4"});
+  ASSERT_TRUE(server);
+  const int port = server->port();
+  constexpr int kClients = 32, kRequests = 200;
+  constexpr double kTimeLimitS = 300;
+  std::vector<Outcome> outcomes(kRequests);
+  std::atomic<int> next{0};
+  const auto t0 = Clock::now();
+  const auto deadline = t0 + std::chrono::duration<double>(kTimeLimitS);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      while (true) {
+        const int i = next.fetch_add(1);
+        if (i >= kRequests || Clock::now() >= deadline) return;
+        const bool completions = i % 5 == 4;  // a fifth go to /v1/completions
+        const int max_tokens = 24 + (i * 7) % 9;  // 24..32
+        json body;
+        if (completions) {
+          body = {{"prompt", kShortPrompts[i % 8]}, {"max_tokens", max_tokens}, {"temperature", 0}};
+        } else {
+          body = chat_body(kShortPrompts[i % 8], max_tokens, i % 3 == 0 ? 0.8 : 0.0);
+          if (i % 3 == 0) body["seed"] = i;
+        }
+        body["stream"] = true;
+        body["stream_options"] = {{"include_usage", true}};
+        const int timeout = std::max(5, int(std::chrono::duration<double>(deadline - Clock::now()).count()));
+        const StreamReply s =
+            http_post_stream(port, completions ? "/v1/completions" : "/v1/chat/completions", body.dump(), {}, timeout);
+        Outcome& o = outcomes[size_t(i)];
+        o.status = s.status;
+        o.done = s.done;
+        o.error = s.error;
+        o.latency_s = s.total_s;
+        o.ttft_s = s.ttft_s;
+        for (const json& ch : s.chunks) {
+          if (ch.contains("choices") && ch["choices"].is_array() && !ch["choices"].empty() &&
+              ch["choices"][0].contains("finish_reason") && ch["choices"][0]["finish_reason"].is_string())
+            o.finish_reason = ch["choices"][0]["finish_reason"];
+          if (ch.contains("usage") && ch["usage"].is_object())
+            o.completion_tokens = ch["usage"].value("completion_tokens", -1);
+        }
+        if (o.status != 200) o.error += " body: " + s.body.substr(0, 300);
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  const double wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  int ok = 0, not_run = 0;
+  std::vector<double> latencies, ttfts;
+  long long tokens = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const Outcome& o = outcomes[size_t(i)];
+    if (o.status == -1 && o.error.empty() && !o.done) {
+      ++not_run;
+      continue;
+    }
+    const bool good = o.status == 200 && o.done && (o.finish_reason == "stop" || o.finish_reason == "length") &&
+                      o.completion_tokens >= 0;
+    if (!good) {
+      ADD_FAILURE() << "request " << i << ": status " << o.status << ", done " << o.done << ", finish_reason '"
+                    << o.finish_reason << "', completion_tokens " << o.completion_tokens << ", " << o.error;
+      continue;
+    }
+    ++ok;
+    tokens += o.completion_tokens;
+    latencies.push_back(o.latency_s);
+    if (o.ttft_s >= 0) ttfts.push_back(o.ttft_s);
+  }
+  EXPECT_EQ(not_run, 0) << "requests not sent before the " << kTimeLimitS << " s limit";
+  EXPECT_EQ(ok, kRequests);
+  EXPECT_LT(wall_s, kTimeLimitS);
+
+  const json idle = wait_all_idle(port, 10.0);
+  EXPECT_EQ(idle.value("slots_idle", -1), 4) << "no slot leaked: " << idle.dump();
+  EXPECT_EQ(idle.value("queue_depth", -1), 0) << idle.dump();
+  const Metrics m = fetch_metrics(port);
+  ASSERT_TRUE(m.error.empty()) << m.error;
+  const uint64_t peak = server->peak_rss_bytes();
+  const double bound = m.value("mote_memory_bound_bytes");
+  std::printf(
+      "[record] load: %d/%d ok in %.2f s: %.1f requests/s, %.0f generated tok/s in all; latency p50 %.3f s, p99 "
+      "%.3f s; TTFT p50 %.3f s, p99 %.3f s\n",
+      ok, kRequests, wall_s, ok / wall_s, double(tokens) / wall_s, percentile(latencies, 0.5),
+      percentile(latencies, 0.99), percentile(ttfts, 0.5), percentile(ttfts, 0.99));
+  std::printf("[record] load: peak RSS (VmHWM) %.1f MiB vs mote_memory_bound_bytes %.1f MiB (server's own peak %.1f MiB)\n",
+              double(peak) / 1048576.0, bound / 1048576.0, m.value("mote_peak_resident_bytes") / 1048576.0);
+  EXPECT_GT(bound, 0);
+  EXPECT_GT(peak, 0u);
+  EXPECT_LE(double(peak), bound) << "peak RSS within the memory bound";
+  EXPECT_GE(m.value("mote_requests_total"), kRequests);
+  EXPECT_EQ(server->stop(), 0) << server->log();
+}
+
+// --- speed record: through the server vs `mote run` ---------------------------------------------
+
+const char* kSpeedPrompt = "ROMEO:\nBut soft, what light through yonder window breaks?";
+
+TEST(ServeSpeed, ServerAgainstMoteRunRecord) {
+  const std::string& model = demo_model_path();
+  ASSERT_FALSE(model.empty());
+  // mote run: parse its --stats line.
+  // "prompt P tokens (X tok/s), generated G tokens (Y tok/s), ended by ..."
+  static const std::regex kStats(R"(prompt (\d+) tokens \(([\d.]+) tok/s\), generated (\d+) tokens \(([\d.]+) tok/s\))");
+  double run_prefill = 0, run_decode = 0;
+  int run_prompt = 0, run_generated = 0;
+  double run_wall = 1e9;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = Clock::now();
+    const CommandResult r = run_command({MOTE_CLI_BIN, "run", model, "-p", kSpeedPrompt, "-n", "128", "--stats"});
+    const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.err, m, kStats)) << r.err;
+    const double decode = std::stod(m[4].str());
+    if (decode > run_decode) {  // best of 3
+      run_prompt = std::stoi(m[1].str());
+      run_prefill = std::stod(m[2].str());
+      run_generated = std::stoi(m[3].str());
+      run_decode = decode;
+    }
+    run_wall = std::min(run_wall, wall);
+  }
+  EXPECT_GT(run_generated, 0);
+  const double run_ttft = (run_prefill > 0 ? run_prompt / run_prefill : 0) + (run_decode > 0 ? 1.0 / run_decode : 0);
+
+  auto server = must_start({"--slots", "1"});
+  ASSERT_TRUE(server);
+  const int port = server->port();
+  // A warm-up, then the best of 3. The prompt alternates with a leading space so the slot's cached
+  // prefix does not cover it (each measured request prefills its prompt, as `mote run` does).
+  double srv_ttft = 1e9, srv_decode = 0;
+  int srv_tokens = 0, srv_prompt = 0;
+  for (int rep = 0; rep < 4; ++rep) {
+    const json body = {{"prompt", std::string(rep % 2 ? "" : " ") + kSpeedPrompt},
+                       {"max_tokens", 128},
+                       {"temperature", 0},
+                       {"stream", true},
+                       {"stream_options", {{"include_usage", true}}}};
+    const StreamReply s = http_post_stream(port, "/v1/completions", body.dump(), {}, 120);
+    ASSERT_EQ(s.status, 200) << s.error << s.body.substr(0, 300);
+    ASSERT_TRUE(s.done);
+    int completion = 0, prompt = 0;
+    for (const json& ch : s.chunks)
+      if (ch.contains("usage") && ch["usage"].is_object()) {
+        completion = ch["usage"].value("completion_tokens", 0);
+        prompt = ch["usage"].value("prompt_tokens", 0);
+      }
+    if (rep == 0) continue;  // warm-up
+    const double decode = (completion > 1 && s.total_s > s.ttft_s) ? (completion - 1) / (s.total_s - s.ttft_s) : 0;
+    if (s.ttft_s >= 0) srv_ttft = std::min(srv_ttft, s.ttft_s);
+    if (decode > srv_decode) {
+      srv_decode = decode;
+      srv_tokens = completion;
+      srv_prompt = prompt;
+    }
+  }
+  EXPECT_GT(srv_tokens, 0);
+  const Metrics m = fetch_metrics(port);
+  std::printf("[record] mote run: prompt %d tokens at %.1f tok/s, generated %d at %.1f tok/s; TTFT ~%.2f ms "
+              "(prompt/prefill + one decode step), whole process %.1f ms\n",
+              run_prompt, run_prefill, run_generated, run_decode, run_ttft * 1e3, run_wall * 1e3);
+  std::printf("[record] mote serve (1 client, streaming /v1/completions, greedy, max_tokens 128): prompt %d tokens, "
+              "generated %d; TTFT %.2f ms (client side, loopback HTTP), decode %.1f tok/s (client side); server "
+              "metric decode %.1f tok/s, prefill %.1f tok/s\n",
+              srv_prompt, srv_tokens, srv_ttft * 1e3, srv_decode, m.value("mote_decode_tokens_per_second"),
+              m.value("mote_prefill_tokens_per_second"));
+  std::printf("[record] server/run: decode %.2fx, TTFT %.2fx\n", run_decode > 0 ? srv_decode / run_decode : 0,
+              run_ttft > 0 ? srv_ttft / run_ttft : 0);
+  EXPECT_EQ(server->stop(), 0);
+}
+
+}  // namespace
+}  // namespace mote::test
