@@ -15,7 +15,7 @@
     composer: $('composer'),
     status: $('status'),
     statusDot: $('status-dot'),
-    replyStats: $('reply-stats'),
+    side: $('side'),
     modelName: $('model-name'),
     newChat: $('new-chat'),
     temperature: $('temperature'),
@@ -155,7 +155,8 @@
       hold('<code>' + escapeHtml(code.trim() === '' ? code : code.replace(/^ (.*) $/, '$1')) + '</code>'));
     s = escapeHtml(s);
     s = s.replace(/\[([^\]\n]+)\]\(((?:https?:\/\/|mailto:)[^\s()]+)\)/g, (m, text, href) =>
-      hold('<a href="' + href + '" target="_blank" rel="noopener noreferrer nofollow">' + emphasis(text) + '</a>'));
+      hold('<a href="' + href + '" target="_blank" rel="noopener noreferrer nofollow">' + emphasis(text) + '</a>' +
+           '<span class="md-src"> (' + href + ')</span>'));
     s = s.replace(/(^|[\s(])((?:https?:\/\/)[^\s<]+[^\s<.,;:!?)'"])/g, (m, pre, href) =>
       pre + hold('<a href="' + href + '" target="_blank" rel="noopener noreferrer nofollow">' + href + '</a>'));
     s = emphasis(s);
@@ -171,7 +172,7 @@
       .replace(/~~(?=\S)([^~\n]*?\S)~~/g, '<del>$1</del>');
   }
 
-  const FENCE_RE = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)[^`]*$/;
+  const FENCE_RE = /^ {0,3}(`{3,}|~{3,})\s*([^`]*?)\s*$/;
   const HEADING_RE = /^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
   const HR_RE = /^ {0,3}([-*_])(?:\s*\1){2,}\s*$/;
   const QUOTE_RE = /^ {0,3}>\s?(.*)$/;
@@ -188,13 +189,17 @@
     return lines.map((l) => l.slice(Math.min(min, l.match(/^\s*/)[0].length)));
   }
 
+  // The page keeps every letter and digit of the raw text in .content's textContent (list
+  // numbers, a fence's info string, bullet markers in a visually hidden span), and a newline
+  // between blocks, so the text read back from the DOM matches what the server sent. Button
+  // labels are CSS content, not text.
   let codeBlockId = 0;
-  function codeBlock(lang, code) {
+  function codeBlock(info, code) {
     const id = 'code-' + ++codeBlockId;
     return (
-      '<div class="codeblock"><div class="code-head"><span>' + escapeHtml(lang || 'code') +
-      '</span><button type="button" class="copy" data-code="' + id + '">copy</button></div>' +
-      '<pre><code id="' + id + '">' + escapeHtml(code) + '</code></pre></div>'
+      '<div class="codeblock"><div class="code-head"><span class="lang">' + escapeHtml(info) +
+      '</span><button type="button" class="copy" data-code="' + id + '" aria-label="copy code"></button></div>' +
+      '<pre><code id="' + id + '">' + escapeHtml(code) + '</code></pre></div>\n'
     );
   }
 
@@ -204,7 +209,7 @@
     let html = '';
     let para = [];
     const flush = () => {
-      if (para.length) html += '<p>' + para.map((l) => renderInline(l.trim())).join('<br>') + '</p>';
+      if (para.length) html += '<p>' + para.map((l) => renderInline(l.trim())).join('<br>\n') + '</p>\n';
       para = [];
     };
     let i = 0;
@@ -231,13 +236,13 @@
       if ((m = line.match(HEADING_RE))) {
         flush();
         const n = m[1].length;
-        html += '<h' + n + '>' + renderInline(m[2]) + '</h' + n + '>';
+        html += '<h' + n + '>' + renderInline(m[2]) + '</h' + n + '>\n';
         i++;
         continue;
       }
       if (HR_RE.test(line) && !(para.length && /^\s*-+\s*$/.test(line))) {
         flush();
-        html += '<hr>';
+        html += '<span class="md-src">' + escapeHtml(line.trim()) + '</span><hr>\n';
         i++;
         continue;
       }
@@ -248,7 +253,7 @@
           body.push(m[1]);
           i++;
         }
-        html += '<blockquote>' + renderMarkdown(body.join('\n'), depth + 1) + '</blockquote>';
+        html += '<blockquote>' + renderMarkdown(body.join('\n'), depth + 1) + '</blockquote>\n';
         continue;
       }
       if ((m = line.match(LIST_RE)) && depth < 8) {
@@ -269,25 +274,25 @@
     const first = lines[i].match(LIST_RE);
     const indent = first[1].length;
     const ordered = /\d/.test(first[2]);
-    const start = ordered ? parseInt(first[2], 10) : 1;
     const sameList = (m) => m && m[1].length <= indent + 1 && /\d/.test(m[2]) === ordered;
-    const items = [];
+    const items = []; // {marker, lines}
     while (i < lines.length) {
       const line = lines[i];
       const m = line.match(LIST_RE);
       if (sameList(m)) {
-        items.push([m[3]]);
+        items.push({ marker: m[2], lines: [m[3]] });
         i++;
         continue;
       }
       if (m && m[1].length <= indent + 1) break; // a list of the other kind
+      const last = items[items.length - 1].lines;
       if (line.trim() === '') {
         let j = i + 1;
         while (j < lines.length && lines[j].trim() === '') j++;
         const next = j < lines.length ? lines[j] : '';
         const nextIndent = next.match(/^\s*/)[0].length;
         if (j < lines.length && (sameList(next.match(LIST_RE)) || nextIndent > indent + 1)) {
-          items[items.length - 1].push('');
+          last.push('');
           i = j;
           continue;
         }
@@ -295,22 +300,22 @@
       }
       const lineIndent = line.match(/^\s*/)[0].length;
       if (lineIndent > indent || !isBlockStart(line)) {
-        items[items.length - 1].push(line); // continuation (indented, or lazy)
+        last.push(line); // continuation (indented, or lazy)
         i++;
         continue;
       }
       break;
     }
-    let html = ordered ? '<ol' + (start !== 1 ? ' start="' + start + '"' : '') + '>' : '<ul>';
+    // Ordered lists show the numbers as written; bullets keep their marker as hidden text.
+    let html = ordered ? '<ol class="literal">\n' : '<ul>\n';
     for (const item of items) {
-      const rest = dedent(item.slice(1));
-      // The first line inline; more lines (nested lists, paragraphs) as blocks.
+      const rest = dedent(item.lines.slice(1));
       const restHtml = rest.some((l) => l.trim() !== '') ? renderMarkdown(rest.join('\n'), depth + 1) : '';
-      const firstIsPlain = !restHtml || /^<(ul|ol|div|pre|blockquote)/.test(restHtml);
-      html += '<li>' + (firstIsPlain ? renderInline(item[0]) + restHtml
-                                     : renderInline(item[0]) + '<br>' + restHtml.replace(/^<p>|<\/p>$/g, '')) + '</li>';
+      const marker = ordered ? '<span class="marker">' + escapeHtml(item.marker) + '</span> '
+                             : '<span class="md-src">' + escapeHtml(item.marker) + ' </span>';
+      html += '<li>' + marker + renderInline(item.lines[0]) + (restHtml ? '\n' + restHtml : '') + '</li>\n';
     }
-    html += ordered ? '</ol>' : '</ul>';
+    html += ordered ? '</ol>\n' : '</ul>\n';
     return { html: html, next: i };
   }
 
@@ -322,8 +327,8 @@
     if (!code) return;
     const text = code.textContent;
     const done = (ok) => {
-      btn.textContent = ok ? 'copied' : 'copy failed';
-      setTimeout(() => (btn.textContent = 'copy'), 1200);
+      btn.dataset.state = ok ? 'copied' : 'failed';
+      setTimeout(() => delete btn.dataset.state, 1200);
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(() => done(true), () => done(fallbackCopy(text)));
@@ -481,7 +486,6 @@
     const div = addMessage('assistant', '');
     const view = makeReplyView(div);
     const meta = div.querySelector('.meta');
-    el.replyStats.textContent = '';
     const turn = conversation.concat([{ role: 'user', content: text }]);
     const messages = [];
     const system = el.system.value.trim();
@@ -576,7 +580,6 @@
       el.prompt.value = el.prompt.value || text;
     }
     meta.textContent = replySummary(outcome, finish, usage, timings, t0, tFirst, tEnd);
-    el.replyStats.textContent = meta.textContent;
     setStatus(false);
     if (!el.prompt.value) el.prompt.focus();
   }
@@ -620,7 +623,6 @@
     if (controller) controller.abort();
     conversation = [];
     el.messages.textContent = '';
-    el.replyStats.textContent = '';
     el.prompt.focus();
   });
 
@@ -769,7 +771,9 @@
     }
     const avail = Math.max(120, (el.heatWrap.clientWidth || 420) - LABEL_W - 2);
     const cellW = Math.max(1.5, Math.min(28, avail / E));
-    const cellH = Math.max(3, Math.min(22, Math.floor(340 / L)));
+    // Rows fill the height left in the side column (at least 150 px; the wrap scrolls beyond).
+    const room = el.side.getBoundingClientRect().bottom - el.heatWrap.getBoundingClientRect().top - 28;
+    const cellH = Math.max(3, Math.min(22, Math.floor(Math.max(150, room) / L)));
     const w = Math.ceil(LABEL_W + cellW * E);
     const h = Math.ceil(cellH * L);
     if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
