@@ -9,6 +9,7 @@
 #include <fstream>
 #include <poll.h>
 #include <sstream>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -149,6 +150,7 @@ std::unique_ptr<CdpBrowser> CdpBrowser::launch(const Options& opt, std::string* 
     // Child: own process group (so the whole browser can be killed at once), the command pipe
     // on fd 3, the response pipe on fd 4, output to the log, nothing else inherited.
     ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test never leaves a browser behind
     int in_fd = ::fcntl(to_child[0], F_DUPFD, 10);
     int out_fd = ::fcntl(from_child[1], F_DUPFD, 10);
     int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -489,8 +491,11 @@ std::vector<std::string> CdpBrowser::console_errors() const {
     if (type != "error" && type != "assert") continue;
     std::string text = "console." + type + ":";
     for (const auto& a : p.value("args", json::array())) {
-      if (a.contains("value")) text += " " + (a["value"].is_string() ? a["value"].get<std::string>() : a["value"].dump());
-      else if (a.contains("description")) text += " " + a["description"].get<std::string>();
+      std::string part;
+      if (a.contains("value")) part = a["value"].is_string() ? a["value"].get<std::string>() : a["value"].dump();
+      else if (a.contains("description") && a["description"].is_string()) part = a["description"].get<std::string>();
+      text.push_back(' ');
+      text.append(part);
     }
     out.push_back(text);
   }
