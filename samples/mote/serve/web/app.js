@@ -154,13 +154,16 @@
     s = s.replace(/(`+)([^`\n]|[^`\n][\s\S]*?[^`\n])\1(?!`)/g, (m, ticks, code) =>
       hold('<code>' + escapeHtml(code.trim() === '' ? code : code.replace(/^ (.*) $/, '$1')) + '</code>'));
     s = escapeHtml(s);
-    s = s.replace(/\[([^\]\n]+)\]\(((?:https?:\/\/|mailto:)[^\s()]+)\)/g, (m, text, href) =>
+    // URLs never contain a placeholder (\u0000), so held HTML cannot end up inside an attribute.
+    s = s.replace(/\[([^\]\n]+)\]\(((?:https?:\/\/|mailto:)[^\s()\u0000]+)\)/g, (m, text, href) =>
       hold('<a href="' + href + '" target="_blank" rel="noopener noreferrer nofollow">' + emphasis(text) + '</a>' +
            '<span class="md-src"> (' + href + ')</span>'));
-    s = s.replace(/(^|[\s(])((?:https?:\/\/)[^\s<]+[^\s<.,;:!?)'"])/g, (m, pre, href) =>
+    s = s.replace(/(^|[\s(])((?:https?:\/\/)[^\s<\u0000]*[^\s<.,;:!?)'"\u0000])/g, (m, pre, href) =>
       pre + hold('<a href="' + href + '" target="_blank" rel="noopener noreferrer nofollow">' + href + '</a>'));
     s = emphasis(s);
-    return s.replace(/\u0000(\d+)\u0000/g, (m, i) => held[Number(i)]);
+    // Held pieces may hold others (a code span in a link's text): restore until none is left.
+    for (let k = 0; k < 4 && s.indexOf('\u0000') >= 0; k++) s = s.replace(/\u0000(\d+)\u0000/g, (m, i) => held[Number(i)]);
+    return s.replace(/\u0000/g, '');
   }
 
   function emphasis(s) {
