@@ -58,6 +58,21 @@ bool delta_has_text(const json& chunk) {
   return false;
 }
 
+// A whole HTTP response: headers plus a Content-Length body or a chunked body's last chunk.
+bool response_complete(const std::string& got) {
+  const size_t hdr_end = got.find("\r\n\r\n");
+  if (hdr_end == std::string::npos) return false;
+  std::string headers = got.substr(0, hdr_end);
+  for (char& c : headers) c = char(std::tolower(uint8_t(c)));
+  const size_t cl = headers.find("\r\ncontent-length:");
+  if (cl != std::string::npos) {
+    const size_t len = size_t(std::strtoull(headers.c_str() + cl + 17, nullptr, 10));
+    return got.size() >= hdr_end + 4 + len;
+  }
+  if (headers.find("chunked") != std::string::npos) return got.find("\r\n0\r\n\r\n", hdr_end) != std::string::npos;
+  return false;
+}
+
 }  // namespace
 
 std::string HttpReply::header(const std::string& key) const { return header_of(headers, key); }
@@ -188,14 +203,22 @@ std::string raw_exchange(int port, const std::string& bytes, int timeout_s, size
     return "";
   }
   if (connected) *connected = true;
+  // Reading stops at `deadline`; sending what is left may take up to 5 s more (a zero timeout
+  // sends everything, then closes at once).
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  const auto send_deadline = deadline + std::chrono::seconds(5);
   size_t sent = 0;
   std::string got;
   bool write_open = true;
   char buf[8192];
-  while (Clock::now() < deadline) {
-    pollfd pfd{fd, short(POLLIN | (write_open && sent < bytes.size() ? POLLOUT : 0)), 0};
-    const int ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+  while (true) {
+    const bool sending = write_open && sent < bytes.size();
+    const auto now = Clock::now();
+    if (now >= (sending ? send_deadline : deadline)) break;
+    if (response_complete(got)) break;
+    pollfd pfd{fd, short(POLLIN | (sending ? POLLOUT : 0)), 0};
+    const auto until = sending ? send_deadline : deadline;
+    const int ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count());
     const int r = poll(&pfd, 1, ms > 0 ? ms : 1);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
