@@ -125,7 +125,8 @@ TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
                       o.completion_tokens >= 0;
     if (!good) {
       ADD_FAILURE() << "request " << i << ": status " << o.status << ", done " << o.done << ", finish_reason '"
-                    << o.finish_reason << "', completion_tokens " << o.completion_tokens << ", " << o.error;
+                    << o.finish_reason << "', completion_tokens " << o.completion_tokens << ", after " << o.latency_s
+                    << " s, " << o.error;
       continue;
     }
     ++ok;
@@ -156,6 +157,10 @@ TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
   EXPECT_LE(double(peak), bound) << "peak RSS within the memory bound";
   EXPECT_GE(m.value("mote_requests_total"), kRequests);
   EXPECT_EQ(server->stop(), 0) << server->log();
+  if (::testing::Test::HasFailure()) {
+    const std::string log = server->log();
+    std::printf("--- server log (tail) ---\n%s\n", log.size() > 8000 ? log.substr(log.size() - 8000).c_str() : log.c_str());
+  }
 }
 
 // --- speed record: through the server vs `mote run` ---------------------------------------------
