@@ -238,7 +238,7 @@ TEST(ServeSpeed, ServerAgainstMoteRunRecord) {
               m.value("mote_prefill_tokens_per_second"));
   std::printf("[record] server/run: decode %.2fx, TTFT %.2fx\n", run_decode > 0 ? srv_decode / run_decode : 0,
               run_ttft > 0 ? srv_ttft / run_ttft : 0);
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 }  // namespace

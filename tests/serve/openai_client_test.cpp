@@ -25,7 +25,7 @@ TEST(ServeOpenAIClient, OfficialPythonClient) {
   std::printf("%s", r.out.c_str());
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err << "\n--- server log ---\n" << server->log();
   EXPECT_NE(r.out.find("ALL OK"), std::string::npos);
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 }  // namespace

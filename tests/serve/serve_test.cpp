@@ -783,7 +783,7 @@ TEST(ServeRouting, InterleavedConversationsLandOnTheirSlots) {
   }
   const Metrics m = fetch_metrics(port);
   EXPECT_GT(m.value("mote_prompt_tokens_reused_total"), 0);
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -812,7 +812,7 @@ TEST(ServeReasoning, ReasoningContentReturnedApart) {
   EXPECT_EQ(stream_reasoning(s), reasoning);
   EXPECT_EQ(stream_content(s), content);
   EXPECT_EQ(stream_content(s).find("<think>"), std::string::npos);
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -835,7 +835,7 @@ TEST(ServeContext, PromptOverContextIs400ContextLengthExceeded) {
     expect_error(lng, 400);
   }
   EXPECT_TRUE(server->running());
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -866,7 +866,7 @@ TEST(ServeAuth, ApiKeyRequiredOnV1AndMetrics) {
   EXPECT_EQ(r.j.value("model", ""), "stage-player");
   body["model"] = "demo";
   expect_error(http_post(port, "/v1/chat/completions", body.dump(), good), 404, "", "model_not_found");
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -925,7 +925,7 @@ TEST(ServeQueue, FullQueueIs503WithRetryAfter) {
   EXPECT_EQ(idle.value("slots_idle", -1), 1) << idle.dump();
   EXPECT_EQ(idle.value("queue_depth", -1), 0) << idle.dump();
   EXPECT_EQ(http_post(port, "/v1/chat/completions", chat_body("Hi", 2).dump()).status, 200);
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -957,7 +957,7 @@ TEST(ServeLifecycle, SlotDirPersistsAcrossRestart) {
               usage_of(r2).value("prompt_tokens", 0), cached, p1);
   EXPECT_GT(cached, 0);
   EXPECT_GE(cached, p1) << "the restored slot holds the first turn";
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 TEST(ServeLifecycle, SigtermExitsZeroEvenWhileStreaming) {
@@ -992,7 +992,7 @@ TEST(ServeLifecycle, SigintExitsZero) {
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (server->running() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_FALSE(server->running());
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 TEST(ServeLifecycle, ListeningLineAndDefaultHost) {
@@ -1003,7 +1003,7 @@ TEST(ServeLifecycle, ListeningLineAndDefaultHost) {
       << "binds to loopback by default: " << server->log();
   EXPECT_GT(server->port(), 0);
   EXPECT_GT(server->peak_rss_bytes(), 0u);
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 TEST(ServeLifecycle, BadFlagsExit2WithOneLine) {
