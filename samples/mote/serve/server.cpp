@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cinttypes>
@@ -205,6 +206,9 @@ void install_api_routes(Router& r, ServeContext& ctx) {
   });
 }
 
+constexpr size_t kMaxHeaders = 100;
+constexpr size_t kMaxHeaderBytes = 32 * 1024;
+
 // Fills the body of the answers httplib makes itself (no route, body too large, bad request
 // line) and turns "no route for this method" into 405.
 void install_error_handlers(httplib::Server& svr, Router& router, ServeContext& ctx) {
@@ -213,6 +217,15 @@ void install_error_handlers(httplib::Server& svr, Router& router, ServeContext& 
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
         ApiError e = invalid_request("bad request");
         e.status = res.status;
+        // httplib answers 400 to a POST/PUT/PATCH with no body before routing: on a path some
+        // route serves with another method (or on no route at all) that is a 405 (or 404).
+        const bool routable = !req.path.empty() && req.path[0] == '/' &&
+                              (req.method == "POST" || req.method == "PUT" || req.method == "PATCH");
+        if (res.status == 400 && routable) {
+          const std::string allow = router.allowed_methods(req.path);
+          if (allow.find(req.method) == std::string::npos) res.status = 404;
+          else e.message = "the request has no body (send JSON with a Content-Length)";
+        }
         if (res.status == 404) {
           const std::string allow = router.allowed_methods(req.path);
           if (!allow.empty()) {
@@ -238,10 +251,21 @@ void install_error_handlers(httplib::Server& svr, Router& router, ServeContext& 
   svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     send_error(res, server_error(500, "internal error"));
   });
-  svr.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     t_log = RequestLog{};
     t_log.start = std::chrono::steady_clock::now();
     t_log.started = true;
+    // httplib bounds each header line (8 KiB) but not their number: bound the whole.
+    size_t bytes = 0;
+    for (const auto& [k, v] : req.headers) bytes += k.size() + v.size() + 4;
+    if (req.headers.size() > kMaxHeaders || bytes > kMaxHeaderBytes) {
+      ApiError e = invalid_request("too many request headers (at most " + std::to_string(kMaxHeaders) + ", " +
+                                   std::to_string(kMaxHeaderBytes / 1024) + " KiB)");
+      e.status = 431;
+      send_error(res, e);
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   svr.set_logger([&ctx](const httplib::Request& req, const httplib::Response& res) {
@@ -307,7 +331,7 @@ bool create_slots(const ServerConfig& c, mote_model* model, SlotPool* pool) {
 
 // SIGINT/SIGTERM arrive here (they are blocked in every other thread); SIGUSR1 only ends the
 // thread when the server stopped on its own.
-void signal_thread(ServeContext* ctx, httplib::Server* svr) {
+void signal_thread(ServeContext* ctx, httplib::Server* svr, const std::atomic<bool>* listen_done) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -319,15 +343,28 @@ void signal_thread(ServeContext* ctx, httplib::Server* svr) {
   std::fprintf(stderr, "mote serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   ctx->stopping = true;
   ctx->pool->shutdown();
+  // stop() does nothing before listen_after_bind() has started: a signal right after the listening
+  // line would be lost.
+  while (!svr->is_running() && !*listen_done) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   svr->stop();
 }
+
+// httplib listens with a backlog of 5 (compiled into the Debian .so): a burst of clients would
+// overflow it and see SYN retries or resets. Listening again on the bound socket raises it.
+class ServeHttpServer : public httplib::Server {
+ public:
+  void raise_backlog(int backlog) {
+    const int fd = int(svr_sock_);
+    if (fd >= 0) ::listen(fd, backlog);
+  }
+};
 
 void configure(httplib::Server& svr, const ServerConfig& c) {
   const size_t workers = size_t(c.slots) + size_t(c.queue) + 8;
   svr.new_task_queue = [workers] { return new ServeTaskQueue(workers, 64); };
   svr.set_payload_max_length(1 << 20);
-  svr.set_read_timeout(30, 0);
-  svr.set_write_timeout(30, 0);
+  svr.set_read_timeout(5, 0);
+  svr.set_write_timeout(10, 0);
   svr.set_keep_alive_timeout(3);
   svr.set_keep_alive_max_count(100);
   svr.set_tcp_nodelay(true);
@@ -377,7 +414,7 @@ int run_server(const ServerConfig& c) {
                bound.dense / 1048576.0, bound.experts / 1048576.0, c.slots, bound.per_slot / 1048576.0,
                bound.allowance / 1048576.0);
 
-  httplib::Server svr;
+  ServeHttpServer svr;
   configure(svr, c);
   Router router(svr, ctx);
   install_api_routes(router, ctx);
@@ -391,12 +428,15 @@ int run_server(const ServerConfig& c) {
     std::fprintf(stderr, "mote: error: cannot listen on %s:%d (address in use or not available)\n", c.host.c_str(), c.port);
     return 1;
   }
+  svr.raise_backlog(512);
   const bool v6 = c.host.find(':') != std::string::npos;
   std::fprintf(stderr, "mote serve: listening on http://%s%s%s:%d\n", v6 ? "[" : "", c.host.c_str(), v6 ? "]" : "", port);
   std::fflush(stderr);
 
-  std::thread signals(signal_thread, &ctx, &svr);
+  std::atomic<bool> listen_done{false};
+  std::thread signals(signal_thread, &ctx, &svr, &listen_done);
   svr.listen_after_bind();  // returns after stop(), once every connection's thread is done
+  listen_done = true;
   if (!ctx.stopping) pthread_kill(signals.native_handle(), SIGUSR1);
   signals.join();
   ctx.stopping = true;

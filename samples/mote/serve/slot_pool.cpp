@@ -47,20 +47,27 @@ void SlotPool::add_slot(mote_session* session) {
   ++idle_;
 }
 
+// The idle slot to serve `prompt`: among the slots whose cached tokens the prompt mostly continues
+// (the common prefix covers at least half of what the slot holds, so little cached work is thrown
+// away), the longest prefix; else the least recently used slot (never used ones first). A
+// one-token match (BOS, a template header) never steals another conversation's slot.
 Slot* SlotPool::best_idle_slot(const std::vector<int32_t>& prompt) {
   Slot* best = nullptr;
   size_t best_prefix = 0;
+  Slot* lru = nullptr;
   for (auto& s : slots_) {
     if (s->busy) continue;
+    if (lru == nullptr || s->last_used < lru->last_used) lru = s.get();
     const size_t n = std::min(s->tokens.size(), prompt.size());
     const size_t prefix = size_t(std::mismatch(prompt.begin(), prompt.begin() + long(n), s->tokens.begin()).first -
                                  prompt.begin());
+    if (prefix == 0 || prefix * 2 < s->tokens.size()) continue;
     if (best == nullptr || prefix > best_prefix || (prefix == best_prefix && s->last_used < best->last_used)) {
       best = s.get();
       best_prefix = prefix;
     }
   }
-  return best;
+  return best != nullptr ? best : lru;
 }
 
 Admission SlotPool::acquire(const std::vector<int32_t>& prompt, const std::function<bool()>& cancelled,
