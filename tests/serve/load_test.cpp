@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -60,6 +61,8 @@ struct Outcome {
   int completion_tokens = -1;
   double latency_s = 0;
   double ttft_s = -1;
+  std::string text;  // the streamed content
+  std::string key;   // endpoint, prompt and max_tokens of a greedy request ("" when sampled)
 };
 
 TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
@@ -93,6 +96,8 @@ TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
         const StreamReply s =
             http_post_stream(port, completions ? "/v1/completions" : "/v1/chat/completions", body.dump(), {}, timeout);
         Outcome& o = outcomes[size_t(i)];
+        o.text = stream_content(s);
+        if (completions || i % 3 != 0) o.key = std::to_string(completions) + "|" + std::to_string(i % 8) + "|" + std::to_string(max_tokens);
         o.status = s.status;
         o.done = s.done;
         o.error = s.error;
@@ -135,6 +140,19 @@ TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
     if (o.ttft_s >= 0) ttfts.push_back(o.ttft_s);
   }
   EXPECT_EQ(not_run, 0) << "requests not sent before the " << kTimeLimitS << " s limit";
+  // Slots share one model: a greedy request gives the same text whichever slot ran it, whatever
+  // ran beside it.
+  std::map<std::string, std::string> greedy;
+  int greedy_checked = 0;
+  for (const Outcome& o : outcomes) {
+    if (o.key.empty() || o.status != 200 || !o.done) continue;
+    auto [it, fresh] = greedy.emplace(o.key, o.text);
+    if (!fresh) {
+      ++greedy_checked;
+      EXPECT_EQ(o.text, it->second) << "greedy request " << o.key << " differs between runs under load";
+    }
+  }
+  EXPECT_GT(greedy_checked, 50);
   EXPECT_EQ(ok, kRequests);
   EXPECT_LT(wall_s, kTimeLimitS);
 
