@@ -80,8 +80,8 @@ const char kServeHelp[] =
     "  --model-name NAME      the model id clients use (default: the file name without extension)\n"
     "  --ctx N                context tokens per slot (default 4096)\n"
     "  --chat-template NAME   render with this family instead of the one detected at conversion\n"
-    "  sampling flags set the defaults of what a request leaves out; -n N: default max_tokens\n"
-    "  (default: the room left in the slot's context)\n" MOTE_SAMPLING_HELP MOTE_EXPERT_HELP;
+    "  sampling flags set the defaults of what a request leaves out (--top-k, --min-p also apply\n"
+    "  to requests that sample); -n N: default max_tokens (default: the room left in the context)\n" MOTE_SAMPLING_HELP MOTE_EXPERT_HELP;
 
 #undef MOTE_EXPERT_HELP
 #undef MOTE_SAMPLING_HELP
@@ -141,15 +141,6 @@ int run_command_chat(const Args& args) {
   return cmd_chat(args);
 }
 
-int run_command_serve(const Args& args) {
-  try {
-    refuse_greedy_only(args);
-  } catch (const std::exception& e) {
-    return usage_error(e);
-  }
-  return cmd_serve(args);
-}
-
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -177,7 +168,7 @@ const std::vector<Command>& commands() {
          join(join({"--host", "--port", "--slots", "--queue", "--api-key", "--slot-dir", "--model-name", "--timeout"},
                    sampling),
               expert_values),
-         join({"--no-mtp", "--ignore-eos"}, expert_switches), run_command_serve},
+         join({"--no-mtp", "--ignore-eos"}, expert_switches), cmd_serve},
     };
   }();
   return table;

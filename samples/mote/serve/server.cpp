@@ -62,6 +62,7 @@ namespace {
 class ServeTaskQueue : public httplib::TaskQueue {
  public:
   ServeTaskQueue(size_t workers, size_t max_overflow) : state_(std::make_shared<State>()), max_overflow_(max_overflow) {
+    state_->idle = workers;  // counted idle before they start: a first burst must not look like overload
     for (size_t i = 0; i < workers; ++i) threads_.emplace_back([s = state_] { worker(*s); });
   }
 
@@ -105,18 +106,18 @@ class ServeTaskQueue : public httplib::TaskQueue {
   };
 
   static void worker(State& s) {
+    std::unique_lock<std::mutex> lock(s.mutex);
     while (true) {
-      std::function<void()> fn;
-      {
-        std::unique_lock<std::mutex> lock(s.mutex);
-        ++s.idle;
-        s.cv.wait(lock, [&] { return !s.jobs.empty() || s.shutdown; });
-        --s.idle;
-        if (s.jobs.empty()) return;  // shutdown with nothing left
-        fn = std::move(s.jobs.front());
-        s.jobs.pop_front();
-      }
+      s.cv.wait(lock, [&] { return !s.jobs.empty() || s.shutdown; });
+      if (s.jobs.empty()) return;  // shutdown with nothing left
+      std::function<void()> fn = std::move(s.jobs.front());
+      s.jobs.pop_front();
+      --s.idle;
+      lock.unlock();
       fn();
+      fn = nullptr;
+      lock.lock();
+      ++s.idle;
     }
   }
 
