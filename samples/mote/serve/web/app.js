@@ -416,7 +416,7 @@
     msgDiv.appendChild(e);
   }
 
-  // One assistant message being streamed: text accumulates, the DOM is refreshed once per frame.
+  // One assistant message being streamed: text accumulates and the DOM follows it.
   function makeReplyView(div) {
     const content = div.querySelector('.content');
     const reasoning = div.querySelector('.reasoning');
@@ -442,7 +442,11 @@
       add(delta) {
         if (typeof delta.reasoning_content === 'string') state.reasoning += delta.reasoning_content;
         if (typeof delta.content === 'string') state.answer += delta.content;
-        if (!state.scheduled) {
+        // Short replies are painted at every chunk (each step visible, even for a fast model);
+        // long ones once per frame, as re-rendering the markdown costs more.
+        if (state.answer.length + state.reasoning.length < 8000) {
+          paint();
+        } else if (!state.scheduled) {
           state.scheduled = true;
           requestAnimationFrame(paint);
         }
@@ -472,6 +476,9 @@
           reader.cancel().catch(() => {});
           return;
         }
+        // A microtask boundary per event: observers of the page see every step of a read that
+        // carried many events.
+        await null;
       }
       if (done) {
         if (buffer.trim().startsWith('data:')) onData(buffer.trim().slice(5).trim());
