@@ -69,8 +69,18 @@ struct Run {
     return !gone;
   }
 
-  static int on_token(void* user, int32_t, const char* text, size_t len) {
-    auto* run = static_cast<Run*>(user);
+  // No exception may cross the C API: any failure here stops the generation.
+  static int on_token(void* user, int32_t token, const char* text, size_t len) {
+    try {
+      return static_cast<Run*>(user)->token(token, text, len);
+    } catch (...) {
+      static_cast<Run*>(user)->gone = true;
+      return 1;
+    }
+  }
+
+  int token(int32_t, const char* text, size_t len) {
+    Run* run = this;
     bool ok;
     if (run->job->chat) {
       const ReasoningSplitter::Output o = run->splitter.feed(std::string_view(text, len));
@@ -369,7 +379,12 @@ void handle(ServeContext& ctx, const httplib::Request& req, httplib::Response& r
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider("text/event-stream", [&ctx, state](size_t, httplib::DataSink& sink) {
-    return write_stream(ctx, *state, sink);
+    try {  // the provider runs outside httplib's handler try block
+      return write_stream(ctx, *state, sink);
+    } catch (...) {
+      state->lease.release();
+      return false;
+    }
   });
 }
 

@@ -210,45 +210,48 @@ void install_api_routes(Router& r, ServeContext& ctx) {
 constexpr size_t kMaxHeaders = 100;
 constexpr size_t kMaxHeaderBytes = 32 * 1024;
 
-// Fills the body of the answers httplib makes itself (no route, body too large, bad request
-// line) and turns "no route for this method" into 405.
+// The JSON body of an answer httplib made itself (no route, body too large, bad request line);
+// "no route for this method" becomes 405.
+httplib::Server::HandlerResponse fill_error(const Router& router, const httplib::Request& req, httplib::Response& res) {
+  if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
+  ApiError e = invalid_request("bad request");
+  e.status = res.status;
+  // httplib answers 400 to a POST/PUT/PATCH with no body before routing: on a path some route
+  // serves with another method (or on no route at all) that is a 405 (or 404).
+  const bool routable = !req.path.empty() && req.path[0] == '/' &&
+                        (req.method == "POST" || req.method == "PUT" || req.method == "PATCH");
+  if (res.status == 400 && routable) {
+    const std::string allow = router.allowed_methods(req.path);
+    if (allow.find(req.method) == std::string::npos) res.status = 404;
+    else e.message = "the request has no body (send JSON with a Content-Length)";
+  }
+  if (res.status == 404) {
+    const std::string allow = router.allowed_methods(req.path);
+    if (!allow.empty()) {
+      e.status = 405;
+      e.message = "method " + req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")";
+      e.code = "method_not_allowed";
+      res.set_header("Allow", allow);
+    } else {
+      e.status = 404;
+      e.message = "no such endpoint: " + req.method + " " + req.path;
+      e.code = "not_found";
+    }
+  } else if (res.status == 413) {
+    e.message = "the request body is too large (at most 1 MiB)";
+    e.code = "payload_too_large";
+  } else if (res.status == 414) {
+    e.message = "the request URI is too long";
+  } else if (res.status >= 500) {
+    e = server_error(res.status, "internal error");
+  }
+  send_error(res, e);
+  return httplib::Server::HandlerResponse::Handled;
+}
+
 void install_error_handlers(httplib::Server& svr, Router& router, ServeContext& ctx) {
   svr.set_error_handler(httplib::Server::HandlerWithResponse(
-      [&router](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
-        ApiError e = invalid_request("bad request");
-        e.status = res.status;
-        // httplib answers 400 to a POST/PUT/PATCH with no body before routing: on a path some
-        // route serves with another method (or on no route at all) that is a 405 (or 404).
-        const bool routable = !req.path.empty() && req.path[0] == '/' &&
-                              (req.method == "POST" || req.method == "PUT" || req.method == "PATCH");
-        if (res.status == 400 && routable) {
-          const std::string allow = router.allowed_methods(req.path);
-          if (allow.find(req.method) == std::string::npos) res.status = 404;
-          else e.message = "the request has no body (send JSON with a Content-Length)";
-        }
-        if (res.status == 404) {
-          const std::string allow = router.allowed_methods(req.path);
-          if (!allow.empty()) {
-            e.status = 405;
-            e.message = "method " + req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")";
-            e.code = "method_not_allowed";
-            res.set_header("Allow", allow);
-          } else {
-            e.message = "no such endpoint: " + req.method + " " + req.path;
-            e.code = "not_found";
-          }
-        } else if (res.status == 413) {
-          e.message = "the request body is too large (at most 1 MiB)";
-          e.code = "payload_too_large";
-        } else if (res.status == 414) {
-          e.message = "the request URI is too long";
-        } else if (res.status >= 500) {
-          e = server_error(res.status, "internal error");
-        }
-        send_error(res, e);
-        return httplib::Server::HandlerResponse::Handled;
-      }));
+      [&router](const httplib::Request& req, httplib::Response& res) { return fill_error(router, req, res); }));
   svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     send_error(res, server_error(500, "internal error"));
   });

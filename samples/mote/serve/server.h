@@ -63,6 +63,9 @@ class Router {
   void post(const std::string& pattern, Handler handler, bool auth = true);
   // "GET, POST" for a path some route matches with another method; "" when none does.
   std::string allowed_methods(const std::string& path) const;
+  // For what the wrappers do not cover (e.g. set_mount_point); routes added here directly are
+  // not in the 405 table and get no API-key check.
+  httplib::Server& server() { return server_; }
 
  private:
   Handler wrap(Handler handler, bool auth);

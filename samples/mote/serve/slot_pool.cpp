@@ -47,10 +47,10 @@ void SlotPool::add_slot(mote_session* session) {
   ++idle_;
 }
 
-// The idle slot to serve `prompt`: among the slots whose cached tokens the prompt mostly continues
-// (the common prefix covers at least half of what the slot holds, so little cached work is thrown
-// away), the longest prefix; else the least recently used slot (never used ones first). A
-// one-token match (BOS, a template header) never steals another conversation's slot.
+// The idle slot to serve `prompt`: among the slots where the common prefix covers at least half
+// of what the slot holds (the request continues it) or 90% of the prompt (it is nearly all
+// cached), the longest prefix; else the least recently used slot (never used ones first). A short
+// match (BOS, a template header) never steals another conversation's slot.
 Slot* SlotPool::best_idle_slot(const std::vector<int32_t>& prompt) {
   Slot* best = nullptr;
   size_t best_prefix = 0;
@@ -61,7 +61,9 @@ Slot* SlotPool::best_idle_slot(const std::vector<int32_t>& prompt) {
     const size_t n = std::min(s->tokens.size(), prompt.size());
     const size_t prefix = size_t(std::mismatch(prompt.begin(), prompt.begin() + long(n), s->tokens.begin()).first -
                                  prompt.begin());
-    if (prefix == 0 || prefix * 2 < s->tokens.size()) continue;
+    const bool continues = prefix * 2 >= s->tokens.size();        // keeps most of what the slot holds
+    const bool covered = prefix * 10 >= prompt.size() * 9;         // or holds (nearly) the whole prompt
+    if (prefix == 0 || !(continues || covered)) continue;
     if (best == nullptr || prefix > best_prefix || (prefix == best_prefix && s->last_used < best->last_used)) {
       best = s.get();
       best_prefix = prefix;
@@ -113,8 +115,12 @@ Admission SlotPool::acquire(const std::vector<int32_t>& prompt, const std::funct
 
 void SlotPool::release(Slot* slot) {
   // The releasing thread still owns the slot: read its tokens and run the hook unlocked.
-  slot->tokens = session_tokens(slot->session);
-  if (on_release_) on_release_(*slot);
+  try {
+    slot->tokens = session_tokens(slot->session);
+    if (on_release_) on_release_(*slot);
+  } catch (...) {
+    slot->tokens.clear();  // out of memory: the slot still comes back
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   slot->busy = false;
   slot->last_used = ++tick_;
