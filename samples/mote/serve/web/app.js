@@ -640,6 +640,7 @@
 
   let last = null; // previous metrics sample {t, hits, misses, bytes, tokens}
   let bytesPerToken = null;
+  let bytesEstimated = false;
   let view = null; // last /v1/experts answer
   let polling = false;
 
@@ -708,15 +709,25 @@
         el.hitRateRecent.textContent = dh + dm > 0 ? 'last second ' + ((100 * dh) / (dh + dm)).toFixed(1) + '%' : 'idle';
       }
     }
-    if (bytes !== undefined && tokens !== undefined) {
-      if (last && last.tokens !== undefined && tokens > last.tokens) {
+    // Bytes read per generated token over the last interval. When the token counter has not moved
+    // (a server may count a request's tokens at its end) but experts were acquired, the tokens
+    // are estimated from the acquisitions: one decoded token acquires top_k experts per MoE layer.
+    const accesses = metricOr(metrics, ['mote_expert_accesses_total'], st.accesses);
+    const perToken = experts && experts.n_layers > 0 && experts.top_k > 0 ? experts.n_layers * experts.top_k : 0;
+    if (bytes !== undefined) {
+      if (tokens !== undefined && last && last.tokens !== undefined && tokens > last.tokens) {
         bytesPerToken = Math.max(0, bytes - last.bytes) / (tokens - last.tokens);
+        bytesEstimated = false;
+      } else if (perToken && last && last.accesses !== undefined && accesses - last.accesses >= perToken) {
+        bytesPerToken = Math.max(0, bytes - last.bytes) / ((accesses - last.accesses) / perToken);
+        bytesEstimated = true;
       } else if (bytesPerToken === null && tokens > 0) {
         bytesPerToken = bytes / tokens; // since start, until a token is generated while watching
+        bytesEstimated = false;
       }
     }
     const resident = (st.budget_bytes === 0) || (metrics && metricOr(metrics, ['mote_expert_budget_bytes'], 1) === 0);
-    if (bytesPerToken !== null) el.bytesPerToken.textContent = formatBytes(bytesPerToken);
+    if (bytesPerToken !== null) el.bytesPerToken.textContent = (bytesEstimated ? '\u2248 ' : '') + formatBytes(bytesPerToken);
     else if (resident) el.bytesPerToken.textContent = '0 B';
     const tps = metricOr(metrics, ['mote_decode_tokens_per_second'], undefined);
     const speed = tps !== undefined && tps > 0 ? tps.toFixed(1) + ' tok/s decode' : '';
@@ -736,7 +747,7 @@
         el.memoryFill.style.width = '0%';
       }
     }
-    last = { t: now, hits: hits, misses: misses, bytes: bytes, tokens: tokens };
+    last = { t: now, hits: hits, misses: misses, bytes: bytes, tokens: tokens, accesses: accesses };
   }
 
   // Heat map: rows = MoE layers, columns = experts; colour = log use count; resident experts get
