@@ -181,6 +181,67 @@ TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
   }
 }
 
+// The same kind of load with routed experts streamed under a small --expert-budget: the slots
+// share one expert cache that evicts and reloads while 4 generations run. Every greedy reply must
+// equal the reply of a server holding all experts, and RSS stays within the (smaller) bound.
+TEST(ServeLoad, ExpertBudgetUnderConcurrentLoad) {
+  constexpr int kClients = 16, kRequests = 64;
+  std::map<int, std::string> reference;  // prompt index -> greedy chat reply
+  double full_bound = 0;
+  {
+    auto full = must_start({"--slots", "4"});  // same slots: the bound counts each slot's KV cache
+    ASSERT_TRUE(full);
+    for (int p = 0; p < 8; ++p) {
+      const HttpReply r = http_post(full->port(), "/v1/chat/completions", chat_body(kShortPrompts[p], 28).dump());
+      ASSERT_EQ(r.status, 200) << r.body;
+      reference[p] = r.j["choices"][0]["message"].value("content", "");
+    }
+    full_bound = fetch_metrics(full->port()).value("mote_memory_bound_bytes");
+    EXPECT_EQ(full->stop(), 0);
+  }
+  auto server = must_start({"--slots", "4", "--expert-budget", "2M"});
+  ASSERT_TRUE(server);
+  const int port = server->port();
+  std::vector<std::string> texts(kRequests);
+  std::vector<int> status(kRequests, -1);
+  std::atomic<int> next{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      for (int i = next.fetch_add(1); i < kRequests; i = next.fetch_add(1)) {
+        json body = chat_body(kShortPrompts[i % 8], 28);
+        body["stream"] = true;
+        const StreamReply s = http_post_stream(port, "/v1/chat/completions", body.dump(), {}, 120);
+        status[size_t(i)] = s.done ? s.status : -2;
+        texts[size_t(i)] = stream_content(s);
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  const double wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(status[size_t(i)], 200) << "request " << i;
+    EXPECT_EQ(texts[size_t(i)], reference[i % 8]) << "request " << i << ": experts streamed under a budget change "
+                                                  << "nothing in a greedy reply";
+  }
+  EXPECT_EQ(wait_all_idle(port, 10.0).value("slots_idle", -1), 4);
+  const Metrics m = fetch_metrics(port);
+  const uint64_t peak = server->peak_rss_bytes();
+  const double bound = m.value("mote_memory_bound_bytes");
+  std::printf("[record] budget 2M load: %d requests in %.2f s; expert hits %g, misses %g, prefetch hits %g, %.1f MiB "
+              "read, I/O stall %.3f s; peak RSS %.1f MiB vs bound %.1f MiB (all resident: bound %.1f MiB)\n",
+              kRequests, wall_s, m.value("mote_expert_hits_total"), m.value("mote_expert_misses_total"),
+              m.value("mote_expert_prefetch_hits_total"), m.value("mote_expert_bytes_read_total") / 1048576.0,
+              m.value("mote_expert_io_stall_seconds_total"), double(peak) / 1048576.0, bound / 1048576.0,
+              full_bound / 1048576.0);
+  EXPECT_GT(m.value("mote_expert_misses_total"), 0) << "a 2 MiB budget cannot hold the demo model's experts";
+  EXPECT_GT(m.value("mote_expert_bytes_read_total"), 0);
+  EXPECT_LT(bound, full_bound) << "the bound counts the expert budget, not all experts";
+  EXPECT_LE(double(peak), bound);
+  EXPECT_EQ(server->stop(), 0) << server->log();
+}
+
 // --- speed record: through the server vs `mote run` ---------------------------------------------
 
 const char* kSpeedPrompt = "ROMEO:\nBut soft, what light through yonder window breaks?";
