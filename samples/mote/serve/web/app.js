@@ -98,6 +98,7 @@
     }
     let line = 'HTTP ' + resp.status + (resp.statusText ? ' ' + resp.statusText : '');
     if (message) line += ': ' + message.trim().slice(0, 2000);
+    if (resp.status === 401) line += ' (Settings: API key)';
     const retry = resp.headers.get('Retry-After');
     if (retry) line += ' (retry after ' + retry + ' s)';
     return line;
@@ -133,7 +134,11 @@
     }
   }
   for (const [, input] of SETTINGS) input.addEventListener('change', saveSettings);
-  el.apiKey.addEventListener('change', saveSettings);
+  el.apiKey.addEventListener('change', () => {
+    saveSettings();
+    fetchModels(); // the model list may need the key
+    poll();
+  });
 
   function numberOr(input, fallback) {
     const v = input.value.trim();
@@ -679,9 +684,13 @@
       const experts = ex.status === 'fulfilled' && !ex.value.error ? ex.value : null;
       const metrics = met.status === 'fulfilled' ? met.value : null;
       const notes = [];
-      if (!experts) notes.push('/v1/experts ' + (ex.status === 'rejected' ? ex.reason.message : 'error'));
-      if (!metrics) notes.push('/metrics ' + (met.reason ? met.reason.message : 'error'));
-      el.panelNote.textContent = notes.length ? 'unavailable: ' + notes.join(', ') : 'live \u00b7 1 s';
+      const why = (r) => (r && r.message) || 'error';
+      if (!experts) notes.push('/v1/experts ' + (ex.status === 'rejected' ? why(ex.reason) : 'error'));
+      if (!metrics) notes.push('/metrics ' + why(met.reason));
+      const unauthorized = notes.length && notes.every((n) => n.endsWith('HTTP 401'));
+      el.panelNote.textContent = unauthorized ? 'needs the API key (Settings)'
+                               : notes.length ? 'unavailable: ' + notes.join(', ') : 'live \u00b7 1 s';
+      if (!experts && !view) el.caption.textContent = 'waiting for /v1/experts';
       updateFigures(experts, metrics);
       if (experts) {
         view = experts;
