@@ -194,15 +194,43 @@ int ServeProcess::stop() {
 }
 
 const std::string& demo_model_path() {
-  static const std::string path = [] {
+  // One conversion shared by every test process (ctest runs each test in its own process): reused
+  // while it is newer than the converter and the checkpoint, else rebuilt in a private folder and
+  // renamed into place, so parallel processes never see a half-written file.
+  static const std::string path = []() -> std::string {
     const fs::path src = fs::path(MOTE_TEST_SOURCE_DIR) / ".." / "samples" / "models" / "mote-demo";
-    const fs::path dir = fresh_temp_dir("serve-demo");
+    const fs::path dir = fs::path(MOTE_TEST_TMP) / "serve-demo";
     const fs::path out = dir / "demo.mote";
-    const CommandResult r =
-        run_command({MOTE_CONVERT_BIN, src.string(), "-o", out.string(), "--weights", "q8_0", "--quiet"});
-    if (r.exit_code != 0 || !fs::exists(out)) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    auto newer_than_inputs = [&](const fs::path& f) {
+      std::error_code e;
+      const auto t = fs::last_write_time(f, e);
+      if (e) return false;
+      for (const fs::path& in : {fs::path(MOTE_CONVERT_BIN), src / "model.safetensors", src / "config.json",
+                                 src / "tokenizer.json", src / "tokenizer_config.json"}) {
+        std::error_code e2;
+        const auto ti = fs::last_write_time(in, e2);
+        if (e2 || ti > t) return false;
+      }
+      return true;
+    };
+    if (fs::exists(out, ec) && newer_than_inputs(out)) return out.string();
+    const fs::path tmp = dir / ("tmp." + std::to_string(getpid()));
+    fs::remove_all(tmp, ec);
+    fs::create_directories(tmp, ec);
+    const CommandResult r = run_command(
+        {MOTE_CONVERT_BIN, src.string(), "-o", (tmp / "demo.mote").string(), "--weights", "q8_0", "--quiet"});
+    if (r.exit_code != 0 || !fs::exists(tmp / "demo.mote")) {
       std::fprintf(stderr, "serve_harness: converting %s failed (exit %d): %s%s\n", src.c_str(), r.exit_code,
                    r.out.c_str(), r.err.c_str());
+      fs::remove_all(tmp, ec);
+      return std::string();
+    }
+    fs::rename(tmp / "demo.mote", out, ec);  // atomic: a reader sees the old file or the new one
+    fs::remove_all(tmp, ec);
+    if (ec && !fs::exists(out)) {
+      std::fprintf(stderr, "serve_harness: rename into %s failed: %s\n", out.c_str(), ec.message().c_str());
       return std::string();
     }
     return out.string();

@@ -54,9 +54,10 @@ class ServeProcess {
   mutable uint64_t last_hwm_ = 0;
 };
 
-// The bundled demo model (samples/models/mote-demo) converted once per process to q8_0 under
-// MOTE_TEST_TMP (file name demo.mote, so the served model name is "demo"); its path. Empty when
-// the conversion failed (the reason is printed to stderr).
+// The bundled demo model (samples/models/mote-demo) converted to q8_0 as MOTE_TEST_TMP/serve-demo/
+// demo.mote (so the served model name is "demo"); its path. Converted once and shared by all test
+// processes (redone when the converter or the checkpoint is newer; written aside and renamed into
+// place). Empty when the conversion failed (the reason is printed to stderr).
 const std::string& demo_model_path();
 
 // The model name the server reports for demo_model_path().

@@ -1002,6 +1002,8 @@ TEST(ServeLifecycle, SlotDirPersistsAcrossRestart) {
   EXPECT_GT(cached, 0);
   EXPECT_GE(cached, p1) << "the restored slot holds the first turn";
   EXPECT_EQ(server->stop(), 0) << server->log();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 TEST(ServeLifecycle, SigtermExitsZeroEvenWhileStreaming) {
