@@ -341,9 +341,22 @@ TEST_F(BrowserTest, ChatPageStreamsAReply) {
   set_field("system", kSystemPrompt);
   ASSERT_FALSE(HasFailure());
 
-  // ---- First turn.
+  // ---- First turn. The demo model writes 48 tokens in a few milliseconds, well inside one
+  // animation frame (the page paints once per frame), so the browser's download is throttled
+  // (DevTools network emulation, ~16 KB/s: the reply arrives over a few hundred ms) to see the page
+  // render it piece by piece. The server's own streaming is checked without throttling below: the
+  // stop button, pressed on the first text, cuts a long reply short.
+  json r;
+  ASSERT_TRUE(browser_->call("Network.emulateNetworkConditions",
+                             {{"offline", false}, {"latency", 0}, {"downloadThroughput", 16000}, {"uploadThroughput", -1}},
+                             &r, &err))
+      << err;
   const std::string msg1 = "Hello! Tell me a short story about a cat.";
   TurnResult t1 = send_and_follow(msg1, 1);
+  ASSERT_TRUE(browser_->call("Network.emulateNetworkConditions",
+                             {{"offline", false}, {"latency", 0}, {"downloadThroughput", -1}, {"uploadThroughput", -1}},
+                             &r, &err))
+      << err;
   ASSERT_TRUE(t1.error.empty()) << t1.error;
   std::cout << "[browser] first reply in " << t1.seconds << " s, " << t1.final_text.size() << " bytes, lengths seen "
             << "while generating: poll " << t1.generating_lengths.size() << ", recorder " << recorder_lengths_.size()
@@ -392,6 +405,17 @@ TEST_F(BrowserTest, ChatPageStreamsAReply) {
   json canvas = eval("({w: document.getElementById('heatmap').width, h: document.getElementById('heatmap').height})");
   EXPECT_GT(canvas.value("w", 0), 0) << canvas.dump();
   EXPECT_GT(canvas.value("h", 0), 0) << canvas.dump();
+  // The heat map has been drawn: some pixels of the canvas are not transparent.
+  EXPECT_TRUE(browser_->wait_for(R"JS((() => {
+        const c = document.getElementById('heatmap');
+        if (!c.width || !c.height) return false;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
+        return false;
+      })())JS",
+                                 10000, &panel_err))
+      << "canvas#heatmap is blank: " << panel_err << "; panel note: "
+      << eval("(document.getElementById('panel-note') || {}).textContent || ''").dump();
   std::cout << "[browser] panel: "
             << eval("({hit: document.getElementById('hit-rate').textContent, bpt: "
                     "document.getElementById('bytes-per-token').textContent, mem: "
