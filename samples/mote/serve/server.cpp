@@ -1,5 +1,8 @@
 #include "server.h"
 
+#include "experts_view.h"
+#include "web_assets.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -291,8 +294,30 @@ void install_error_handlers(httplib::Server& svr, Router& router, ServeContext& 
 
 // Hook point for the web page (GET /, static files, GET /v1/experts): the lead wires it here.
 void install_web_routes(Router& router, ServeContext& ctx) {
-  (void)router;
-  (void)ctx;
+  // The page and its files need no API key (the page asks for one and sends it with its API
+  // calls); what it shows comes from the routes that do. find_web_asset is a lookup table, so no
+  // path can reach the file system.
+  const auto serve_asset = [](const httplib::Request& req, httplib::Response& res) {
+    const WebAsset* asset = find_web_asset(req.path);
+    if (asset == nullptr) {
+      ApiError e{404, "invalid_request_error", "no such file: " + req.path, "", "not_found"};
+      send_error(res, e);
+      return;
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    // The page loads nothing from elsewhere: no CDN, and no injected script could call out.
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                   "connect-src 'self'");
+    const std::string mime = std::string(asset->mime) + "; charset=utf-8";
+    res.set_content(asset->body.data(), asset->body.size(), mime.c_str());
+  };
+  router.get("/", serve_asset, /*auth=*/false);
+  router.get(R"(/[A-Za-z0-9_-]+\.(html|js|css))", serve_asset, /*auth=*/false);
+  router.get("/v1/experts", [&ctx](const httplib::Request&, httplib::Response& res) {
+    res.set_content(experts_view_json(ctx.model), "application/json");
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
