@@ -64,6 +64,13 @@ std::string stream_reasoning(const StreamReply& r);
 // *sent (optional) gets the number of bytes sent, *connected whether the connection was made.
 std::string raw_exchange(int port, const std::string& bytes, int timeout_s = 10, size_t* sent = nullptr,
                          bool* connected = nullptr);
+// Opens a connection with a tiny receive buffer (4 KiB), sends `bytes`, and never reads: a client
+// that stalls, so a streaming server blocks on its writes. Returns the socket (close it to
+// disconnect), or -1.
+int open_stalled_client(int port, const std::string& bytes);
+// An HTTP/1.1 POST request as raw bytes.
+std::string raw_post(const std::string& path, const std::string& body);
+
 // The status code of a raw HTTP response ("HTTP/1.1 413 ..."), or -1.
 int raw_status(const std::string& response);
 

@@ -2,6 +2,7 @@
 // spoken to with cpp-httplib, checked against the OpenAI-compatible contract of issue 14.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -969,6 +970,82 @@ TEST(ServeQueue, FullQueueIs503WithRetryAfter) {
   EXPECT_EQ(idle.value("slots_idle", -1), 1) << idle.dump();
   EXPECT_EQ(idle.value("queue_depth", -1), 0) << idle.dump();
   EXPECT_EQ(http_post(port, "/v1/chat/completions", chat_body("Hi", 2).dump()).status, 200);
+  EXPECT_EQ(server->stop(), 0) << server->log();
+}
+
+// A client that stops reading a long stream holds its slot (the server blocks writing to it);
+// used to fill the slot deterministically. Returns the socket, or -1 (with the test skipped) when
+// the server does not stall on a stalled reader.
+int hold_the_only_slot(int port) {
+  json body = chat_body(kPromptA, 16000);  // the server runs with --ctx 16384
+  body["stream"] = true;
+  const int fd = open_stalled_client(port, raw_post("/v1/chat/completions", body.dump()));
+  if (fd < 0) {
+    ADD_FAILURE() << "could not connect";
+    return -1;
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < deadline && http_get(port, "/health", {}, 5).j.value("slots_idle", -1) != 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  if (http_get(port, "/health", {}, 5).j.value("slots_idle", -1) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(ServeQueue, QueuedClientThatLeavesFreesItsPlaceAndStalledClientFreesTheSlot) {
+  auto server = must_start({"--slots", "1", "--queue", "2", "--ctx", "16384"});
+  ASSERT_TRUE(server);
+  const int port = server->port();
+  const int holder = hold_the_only_slot(port);
+  if (holder < 0) GTEST_SKIP() << "the server kept generating for a client that stopped reading";
+  // A second request waits in the queue; its client leaves.
+  const int waiter = open_stalled_client(port, raw_post("/v1/chat/completions", chat_body("Hi", 4).dump()));
+  ASSERT_GE(waiter, 0);
+  json h;
+  auto health_until = [&](const std::function<bool(const json&)>& ok, double seconds) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+    do {
+      h = http_get(port, "/health", {}, 5).j;
+      if (ok(h)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } while (Clock::now() < deadline);
+    return false;
+  };
+  EXPECT_TRUE(health_until([](const json& j) { return j.value("queue_depth", -1) == 1; }, 5)) << h.dump();
+  close(waiter);
+  EXPECT_TRUE(health_until([](const json& j) { return j.value("queue_depth", -1) == 0; }, 2))
+      << "a queued request whose client left leaves the queue: " << h.dump();
+  EXPECT_EQ(h.value("slots_idle", -1), 0) << "the stalled stream still holds the slot";
+  // The stalled client disconnects: its generation is cancelled and the slot comes back.
+  const double g0 = fetch_metrics(port).value("mote_generated_tokens_total");
+  close(holder);
+  EXPECT_TRUE(health_until([](const json& j) { return j.value("slots_idle", -1) == 1; }, 3))
+      << "closing a stalled stream frees its slot: " << h.dump();
+  const double g1 = fetch_metrics(port).value("mote_generated_tokens_total");
+  std::printf("[record] stalled stream: %g tokens counted when it was closed (of 16000 asked)\n", g1 - g0);
+  const HttpReply r = http_post(port, "/v1/chat/completions", chat_body("Hi", 2).dump());
+  EXPECT_EQ(r.status, 200) << dump(r);
+  EXPECT_EQ(server->stop(), 0) << server->log();
+}
+
+TEST(ServeQueue, WaitLongerThanTimeoutIs503) {
+  auto server = must_start({"--slots", "1", "--queue", "4", "--timeout", "1", "--ctx", "16384"});
+  ASSERT_TRUE(server);
+  const int port = server->port();
+  const int holder = hold_the_only_slot(port);
+  if (holder < 0) GTEST_SKIP() << "the server kept generating for a client that stopped reading";
+  const auto t0 = Clock::now();
+  const HttpReply r = http_post(port, "/v1/chat/completions", chat_body("Hi", 2).dump(), {}, 10);
+  const double waited = std::chrono::duration<double>(Clock::now() - t0).count();
+  close(holder);
+  expect_error(r, 503);
+  EXPECT_FALSE(r.header("Retry-After").empty()) << "503 carries Retry-After";
+  EXPECT_GE(waited, 0.9);
+  EXPECT_LT(waited, 5.0) << "--timeout 1 bounds the wait in the queue";
+  EXPECT_EQ(wait_all_idle(port, 3.0).value("slots_idle", -1), 1);
   EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
