@@ -69,7 +69,9 @@ const char kChatHelp[] =
 const char kServeHelp[] =
     "usage: mote serve FILE [--host 127.0.0.1] [--port 8080] [--slots 4] [--queue 64] [flags]\n"
     "An OpenAI-compatible local HTTP server: POST /v1/chat/completions, POST /v1/completions (streaming\n"
-    "with \"stream\": true), GET /v1/models, GET /health, GET /metrics (Prometheus). SIGINT/SIGTERM stop it.\n"
+    "with \"stream\": true), GET /v1/models, GET /health, GET /metrics (Prometheus),\n"
+    "GET /v1/experts (the expert cache per layer), and a web chat page at / with a live expert view.\n"
+    "SIGINT/SIGTERM stop it.\n"
     "  --host ADDR            address to bind (default 127.0.0.1, loopback only)\n"
     "  --port N               port (default 8080; 0 = any free port, printed at start)\n"
     "  --slots N              concurrent generations, one session each (default 4)\n"
