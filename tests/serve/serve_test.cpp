@@ -489,7 +489,16 @@ TEST_F(ServeApi, MetricsPrometheusText) {
   // A bad request counts as an error.
   const double errors_before = after.value("mote_request_errors_total");
   http_post(port(), "/v1/chat/completions", "{not json");
-  EXPECT_GT(fetch_metrics(port()).value("mote_request_errors_total"), errors_before);
+  const double errors_now = fetch_metrics(port()).value("mote_request_errors_total");
+  double errors_later = errors_now;
+  for (int i = 0; i < 50 && errors_later <= errors_before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    errors_later = fetch_metrics(port()).value("mote_request_errors_total");
+  }
+  EXPECT_GT(errors_later, errors_before) << "a 400 is counted in mote_request_errors_total";
+  EXPECT_GT(errors_now, errors_before)
+      << "counted before the response is sent (a scrape right after a reply must include it; counted only "
+      << (errors_later > errors_before ? "later" : "never") << ")";
 }
 
 // --- errors -------------------------------------------------------------------------------------
