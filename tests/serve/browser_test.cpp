@@ -475,7 +475,7 @@ TEST_F(BrowserTest, ChatPageStreamsAReply) {
       document.getElementById('send').click();
       return true;
     })())JS");
-  ASSERT_TRUE(browser_->wait_for("!!window.__moteStop", 60000, &err)) << "the long reply never started: " << err;
+  ASSERT_TRUE(browser_->wait_for("!!window.__moteStop", 60000, &err)) << "no text appeared while #status was 'generating' during the long reply: " << err;
   ASSERT_TRUE(browser_->wait_for("document.getElementById('status').textContent.trim() === 'idle'", 5000, &err))
       << "status did not return to idle within 5 s of stop: " << err;
   json stopped = eval("({dt: performance.now() - window.__moteStop.t, len: window.__moteStop.len})");
