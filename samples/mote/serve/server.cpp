@@ -275,12 +275,17 @@ void install_error_handlers(httplib::Server& svr, Router& router, ServeContext& 
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  svr.set_logger([&ctx](const httplib::Request& req, const httplib::Response& res) {
+  // Counted before the response is written (httplib runs the post-routing handler after the
+  // route and the error handler, the logger only after the write), so a client that scrapes
+  // /metrics right after its 400 sees it counted.
+  svr.set_post_routing_handler([&ctx](const httplib::Request&, httplib::Response& res) {
+    if (res.status == 503) ++ctx.metrics->rejected;
+    else if (res.status >= 400 && res.status < 500 && res.status != 499) ++ctx.metrics->errors;
+  });
+  svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     const double ms = t_log.started ? std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                                                 t_log.start).count()
                                     : 0.0;
-    if (res.status == 503) ++ctx.metrics->rejected;
-    else if (res.status >= 400 && res.status < 500 && res.status != 499) ++ctx.metrics->errors;
     if (t_log.prompt >= 0)
       std::fprintf(stderr, "mote serve: %s %s %d prompt=%" PRId64 " cached=%" PRId64 " completion=%" PRId64 " %.0f ms\n",
                    req.method.c_str(), req.path.c_str(), res.status, t_log.prompt, t_log.cached, t_log.completion, ms);
