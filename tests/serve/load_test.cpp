@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -40,6 +41,18 @@ std::unique_ptr<ServeProcess> must_start(const std::vector<std::string>& args) {
   auto p = ServeProcess::start(model, args, &error);
   if (!p) ADD_FAILURE() << "mote serve did not start: " << error;
   return p;
+}
+
+// False under the sanitizer suite (scripts/sanitize.sh sets MOTE_SANITIZED=1): ASan's shadow
+// memory, quarantine and redzones add hundreds of MiB of RSS, so the memory bound does not apply
+// there; the load itself still runs, for the races and memory errors it can show.
+bool rss_bound_applies() {
+  const char* s = std::getenv("MOTE_SANITIZED");
+  if (s != nullptr && std::string(s) == "1") {
+    std::printf("[record] MOTE_SANITIZED=1: the peak-RSS bound is not checked under sanitizers\n");
+    return false;
+  }
+  return true;
 }
 
 const char* kShortPrompts[] = {
@@ -172,7 +185,7 @@ TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
               double(peak) / 1048576.0, bound / 1048576.0, m.value("mote_peak_resident_bytes") / 1048576.0);
   EXPECT_GT(bound, 0);
   EXPECT_GT(peak, 0u);
-  EXPECT_LE(double(peak), bound) << "peak RSS within the memory bound";
+  if (rss_bound_applies()) EXPECT_LE(double(peak), bound) << "peak RSS within the memory bound";
   EXPECT_GE(m.value("mote_requests_total"), kRequests);
   EXPECT_EQ(server->stop(), 0) << server->log();
   if (::testing::Test::HasFailure()) {
@@ -238,7 +251,7 @@ TEST(ServeLoad, ExpertBudgetUnderConcurrentLoad) {
   EXPECT_GT(m.value("mote_expert_misses_total"), 0) << "a 2 MiB budget cannot hold the demo model's experts";
   EXPECT_GT(m.value("mote_expert_bytes_read_total"), 0);
   EXPECT_LT(bound, full_bound) << "the bound counts the expert budget, not all experts";
-  EXPECT_LE(double(peak), bound);
+  if (rss_bound_applies()) EXPECT_LE(double(peak), bound);
   EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
