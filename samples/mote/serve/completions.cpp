@@ -61,6 +61,7 @@ struct Run {
   std::string content, reasoning;
   std::function<bool(const std::string& content, const std::string& reasoning)> emit;
   bool gone = false;
+  int64_t counted = 0;  // tokens already added to mote_generated_tokens_total
 
   bool deliver(const std::string& c, const std::string& r) {
     content += c;
@@ -81,6 +82,10 @@ struct Run {
 
   int token(int32_t, const char* text, size_t len) {
     Run* run = this;
+    // Counted per token, not at the end, so /metrics (and the page's bytes-per-token figure)
+    // moves while a long reply is being generated.
+    run->ctx->metrics->generated_tokens.fetch_add(1, std::memory_order_relaxed);
+    ++run->counted;
     bool ok;
     if (run->job->chat) {
       const ReasoningSplitter::Output o = run->splitter.feed(std::string_view(text, len));
@@ -247,7 +252,7 @@ Outcome generate(ServeContext& ctx, Job& job, Slot& slot, Run& run) {
   Metrics& m = *ctx.metrics;
   m.prompt_tokens += uint64_t(out.prompt);
   m.reused_tokens += uint64_t(out.cached);
-  m.generated_tokens += uint64_t(out.completion);
+  if (out.completion > run.counted) m.generated_tokens += uint64_t(out.completion - run.counted);
   if (s.last_prompt_tokens > 0) m.prefill_tok_s = s.prefill_tok_s;
   if (out.completion > 0) m.decode_tok_s = s.decode_tok_s;
   log_tokens(out.prompt, out.cached, out.completion);
