@@ -2,10 +2,12 @@
 #include <sys/resource.h>
 
 #include <cstring>
+#include <functional>
 
 #include "c_api/c_api_internal.h"
 #include "core/log.h"
 #include "kernels/kernels.h"
+#include "loader/data_loader.h"
 
 #ifndef MOTE_VERSION_STRING
 #error "MOTE_VERSION_STRING (the project version) comes from runtime/CMakeLists.txt"
@@ -123,19 +125,20 @@ namespace {
 constexpr float kModelOpenShare = 0.9f;
 
 // mote_model_params -> EngineOptions, every field validated (the error names it).
-mote_status engine_options(const mote_model_params& p, mote::EngineOptions* options) {
-  if (p.n_threads < 0) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: n_threads must be >= 0");
+mote_status engine_options(const char* fn, const mote_model_params& p, mote::EngineOptions* options) {
+  const std::string f(fn);
+  if (p.n_threads < 0) return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": n_threads must be >= 0");
   const int backend = raw_enum_value(p.backend);
   if (backend != int(MOTE_BACKEND_CPU) && backend != int(MOTE_BACKEND_CUDA))
-    return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: backend " + std::to_string(backend) +
+    return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": backend " + std::to_string(backend) +
                                                " is not a mote_backend value");
   if (backend != int(MOTE_BACKEND_CPU))
-    return fail(MOTE_ERR_UNSUPPORTED, "mote_model_open: only MOTE_BACKEND_CPU is available in this build");
+    return fail(MOTE_ERR_UNSUPPORTED, f + ": only MOTE_BACKEND_CPU is available in this build");
   if (p.expert_hot_slots < 0)
-    return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: expert_hot_slots must be >= 0");
+    return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": expert_hot_slots must be >= 0");
   const int policy = raw_enum_value(p.expert_policy);
   if (policy != int(MOTE_EXPERT_POLICY_LFU) && policy != int(MOTE_EXPERT_POLICY_LRU))
-    return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: expert_policy " + std::to_string(policy) +
+    return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": expert_policy " + std::to_string(policy) +
                                                " is not a mote_expert_policy value");
   options->model.verify_checksums = p.verify_checksums != 0;
   options->model.expert_budget_bytes = p.expert_budget_bytes;
@@ -153,6 +156,37 @@ mote_status engine_options(const mote_model_params& p, mote::EngineOptions* opti
   return MOTE_OK;
 }
 
+// The shared part of mote_model_open and mote_model_open_memory. `loader` makes the model's
+// DataLoader (mote::open_mapped_file or mote::open_memory); it is called once the params are valid.
+mote_status open_model(const char* fn, const mote_model_params* params,
+                       const std::function<mote::Result<std::unique_ptr<mote::DataLoader>>()>& loader,
+                       mote_model** out_model) {
+  const mote_model_params p = params ? *params : mote_model_params_default();
+  mote::EngineOptions options;
+  if (mote_status st = engine_options(fn, p, &options); st != MOTE_OK) return st;
+  auto handle = std::make_unique<mote_model>();
+  // n_threads 0: no pool of its own, the process-wide arena (all cores) runs its kernels.
+  if (p.n_threads > 0) handle->threads = std::make_unique<mote::kernels::ThreadPool>(p.n_threads);
+  auto bytes = loader();
+  if (!bytes) return from_status(bytes.status());
+  const std::string name = (*bytes)->name();
+  auto engine = mote::Engine::open(std::move(bytes).value(), options);
+  if (!engine) return from_status(engine.status());
+  handle->engine = std::move(engine).value();
+  handle->params = p;
+  handle->active = mote::active_weights(handle->model());
+  handle->dense_bytes = handle->model().dense_bytes();
+  if (p.progress_callback != nullptr && p.progress_callback(p.progress_user_data, 1.0f) != 0)
+    return fail(MOTE_ERR_CANCELLED, name + ": model open cancelled by the progress callback");
+  if (mote::log_enabled(mote::LogLevel::kInfo)) {
+    const int threads = handle->threads ? handle->threads->size() : mote::kernels::num_threads();
+    mote::log(mote::LogLevel::kInfo, name + ": " + std::to_string(threads) + " kernel threads (" +
+                                         (handle->threads ? "the model's own pool)" : "the process-wide pool)"));
+  }
+  *out_model = handle.release();
+  return MOTE_OK;
+}
+
 }  // namespace
 
 MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_params* params, mote_model** out_model) {
@@ -160,27 +194,17 @@ MOTE_EXPORT mote_status mote_model_open(const char* path, const mote_model_param
     if (out_model == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: out_model is NULL");
     *out_model = nullptr;
     if (path == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open: path is NULL");
-    const mote_model_params p = params ? *params : mote_model_params_default();
-    mote::EngineOptions options;
-    if (mote_status st = engine_options(p, &options); st != MOTE_OK) return st;
-    auto handle = std::make_unique<mote_model>();
-    // n_threads 0: no pool of its own, the process-wide arena (all cores) runs its kernels.
-    if (p.n_threads > 0) handle->threads = std::make_unique<mote::kernels::ThreadPool>(p.n_threads);
-    auto engine = mote::Engine::open(path, options);
-    if (!engine) return from_status(engine.status());
-    handle->engine = std::move(engine).value();
-    handle->params = p;
-    handle->active = mote::active_weights(handle->model());
-    handle->dense_bytes = handle->model().dense_bytes();
-    if (p.progress_callback != nullptr && p.progress_callback(p.progress_user_data, 1.0f) != 0)
-      return fail(MOTE_ERR_CANCELLED, std::string(path) + ": model open cancelled by the progress callback");
-    if (mote::log_enabled(mote::LogLevel::kInfo)) {
-      const int threads = handle->threads ? handle->threads->size() : mote::kernels::num_threads();
-      mote::log(mote::LogLevel::kInfo, std::string(path) + ": " + std::to_string(threads) + " kernel threads (" +
-                                           (handle->threads ? "the model's own pool)" : "the process-wide pool)"));
-    }
-    *out_model = handle.release();
-    return MOTE_OK;
+    return open_model("mote_model_open", params, [&] { return mote::open_mapped_file(path); }, out_model);
+  });
+}
+
+MOTE_EXPORT mote_status mote_model_open_memory(const void* data, size_t size, const mote_model_params* params,
+                                               mote_model** out_model) {
+  return guarded("mote_model_open_memory", [&]() -> mote_status {
+    if (out_model == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open_memory: out_model is NULL");
+    *out_model = nullptr;
+    if (data == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_open_memory: data is NULL");
+    return open_model("mote_model_open_memory", params, [&] { return mote::open_memory(data, size); }, out_model);
   });
 }
 

@@ -53,7 +53,7 @@ Status ExpertStore::index_experts(const MoteFile& file) {
   return Status::ok();
 }
 
-// Budget mode: sizes and allocates the slots, opens the reader, starts the I/O pool.
+// Budget mode: sizes and allocates the slots, opens the reader (DataLoader::reader), starts the I/O pool.
 Status ExpertStore::allocate_slots(const MoteFile& file) {
   uint64_t max_seg = 0, n_experts = 0;
   for (const Entry& e : entries_)
@@ -69,7 +69,7 @@ Status ExpertStore::allocate_slots(const MoteFile& file) {
                             std::to_string(k * slot_bytes_) + " bytes) are needed");
   n_slots_ = int64_t(std::min(fit, n_experts));
   MOTE_ASSIGN_OR_RETURN(slots_data_, AlignedBuffer::allocate(uint64_t(n_slots_) * slot_bytes_));
-  MOTE_ASSIGN_OR_RETURN(reader_, FileReader::open(file.path(), options_.direct_io));
+  MOTE_ASSIGN_OR_RETURN(reader_, file.loader().reader(options_.direct_io));  // pread, or the memory buffer
   slots_.assign(size_t(n_slots_), Slot{});
   pins_.assign(size_t(n_slots_), 0);
   free_.reserve(size_t(n_slots_));
@@ -172,11 +172,11 @@ Status ExpertStore::read_into(int64_t key, int32_t slot, uint64_t* ns) {
   while (left > 0 && !fail_after_.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
   }
   if (left == 0) {
-    st = io_error(reader_->path() + ": read of " + std::to_string(e.size) + " bytes at offset " +
+    st = io_error(reader_->name() + ": read of " + std::to_string(e.size) + " bytes at offset " +
                   std::to_string(e.file_offset) + ": injected failure");
   } else {
-    st = reader_->read_exact(e.file_offset, e.size, dst, slot_bytes_);
-    if (st && !reader_->direct()) reader_->drop_cache(e.file_offset, e.size);
+    st = reader_->read_at(e.file_offset, dst, e.size, slot_bytes_);
+    if (st && !reader_->direct_io()) reader_->release_pages(e.file_offset, e.size);  // buffered: drop the cached copy
   }
   const uint64_t took = elapsed_ns(t0);
   *ns += took;

@@ -5,10 +5,12 @@
 // page cache cannot double the memory): they live in cache slots of slot_bytes() each (the
 // largest expert segment rounded up to 4 KiB), budget / slot_bytes() of them (at most one per
 // expert; at least n_experts_per_tok, else open fails naming the minimum), allocated once at
-// create. A miss fills a slot with ONE pread of the expert's segment (O_DIRECT when possible,
-// else buffered + POSIX_FADV_DONTNEED). The views point into the slot at the same offsets as in
-// the file: the file layout is the compute layout. Acquired experts are pinned until released;
-// an unpinned slot is evicted by the EvictionPolicy when a slot is needed.
+// create. A miss fills a slot with ONE read of the expert's segment through the file's
+// DataLoader::reader (loader/data_loader.h): for a file, a pread (O_DIRECT when possible, else
+// buffered + POSIX_FADV_DONTNEED); for a memory buffer, a copy from the buffer (no file). The
+// views point into the slot at the same offsets as in the file: the file layout is the compute
+// layout. Acquired experts are pinned until released; an unpinned slot is evicted by the
+// EvictionPolicy when a slot is needed.
 //
 // Prefetch: prefetch(layer, ids) queues reads of experts that are not resident on a small I/O
 // pool (IoPool), so they overlap with compute; an acquire that finds its expert still loading
@@ -20,10 +22,10 @@
 // error is kept for whoever waited on it; the slot is freed when its last pin goes).
 //
 // Ownership: the store borrows the MoteFile and ModelWeights (the Model owns all three) and owns
-// the slots, the reader, the I/O pool and the policy. Thread-safety: acquire/release/prefetch/
-// stats are safe from many threads. The mutex is never held during a read, so sessions sharing a
-// model read different experts in parallel. acquire/release/prefetch allocate nothing on success
-// (the decode loop stays allocation-free).
+// the slots, the reader (a DataLoader that must not outlive the MoteFile's), the I/O pool and the
+// policy. Thread-safety: acquire/release/prefetch/stats are safe from many threads. The mutex is
+// never held during a read, so sessions sharing a model read different experts in parallel.
+// acquire/release/prefetch allocate nothing on success (the decode loop stays allocation-free).
 #pragma once
 
 #include <atomic>
@@ -34,10 +36,11 @@
 #include <vector>
 
 #include "core/status.h"
-#include "cpu/file_reader.h"
+#include "cpu/file_reader.h"  // AlignedBuffer, align_up (slot memory); reads go through loader_
 #include "experts/eviction_policy.h"
 #include "experts/io_pool.h"
 #include "graph/ffn.h"
+#include "loader/data_loader.h"
 #include "model/hparams.h"
 #include "model/weights.h"
 
@@ -114,7 +117,7 @@ class ExpertStore final : public graph::ExpertProvider {
   uint64_t slot_bytes() const { return slot_bytes_; }
   uint64_t budget_bytes() const { return options_.budget_bytes; }
   EvictionKind policy() const { return options_.policy; }
-  bool direct_io() const { return reader_ && reader_->direct(); }
+  bool direct_io() const { return reader_ && reader_->direct_io(); }
   // Bytes of the expert's segment (what one miss reads); 0 for a non-MoE layer.
   uint64_t segment_bytes(int64_t layer, int64_t id) const;
   // Sum of segment_bytes over every routed expert of the main layers (MTP layers, also served by
@@ -195,7 +198,7 @@ class ExpertStore final : public graph::ExpertProvider {
   const ModelWeights& weights_;
   ExpertStoreOptions options_;
   std::vector<Entry> entries_;          // [n_layers * E]; empty entries for dense layers
-  std::unique_ptr<FileReader> reader_;  // budget mode only
+  std::unique_ptr<DataLoader> reader_;  // budget mode only (MoteFile::loader().reader())
   AlignedBuffer slots_data_;            // [n_slots, slot_bytes]
   int64_t n_slots_ = 0;
   uint64_t slot_bytes_ = 0;

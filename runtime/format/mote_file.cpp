@@ -32,12 +32,20 @@ bool checked_mul(uint64_t a, uint64_t b, uint64_t* out) {
 }  // namespace
 
 Result<std::unique_ptr<MoteFile>> MoteFile::open(const std::string& path) {
-  auto mapped = MappedFile::open(path);
-  if (!mapped) return mapped.status();
+  MOTE_ASSIGN_OR_RETURN(std::unique_ptr<DataLoader> loader, open_mapped_file(path));
+  return open(std::move(loader));
+}
+
+Result<std::unique_ptr<MoteFile>> MoteFile::open(std::unique_ptr<DataLoader> loader) {
+  if (loader == nullptr) return invalid_argument("MoteFile::open: no loader");
   std::unique_ptr<MoteFile> file(new MoteFile());
-  file->file_ = std::move(mapped).value();
+  file->base_ = loader->view(0, loader->size());
+  if (file->base_ == nullptr && loader->size() > 0)
+    return unsupported(loader->name() + ": this loader cannot view its bytes in place (a .mote file is read "
+                       "through a mapping or a memory buffer)");
+  file->loader_ = std::move(loader);
   Status st = file->verify();
-  if (!st) return Status(st.code(), path + ": " + st.message());
+  if (!st) return Status(st.code(), file->path() + ": " + st.message());
   MOTE_RETURN_IF_ERROR(file->check_mapping());  // shrank while being verified: what it read was zeros
   return file;
 }
@@ -52,10 +60,10 @@ Status MoteFile::verify() {
 }
 
 Status MoteFile::verify_header() {
-  if (file_.size() < sizeof(FileHeader))
-    return corrupt_file("file is " + std::to_string(file_.size()) +
+  if (file_size() < sizeof(FileHeader))
+    return corrupt_file("file is " + std::to_string(file_size()) +
                         " bytes, smaller than the 64-byte header");
-  std::memcpy(&header_, file_.data(), sizeof(FileHeader));
+  std::memcpy(&header_, base_, sizeof(FileHeader));
   if (std::memcmp(header_.magic, kMoteMagic, sizeof(kMoteMagic)) != 0)
     return corrupt_file("bad magic: not a .mote file");
   if (header_.format_version < kMoteMinFormatVersion || header_.format_version > kMoteFormatVersion)
@@ -63,20 +71,20 @@ Status MoteFile::verify_header() {
                        std::to_string(kMoteMinFormatVersion) + " to " + std::to_string(kMoteFormatVersion));
   if (header_.header_size != sizeof(FileHeader))
     return corrupt_file("header_size " + std::to_string(header_.header_size) + " != 64");
-  if (header_.file_size != file_.size())
-    return corrupt_file("file is " + std::to_string(file_.size()) + " bytes but the header says " +
+  if (header_.file_size != file_size())
+    return corrupt_file("file is " + std::to_string(file_size()) + " bytes but the header says " +
                         std::to_string(header_.file_size) + " (truncated or appended)");
   if (header_.metadata_offset < sizeof(FileHeader) ||
-      !range_fits(header_.metadata_offset, header_.metadata_size, file_.size()))
+      !range_fits(header_.metadata_offset, header_.metadata_size, file_size()))
     return corrupt_file("metadata range [" + std::to_string(header_.metadata_offset) + ", +" +
                         std::to_string(header_.metadata_size) + ") is outside the file");
   if (header_.metadata_size > (uint64_t(1) << 31) - 1)
     return corrupt_file("metadata larger than 2 GiB");
-  if (header_.data_offset % kMoteMinAlignment != 0 || header_.data_offset > file_.size() ||
+  if (header_.data_offset % kMoteMinAlignment != 0 || header_.data_offset > file_size() ||
       header_.data_offset < header_.metadata_offset + header_.metadata_size)
     return corrupt_file("data_offset " + std::to_string(header_.data_offset) +
                         " is misaligned, outside the file or overlaps the metadata");
-  const uint8_t* meta = file_.data() + header_.metadata_offset;
+  const uint8_t* meta = base_ + header_.metadata_offset;
   if (checksum64(meta, header_.metadata_size) != header_.metadata_checksum)
     return corrupt_file("metadata checksum mismatch");
   flatbuffers::Verifier verifier(meta, header_.metadata_size);
@@ -90,7 +98,7 @@ Status MoteFile::verify_header() {
 }
 
 Status MoteFile::verify_segments() {
-  const uint64_t data_size = file_.size() - header_.data_offset;
+  const uint64_t data_size = file_size() - header_.data_offset;
   const uint64_t alignment = model_->alignment();
   if (alignment < kMoteMinAlignment || (alignment & (alignment - 1)) != 0)
     return corrupt_file("alignment " + std::to_string(alignment) + " is not a power of two >= 4096");
@@ -210,7 +218,7 @@ Status MoteFile::verify_blobs() {
 }
 
 const uint8_t* MoteFile::segment_data(uint32_t index) const {
-  return file_.data() + header_.data_offset + model_->segments()->Get(index)->offset();
+  return base_ + header_.data_offset + model_->segments()->Get(index)->offset();
 }
 
 uint64_t MoteFile::segment_size(uint32_t index) const {
@@ -254,7 +262,7 @@ Status MoteFile::verify_checksums(bool release_pages,
   for (uint32_t i = 0; i < segments.size(); ++i) total += segment_size(i);
   for (uint32_t i = 0; i < segments.size(); ++i) {
     const bool same = checksum64(segment_data(i), segment_size(i)) == segments.Get(i)->checksum();
-    if (release_pages) file_.release_pages(segment_file_offset(i), segment_size(i));
+    if (release_pages) loader_->release_pages(segment_file_offset(i), segment_size(i));
     if (!same) return corrupt_file(path() + ": checksum mismatch in segment " + std::to_string(i));
     done += segment_size(i);
     if (on_segment && !on_segment(done, total))
@@ -263,10 +271,6 @@ Status MoteFile::verify_checksums(bool release_pages,
   return Status::ok();
 }
 
-Status MoteFile::check_mapping() const {
-  if (!file_.faulted()) return Status::ok();
-  return io_error(path() + ": the file was truncated or became unreadable while in use (a read of its memory map "
-                  "failed); this call's results are discarded, reopen the model");
-}
+Status MoteFile::check_mapping() const { return loader_->check(); }
 
 }  // namespace mote

@@ -4,7 +4,12 @@
 // tables, and the blobs. After open() succeeds, every pointer the accessors return is in bounds.
 // Segment checksums are verified on demand (verify_checksums), as they cost a full read.
 //
-// Ownership: MoteFile owns the mapping; views returned stay valid while it lives.
+// The bytes come through a DataLoader (loader/data_loader.h) that can view them in place: a mapped
+// file (open(path)) or a memory buffer; verification and error messages are the same for both,
+// prefixed with the loader's name (the path, or "memory buffer").
+//
+// Ownership: MoteFile owns its loader; views returned stay valid while it lives (for a borrowed
+// memory buffer, also only while the caller keeps the buffer).
 // Thread-safety: all const methods are safe to call concurrently.
 #pragma once
 
@@ -15,23 +20,30 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
-#include "cpu/mapped_file.h"
 #include "format/header.h"
+#include "loader/data_loader.h"
 #include "mote/mote_generated.h"
 
 namespace mote {
 
 class MoteFile {
  public:
+  // Maps `path` (open_mapped_file) and verifies it.
   static Result<std::unique_ptr<MoteFile>> open(const std::string& path);
+  // Verifies the loader's bytes. The loader must view its whole range (view(0, size()) non-null
+  // for size() > 0): weights are used in place. Errors name loader->name().
+  static Result<std::unique_ptr<MoteFile>> open(std::unique_ptr<DataLoader> loader);
 
-  const std::string& path() const { return file_.path(); }
+  // The loader's name: the file's path, or "memory buffer" (for messages).
+  const std::string& path() const { return loader_->name(); }
+  const DataLoader& loader() const { return *loader_; }
   const FileHeader& header() const { return header_; }
   const fb::Model& model() const { return *model_; }
   const fb::ModelConfig& config() const { return *model_->config(); }
-  uint64_t file_size() const { return file_.size(); }
-  // Start of the whole file's mapping (file_size() bytes), e.g. to measure its resident pages.
-  const uint8_t* mapping_data() const { return file_.data(); }
+  uint64_t file_size() const { return loader_->size(); }
+  // Start of the whole file's bytes (file_size() of them; the mapping, or the memory buffer), e.g.
+  // to measure its resident pages.
+  const uint8_t* mapping_data() const { return base_; }
 
   // Bytes of segment `index` (bounds already verified).
   const uint8_t* segment_data(uint32_t index) const;
@@ -58,7 +70,8 @@ class MoteFile {
                           const std::function<bool(uint64_t done, uint64_t total)>& on_segment = {}) const;
 
   // An error once a read of the mapping faulted because the file was truncated or failed under
-  // it (see MappedFile): every view read since then may hold zeros. Sticky; reopen the file.
+  // it (DataLoader::check, cpu/mapped_file.h): every view read since then may hold zeros. Sticky;
+  // reopen the file. Always OK for a memory buffer.
   Status check_mapping() const;
 
  private:
@@ -72,7 +85,8 @@ class MoteFile {
   Status verify_expert_layers();
   Status verify_blobs();
 
-  MappedFile file_;
+  std::unique_ptr<DataLoader> loader_;
+  const uint8_t* base_ = nullptr;  // loader_->view(0, file_size()); null only when empty
   FileHeader header_{};
   const fb::Model* model_ = nullptr;
 };

@@ -40,12 +40,19 @@ void log_opened(const std::string& path, const Model& model) {
 }  // namespace
 
 Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelOptions& options) {
+  MOTE_ASSIGN_OR_RETURN(std::unique_ptr<DataLoader> loader, open_mapped_file(path));
+  return open(std::move(loader), options);
+}
+
+Result<std::unique_ptr<Model>> Model::open(std::unique_ptr<DataLoader> loader, const ModelOptions& options) {
+  if (loader == nullptr) return invalid_argument("Model::open: no loader");
+  const std::string path = loader->name();  // the file's path or "memory buffer", for messages
   // Reports `fraction`; a cancel request becomes the status every later phase returns.
   const Status cancelled_status(StatusCode::kCancelled, path + ": model open cancelled by the progress callback");
   auto report = [&](float fraction) -> Status {
     return !options.progress || options.progress(fraction) ? Status::ok() : cancelled_status;
   };
-  MOTE_ASSIGN_OR_RETURN(std::unique_ptr<MoteFile> file, MoteFile::open(path));
+  MOTE_ASSIGN_OR_RETURN(std::unique_ptr<MoteFile> file, MoteFile::open(std::move(loader)));
   MOTE_RETURN_IF_ERROR(report(kMappedFraction));
   if (options.verify_checksums) {
     bool cancelled = false;
@@ -137,7 +144,9 @@ uint64_t Model::resident_bytes() const {
   uint64_t mapped = 0;
   const uint8_t* data = file_->mapping_data();
   const uint64_t size = file_->file_size();
-  if (data != nullptr && size > 0) {
+  if (data != nullptr && size > 0 && file_->loader().kind() == LoaderKind::kMemory) {
+    mapped = mincore_bytes(data, size);  // the caller's buffer: its pages in memory, whatever maps them
+  } else if (data != nullptr && size > 0) {
     const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
     const auto begin = reinterpret_cast<uintptr_t>(data);  // page-aligned (mmap)
     // The mapping's last page extends past the file's end.

@@ -2,8 +2,9 @@
 //
 // Model::open = MoteFile::open (header, FlatBuffer, bounds) -> HParams::from_config (field
 // checks) -> bind_weights (roles, shapes, expert tables). No weight matrix is copied: views
-// point into the mapping (MLA reads kv_b_proj in place). Ownership: the Model owns the file
-// mapping and the few f32 copies of non-F32 1-D vectors; views stay valid while it lives.
+// point into the mapping (MLA reads kv_b_proj in place). Ownership: the Model owns the file's
+// DataLoader (a mapping, or a borrowed memory buffer the caller keeps alive) and the few f32
+// copies of non-F32 1-D vectors; views stay valid while it lives.
 // Routed experts are served by the Model's ExpertStore (experts/expert_store.h): resident views
 // into the mapping by default, cache slots filled by pread under an expert byte budget.
 // Thread-safety: immutable after open() except the ExpertStore, which is internally
@@ -38,7 +39,11 @@ struct ModelOptions {
 
 class Model {
  public:
+  // Maps the .mote file at `path` (open_mapped_file, loader/data_loader.h) and opens it.
   static Result<std::unique_ptr<Model>> open(const std::string& path, const ModelOptions& options = {});
+  // Opens the model whose bytes `loader` holds (it must view them in place: a mapped file or a
+  // memory buffer). Error messages are prefixed with loader->name(). The Model owns the loader.
+  static Result<std::unique_ptr<Model>> open(std::unique_ptr<DataLoader> loader, const ModelOptions& options = {});
 
   const HParams& hparams() const { return hparams_; }
   const ModelWeights& weights() const { return weights_; }

@@ -5,8 +5,13 @@
 namespace mote {
 
 Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const EngineOptions& options) {
+  MOTE_ASSIGN_OR_RETURN(std::unique_ptr<DataLoader> loader, open_mapped_file(path));
+  return open(std::move(loader), options);
+}
+
+Result<std::unique_ptr<Engine>> Engine::open(std::unique_ptr<DataLoader> loader, const EngineOptions& options) {
   std::unique_ptr<Engine> engine(new Engine());
-  auto model = Model::open(path, options.model);
+  auto model = Model::open(std::move(loader), options.model);
   if (!model) return model.status();
   engine->model_ = std::move(model).value();
   engine->tokenizer_status_ = engine->load_tokenizer();

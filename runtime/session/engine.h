@@ -24,6 +24,8 @@ struct EngineOptions {
 class Engine {
  public:
   static Result<std::unique_ptr<Engine>> open(const std::string& path, const EngineOptions& options = {});
+  // The model whose bytes `loader` holds (Model::open(loader)); the Engine owns it.
+  static Result<std::unique_ptr<Engine>> open(std::unique_ptr<DataLoader> loader, const EngineOptions& options = {});
 
   const Model& model() const { return *model_; }
   // Null when the file carries no tokenizer (text calls then fail with a clear error).

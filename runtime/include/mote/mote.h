@@ -33,7 +33,8 @@
  * active-weight figures to mote_model_info, the cache geometry, policy and read counters to
  * mote_expert_stats, added mote_model_wait_expert_io, and lets mote_generate_tokens run on a
  * model without a tokenizer (ids only: empty callback text, no stop strings).
- * Version 3 also added mote_model_get_expert_map (per-expert use counts and residency).
+ * Version 3 also added mote_model_get_expert_map (per-expert use counts and residency) and
+ * mote_model_open_memory (a model from bytes in memory).
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -121,6 +122,14 @@ typedef struct mote_model_params {
 
 mote_model_params mote_model_params_default(void);
 mote_status mote_model_open(const char* path, const mote_model_params* params, mote_model** out_model);
+/* Opens a model from a .mote file's bytes already in memory (an app's asset, a decrypted
+ * buffer), with the same verification as mote_model_open: a truncated or corrupt buffer is
+ * MOTE_ERR_CORRUPT_FILE (or another error) with a one-line message starting "memory buffer: ".
+ * No copy is made: weights are used in place, and with an expert budget routed experts are
+ * copied from the buffer into the cache slots. `data` must stay valid and unchanged until
+ * mote_model_destroy returns, and be 16-byte aligned (malloc, new and mmap give that). */
+mote_status mote_model_open_memory(const void* data, size_t size, const mote_model_params* params,
+                                   mote_model** out_model);
 void mote_model_destroy(mote_model* model);
 
 typedef struct mote_model_info {

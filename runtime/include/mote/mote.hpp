@@ -59,6 +59,12 @@ class ModelHandle {
     check(mote_model_open(path.c_str(), &params, &m));
     model_.reset(m);
   }
+  // mote_model_open_memory: `data` must stay valid and unchanged while this handle lives.
+  ModelHandle(const void* data, size_t size, const mote_model_params& params = mote_model_params_default()) {
+    mote_model* m = nullptr;
+    check(mote_model_open_memory(data, size, &params, &m));
+    model_.reset(m);
+  }
   mote_model* get() const { return model_.get(); }
   mote_model_info info() const {
     mote_model_info i;
