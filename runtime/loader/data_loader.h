@@ -1,5 +1,5 @@
-// DataLoader: the seam between where a model's bytes live and the runtime that reads them
-// (issue 15, item 5). The format reader (format/mote_file.h) verifies and views the bytes through
+// DataLoader: the seam between where a model's bytes live and the runtime that reads them.
+// The format reader (format/mote_file.h) verifies and views the bytes through
 // one; the expert store (experts/expert_store.h) reads routed experts into its cache slots through
 // one. Platform file I/O (platforms/cpu: MappedFile, FileReader) is used only by the file loaders
 // below, so a new source (an app's asset, an encrypted store) is one more implementation.
