@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/status.h"
+#include "experts/expert_provider.h"
 #include "graph/router.h"
 #include "model/weights.h"
 
@@ -59,33 +60,6 @@ void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float*
 inline constexpr float kGptOssSwigluAlpha = 1.702f;
 void clamped_swiglu_mlp(const ExpertWeights& w, float alpha, float limit, const float* x, int64_t n_tokens,
                         float* gate, float* up, float* out);
-
-// Supplies routed experts' weights to moe_ffn (implemented by experts/ExpertStore). acquire pins
-// the n distinct experts `ids` of `layer` (n <= max_group()) and writes their views to `out`;
-// they stay valid until release(layer, ids, n). On error nothing stays pinned. Implementations
-// used by concurrent forwards must be thread-safe.
-class ExpertProvider {
- public:
-  virtual ~ExpertProvider() = default;
-  virtual Status acquire(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) = 0;
-  virtual void release(int64_t layer, const int32_t* ids, int64_t n) = 0;
-  virtual int64_t max_group() const = 0;  // most experts one acquire may pin (>= 1)
-  // A hint that `layer` will probably need experts ids[0..n) (best first): an implementation
-  // may start reading them in the background. Never blocks on I/O and never fails.
-  virtual void prefetch(int64_t /*layer*/, const int32_t* /*ids*/, int64_t /*n*/) {}
-  // Whether prefetch hints are worth computing (false: resident experts, nothing to read).
-  virtual bool wants_prefetch() const { return false; }
-};
-
-// The experts a later layer will probably need, handed to moe_ffn to pass on as a prefetch hint.
-struct ExpertHint {
-  int64_t layer = -1;
-  const int32_t* ids = nullptr;  // [n], most likely first
-  int64_t n = 0;
-};
-
-// Most experts moe_ffn acquires at once (fixed so that the forward needs no heap).
-inline constexpr int64_t kMaxExpertGroup = 16;
 
 // out[T, H] = sum_i w_i Expert_{idx_i}(x) + SharedExperts(x) for x [T, H] (normalised input);
 // Qwen2-MoE's gated shared expert adds sigmoid(shared_gate . x_t) * SharedExpert(x_t) per token

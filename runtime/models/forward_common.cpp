@@ -25,9 +25,9 @@ void add_rows(float* h, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) h[i] += b[i];
 }
 
-graph::ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const graph::RouterParams& router,
+ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const graph::RouterParams& router,
                                   int64_t T, const float* hidden, const graph::FfnScratch& ffn, float* normed) {
-  graph::ExpertHint hint;
+  ExpertHint hint;
   if (next == nullptr || !next->ffn.moe || !model.expert_store().wants_prefetch()) return hint;
   const HParams& hp = model.hparams();
   hint.layer = next->index;
@@ -48,7 +48,7 @@ Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeigh
   s.x_quantized = quantized.valid ? quantized.data : nullptr;
   if (lw.ffn.moe) {
     const graph::RouterParams router = graph::RouterParams::from_hparams(hp);
-    const graph::ExpertHint hint = next_layer_hint(model, next, router, T, hidden, s, branch);
+    const ExpertHint hint = next_layer_hint(model, next, router, T, hidden, s, branch);
     MOTE_RETURN_IF_ERROR(
         graph::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, normed, T, H, s, branch, &hint));
   } else {

@@ -85,7 +85,7 @@ void add_rows(float* h, const float* b, int64_t n);
 // The prefetch hint for the layer after this one (`next`, null for the last): its router applied
 // to the residual stream `hidden` [T, H], written to ffn.predicted; `normed` [T, H] is scratch.
 // Empty when `next` is not MoE or the expert store reads nothing ahead.
-graph::ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const graph::RouterParams& router,
+ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const graph::RouterParams& router,
                                   int64_t n_tokens, const float* hidden, const graph::FfnScratch& ffn, float* normed);
 
 }  // namespace mote::models
