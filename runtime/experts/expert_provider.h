@@ -1,4 +1,4 @@
-// ExpertProvider: the interface through which the MoE block (graph/ffn.h, moe_ffn) gets routed
+// ExpertProvider: the interface through which the MoE block (blocks/ffn.h, moe_ffn) gets routed
 // experts' weights, and ExpertHint, the prefetch hint it passes on. Implemented by ExpertStore
 // (experts/expert_store.h) and by the blocks' own all-resident provider. It lives here, below the
 // blocks, so that experts/ depends only on model/ (weights) and never on the blocks that use it.

@@ -1,4 +1,4 @@
-// DeepSeek-V2 / V3 forward pass (spec §2.4, §3.3), composed from the graph blocks:
+// DeepSeek-V2 / V3 forward pass (spec §2.4, §3.3), composed from the blocks:
 //   h = embed[ids]; per layer: h += MLA(rms(h)); h += (MoE or dense MLP)(rms(h));
 //   logits = rms(h; output_norm) . lm_head^T
 // deepseek_mtp_forward runs the MTP module (speculative decoding drafts).
@@ -10,10 +10,10 @@
 
 #include <cstdint>
 
+#include "blocks/ffn.h"
+#include "blocks/mla.h"
+#include "blocks/router.h"
 #include "core/status.h"
-#include "graph/ffn.h"
-#include "graph/mla.h"
-#include "graph/router.h"
 #include "model/model.h"
 
 namespace mote::models {
@@ -32,8 +32,8 @@ struct DeepSeekScratch {
   float* branch = nullptr;  // [max_tokens, H] output of the current block
   float* rope_cos = nullptr;  // [max_tokens, dr/2]
   float* rope_sin = nullptr;  // [max_tokens, dr/2]
-  graph::MlaScratch mla;
-  graph::FfnScratch ffn;
+  blocks::MlaScratch mla;
+  blocks::FfnScratch ffn;
   float* mtp_cat = nullptr;  // [max_tokens, 2H]: the MTP's [enorm(e); hnorm(h)] (models with MTP only)
 };
 

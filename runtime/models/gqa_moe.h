@@ -10,7 +10,7 @@
 // gpt-oss's pieces (spec §8.3): o_proj bias and attention sinks (AttentionWeights), the sliding
 // window on the layers HParams::layer_sliding marks, softmax over the selected biased router
 // logits, and MXFP4 experts with biases through the clamped SwiGLU (FfnWeights::swiglu_limit).
-// Routed experts go through graph::moe_ffn and the Model's ExpertStore, as for DeepSeek (with
+// Routed experts go through blocks::moe_ffn and the Model's ExpertStore, as for DeepSeek (with
 // the same next-layer prefetch hint), so the expert budget works the same for every family.
 //
 // All activations live in a GqaMoeScratch carved once out of caller-owned arenas, so a forward
@@ -19,9 +19,9 @@
 
 #include <cstdint>
 
+#include "blocks/ffn.h"
+#include "blocks/gqa_attention.h"
 #include "core/status.h"
-#include "graph/ffn.h"
-#include "graph/gqa_attention.h"
 #include "model/model.h"
 #include "models/deepseek.h"  // LogitsMode, ScratchSize
 
@@ -35,8 +35,8 @@ struct GqaMoeScratch {
   float* branch = nullptr;    // [max_tokens, H] output of the current block
   float* rope_cos = nullptr;  // [max_tokens, hd/2]
   float* rope_sin = nullptr;  // [max_tokens, hd/2]
-  graph::GqaScratch attn;
-  graph::FfnScratch ffn;
+  blocks::GqaScratch attn;
+  blocks::FfnScratch ffn;
 };
 
 // Arena sizes (f32 and int32 elements) the scratch needs.

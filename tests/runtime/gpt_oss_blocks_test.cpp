@@ -8,13 +8,13 @@
 #include <random>
 #include <vector>
 
-#include "graph/ffn.h"
-#include "graph/gqa_attention.h"
-#include "graph/router.h"
+#include "blocks/ffn.h"
+#include "blocks/gqa_attention.h"
+#include "blocks/router.h"
 #include "kernels/kernels.h"
 #include "model/hparams.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 namespace {
 
 std::vector<float> random_vec(std::mt19937& g, size_t n, float scale) {
@@ -205,4 +205,4 @@ TEST(GptOssBlocks, ClampedSwigluExpertWithBiases) {
 }
 
 }  // namespace
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -6,10 +6,10 @@
 #include <random>
 #include <vector>
 
-#include "graph/router.h"
+#include "blocks/router.h"
 #include "runtime/naive_forward.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 namespace {
 
 struct Routed {
@@ -172,4 +172,4 @@ TEST(Router, MatchesTheNaiveRouterOnRandomLogits) {
 }
 
 }  // namespace
-}  // namespace mote::graph
+}  // namespace mote::blocks

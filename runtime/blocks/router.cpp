@@ -1,9 +1,9 @@
-#include "graph/router.h"
+#include "blocks/router.h"
 
 #include <cmath>
 #include <limits>
 
-namespace mote::graph {
+namespace mote::blocks {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -113,4 +113,4 @@ void route(const RouterParams& p, const float* logits, const float* bias, float*
   for (int64_t k = 0; k < p.top_k; ++k) weights[k] = weights[k] / denominator * p.routed_scaling_factor;
 }
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

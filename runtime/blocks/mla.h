@@ -19,7 +19,7 @@
 #include "model/hparams.h"
 #include "model/weights.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 struct MlaDims {
   int64_t hidden = 0, n_heads = 0, q_lora = 0, kv_lora = 0;
@@ -63,4 +63,4 @@ void mla_attention(const MlaDims& d, const AttentionWeights& w, const float* x, 
 void mla_attend(const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
                 const float* cache, float* work, int64_t work_floats, float* ctx);
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,13 +1,13 @@
-#include "graph/ffn.h"
+#include "blocks/ffn.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "graph/norm.h"
+#include "blocks/norm.h"
 #include "kernels/kernels.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out,
                 const uint8_t* x_q) {
@@ -233,4 +233,4 @@ void moe_ffn(const RouterParams& router, const FfnWeights& w, const float* x, in
   (void)moe_ffn(router, w, resident, -1, x, n_tokens, hidden, s, out);
 }
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

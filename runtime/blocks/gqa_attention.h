@@ -19,7 +19,7 @@
 #include "model/hparams.h"
 #include "model/weights.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 struct GqaDims {
   int64_t hidden = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0;
@@ -53,4 +53,4 @@ int64_t gqa_workspace_floats(const GqaDims& d);
 void gqa_attention(const GqaDims& d, const AttentionWeights& w, const float* x, int64_t n_tokens, int64_t start,
                    const float* cos, const float* sin, float* cache, const GqaScratch& s, float* out);
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

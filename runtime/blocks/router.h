@@ -15,7 +15,7 @@
 
 #include "model/hparams.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 struct RouterParams {
   ScoringFunc scoring = ScoringFunc::kSoftmax;
@@ -37,4 +37,4 @@ struct RouterParams {
 void route(const RouterParams& p, const float* logits, const float* bias, float* scratch, int32_t* idx,
            float* weights);
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -6,12 +6,12 @@
 
 #include <cstdint>
 
+#include "blocks/router.h"
 #include "core/status.h"
 #include "experts/expert_provider.h"
-#include "graph/router.h"
 #include "model/weights.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 // Tokens whose router logits are computed and routed together (keeps the logits in L1).
 inline constexpr int64_t kRouteChunk = 16;
@@ -84,4 +84,4 @@ int64_t predict_experts(const RouterParams& router, const FfnWeights& next, floa
 void moe_ffn(const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens,
              int64_t hidden, const FfnScratch& s, float* out);
 
-}  // namespace mote::graph
+}  // namespace mote::blocks
