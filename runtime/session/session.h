@@ -17,12 +17,12 @@
 #include <span>
 
 #include "core/status.h"
+#include "families/forward.h"
 #include "model/model.h"
-#include "models/forward.h"
 
 namespace mote {
 
-using models::LogitsMode;
+using families::LogitsMode;
 
 struct SessionOptions {
   int64_t max_context = 4096;  // positions the KV cache holds (prompt + generated tokens)
@@ -156,7 +156,7 @@ class Session {
   std::unique_ptr<float[]> arena_;          // activation scratch (f32)
   std::unique_ptr<int32_t[]> int_arena_;    // activation scratch (int32)
   std::unique_ptr<float[]> logits_;         // [vocab], generate_greedy's logits
-  models::ForwardScratch scratch_;
+  families::ForwardScratch scratch_;
   uint64_t kv_cache_bytes_ = 0;
   uint64_t scratch_bytes_ = 0;
   // MTP state (SessionOptions::mtp only).

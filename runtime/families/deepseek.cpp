@@ -1,14 +1,14 @@
-#include "models/deepseek.h"
+#include "families/deepseek.h"
 
 #include <algorithm>
 #include <string>
 
 #include "blocks/norm.h"
 #include "blocks/rope.h"
+#include "families/forward_common.h"
 #include "kernels/kernels.h"
-#include "models/forward_common.h"
 
-namespace mote::models {
+namespace mote::families {
 namespace {
 
 int64_t max_ffn_width(const HParams& hp) {
@@ -131,4 +131,4 @@ Status deepseek_mtp_forward(const Model& model, const int32_t* next_ids, const f
   return Status::ok();
 }
 
-}  // namespace mote::models
+}  // namespace mote::families

@@ -1,10 +1,10 @@
-#include "models/forward_common.h"
+#include "families/forward_common.h"
 
 #include <string>
 
 #include "blocks/norm.h"
 
-namespace mote::models {
+namespace mote::families {
 
 Status check_forward_inputs(const HParams& hp, const int32_t* ids, int64_t T, int64_t start, int64_t max_tokens,
                             int64_t max_context) {
@@ -58,4 +58,4 @@ Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeigh
   return Status::ok();
 }
 
-}  // namespace mote::models
+}  // namespace mote::families

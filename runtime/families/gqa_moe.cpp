@@ -1,4 +1,4 @@
-#include "models/gqa_moe.h"
+#include "families/gqa_moe.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,10 +6,10 @@
 
 #include "blocks/norm.h"
 #include "blocks/rope.h"
+#include "families/forward_common.h"
 #include "kernels/kernels.h"
-#include "models/forward_common.h"
 
-namespace mote::models {
+namespace mote::families {
 namespace {
 
 GqaMoeScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<float>& f, Carver<int32_t>& i) {
@@ -87,4 +87,4 @@ Status gqa_moe_forward(const Model& model, const int32_t* ids, int64_t T, int64_
   return Status::ok();
 }
 
-}  // namespace mote::models
+}  // namespace mote::families

@@ -16,7 +16,7 @@
 #include "core/status.h"
 #include "model/model.h"
 
-namespace mote::models {
+namespace mote::families {
 
 enum class LogitsMode {
   kNone,  // no logits (a prefill chunk that is not the last)
@@ -69,4 +69,4 @@ Status deepseek_mtp_forward(const Model& model, const int32_t* next_ids, const f
                             int64_t start, float* mtp_cache, const DeepSeekScratch& s, LogitsMode mode,
                             float* logits);
 
-}  // namespace mote::models
+}  // namespace mote::families

@@ -22,10 +22,10 @@
 #include "blocks/ffn.h"
 #include "blocks/gqa_attention.h"
 #include "core/status.h"
+#include "families/deepseek.h"  // LogitsMode, ScratchSize
 #include "model/model.h"
-#include "models/deepseek.h"  // LogitsMode, ScratchSize
 
-namespace mote::models {
+namespace mote::families {
 
 struct GqaMoeScratch {
   int64_t max_tokens = 0;     // tokens per forward call
@@ -53,4 +53,4 @@ GqaMoeScratch gqa_moe_carve_scratch(const HParams& hp, int64_t max_tokens, int64
 Status gqa_moe_forward(const Model& model, const int32_t* ids, int64_t n_tokens, int64_t start, float* kv_cache,
                        const GqaMoeScratch& s, LogitsMode mode, float* logits);
 
-}  // namespace mote::models
+}  // namespace mote::families

@@ -1,4 +1,4 @@
-// Pieces every per-architecture forward shares (models/deepseek.cpp, models/gqa_moe.cpp):
+// Pieces every per-architecture forward shares (families/deepseek.cpp, families/gqa_moe.cpp):
 // scratch carving, input checks, the residual add and the next layer's prefetch hint.
 #pragma once
 
@@ -11,7 +11,7 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 
-namespace mote::models {
+namespace mote::families {
 
 // Carver: hands out consecutive 64-byte-aligned pieces of a caller-owned arena, so a model's
 // scratch (activations, router buffers) is sized once and carved without allocation. With a null
@@ -88,4 +88,4 @@ void add_rows(float* h, const float* b, int64_t n);
 ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const blocks::RouterParams& router,
                                   int64_t n_tokens, const float* hidden, const blocks::FfnScratch& ffn, float* normed);
 
-}  // namespace mote::models
+}  // namespace mote::families
