@@ -1,4 +1,4 @@
-// Feed-forward blocks (spec §2.6, §2.7): the dense SwiGLU MLP and the routed MoE layer.
+// Feed-forward blocks: the dense SwiGLU MLP (down(silu(gate x) * up x)) and the routed MoE layer.
 // In a batch (prefill), the MoE groups tokens per expert, so each selected expert's weights are
 // read once per batch. Accumulation is fp32. Functions only write caller-owned buffers and are
 // thread-safe for distinct buffers.
@@ -54,7 +54,8 @@ struct FfnScratch {
 void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out,
                 const uint8_t* x_q = nullptr);
 
-// gpt-oss's expert (spec §8.3), with the expert's biases (null ones are skipped):
+// gpt-oss's expert (as openai/gpt-oss's torch/model.py swiglu), with the expert's biases (null
+// ones are skipped):
 //   g = min(x Wg^T + bg, limit); u = clamp(x Wu^T + bu, -limit, limit)
 //   out[T, H] = ((u + 1) * g * sigmoid(alpha * g)) Wd^T + bd.     gate/up buffers: [T, I] each.
 inline constexpr float kGptOssSwigluAlpha = 1.702f;

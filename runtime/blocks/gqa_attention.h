@@ -1,4 +1,4 @@
-// Grouped-query attention (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE; spec §4.3, §5.3, §6.3, §7.3).
+// Grouped-query attention (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, as transformers' modeling files).
 // The KV cache holds, per token and layer, K (nkv*hd floats, after bias, k-norm and RoPE) then V
 // (nkv*hd floats, after bias): cache_dim = 2 * nkv * hd.
 //

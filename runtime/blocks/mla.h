@@ -1,4 +1,5 @@
-// Multi-head Latent Attention in the weight-absorbed form (spec §2.5). The KV cache holds, per
+// Multi-head Latent Attention in the weight-absorbed form (DeepSeek's inference/model.py,
+// attn_impl="absorb"; equal to the naive form up to rounding). The KV cache holds, per
 // token and layer, only c_kv (kv_lora_rank floats, after kv_a_layernorm) followed by k_pe
 // (qk_rope_head_dim floats, after RoPE): kv_cache_dim = kv_lora_rank + qk_rope_head_dim.
 //

@@ -1,4 +1,5 @@
-// RMSNorm in fp32 (spec §0 conventions, §11.3): y = w * x / sqrt(mean(x^2) + eps).
+// RMSNorm in fp32 for every family (as transformers computes it; DeepSeek's inference/model.py
+// calls F.rms_norm in bf16): y = w * x / sqrt(mean(x^2) + eps).
 // Pure functions on caller-owned buffers; thread-safe.
 #pragma once
 

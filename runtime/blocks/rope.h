@@ -1,4 +1,4 @@
-// Rotary position embedding (spec §1.1) in its two layouts: DeepSeek's interleaved pairs
+// Rotary position embedding in its two layouts: DeepSeek's interleaved pairs
 // (x[2j], x[2j+1]) and the half-rotated NeoX pairs (x[j], x[j+dim/2]) of Mixtral, Qwen and
 // OLMoE, each rotated by theta_j = pos * inv_freq[j], with YaRN frequencies and the cos/sin
 // multiplier (RopeParams, precomputed at load). Pure functions on caller-owned buffers;

@@ -31,7 +31,7 @@ struct ExpertWeights {
   const float* down_bias = nullptr;  // [H]
 };
 
-// MLA (spec §2.5). nh = heads, dn/dr/dv = qk_nope/qk_rope/v head dims, qk = dn + dr.
+// MLA (blocks/mla.h). nh = heads, dn/dr/dv = qk_nope/qk_rope/v head dims, qk = dn + dr.
 // GQA families (HParams::is_gqa()) use norm, q, k, v, o and the optional q/k norms and biases
 // (nkv = KV heads, hd = head_dim); the MLA fields stay empty.
 struct AttentionWeights {
@@ -83,7 +83,8 @@ struct LayerWeights {
   FfnWeights ffn;
 };
 
-// Multi-token-prediction module (spec §2.8). Bound for completeness; not used by the main forward.
+// Multi-token-prediction module (DeepSeek-V3's last layer: enorm, hnorm, eh_proj, one decoder
+// block, shared_head; families/deepseek.h). Not used by the main forward.
 struct MtpWeights {
   WeightView embedding;                  // [vocab, H] (the main embedding if the file aliases it)
   const float* enorm = nullptr;          // [H]

@@ -271,8 +271,9 @@ Result<int64_t> Session::generate_greedy(std::span<const int32_t> prompt, std::s
   return int64_t(out.size());
 }
 
-// Greedy speculation (spec §2.8): emits the same tokens as plain greedy decoding. Leaves the
-// session as generate_greedy does (every emitted token but the last in the cache).
+// Greedy speculation (one MTP draft token, verified as vLLM's MTP proposer does): emits the same
+// tokens as plain greedy decoding. Leaves the session as generate_greedy does (every emitted
+// token but the last in the cache).
 Result<int64_t> Session::generate_speculative(std::span<int32_t> out, const GenerateOptions& options) {
   const auto& eos = model_.hparams().eos_token_ids;
   const int64_t V = vocab_size();

@@ -84,7 +84,7 @@ class Session {
   // shortened token sequence. Requires n_keep + n_discard <= tokens().size().
   Status shift(int64_t n_keep, int64_t n_discard);
 
-  // --- MTP speculative decoding (SessionOptions::mtp), spec §2.8, one draft token ---
+  // --- MTP speculative decoding (SessionOptions::mtp), one draft token ---
   // With mtp, prefill also runs the MTP module over the prompt, one position behind (the last
   // position needs the token chosen after it). The caller then works with a "pending" token: the
   // last emitted one, not yet in the cache:
