@@ -1,7 +1,7 @@
 // The tensor list a DeepSeek-V3/V2 checkpoint must provide, derived from its config: names as
-// shipped by Hugging Face (model-specs §2.2, §3.2), expected shapes, the role the runtime binds
-// the tensor by, its accounting class, layer and expert index. One mapping serves deepseek_v3
-// and deepseek_v2 (the differences are config-driven: q-LoRA, router bias, MTP).
+// shipped by Hugging Face (the deepseek-ai/DeepSeek-V3 and -V2 safetensors), expected shapes, the
+// role the runtime binds the tensor by, its accounting class, layer and expert index. One mapping
+// serves deepseek_v3 and deepseek_v2 (the differences are config-driven: q-LoRA, router bias, MTP).
 #pragma once
 
 #include "arch/expected.h"

@@ -19,7 +19,7 @@
 namespace mote::convert {
 
 // Where a tensor comes from when it is not a checkpoint tensor of its own name: a piece of one of
-// gpt-oss's fused expert tensors (model-specs §8.2).
+// gpt-oss's fused expert tensors (mlp.experts.{gate_up,down}_proj_{blocks,scales,bias}).
 struct SourceSlice {
   enum class Kind : uint8_t {
     kNone,       // the checkpoint tensor `name`

@@ -1,4 +1,4 @@
-// gpt-oss (model-specs §8.2): mlp.router (+ bias), self_attn.{o_proj.bias, sinks}, and the fused
+// gpt-oss: mlp.router (+ bias), self_attn.{o_proj.bias, sinks}, and the fused
 // MXFP4 experts mlp.experts.{gate_up,down}_proj_{blocks,scales,bias}, split per expert by the
 // shared GQA mapping (gqa.cpp, fused_mxfp4_experts) so each expert is still one segment.
 #include "arch/gqa.h"

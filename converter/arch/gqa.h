@@ -1,6 +1,6 @@
-// The shared tensor mapping of the grouped-query-attention families (Mixtral, Qwen2-MoE,
-// Qwen3-MoE, OLMoE; model-specs §4.2, §5.2, §6.2, §7.2; and the dense Llama / Qwen2). They share
-// the decoder layout
+// The shared tensor mapping of the grouped-query-attention families (Mixtral, Qwen2-MoE, Qwen3-MoE,
+// OLMoE, named as in transformers' modeling files; and the dense Llama / Qwen2). They share the
+// decoder layout
 //   input_layernorm, self_attn.{q,k,v,o}_proj (+ q/k/v biases, + q_norm/k_norm),
 //   post_attention_layernorm, <moe>.gate (router), <moe>.experts.E.{gate,up,down}
 //   (dense: mlp.{gate,up,down}_proj)

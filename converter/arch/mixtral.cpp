@@ -1,4 +1,4 @@
-// Mixtral (model-specs §4.2): block_sparse_moe.gate, experts.E.{w1 = gate, w3 = up, w2 = down}.
+// Mixtral: block_sparse_moe.gate, experts.E.{w1 = gate, w3 = up, w2 = down}.
 #include "arch/gqa.h"
 
 namespace mote::convert {

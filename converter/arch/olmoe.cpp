@@ -1,4 +1,4 @@
-// OLMoE (model-specs §7.2): mlp.gate, mlp.experts.E.{gate,up,down}_proj, and q_norm / k_norm over
+// OLMoE: mlp.gate, mlp.experts.E.{gate,up,down}_proj, and q_norm / k_norm over
 // the whole projection ([n_heads*head_dim] / [n_kv_heads*head_dim]).
 #include "arch/gqa.h"
 

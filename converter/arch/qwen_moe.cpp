@@ -1,4 +1,4 @@
-// Qwen2-MoE and Qwen3-MoE (model-specs §5.2, §6.2): mlp.gate, mlp.experts.E.{gate,up,down}_proj.
+// Qwen2-MoE and Qwen3-MoE: mlp.gate, mlp.experts.E.{gate,up,down}_proj.
 // Config-driven differences: Qwen2-MoE has q/k/v biases and mlp.shared_expert(+_gate); Qwen3-MoE
 // has per-head q_norm/k_norm [head_dim].
 #include "arch/gqa.h"

@@ -1,5 +1,4 @@
-// config.json of the grouped-query-attention families -> HfConfig (model-specs §4-§9; gpt-oss:
-// parse_gpt_oss_keys).
+// config.json of the grouped-query-attention families -> HfConfig (gpt-oss: parse_gpt_oss_keys).
 //
 // Every MoE family maps onto the generic fields: routed experts -> n_routed_experts, the
 // per-expert width -> moe_intermediate_size (Mixtral and OLMoE call it intermediate_size),
@@ -60,7 +59,7 @@ void apply_defaults(HfConfig& c, const FamilyDefaults& d) {
   c.bos_token_id = d.bos;
   c.eos_token_ids.clear();
   if (d.eos >= 0) c.eos_token_ids.push_back(d.eos);
-  // The generic router and layer pattern (spec §9: softmax, top-k over all experts, scale 1).
+  // The generic router and layer pattern (softmax, top-k over all experts, scale 1).
   c.topk_method = fb::TopkMethod::Greedy;
   c.scoring_func = fb::ScoringFunc::Softmax;
   c.n_group = c.topk_group = 1;
@@ -69,7 +68,7 @@ void apply_defaults(HfConfig& c, const FamilyDefaults& d) {
   c.moe_layer_freq = 1;
 }
 
-// gpt-oss (model-specs §8.1): softmax over the selected biased logits, biases on every
+// gpt-oss: softmax over the selected biased logits, biases on every
 // projection, the clamped SwiGLU, per-layer sliding window from layer_types (default: even
 // layers sliding, as transformers' GptOssConfig).
 void parse_gpt_oss_keys(const Fields& f, HfConfig& c) {

@@ -6,7 +6,7 @@
 // matrices, the attention projections except MLA's kv_b, lm_head and MTP's eh_proj / head, and
 // the router if it is ever quantised. Row-major stays wherever rows are read one at a time or
 // sliced: embeddings (a row per token; an lm_head tied to them is an alias of the same bytes and
-// keeps their layout) and AttnKvB (runtime/graph/mla.cpp cuts it per head at offsets that are not
+// keeps their layout) and AttnKvB (runtime/blocks/mla.cpp cuts it per head at offsets that are not
 // multiples of 16 and multiplies it transposed).
 // Thread-safe (pure functions).
 #pragma once

@@ -20,7 +20,8 @@ void decode_to_f32(StDtype dtype, const uint8_t* src, uint64_t count, float* dst
 void dequantize_fp8_rows(const uint8_t* q, int64_t row0, int64_t rows, int64_t cols,
                          const float* scale, int64_t scale_cols, float* dst);
 
-// gpt-oss experts (model-specs §8.2) -> WeightType::MXFP4 rows (kernels/quant.h), a lossless
+// gpt-oss experts (32 E2M1 values per 16-byte block, low nibble first, one E8M0 scale per block)
+// -> WeightType::MXFP4 rows (kernels/quant.h), a lossless
 // re-layout: `blocks` [src_rows, nb, 16] and `scales` [src_rows, nb] are one expert's slice of
 // `*_proj_blocks` / `*_proj_scales`. Output row r is source row src_row0 + r * row_step (gate_up
 // interleaves gate (even rows) and up (odd rows): step 2 from row 0 or 1; down: step 1), written

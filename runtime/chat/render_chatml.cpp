@@ -1,5 +1,5 @@
-// ChatML renderers: plain ChatML and the Qwen2 / Qwen2.5 / Qwen3 templates (model-specs §5.4,
-// §6.4). All share "<|im_start|>{role}\n{content}<|im_end|>\n"; they differ in the default system
+// ChatML renderers: plain ChatML and the Qwen2 / Qwen2.5 / Qwen3 templates. All share
+// "<|im_start|>{role}\n{content}<|im_end|>\n"; they differ in the default system
 // prompt, in how tool calls and results are written, and (Qwen3) in <think> handling.
 #include <string>
 

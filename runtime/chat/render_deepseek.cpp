@@ -1,8 +1,8 @@
-// DeepSeek-V3 / V3.1 / R1 renderers (model-specs §2.9).
+// DeepSeek-V3 / V3.1 / R1 renderers (the chat_template of each model's tokenizer_config.json).
 //
 // The templates hard-code <｜end▁of▁sentence｜> (not eos_token) and write bos_token once, first.
 // Where the official V3/R1 templates have state bugs, these renderers follow the intended format
-// that §2.9 documents instead:
+// (the one the templates produce for a single turn) instead:
 //  * `ns.is_first` is never reset, so a second tool-calling turn would lose its
 //    "<｜Assistant｜><｜tool▁calls▁begin｜>" prefix: we start every tool-calling turn afresh;
 //  * `<｜tool▁calls▁end｜>` is emitted after every call but the first in some revisions: we emit

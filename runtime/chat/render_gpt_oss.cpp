@@ -1,4 +1,5 @@
-// gpt-oss harmony renderer (model-specs §8.4), following openai-gpt-oss-120b.jinja:
+// gpt-oss harmony renderer (format: openai/harmony's docs/format.md), following
+// openai-gpt-oss-120b.jinja:
 //   <|start|>system<|message|>{identity, cutoff, date, reasoning, channels}<|end|>
 //   <|start|>developer<|message|># Instructions\n\n{first system/developer message}\n\n<|end|>
 //   <|start|>user<|message|>{u}<|end|>

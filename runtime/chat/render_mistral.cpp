@@ -1,4 +1,4 @@
-// Mistral [INST] renderers (model-specs §4.4). The revisions differ in the spaces around
+// Mistral [INST] renderers. The revisions differ in the spaces around
 // [INST]/[/INST], in where the system prompt goes, and in assistant-text trimming:
 //   v0     "[INST] u [/INST]a</s>"              no system role (Mixtral-8x7B as first shipped)
 //   v1     " [INST] s\n\nu [/INST] a</s>"       system prompt in the first user turn

@@ -113,8 +113,8 @@ const FfnWeights* ExpertStore::ffn_of(int64_t layer) const {
 
 int64_t ExpertStore::max_group() const {
   const int64_t k = std::max<int64_t>(hp_.n_experts_per_tok, 1);
-  return resident() ? graph::kMaxExpertGroup
-                    : std::max<int64_t>(1, std::min({k, n_slots_, graph::kMaxExpertGroup}));
+  return resident() ? kMaxExpertGroup
+                    : std::max<int64_t>(1, std::min({k, n_slots_, kMaxExpertGroup}));
 }
 
 ExpertWeights ExpertStore::slot_view(int64_t layer, int64_t id, const Entry& e) const {
@@ -332,7 +332,7 @@ void ExpertStore::read_misses(std::unique_lock<std::mutex>& lock, int64_t layer,
     first = false;
   }
   lock.unlock();
-  Status results[graph::kMaxExpertGroup];
+  Status results[kMaxExpertGroup];
   uint64_t ns = 0;
   for (int64_t i = 0; i < n; ++i)
     if (miss[i]) results[i] = read_into(layer * E + ids[i], slot_of[i], &ns);
@@ -343,8 +343,8 @@ void ExpertStore::read_misses(std::unique_lock<std::mutex>& lock, int64_t layer,
 }
 
 Status ExpertStore::acquire_slots(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) {
-  int32_t slot_of[graph::kMaxExpertGroup];
-  bool miss[graph::kMaxExpertGroup];
+  int32_t slot_of[kMaxExpertGroup];
+  bool miss[kMaxExpertGroup];
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait(lock, [&] { return group_fits(layer, ids, n); });
   const bool waits = pin_present(layer, ids, n, slot_of);  // first, so that no eviction takes them

@@ -38,8 +38,8 @@
 #include "core/status.h"
 #include "cpu/file_reader.h"  // AlignedBuffer, align_up (slot memory); reads go through loader_
 #include "experts/eviction_policy.h"
+#include "experts/expert_provider.h"
 #include "experts/io_pool.h"
-#include "graph/ffn.h"
 #include "loader/data_loader.h"
 #include "model/hparams.h"
 #include "model/weights.h"
@@ -88,7 +88,7 @@ struct ExpertView {
   ExpertWeights weights;  // gate [I, H], up [I, H], down [H, I]
 };
 
-class ExpertStore final : public graph::ExpertProvider {
+class ExpertStore final : public ExpertProvider {
  public:
   // Errors: a budget below n_experts_per_tok slots (kInvalidArgument naming the minimum bytes),
   // slot allocation (kOutOfMemory), opening the file for reads (kIoError).
@@ -100,7 +100,7 @@ class ExpertStore final : public graph::ExpertProvider {
   Result<ExpertView> acquire(int64_t layer, int64_t id);
   void release(int64_t layer, int64_t id);
 
-  // graph::ExpertProvider: pins n distinct experts of `layer` at once (n <= max_group()); waits
+  // ExpertProvider: pins n distinct experts of `layer` at once (n <= max_group()); waits
   // while other threads hold too many slots. A read error unpins everything this call pinned and
   // leaves the failed slot empty (never half-valid).
   Status acquire(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) override;

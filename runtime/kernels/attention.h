@@ -1,6 +1,6 @@
 // The attention kernel interface: softmax(q . k * scale) v over a KV cache, for a batch of query
 // tokens, every query head, causal with an optional sliding window and optional per-head sink
-// logits. The graph blocks (graph/gqa_attention.cpp, graph/mla.cpp) describe their cache layout
+// logits. The blocks (blocks/gqa_attention.cpp, blocks/mla.cpp) describe their cache layout
 // with strides and call attention(); they hold no loop over keys themselves.
 //
 //   token t (0 <= t < n_tokens) sits at position pos = start + t and attends to the keys at
@@ -15,7 +15,7 @@
 // whose value is its first kv_lora floats, with a query given in two pieces (q_lat, q_pe).
 //
 // Implementations: attention_ref (runtime/kernels/attention_ref.cpp), the scalar oracle, computes
-// exactly what the graph blocks computed before this interface existed (per head: every score,
+// exactly what the blocks computed before this interface existed (per head: every score,
 // their max, the exp sum, then p / sum times V, in key order). The fast CPU kernels
 // (platforms/cpu/kernels/attention*.cpp) read each K/V row once per group of query heads sharing
 // it, use a streaming (online) softmax over fixed segments of keys, and split the work over the

@@ -1,5 +1,5 @@
 // The scalar attention oracle (kernels/attention.h). It reproduces, operation for operation, the
-// loops the graph blocks ran with the reference kernel table before the attention interface:
+// loops the blocks ran with the reference kernel table before the attention interface:
 // per (token, head) the scores in key order (two dot products summed when the query comes in
 // two pieces, then times scale), their max (with the sink), the sum of exp(s - max) in key
 // order, then out = sum_p (exp(s_p - max) / sum) V[p] accumulated in key order. The scores go to

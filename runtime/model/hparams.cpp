@@ -186,7 +186,8 @@ void yarn_correction_range(double beta_fast, double beta_slow, int64_t dim, doub
 
 void compute_rope_params(HParams* hp) {
   RopeParams& rope = hp->rope;
-  // GQA families rotate the whole head (spec §1.1); DeepSeek only the qk_rope_head_dim part.
+  // GQA families rotate the whole head (half-rotated pairs); DeepSeek only the qk_rope_head_dim
+  // part (interleaved pairs).
   rope.dim = hp->is_gqa() ? hp->head_dim : hp->qk_rope_head_dim;
   rope.yarn = hp->yarn;
   const int64_t half = rope.dim / 2;
@@ -221,7 +222,8 @@ void compute_rope_params(HParams* hp) {
                               ? float(yarn_get_mscale(s, hp->mscale) / yarn_get_mscale(s, hp->mscale_all_dim))
                               : float(yarn_get_mscale(s, 1.0));
   // DeepSeek attention: scale *= get_mscale(factor, mscale_all_dim)^2 when mscale_all_dim != 0
-  // (spec §11.5: for V2 as well).
+  // (V2 as well: DeepSeek's inference/model.py and vLLM apply it to V2; only transformers'
+  // DeepseekV2Attention leaves it out).
   if (hp->mscale_all_dim != 0.0) {
     const double m = yarn_get_mscale(s, hp->mscale_all_dim);
     scale *= m * m;

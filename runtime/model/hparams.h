@@ -14,9 +14,11 @@
 namespace mote {
 
 enum class Arch { kDeepSeekV2, kDeepSeekV3, kMixtral, kQwen2Moe, kQwen3Moe, kOlmoe, kLlama, kQwen2, kGptOss };
-// Where GQA models RMS-normalise q and k (spec §6.3 Qwen3: per head; §7.3 OLMoE: whole projection).
+// Where GQA models RMS-normalise q and k, before RoPE (Qwen3-MoE: per head, over head_dim; OLMoE:
+// over the whole q / k projection; as transformers' modeling_qwen3_moe.py / modeling_olmoe.py).
 enum class QkNorm { kNone, kPerHead, kFull };
-// kSoftmaxTopk (gpt-oss, spec §9): top-k of the raw logits, then softmax over the k selected.
+// kSoftmaxTopk (gpt-oss, as openai/gpt-oss's torch/model.py): top-k of the raw logits, then
+// softmax over the k selected.
 enum class ScoringFunc { kSoftmax, kSigmoid, kSoftmaxTopk };
 enum class TopkMethod {
   kGreedy,              // top-k over all experts
@@ -25,7 +27,7 @@ enum class TopkMethod {
 };
 
 // Rotary embedding on the qk_rope_head_dim dims (DeepSeek: interleaved pairs) or the whole
-// head_dim (GQA families: half-rotated), spec §1.1/§1.2.
+// head_dim (GQA families: half-rotated), with YaRN frequencies when configured (blocks/rope.h).
 struct RopeParams {
   int64_t dim = 0;                // rotary dims (even)
   std::vector<float> inv_freq;    // [dim / 2], YaRN-blended when yarn
@@ -90,7 +92,8 @@ struct HParams {
   int64_t rope_original_max_position = 0;
   double beta_fast = 32.0, beta_slow = 1.0;
   double mscale = 1.0, mscale_all_dim = 0.0;
-  // false: gpt-oss's YaRN (spec §1.3), correction range used unfloored/unceiled ("truncate": false).
+  // false: gpt-oss's YaRN ("truncate": false in its rope_scaling), correction range used
+  // unfloored/unceiled.
   bool yarn_truncate = true;
   bool llama3 = false;                  // rope_type llama3 (uses rope_factor, rope_original_max_position)
   double low_freq_factor = 1.0, high_freq_factor = 4.0;
@@ -117,11 +120,12 @@ struct HParams {
   static Result<HParams> from_config(const fb::ModelConfig& config);
 };
 
-// YaRN helpers (DeepSeek flavour, spec §1.2), exposed for tests.
+// YaRN helpers (DeepSeek flavour, as transformers' _compute_yarn_parameters and DeepSeek's
+// inference/model.py compute it), exposed for tests.
 // 1.0 if scale <= 1, else 0.1 * mscale * ln(scale) + 1.
 double yarn_get_mscale(double scale, double mscale);
 // Correction range [low, high] in rotary-pair index units: floor/ceil, clamped to [0, dim-1].
-// truncate = false (gpt-oss, spec §1.3): not rounded (still clamped, as HF).
+// truncate = false (gpt-oss): not rounded (still clamped, as HF).
 void yarn_correction_range(double beta_fast, double beta_slow, int64_t dim, double base,
                            int64_t original_max_position, double* low, double* high, bool truncate = true);
 // Fills hp->rope and hp->softmax_scale from the fields above (called by from_config).

@@ -56,7 +56,7 @@ class Binder {
     return checked(it->second, shape);
   }
 
-  // Like matrix(), for tensors the graph slices at row offsets that are not multiples of 16 (MLA's
+  // Like matrix(), for tensors the blocks slice at row offsets that are not multiples of 16 (MLA's
   // kv_b, cut per head): row groups would be cut apart there, so the file must keep them row-major.
   Result<WeightView> row_major_matrix(Role role, int64_t layer, const Shape& shape) {
     MOTE_ASSIGN_OR_RETURN(WeightView v, matrix(role, layer, shape));

@@ -5,7 +5,7 @@
 // 1-D vectors (norm weights, router bias) are exposed as f32 pointers: into the file when stored
 // as F32, otherwise into an f32 copy owned by ModelWeights. Every 2-D weight, kv_b_proj included,
 // is used in place in its stored type (MLA takes W_UK/W_UV as row slices of kv_b, see
-// graph/mla.h). Immutable after bind_weights(); thread-safe to share.
+// blocks/mla.h). Immutable after bind_weights(); thread-safe to share.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@ namespace mote {
 class MoteFile;
 
 // One routed expert (or the shared experts): down(silu(gate x) * up x).
-// gpt-oss experts also have biases (graph::clamped_swiglu_mlp); null for every other family.
+// gpt-oss experts also have biases (blocks::clamped_swiglu_mlp); null for every other family.
 struct ExpertWeights {
   WeightView gate;  // [I, H]
   WeightView up;    // [I, H]
@@ -31,7 +31,7 @@ struct ExpertWeights {
   const float* down_bias = nullptr;  // [H]
 };
 
-// MLA (spec §2.5). nh = heads, dn/dr/dv = qk_nope/qk_rope/v head dims, qk = dn + dr.
+// MLA (blocks/mla.h). nh = heads, dn/dr/dv = qk_nope/qk_rope/v head dims, qk = dn + dr.
 // GQA families (HParams::is_gqa()) use norm, q, k, v, o and the optional q/k norms and biases
 // (nkv = KV heads, hd = head_dim); the MLA fields stay empty.
 struct AttentionWeights {
@@ -72,7 +72,7 @@ struct FfnWeights {
   ExpertWeights gated_shared;
   WeightView shared_gate;
   std::vector<ExpertWeights> experts;    // MoE: [E], from the file's expert table
-  // gpt-oss: routed experts use the clamped SwiGLU (graph::clamped_swiglu_mlp) with this limit
+  // gpt-oss: routed experts use the clamped SwiGLU (blocks::clamped_swiglu_mlp) with this limit
   // (config swiglu_limit, alpha 1.702); 0 = the plain SwiGLU of every other family.
   float swiglu_limit = 0.0f;
 };
@@ -83,7 +83,8 @@ struct LayerWeights {
   FfnWeights ffn;
 };
 
-// Multi-token-prediction module (spec §2.8). Bound for completeness; not used by the main forward.
+// Multi-token-prediction module (DeepSeek-V3's last layer: enorm, hnorm, eh_proj, one decoder
+// block, shared_head; families/deepseek.h). Not used by the main forward.
 struct MtpWeights {
   WeightView embedding;                  // [vocab, H] (the main embedding if the file aliases it)
   const float* enorm = nullptr;          // [H]

@@ -39,7 +39,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   std::unique_ptr<Session> s(new Session(model, options));
   s->options_.max_batch = std::min({options.max_batch, options.max_context, kMaxBatch});
   const int64_t T = s->options_.max_batch, C = options.max_context;
-  const models::ScratchSize size = models::forward_scratch_size(hp, T, C);
+  const families::ScratchSize size = families::forward_scratch_size(hp, T, C);
   const int64_t kv_floats = hp.n_layers * C * hp.kv_cache_dim;
   s->kv_cache_ = allocate<float>(kv_floats);
   s->arena_ = allocate<float>(size.floats);
@@ -50,7 +50,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
     return Status(StatusCode::kOutOfMemory,
                   "session: cannot allocate " + std::to_string((kv_floats + size.floats) * 4 / (1 << 20)) +
                       " MiB (KV cache for max_context " + std::to_string(C) + " + scratch)");
-  s->scratch_ = models::carve_forward_scratch(hp, T, C, s->arena_.get(), s->int_arena_.get());
+  s->scratch_ = families::carve_forward_scratch(hp, T, C, s->arena_.get(), s->int_arena_.get());
   s->kv_cache_bytes_ = uint64_t(kv_floats) * sizeof(float);
   s->scratch_bytes_ = uint64_t(size.floats + hp.vocab_size) * sizeof(float) +
                       uint64_t(size.ints + C + 1) * sizeof(int32_t);
@@ -125,7 +125,8 @@ Status Session::evaluate(int64_t end, LogitsMode mode, float* logits) {
     float* out = mode == LogitsMode::kAll ? logits + first * vocab : logits;
     const int32_t* ids = tokens_.get() + position_;
     Status st = mtp_cache_ ? forward_chunk_mtp(ids, count, chunk_mode, out)
-                           : models::forward(model_, ids, count, position_, kv_cache_.get(), scratch_, chunk_mode, out);
+                           : families::forward(model_, ids, count, position_, kv_cache_.get(), scratch_,
+                                               chunk_mode, out);
     if (st) st = model_.file().check_mapping();  // the file shrank under the forward: garbage out
     if (!st) {  // an expert read error: forget this call's tokens
       position_ = start;
@@ -148,7 +149,7 @@ Status Session::forward_chunk_mtp(const int32_t* ids, int64_t count, LogitsMode 
   float* rows = mtp_hidden_.get();
   const bool pending = mtp_position_ == position_ - 1;
   backup_pending_row();
-  MOTE_RETURN_IF_ERROR(models::deepseek_forward(model_, ids, count, position_, kv_cache_.get(), scratch_.deepseek,
+  MOTE_RETURN_IF_ERROR(families::deepseek_forward(model_, ids, count, position_, kv_cache_.get(), scratch_.deepseek,
                                                 mode, logits, rows + H));
   if (pending) {
     MOTE_RETURN_IF_ERROR(run_mtp(ids, rows, count, nullptr));
@@ -165,7 +166,7 @@ Status Session::run_mtp(const int32_t* next_ids, const float* hidden, int64_t n,
   for (int64_t first = 0; first < n; first += options_.max_batch) {
     const int64_t count = std::min(options_.max_batch, n - first);
     const bool last = first + count == n;
-    MOTE_RETURN_IF_ERROR(models::deepseek_mtp_forward(model_, next_ids + first, hidden + first * H, count,
+    MOTE_RETURN_IF_ERROR(families::deepseek_mtp_forward(model_, next_ids + first, hidden + first * H, count,
                                                       mtp_position_, mtp_cache_.get(), scratch_.deepseek,
                                                       last && mtp_logits ? LogitsMode::kLast : LogitsMode::kNone,
                                                       mtp_logits));
@@ -201,7 +202,7 @@ Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2) {
   const int32_t ids[2] = {pending, draft};
   MOTE_RETURN_IF_ERROR(check_ids(ids));
   if (position_ + 2 > options_.max_context) return out_of_range("mtp_verify: no room for two tokens");
-  MOTE_RETURN_IF_ERROR(models::deepseek_forward(model_, ids, 2, position_, kv_cache_.get(), scratch_.deepseek,
+  MOTE_RETURN_IF_ERROR(families::deepseek_forward(model_, ids, 2, position_, kv_cache_.get(), scratch_.deepseek,
                                                 LogitsMode::kAll, logits2, mtp_hidden_.get()));
   MOTE_RETURN_IF_ERROR(model_.file().check_mapping());
   tokens_[position_] = pending;
@@ -270,8 +271,9 @@ Result<int64_t> Session::generate_greedy(std::span<const int32_t> prompt, std::s
   return int64_t(out.size());
 }
 
-// Greedy speculation (spec §2.8): emits the same tokens as plain greedy decoding. Leaves the
-// session as generate_greedy does (every emitted token but the last in the cache).
+// Greedy speculation (one MTP draft token, verified as vLLM's MTP proposer does): emits the same
+// tokens as plain greedy decoding. Leaves the session as generate_greedy does (every emitted
+// token but the last in the cache).
 Result<int64_t> Session::generate_speculative(std::span<int32_t> out, const GenerateOptions& options) {
   const auto& eos = model_.hparams().eos_token_ids;
   const int64_t V = vocab_size();

@@ -17,12 +17,12 @@
 #include <span>
 
 #include "core/status.h"
+#include "families/forward.h"
 #include "model/model.h"
-#include "models/forward.h"
 
 namespace mote {
 
-using models::LogitsMode;
+using families::LogitsMode;
 
 struct SessionOptions {
   int64_t max_context = 4096;  // positions the KV cache holds (prompt + generated tokens)
@@ -84,7 +84,7 @@ class Session {
   // shortened token sequence. Requires n_keep + n_discard <= tokens().size().
   Status shift(int64_t n_keep, int64_t n_discard);
 
-  // --- MTP speculative decoding (SessionOptions::mtp), spec §2.8, one draft token ---
+  // --- MTP speculative decoding (SessionOptions::mtp), one draft token ---
   // With mtp, prefill also runs the MTP module over the prompt, one position behind (the last
   // position needs the token chosen after it). The caller then works with a "pending" token: the
   // last emitted one, not yet in the cache:
@@ -156,7 +156,7 @@ class Session {
   std::unique_ptr<float[]> arena_;          // activation scratch (f32)
   std::unique_ptr<int32_t[]> int_arena_;    // activation scratch (int32)
   std::unique_ptr<float[]> logits_;         // [vocab], generate_greedy's logits
-  models::ForwardScratch scratch_;
+  families::ForwardScratch scratch_;
   uint64_t kv_cache_bytes_ = 0;
   uint64_t scratch_bytes_ = 0;
   // MTP state (SessionOptions::mtp only).

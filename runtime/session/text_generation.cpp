@@ -128,7 +128,7 @@ int32_t draw(const float* p, int64_t n, double u) {
   return last;
 }
 
-// Speculative decoding with the MTP module (one draft token; spec §2.8). The draft d is drawn
+// Speculative decoding with the MTP module (one draft token). The draft d is drawn
 // from the MTP logits through the same sampler (q); the target distribution p comes from the
 // verify pass. d is kept with probability min(1, p(d)/q(d)); otherwise the token is drawn from
 // normalise(max(0, p - q)). That is the standard speculative-sampling rule: the emitted tokens

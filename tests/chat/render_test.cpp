@@ -113,7 +113,8 @@ TEST(RenderRealTemplates, DeepSeekV31PublishedSpelling) {
   EXPECT_GE(n, 10);
 }
 
-// model-specs §2.9's example and its tool-call format (no V3 template file is in shared/data).
+// The V3 chat template's rendered example and its tool-call format (no V3 template file is in
+// shared/data).
 TEST(RenderDeepSeekV3, SpecExample) {
   const std::vector<ChatMessage> m = {msg("system", "You are helpful."), msg("user", "Hi"),
                                       msg("assistant", "Hello!"), msg("user", "Bye")};

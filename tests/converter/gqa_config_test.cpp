@@ -235,7 +235,7 @@ json tiny_gpt_oss() {
           {"num_experts_per_tok", 2},     {"max_position_embeddings", 256}};
 }
 
-// gpt-oss (model-specs §8.1): transformers' defaults (alternating sliding layers, even first;
+// gpt-oss: transformers' defaults (alternating sliding layers, even first;
 // swiglu_limit 7; attention biases), softmax over the selected logits, YaRN truncate false kept.
 TEST(GqaConfig, GptOssKeys) {
   json j = tiny_gpt_oss();

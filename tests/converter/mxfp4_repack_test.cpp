@@ -1,6 +1,6 @@
 // gpt-oss `*_blocks` / `*_scales` -> WeightType::MXFP4 rows (quant/source_decode.h): the re-layout
-// is lossless and the gate/up de-interleave picks the even / odd rows, checked against the spec's
-// decode rule (model-specs §8.2) written out here.
+// is lossless and the gate/up de-interleave picks the even / odd rows, checked against the decode
+// rule of transformers' integrations/mxfp4.py, written out here.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,7 +15,7 @@ namespace {
 const float kLut[16] = {+0.0f, +0.5f, +1.0f, +1.5f, +2.0f, +3.0f, +4.0f, +6.0f,
                         -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
 
-// The spec's decode of one source row: out[2j] = LUT[b & 15], out[2j+1] = LUT[b >> 4], x 2^(s-127).
+// Reference decode of one source row: out[2j] = LUT[b & 15], out[2j+1] = LUT[b >> 4], x 2^(s-127).
 std::vector<float> spec_row(const std::vector<uint8_t>& blocks, const std::vector<uint8_t>& scales, int64_t nb,
                             int64_t row) {
   std::vector<float> out(static_cast<size_t>(nb * 32));

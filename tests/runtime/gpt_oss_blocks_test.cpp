@@ -1,4 +1,4 @@
-// The gpt-oss pieces of the shared blocks (model-specs §1.3, §8.3, §9) against direct double
+// The gpt-oss pieces of the shared blocks (openai/gpt-oss) against direct double
 // implementations: YaRN without truncation ("concentration"), the router's softmax over the
 // selected logits, attention sinks with the o_proj bias, and the clamped SwiGLU expert with biases.
 #include <gtest/gtest.h>
@@ -8,13 +8,13 @@
 #include <random>
 #include <vector>
 
-#include "graph/ffn.h"
-#include "graph/gqa_attention.h"
-#include "graph/router.h"
+#include "blocks/ffn.h"
+#include "blocks/gqa_attention.h"
+#include "blocks/router.h"
 #include "kernels/kernels.h"
 #include "model/hparams.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 namespace {
 
 std::vector<float> random_vec(std::mt19937& g, size_t n, float scale) {
@@ -25,7 +25,7 @@ std::vector<float> random_vec(std::mt19937& g, size_t n, float scale) {
 }
 
 // gpt-oss-20b/120b rope: head_dim 64, theta 150000, YaRN factor 32, beta 32/1, L0 4096,
-// truncate false. The spec's constants: low 8.092779, high 17.398025, concentration 1.3465736.
+// truncate false. Reference constants: low 8.092779, high 17.398025, concentration 1.3465736.
 TEST(GptOssBlocks, YarnWithoutTruncationMatchesTheSpecConstants) {
   HParams hp;
   hp.arch = Arch::kMixtral;  // any GQA arch: rope over the whole head_dim
@@ -205,4 +205,4 @@ TEST(GptOssBlocks, ClampedSwigluExpertWithBiases) {
 }
 
 }  // namespace
-}  // namespace mote::graph
+}  // namespace mote::blocks

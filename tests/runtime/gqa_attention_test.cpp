@@ -1,4 +1,4 @@
-// Grouped-query attention (graph/gqa_attention.h) and half-rotated RoPE against direct double
+// Grouped-query attention (blocks/gqa_attention.h) and half-rotated RoPE against direct double
 // implementations: KV-head sharing, per-head and whole-projection q/k norms, biases, the sliding
 // window, and batch (prefill) == one token at a time (decode) through the cache.
 #include <gtest/gtest.h>
@@ -7,11 +7,11 @@
 #include <random>
 #include <vector>
 
-#include "graph/gqa_attention.h"
-#include "graph/rope.h"
+#include "blocks/gqa_attention.h"
+#include "blocks/rope.h"
 #include "kernels/kernels.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 namespace {
 
 std::vector<float> random_vec(std::mt19937& g, size_t n, float scale) {
@@ -158,4 +158,4 @@ INSTANTIATE_TEST_SUITE_P(Variants, GqaAttention,
                                            Case{QkNorm::kPerHead, true, 1}));
 
 }  // namespace
-}  // namespace mote::graph
+}  // namespace mote::blocks

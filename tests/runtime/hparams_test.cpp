@@ -1,4 +1,5 @@
-// HParams: YaRN constants from spec §1.2 and validation errors that name the field.
+// HParams: DeepSeek YaRN constants (as transformers' _compute_yarn_parameters and DeepSeek's
+// inference/model.py give them) and validation errors that name the field.
 #include <gtest/gtest.h>
 
 #include <cmath>

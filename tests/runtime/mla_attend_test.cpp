@@ -1,4 +1,4 @@
-// graph::mla_attend's wiring of the attention kernel (kernels/attention.h): the query in two
+// blocks::mla_attend's wiring of the attention kernel (kernels/attention.h): the query in two
 // pieces (q_lat, and q_pe at dims dn..qk of each head of q), the shared [c_kv | k_pe] cache rows.
 // This binary runs on the reference table (reference_kernels_env.cpp); this test switches to
 // each fast table for a moment and compares it with the reference at f32 rounding, with and
@@ -8,11 +8,11 @@
 #include <random>
 #include <vector>
 
-#include "graph/mla.h"
+#include "blocks/mla.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 namespace {
 
 TEST(MlaAttend, FastTablesMatchTheReferenceWithAndWithoutWorkspace) {
@@ -51,4 +51,4 @@ TEST(MlaAttend, FastTablesMatchTheReferenceWithAndWithoutWorkspace) {
 }
 
 }  // namespace
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,5 +1,5 @@
-// MXFP4 blocks (gpt-oss experts, model-specs §8.2): the byte layout the converter copies from
-// `*_blocks` / `*_scales` decodes to exactly the values of the spec's decode rule, and the
+// MXFP4 blocks (gpt-oss experts): the byte layout the converter copies from `*_blocks` /
+// `*_scales` decodes to exactly the values of transformers' integrations/mxfp4.py decode, and the
 // reference and fast kernels read it directly (no repacking).
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 namespace mote {
 namespace {
 
-// The spec's FP4 table (E2M1 code -> value).
+// The FP4 table (E2M1 code -> value).
 const float kLut[16] = {+0.0f, +0.5f, +1.0f, +1.5f, +2.0f, +3.0f, +4.0f, +6.0f,
                         -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
 

@@ -1,7 +1,7 @@
-// Test oracle: a straightforward float64 DeepSeek-V2/V3 forward written directly from the spec
-// and the transformers modeling code, independent of the runtime's blocks: dequantises every
-// matrix in full, materialises per-head K and V from kv_b_proj (no absorption, no KV cache),
-// recomputes the YaRN tables itself, and routes with sorts. Slow; for tiny models only.
+// Test oracle: a straightforward float64 DeepSeek-V2/V3 forward written directly from DeepSeek's
+// inference/model.py and the transformers modeling code, independent of the runtime's blocks:
+// dequantises every matrix in full, materialises per-head K and V from kv_b_proj (no absorption, no
+// KV cache), recomputes the YaRN tables itself, and routes with sorts. Slow; for tiny models only.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// tests/runtime checks the graph and session arithmetic against float64 oracles at tolerances
+// tests/runtime checks the block and session arithmetic against float64 oracles at tolerances
 // made for the scalar reference kernels. The fast tables quantise activations to int8 (errors
 // near 1e-2 of a logit): they are tested against the reference in tests/kernels and end to end in
 // tests/e2e. So this whole binary runs on the reference table, however it is started.

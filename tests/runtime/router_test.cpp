@@ -6,10 +6,10 @@
 #include <random>
 #include <vector>
 
-#include "graph/router.h"
+#include "blocks/router.h"
 #include "runtime/naive_forward.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 namespace {
 
 struct Routed {
@@ -67,9 +67,9 @@ TEST(Router, GroupScoreIsTheSumOfTheTopTwo) {
 }
 
 TEST(Router, MaskedGroupsAreMinusInfinityNotZero) {
-  // Group 0 wins (sum 0.3 vs 0.2) although two of its experts have negative biased scores.
-  // With -inf masking (spec §11.1) the third pick is expert 2 (-0.3); HF's 0.0 mask would
-  // pick an expert of the masked group instead.
+  // Group 0 wins (sum 0.3 vs 0.2) although two of its experts have negative biased scores. With
+  // -inf masking (DeepSeek's inference/model.py) the third pick is expert 2 (-0.3); HF's 0.0 mask
+  // would pick an expert of the masked group instead.
   const RouterParams p = v3(8, 2, 1, 3);
   const std::vector<float> scores = {0.7f, 0.6f, 0.2f, 0.1f, 0.1f, 0.1f, 0.05f, 0.0001f};
   const std::vector<float> bias = {-0.5f, -0.5f, -0.5f, -0.5f, 0.0f, 0.0f, 0.0f, 0.0f};
@@ -172,4 +172,4 @@ TEST(Router, MatchesTheNaiveRouterOnRandomLogits) {
 }
 
 }  // namespace
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,4 +1,4 @@
-// MTP module and speculative decoding (runtime/models/deepseek.cpp, runtime/session): the MTP
+// MTP module and speculative decoding (runtime/families/deepseek.cpp, runtime/session): the MTP
 // logits of ds3_tiny and ds3_fp8 match transformers' reference at every position; speculative
 // greedy generation emits exactly the plain greedy tokens (prompt lengths, budgets, chunked
 // prefills, EOS stops, continuation after generation, an expert budget, F32 and Q8_0), leaves
@@ -14,8 +14,8 @@
 
 #include "common/alloc_counter.h"
 #include "common/test_util.h"
+#include "families/deepseek.h"
 #include "model/model.h"
-#include "models/deepseek.h"
 #include "session/session.h"
 
 namespace fs = std::filesystem;
@@ -101,15 +101,16 @@ TEST_P(Speculative, MtpLogitsMatchTheReferenceAtEveryPosition) {
   const int64_t T = int64_t(ids.size()), V = hp.vocab_size, H = hp.hidden_size;
   ASSERT_EQ(int64_t(ref.size()), T * V);
 
-  const models::ScratchSize size = models::deepseek_scratch_size(hp, T, T);
+  const families::ScratchSize size = families::deepseek_scratch_size(hp, T, T);
   std::vector<float> floats(size_t(size.floats));
   std::vector<int32_t> ints(size_t(size.ints));
-  const models::DeepSeekScratch s = models::deepseek_carve_scratch(hp, T, T, floats.data(), ints.data());
+  const families::DeepSeekScratch s = families::deepseek_carve_scratch(hp, T, T, floats.data(), ints.data());
   std::vector<float> cache(size_t(hp.n_layers * T * hp.kv_cache_dim)), mtp_cache(size_t(T * hp.kv_cache_dim));
   std::vector<float> hidden(size_t(T * H)), logits(size_t(T * V));
-  ASSERT_TRUE(models::deepseek_forward(*m, ids.data(), T, 0, cache.data(), s, LogitsMode::kNone, nullptr, hidden.data()));
-  ASSERT_TRUE(models::deepseek_mtp_forward(*m, next.data(), hidden.data(), T, 0, mtp_cache.data(), s, LogitsMode::kAll,
-                                           logits.data()));
+  ASSERT_TRUE(
+      families::deepseek_forward(*m, ids.data(), T, 0, cache.data(), s, LogitsMode::kNone, nullptr, hidden.data()));
+  ASSERT_TRUE(families::deepseek_mtp_forward(*m, next.data(), hidden.data(), T, 0, mtp_cache.data(), s,
+                                             LogitsMode::kAll, logits.data()));
   float max_ref = 0, max_diff = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
     max_ref = std::max(max_ref, std::fabs(ref[i]));

@@ -1,7 +1,7 @@
 // Exact ids against Hugging Face `tokenizers` (expected_ids.json, made by gen_expected.py):
 // tricky strings per tokenizer (encode and both decodes), digests of 300 random strings made of
 // tricky pieces (special-token texts, combining marks, odd whitespace...) and of whole corpora.
-// Plus hand-checked special-token ids from the model specs (§2.9, §6.4, §8.4).
+// Plus hand-checked special-token ids (DeepSeek-V3, Qwen2/Qwen3, gpt-oss's o200k_harmony).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -106,7 +106,7 @@ TEST(TokenizerSpecialIds, DeepSeekV3) {
   std::vector<int32_t> ids;
   ASSERT_TRUE(tok->encode("Hello world", true, &ids).is_ok());  // add_bos_token: true
   EXPECT_EQ(ids, (std::vector<int32_t>{0, 19923, 2058}));
-  // The spec's rendered chat example (§2.9) starts with BOS written as text: no second BOS.
+  // The DeepSeek-V3 template's rendered example starts with BOS written as text: no second BOS.
   ASSERT_TRUE(tok->encode("<｜begin▁of▁sentence｜>You are helpful.<｜User｜>Hi<｜Assistant｜>", false, &ids).is_ok());
   EXPECT_EQ(ids.front(), 0);
   EXPECT_EQ(ids.back(), 128804);

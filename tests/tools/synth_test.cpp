@@ -1,8 +1,8 @@
 // mote-synth: seeded synthetic Hugging Face checkpoints. Checks determinism, that the tensor
 // names/shapes/dtypes are exactly what the converter expects, that a real-width DeepSeek-V2-Lite
 // slice converts and runs with finite logits, that memory stays bounded while writing > 1 GB, that
-// a real-width OLMoE slice carries the spec's tensors and converts and runs, and that the full
-// Qwen3-30B-A3B and Mixtral-8x7B plans have the expected tensor counts.
+// a real-width OLMoE slice carries the real checkpoint's tensors and converts and runs, and that
+// the full Qwen3-30B-A3B and Mixtral-8x7B plans have the expected tensor counts.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -195,8 +195,8 @@ TEST_F(SynthTest, V2LiteSliceStreamsConvertsAndRuns) {
   convert_and_run(out, work_, "q8_0");
 }
 
-// Real OLMoE-1B-7B widths, 1 layer: the names and shapes of model-specs §7.2 (written here by hand,
-// independently of the converter's mapping), then converted and run.
+// Real OLMoE-1B-7B widths, 1 layer: the names and shapes of the real checkpoint (written here by
+// hand, independently of the converter's mapping), then converted and run.
 TEST_F(SynthTest, OlmoeHasSpecTensorsConvertsAndRuns) {
   const fs::path out = work_ / "olmoe";
   auto r = synth(kConfigs / "olmoe-1b-7b.json", out, {"--layers", "1", "--quiet"});
@@ -242,7 +242,7 @@ TEST_F(SynthTest, GqaFlagshipsDryRunPlanTheFullModels) {
   EXPECT_EQ(r.out.rfind("5771 tensors, 114817317888 bytes", 0), 0u) << r.out;
 }
 
-// gpt-oss-20b (model-specs §8.1). Full plan (no bytes written): 3 globals + 24 layers x (13
+// gpt-oss-20b. Full plan (no bytes written): 3 globals + 24 layers x (13
 // attention / norm / router tensors + 6 fused expert tensors) = 459. Then 1 layer at real widths:
 // the fused MXFP4 experts (U8 blocks / scales) convert to one MXFP4 segment per expert and run.
 TEST_F(SynthTest, GptOss20bFusedMxfp4ConvertsAndRuns) {

@@ -51,7 +51,7 @@ struct Planner {
 
 // gpt-oss: the fused tensors a layer's expert slices come from, planned once (from expert 0's
 // slices that start at row 0): *_blocks [E, R, nb, 16] and *_scales [E, R, nb] as U8, *_bias
-// [E, N] in the checkpoint dtype (model-specs §8.2).
+// [E, N] in the checkpoint dtype.
 void plan_fused(Planner& p, const convert::ExpectedTensor& e, uint64_t n_experts) {
   using K = convert::SourceSlice::Kind;
   const convert::SourceSlice& s = e.slice;
@@ -76,7 +76,7 @@ void plan_tensor(Planner& p, const convert::ExpectedTensor& e) {
     case C::Output: return p.add(e.name, e.shape, Init::Linear, p.opt.dtype);
     default:
       if (e.shape.size() == 1) return p.add(e.name, e.shape, Init::Bias, p.opt.dtype);  // q/k/v biases
-      // attention, dense FFN, shared and routed experts: FP8 in V3 except eh_proj (§2.2)
+      // attention, dense FFN, shared and routed experts: FP8 in V3 except eh_proj (BF16)
       return p.linear(e.name, e.shape, e.role != fb::TensorRole::MtpEhProj);
   }
 }

@@ -1,5 +1,5 @@
 // mote-synth core: the tensor plan of a config (DeepSeek-V3/V2 names from the converter's own
-// expected list, OLMoE per model-specs §7.2) and the streaming writer of a Hugging Face
+// expected list, OLMoE per its real checkpoint's names) and the streaming writer of a Hugging Face
 // checkpoint (config.json, safetensors shards, model.safetensors.index.json).
 #pragma once
 

@@ -108,8 +108,9 @@ def encode_stream(tok, texts):
 # ---------------------------------------------------------------------------------------------
 
 class Mtp(nn.Module):
-    """DeepSeek-V3's MTP module (spec §2.8): z = eh_proj([enorm(emb(t_{i+1})); hnorm(H_i)]) ->
-    decoder block -> shared_head.norm -> the main lm_head (shared)."""
+    """DeepSeek-V3's MTP module (as vLLM's deepseek_mtp.py):
+    z = eh_proj([enorm(emb(t_{i+1})); hnorm(H_i)]) -> decoder block -> shared_head.norm -> the main
+    lm_head (shared)."""
 
     def __init__(self, config):
         super().__init__()

@@ -1,4 +1,4 @@
-// Graph blocks against direct implementations: RMSNorm, interleaved RoPE, SwiGLU, MoE, and the
+// Blocks against direct implementations: RMSNorm, interleaved RoPE, SwiGLU, MoE, and the
 // weight-absorbed MLA against the naive materialised-K/V attention.
 #include <gtest/gtest.h>
 
@@ -7,15 +7,15 @@
 #include <random>
 #include <vector>
 
-#include "graph/ffn.h"
-#include "graph/mla.h"
-#include "graph/norm.h"
-#include "graph/rope.h"
+#include "blocks/ffn.h"
+#include "blocks/mla.h"
+#include "blocks/norm.h"
+#include "blocks/rope.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "runtime/naive_forward.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 namespace {
 
 class Random {
@@ -41,7 +41,7 @@ struct Matrix {
         view(kernels::f32_view(data.data(), rows, cols)) {}
 };
 
-TEST(Graph, RmsNormHandValues) {
+TEST(Blocks, RmsNormHandValues) {
   const float x[4] = {1, 2, 3, 4}, w[4] = {1, 1, 2, 0.5f};
   float y[4];
   rms_norm(x, w, 4, 0.0f, y);
@@ -54,7 +54,7 @@ TEST(Graph, RmsNormHandValues) {
   EXPECT_NEAR(z[1], 2 / std::sqrt(7.5 + 1e-6), 1e-6);
 }
 
-TEST(Graph, RopeInterleavedIsAComplexRotationOfPairs) {
+TEST(Blocks, RopeInterleavedIsAComplexRotationOfPairs) {
   RopeParams rope;
   rope.dim = 8;
   rope.inv_freq = {1.0f, 0.3f, 0.05f, 0.001f};
@@ -73,7 +73,7 @@ TEST(Graph, RopeInterleavedIsAComplexRotationOfPairs) {
 }
 
 // HF applies DeepSeek RoPE by permuting [evens, odds] and rotate_half; q.k must be the same.
-TEST(Graph, RopeInterleavedMatchesHfPermutedRotateHalfDotProducts) {
+TEST(Blocks, RopeInterleavedMatchesHfPermutedRotateHalfDotProducts) {
   RopeParams rope;
   rope.dim = 6;
   rope.inv_freq = {1.0f, 0.1f, 0.01f};
@@ -102,7 +102,7 @@ TEST(Graph, RopeInterleavedMatchesHfPermutedRotateHalfDotProducts) {
   EXPECT_NEAR(ours, theirs, 1e-5);
 }
 
-TEST(Graph, SwigluMatchesNaive) {
+TEST(Blocks, SwigluMatchesNaive) {
   Random r(1);
   const int64_t H = 13, I = 7, T = 3;
   Matrix g(r, I, H), u(r, I, H), d(r, H, I);
@@ -116,7 +116,7 @@ TEST(Graph, SwigluMatchesNaive) {
   }
 }
 
-TEST(Graph, MoeFfnGroupsTokensPerExpertAndMatchesNaive) {
+TEST(Blocks, MoeFfnGroupsTokensPerExpertAndMatchesNaive) {
   Random r(2);
   HParams hp;
   hp.hidden_size = 10;
@@ -246,13 +246,13 @@ void check_mla_against_naive(int64_t q_lora, WeightType kv_b_type = WeightType::
           << "q_lora " << q_lora << " kv_b " << weight_type_name(kv_b_type) << " t " << t;
 }
 
-TEST(Graph, AbsorbedMlaMatchesNaiveWithQLora) { check_mla_against_naive(9); }
-TEST(Graph, AbsorbedMlaMatchesNaiveWithoutQLora) { check_mla_against_naive(0); }
+TEST(Blocks, AbsorbedMlaMatchesNaiveWithQLora) { check_mla_against_naive(9); }
+TEST(Blocks, AbsorbedMlaMatchesNaiveWithoutQLora) { check_mla_against_naive(0); }
 // The naive reference dequantises the same kv_b bytes, so the results agree to f32 rounding.
-TEST(Graph, AbsorbedMlaReadsKvBInPlaceInEveryType) {
+TEST(Blocks, AbsorbedMlaReadsKvBInPlaceInEveryType) {
   for (WeightType type : {WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0})
     check_mla_against_naive(9, type);
 }
 
 }  // namespace
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,6 +1,6 @@
-#include "models/forward.h"
+#include "families/forward.h"
 
-namespace mote::models {
+namespace mote::families {
 
 ScratchSize forward_scratch_size(const HParams& hp, int64_t max_tokens, int64_t max_context) {
   return hp.is_gqa() ? gqa_moe_scratch_size(hp, max_tokens, max_context)
@@ -21,4 +21,4 @@ Status forward(const Model& model, const int32_t* ids, int64_t n_tokens, int64_t
   return deepseek_forward(model, ids, n_tokens, start, kv_cache, s.deepseek, mode, logits);
 }
 
-}  // namespace mote::models
+}  // namespace mote::families

@@ -1,4 +1,4 @@
-// Feed-forward blocks (spec §2.6, §2.7): the dense SwiGLU MLP and the routed MoE layer.
+// Feed-forward blocks: the dense SwiGLU MLP (down(silu(gate x) * up x)) and the routed MoE layer.
 // In a batch (prefill), the MoE groups tokens per expert, so each selected expert's weights are
 // read once per batch. Accumulation is fp32. Functions only write caller-owned buffers and are
 // thread-safe for distinct buffers.
@@ -6,11 +6,12 @@
 
 #include <cstdint>
 
+#include "blocks/router.h"
 #include "core/status.h"
-#include "graph/router.h"
+#include "experts/expert_provider.h"
 #include "model/weights.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 // Tokens whose router logits are computed and routed together (keeps the logits in L1).
 inline constexpr int64_t kRouteChunk = 16;
@@ -53,39 +54,13 @@ struct FfnScratch {
 void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out,
                 const uint8_t* x_q = nullptr);
 
-// gpt-oss's expert (spec §8.3), with the expert's biases (null ones are skipped):
+// gpt-oss's expert (as openai/gpt-oss's torch/model.py swiglu), with the expert's biases (null
+// ones are skipped):
 //   g = min(x Wg^T + bg, limit); u = clamp(x Wu^T + bu, -limit, limit)
 //   out[T, H] = ((u + 1) * g * sigmoid(alpha * g)) Wd^T + bd.     gate/up buffers: [T, I] each.
 inline constexpr float kGptOssSwigluAlpha = 1.702f;
 void clamped_swiglu_mlp(const ExpertWeights& w, float alpha, float limit, const float* x, int64_t n_tokens,
                         float* gate, float* up, float* out);
-
-// Supplies routed experts' weights to moe_ffn (implemented by experts/ExpertStore). acquire pins
-// the n distinct experts `ids` of `layer` (n <= max_group()) and writes their views to `out`;
-// they stay valid until release(layer, ids, n). On error nothing stays pinned. Implementations
-// used by concurrent forwards must be thread-safe.
-class ExpertProvider {
- public:
-  virtual ~ExpertProvider() = default;
-  virtual Status acquire(int64_t layer, const int32_t* ids, int64_t n, ExpertWeights* out) = 0;
-  virtual void release(int64_t layer, const int32_t* ids, int64_t n) = 0;
-  virtual int64_t max_group() const = 0;  // most experts one acquire may pin (>= 1)
-  // A hint that `layer` will probably need experts ids[0..n) (best first): an implementation
-  // may start reading them in the background. Never blocks on I/O and never fails.
-  virtual void prefetch(int64_t /*layer*/, const int32_t* /*ids*/, int64_t /*n*/) {}
-  // Whether prefetch hints are worth computing (false: resident experts, nothing to read).
-  virtual bool wants_prefetch() const { return false; }
-};
-
-// The experts a later layer will probably need, handed to moe_ffn to pass on as a prefetch hint.
-struct ExpertHint {
-  int64_t layer = -1;
-  const int32_t* ids = nullptr;  // [n], most likely first
-  int64_t n = 0;
-};
-
-// Most experts moe_ffn acquires at once (fixed so that the forward needs no heap).
-inline constexpr int64_t kMaxExpertGroup = 16;
 
 // out[T, H] = sum_i w_i Expert_{idx_i}(x) + SharedExperts(x) for x [T, H] (normalised input);
 // Qwen2-MoE's gated shared expert adds sigmoid(shared_gate . x_t) * SharedExpert(x_t) per token
@@ -110,4 +85,4 @@ int64_t predict_experts(const RouterParams& router, const FfnWeights& next, floa
 void moe_ffn(const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens,
              int64_t hidden, const FfnScratch& s, float* out);
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

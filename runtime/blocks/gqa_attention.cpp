@@ -1,11 +1,11 @@
-#include "graph/gqa_attention.h"
+#include "blocks/gqa_attention.h"
 
-#include "graph/norm.h"
-#include "graph/rope.h"
+#include "blocks/norm.h"
+#include "blocks/rope.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 GqaDims GqaDims::from_hparams(const HParams& hp) {
   GqaDims d;
@@ -97,4 +97,4 @@ void gqa_attention(const GqaDims& d, const AttentionWeights& w, const float* x, 
   add_bias(out, n_tokens, d.hidden, w.o_bias, d.hidden);
 }
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,4 +1,5 @@
-// Multi-head Latent Attention in the weight-absorbed form (spec §2.5). The KV cache holds, per
+// Multi-head Latent Attention in the weight-absorbed form (DeepSeek's inference/model.py,
+// attn_impl="absorb"; equal to the naive form up to rounding). The KV cache holds, per
 // token and layer, only c_kv (kv_lora_rank floats, after kv_a_layernorm) followed by k_pe
 // (qk_rope_head_dim floats, after RoPE): kv_cache_dim = kv_lora_rank + qk_rope_head_dim.
 //
@@ -19,7 +20,7 @@
 #include "model/hparams.h"
 #include "model/weights.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 struct MlaDims {
   int64_t hidden = 0, n_heads = 0, q_lora = 0, kv_lora = 0;
@@ -63,4 +64,4 @@ void mla_attention(const MlaDims& d, const AttentionWeights& w, const float* x, 
 void mla_attend(const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
                 const float* cache, float* work, int64_t work_floats, float* ctx);
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,10 +1,10 @@
-#include "models/forward_common.h"
+#include "families/forward_common.h"
 
 #include <string>
 
-#include "graph/norm.h"
+#include "blocks/norm.h"
 
-namespace mote::models {
+namespace mote::families {
 
 Status check_forward_inputs(const HParams& hp, const int32_t* ids, int64_t T, int64_t start, int64_t max_tokens,
                             int64_t max_context) {
@@ -25,37 +25,37 @@ void add_rows(float* h, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) h[i] += b[i];
 }
 
-graph::ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const graph::RouterParams& router,
-                                  int64_t T, const float* hidden, const graph::FfnScratch& ffn, float* normed) {
-  graph::ExpertHint hint;
+ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const blocks::RouterParams& router,
+                                  int64_t T, const float* hidden, const blocks::FfnScratch& ffn, float* normed) {
+  ExpertHint hint;
   if (next == nullptr || !next->ffn.moe || !model.expert_store().wants_prefetch()) return hint;
   const HParams& hp = model.hparams();
   hint.layer = next->index;
   hint.ids = ffn.predicted;
-  hint.n = graph::predict_experts(router, next->ffn, hp.rms_norm_eps, hidden, T, hp.hidden_size, ffn, normed);
+  hint.n = blocks::predict_experts(router, next->ffn, hp.rms_norm_eps, hidden, T, hp.hidden_size, ffn, normed);
   return hint;
 }
 
 Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t T, float* hidden,
-                    float* normed, float* branch, const graph::FfnScratch& ffn) {
+                    float* normed, float* branch, const blocks::FfnScratch& ffn) {
   const HParams& hp = model.hparams();
   const int64_t H = hp.hidden_size;
   // RMSNorm fused with the int8 quantisation of its output (fast tables): the dense MLP, the
   // shared expert and every routed expert then start from these rows.
   kernels::QuantizedRows quantized{ffn.quantized, H, false};
   kernels::rms_norm_rows(hidden, T, lw.ffn.norm, H, hp.rms_norm_eps, normed, ffn.quantized ? &quantized : nullptr);
-  graph::FfnScratch s = ffn;
+  blocks::FfnScratch s = ffn;
   s.x_quantized = quantized.valid ? quantized.data : nullptr;
   if (lw.ffn.moe) {
-    const graph::RouterParams router = graph::RouterParams::from_hparams(hp);
-    const graph::ExpertHint hint = next_layer_hint(model, next, router, T, hidden, s, branch);
+    const blocks::RouterParams router = blocks::RouterParams::from_hparams(hp);
+    const ExpertHint hint = next_layer_hint(model, next, router, T, hidden, s, branch);
     MOTE_RETURN_IF_ERROR(
-        graph::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, normed, T, H, s, branch, &hint));
+        blocks::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, normed, T, H, s, branch, &hint));
   } else {
-    graph::swiglu_mlp(lw.ffn.dense, normed, T, s.gate, s.up, branch, s.x_quantized);
+    blocks::swiglu_mlp(lw.ffn.dense, normed, T, s.gate, s.up, branch, s.x_quantized);
   }
   add_rows(hidden, branch, T * H);
   return Status::ok();
 }
 
-}  // namespace mote::models
+}  // namespace mote::families

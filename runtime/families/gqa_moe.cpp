@@ -1,15 +1,15 @@
-#include "models/gqa_moe.h"
+#include "families/gqa_moe.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "graph/norm.h"
-#include "graph/rope.h"
+#include "blocks/norm.h"
+#include "blocks/rope.h"
+#include "families/forward_common.h"
 #include "kernels/kernels.h"
-#include "models/forward_common.h"
 
-namespace mote::models {
+namespace mote::families {
 namespace {
 
 GqaMoeScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<float>& f, Carver<int32_t>& i) {
@@ -27,7 +27,7 @@ GqaMoeScratch carve(const HParams& hp, int64_t T, int64_t max_context, Carver<fl
   s.rope_sin = f.take(T * hp.head_dim / 2);
   s.attn.q = f.take(T * q);
   s.attn.ctx = f.take(T * q);
-  s.attn.work_floats = graph::gqa_workspace_floats(graph::GqaDims::from_hparams(hp));
+  s.attn.work_floats = blocks::gqa_workspace_floats(blocks::GqaDims::from_hparams(hp));
   s.attn.work = f.take(s.attn.work_floats);
   s.ffn = carve_ffn_scratch(hp, T, I, f, i);
   return s;
@@ -38,10 +38,10 @@ Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights*
                  float* cache, const GqaMoeScratch& s) {
   const HParams& hp = model.hparams();
   const int64_t H = hp.hidden_size;
-  graph::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
-  graph::GqaDims dims = graph::GqaDims::from_hparams(hp);
+  blocks::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
+  blocks::GqaDims dims = blocks::GqaDims::from_hparams(hp);
   dims.sliding_window = hp.window_for(lw.index);  // gpt-oss: sliding on some layers only
-  graph::gqa_attention(dims, lw.attn, s.normed, T, start, s.rope_cos, s.rope_sin, cache, s.attn, s.branch);
+  blocks::gqa_attention(dims, lw.attn, s.normed, T, start, s.rope_cos, s.rope_sin, cache, s.attn, s.branch);
   add_rows(s.hidden, s.branch, T * H);
   return ffn_residual(model, lw, next, T, s.hidden, s.normed, s.branch, s.ffn);
 }
@@ -73,7 +73,7 @@ Status gqa_moe_forward(const Model& model, const int32_t* ids, int64_t T, int64_
   MOTE_RETURN_IF_ERROR(check_inputs(hp, ids, T, start, s));
   const int64_t H = hp.hidden_size;
   for (int64_t t = 0; t < T; ++t) kernels::embedding_row(w.embedding, ids[t], s.hidden + t * H);
-  graph::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
+  blocks::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
   const int64_t layer_cache = s.max_context * hp.kv_cache_dim;
   for (int64_t l = 0; l < hp.n_layers; ++l) {
     const LayerWeights* next = l + 1 < hp.n_layers ? &w.layers[size_t(l + 1)] : nullptr;
@@ -82,9 +82,9 @@ Status gqa_moe_forward(const Model& model, const int32_t* ids, int64_t T, int64_
   if (mode == LogitsMode::kNone) return Status::ok();
   const int64_t first = mode == LogitsMode::kAll ? 0 : T - 1;
   const int64_t rows = T - first;
-  graph::rms_norm_rows(s.hidden + first * H, H, rows, w.output_norm, H, hp.rms_norm_eps, s.normed, H);
+  blocks::rms_norm_rows(s.hidden + first * H, H, rows, w.output_norm, H, hp.rms_norm_eps, s.normed, H);
   kernels::matmul(w.output, s.normed, rows, logits);
   return Status::ok();
 }
 
-}  // namespace mote::models
+}  // namespace mote::families

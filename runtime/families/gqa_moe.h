@@ -1,17 +1,17 @@
 // The forward pass of the grouped-query-attention families: Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE
-// (spec §4-§7) and the dense Llama / Qwen2 (DeepSeek-R1 distills). They share one decoder,
+// and the dense Llama / Qwen2 (DeepSeek-R1 distills). They share one decoder,
 // parameterised by HParams rather than copied:
 //   h = embed[ids]; per layer: h += GQA(rms(h)); h += FFN(rms(h)); logits = rms(h) . lm_head^T
 // where FFN is the routed MoE (+ shared expert) or, in the dense families, one SwiGLU MLP.
 // Family features come from the file's config: q/k norm kind (Qwen3 per head, OLMoE whole
-// projection), q/k/v biases (Qwen2-MoE, Qwen2), sliding window (Mixtral), Llama-3 rope
-// scaling (in HParams::rope), router normalisation
-// (norm_topk_prob: Mixtral and Qwen3 yes, OLMoE and Qwen2-MoE no), the shared expert, and
-// gpt-oss's pieces (spec §8.3): o_proj bias and attention sinks (AttentionWeights), the sliding
-// window on the layers HParams::layer_sliding marks, softmax over the selected biased router
-// logits, and MXFP4 experts with biases through the clamped SwiGLU (FfnWeights::swiglu_limit).
-// Routed experts go through graph::moe_ffn and the Model's ExpertStore, as for DeepSeek (with
-// the same next-layer prefetch hint), so the expert budget works the same for every family.
+// projection), q/k/v biases (Qwen2-MoE, Qwen2), sliding window (Mixtral), Llama-3 rope scaling (in
+// HParams::rope), router normalisation (norm_topk_prob: Mixtral and Qwen3 yes, OLMoE and Qwen2-MoE
+// no), the shared expert, and gpt-oss's pieces (as openai/gpt-oss's torch/model.py): o_proj bias
+// and attention sinks (AttentionWeights), the sliding window on the layers HParams::layer_sliding
+// marks, softmax over the selected biased router logits, and MXFP4 experts with biases through the
+// clamped SwiGLU (FfnWeights::swiglu_limit). Routed experts go through blocks::moe_ffn and the
+// Model's ExpertStore, as for DeepSeek (with the same next-layer prefetch hint), so the expert
+// budget works the same for every family.
 //
 // All activations live in a GqaMoeScratch carved once out of caller-owned arenas, so a forward
 // never allocates. Thread-safety as deepseek_forward: distinct scratch and caches per caller.
@@ -19,13 +19,13 @@
 
 #include <cstdint>
 
+#include "blocks/ffn.h"
+#include "blocks/gqa_attention.h"
 #include "core/status.h"
-#include "graph/ffn.h"
-#include "graph/gqa_attention.h"
+#include "families/deepseek.h"  // LogitsMode, ScratchSize
 #include "model/model.h"
-#include "models/deepseek.h"  // LogitsMode, ScratchSize
 
-namespace mote::models {
+namespace mote::families {
 
 struct GqaMoeScratch {
   int64_t max_tokens = 0;     // tokens per forward call
@@ -35,8 +35,8 @@ struct GqaMoeScratch {
   float* branch = nullptr;    // [max_tokens, H] output of the current block
   float* rope_cos = nullptr;  // [max_tokens, hd/2]
   float* rope_sin = nullptr;  // [max_tokens, hd/2]
-  graph::GqaScratch attn;
-  graph::FfnScratch ffn;
+  blocks::GqaScratch attn;
+  blocks::FfnScratch ffn;
 };
 
 // Arena sizes (f32 and int32 elements) the scratch needs.
@@ -53,4 +53,4 @@ GqaMoeScratch gqa_moe_carve_scratch(const HParams& hp, int64_t max_tokens, int64
 Status gqa_moe_forward(const Model& model, const int32_t* ids, int64_t n_tokens, int64_t start, float* kv_cache,
                        const GqaMoeScratch& s, LogitsMode mode, float* logits);
 
-}  // namespace mote::models
+}  // namespace mote::families

@@ -1,9 +1,9 @@
-#include "graph/router.h"
+#include "blocks/router.h"
 
 #include <cmath>
 #include <limits>
 
-namespace mote::graph {
+namespace mote::blocks {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -54,8 +54,9 @@ void mask_groups(const RouterParams& p, float* choice, float* group_score) {
       for (int64_t i = 0; i < per; ++i) choice[g * per + i] = kNegInf;
 }
 
-// gpt-oss (spec §9): logits + the router's linear bias, top-k of those, softmax over the k
-// selected values only (no renormalisation or scaling). scores: [E] scratch.
+// gpt-oss (as openai/gpt-oss's torch/model.py): logits + the router's linear bias, top-k of
+// those, softmax over the k selected values only (no renormalisation or scaling).
+// scores: [E] scratch.
 void route_softmax_topk(const RouterParams& p, const float* logits, const float* bias, float* scores, int32_t* idx,
                         float* weights) {
   const int64_t E = p.n_experts;
@@ -113,4 +114,4 @@ void route(const RouterParams& p, const float* logits, const float* bias, float*
   for (int64_t k = 0; k < p.top_k; ++k) weights[k] = weights[k] / denominator * p.routed_scaling_factor;
 }
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,4 +1,4 @@
-// DeepSeek-V2 / V3 forward pass (spec §2.4, §3.3), composed from the graph blocks:
+// DeepSeek-V2 / V3 forward pass (as DeepSeek's inference/model.py), composed from the blocks:
 //   h = embed[ids]; per layer: h += MLA(rms(h)); h += (MoE or dense MLP)(rms(h));
 //   logits = rms(h; output_norm) . lm_head^T
 // deepseek_mtp_forward runs the MTP module (speculative decoding drafts).
@@ -10,13 +10,13 @@
 
 #include <cstdint>
 
+#include "blocks/ffn.h"
+#include "blocks/mla.h"
+#include "blocks/router.h"
 #include "core/status.h"
-#include "graph/ffn.h"
-#include "graph/mla.h"
-#include "graph/router.h"
 #include "model/model.h"
 
-namespace mote::models {
+namespace mote::families {
 
 enum class LogitsMode {
   kNone,  // no logits (a prefill chunk that is not the last)
@@ -32,8 +32,8 @@ struct DeepSeekScratch {
   float* branch = nullptr;  // [max_tokens, H] output of the current block
   float* rope_cos = nullptr;  // [max_tokens, dr/2]
   float* rope_sin = nullptr;  // [max_tokens, dr/2]
-  graph::MlaScratch mla;
-  graph::FfnScratch ffn;
+  blocks::MlaScratch mla;
+  blocks::FfnScratch ffn;
   float* mtp_cat = nullptr;  // [max_tokens, 2H]: the MTP's [enorm(e); hnorm(h)] (models with MTP only)
 };
 
@@ -59,9 +59,9 @@ Status deepseek_forward(const Model& model, const int32_t* ids, int64_t n_tokens
                         float* kv_cache, const DeepSeekScratch& s, LogitsMode mode, float* logits,
                         float* final_hidden = nullptr);
 
-// The MTP module (spec §2.8; the model must have one) over n_tokens positions start..: at
-// position i it takes the token after i (next_ids[i] = t_{i+1}) and the main model's final
-// hidden state H_i (main_hidden [n_tokens, H]), and its logits predict t_{i+2}:
+// The MTP module (as vLLM's deepseek_mtp.py runs it; the model must have one) over n_tokens
+// positions start..: at position i it takes the token after i (next_ids[i] = t_{i+1}) and the main
+// model's final hidden state H_i (main_hidden [n_tokens, H]), and its logits predict t_{i+2}:
 //   z = eh_proj [enorm(embed(t_{i+1})); hnorm(H_i)] -> decoder block (own KV cache) -> head_norm -> head.
 // mtp_cache: [max_context][kv_cache_dim], rows < start hold earlier positions. Same errors and
 // contracts as deepseek_forward.
@@ -69,4 +69,4 @@ Status deepseek_mtp_forward(const Model& model, const int32_t* next_ids, const f
                             int64_t start, float* mtp_cache, const DeepSeekScratch& s, LogitsMode mode,
                             float* logits);
 
-}  // namespace mote::models
+}  // namespace mote::families

@@ -1,13 +1,13 @@
-#include "graph/ffn.h"
+#include "blocks/ffn.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "graph/norm.h"
+#include "blocks/norm.h"
 #include "kernels/kernels.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out,
                 const uint8_t* x_q) {
@@ -189,7 +189,7 @@ Status moe_ffn(const RouterParams& router, const FfnWeights& w, ExpertProvider& 
     swiglu_mlp(w.shared, x, n_tokens, s.gate, s.up, s.expert_out, s.x_quantized);
     for (int64_t i = 0; i < n_tokens * hidden; ++i) out[i] += s.expert_out[i];
   }
-  if (!w.gated_shared.gate.empty()) {  // Qwen2-MoE (spec §5.3)
+  if (!w.gated_shared.gate.empty()) {  // Qwen2-MoE: + sigmoid(shared_expert_gate . x) * shared(x)
     kernels::matmul(w.shared_gate, x, n_tokens, s.shared_gate);  // [T, 1] gate logits
     swiglu_mlp(w.gated_shared, x, n_tokens, s.gate, s.up, s.expert_out, s.x_quantized);
     for (int64_t t = 0; t < n_tokens; ++t)
@@ -233,4 +233,4 @@ void moe_ffn(const RouterParams& router, const FfnWeights& w, const float* x, in
   (void)moe_ffn(router, w, resident, -1, x, n_tokens, hidden, s, out);
 }
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,4 +1,4 @@
-// Grouped-query attention (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE; spec §4.3, §5.3, §6.3, §7.3).
+// Grouped-query attention (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, as transformers' modeling files).
 // The KV cache holds, per token and layer, K (nkv*hd floats, after bias, k-norm and RoPE) then V
 // (nkv*hd floats, after bias): cache_dim = 2 * nkv * hd.
 //
@@ -19,7 +19,7 @@
 #include "model/hparams.h"
 #include "model/weights.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 struct GqaDims {
   int64_t hidden = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0;
@@ -53,4 +53,4 @@ int64_t gqa_workspace_floats(const GqaDims& d);
 void gqa_attention(const GqaDims& d, const AttentionWeights& w, const float* x, int64_t n_tokens, int64_t start,
                    const float* cos, const float* sin, float* cache, const GqaScratch& s, float* out);
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

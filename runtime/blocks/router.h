@@ -1,8 +1,10 @@
-// MoE router (spec §2.6, §3.3, §9): expert scores, group-limited top-k selection and weights.
+// MoE router: expert scores, group-limited top-k selection and weights.
 //   V3 noaux_tc:   s = sigmoid(logits); choice = s + e_score_correction_bias (selection only);
 //                  group score = sum of the top-2 choice values; keep topk_group groups, the rest
-//                  -inf (spec §11.1); top-k of choice; w = s[idx]; normalised if norm_topk_prob
-//                  (denominator + 1e-20, as HF); w *= routed_scaling_factor.
+//                  -inf (as DeepSeek's inference/model.py; transformers' 0.0 mask differs only
+//                  when a kept expert's choice value is < 0); top-k of choice; w = s[idx];
+//                  normalised if norm_topk_prob (denominator + 1e-20, as HF);
+//                  w *= routed_scaling_factor.
 //   V2 group_limited_greedy: s = softmax(logits); group score = max; same masking; w = s[idx].
 //   greedy: top-k over all experts.
 //   gpt-oss (ScoringFunc::kSoftmaxTopk): `bias` is the router's linear bias, added to the logits;
@@ -15,7 +17,7 @@
 
 #include "model/hparams.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 struct RouterParams {
   ScoringFunc scoring = ScoringFunc::kSoftmax;
@@ -37,4 +39,4 @@ struct RouterParams {
 void route(const RouterParams& p, const float* logits, const float* bias, float* scratch, int32_t* idx,
            float* weights);
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,13 +1,13 @@
-#include "graph/mla.h"
+#include "blocks/mla.h"
 
 #include <cstring>
 
-#include "graph/norm.h"
-#include "graph/rope.h"
+#include "blocks/norm.h"
+#include "blocks/rope.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 MlaDims MlaDims::from_hparams(const HParams& hp) {
   MlaDims d;
@@ -110,4 +110,4 @@ void mla_attention(const MlaDims& d, const AttentionWeights& w, const float* x, 
   kernels::matmul(w.o, s.o, n_tokens, out);
 }
 
-}  // namespace mote::graph
+}  // namespace mote::blocks

@@ -1,17 +1,17 @@
-// Pieces every per-architecture forward shares (models/deepseek.cpp, models/gqa_moe.cpp):
+// Pieces every per-architecture forward shares (families/deepseek.cpp, families/gqa_moe.cpp):
 // scratch carving, input checks, the residual add and the next layer's prefetch hint.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 
+#include "blocks/ffn.h"
+#include "blocks/router.h"
 #include "core/status.h"
-#include "graph/ffn.h"
-#include "graph/router.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 
-namespace mote::models {
+namespace mote::families {
 
 // Carver: hands out consecutive 64-byte-aligned pieces of a caller-owned arena, so a model's
 // scratch (activations, router buffers) is sized once and carved without allocation. With a null
@@ -37,29 +37,29 @@ class Carver {
 
 // The FFN/MoE scratch of a forward over T tokens, FFN widths up to `width` (shared across
 // architectures; shared_gate is carved only for Qwen2-MoE's gated shared expert).
-inline graph::FfnScratch carve_ffn_scratch(const HParams& hp, int64_t T, int64_t width, Carver<float>& f,
+inline blocks::FfnScratch carve_ffn_scratch(const HParams& hp, int64_t T, int64_t width, Carver<float>& f,
                                            Carver<int32_t>& i) {
   const int64_t H = hp.hidden_size;
   const int64_t E = hp.n_routed_experts > 1 ? hp.n_routed_experts : 1;
   const int64_t K = hp.n_experts_per_tok > 1 ? hp.n_experts_per_tok : 1;
-  graph::FfnScratch s;
+  blocks::FfnScratch s;
   s.gate = f.take(T * width);
   s.up = f.take(T * width);
   s.gathered = f.take(T * H);
   s.expert_out = f.take(T * H);
-  s.router_logits = f.take(std::min(T, graph::kRouteChunk) * E);
-  s.route_scratch = f.take(graph::RouterParams::from_hparams(hp).scratch_size());
+  s.router_logits = f.take(std::min(T, blocks::kRouteChunk) * E);
+  s.route_scratch = f.take(blocks::RouterParams::from_hparams(hp).scratch_size());
   s.sel_weight = f.take(T * K);
   s.slot_weight = f.take(T * K);
   s.shared_gate = hp.shared_expert_gated ? f.take(T) : nullptr;
   const int64_t q_floats = (T * kernels::quantized_row_bytes(H) + 3) / 4;
   s.quantized = reinterpret_cast<uint8_t*>(f.take(q_floats));
   s.gathered_q = reinterpret_cast<uint8_t*>(f.take(q_floats));
-  s.job_x = f.take(graph::kJobSlots * H);
-  s.job_q = reinterpret_cast<uint8_t*>(f.take((graph::kJobSlots * kernels::quantized_row_bytes(H) + 3) / 4));
-  s.job_hidden = f.take(graph::kJobSlots * width);
-  s.job_scratch = f.take(graph::kJobSlots * width);
-  s.job_out = f.take(graph::kJobSlots * H);
+  s.job_x = f.take(blocks::kJobSlots * H);
+  s.job_q = reinterpret_cast<uint8_t*>(f.take((blocks::kJobSlots * kernels::quantized_row_bytes(H) + 3) / 4));
+  s.job_hidden = f.take(blocks::kJobSlots * width);
+  s.job_scratch = f.take(blocks::kJobSlots * width);
+  s.job_out = f.take(blocks::kJobSlots * H);
   s.sel_idx = i.take(T * K);
   s.expert_end = i.take(E + 1);
   s.slot_token = i.take(T * K);
@@ -72,7 +72,7 @@ inline graph::FfnScratch carve_ffn_scratch(const HParams& hp, int64_t T, int64_t
 // (the following layer, or null) will probably use. normed and branch [T, H] are scratch.
 // Errors: expert reads (hidden is then undefined).
 Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t n_tokens,
-                    float* hidden, float* normed, float* branch, const graph::FfnScratch& ffn);
+                    float* hidden, float* normed, float* branch, const blocks::FfnScratch& ffn);
 
 // Errors of a forward call before any work: n_tokens outside [1, max_tokens], positions past
 // max_context, a token id outside the vocabulary.
@@ -85,7 +85,7 @@ void add_rows(float* h, const float* b, int64_t n);
 // The prefetch hint for the layer after this one (`next`, null for the last): its router applied
 // to the residual stream `hidden` [T, H], written to ffn.predicted; `normed` [T, H] is scratch.
 // Empty when `next` is not MoE or the expert store reads nothing ahead.
-graph::ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const graph::RouterParams& router,
-                                  int64_t n_tokens, const float* hidden, const graph::FfnScratch& ffn, float* normed);
+ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const blocks::RouterParams& router,
+                                  int64_t n_tokens, const float* hidden, const blocks::FfnScratch& ffn, float* normed);
 
-}  // namespace mote::models
+}  // namespace mote::families

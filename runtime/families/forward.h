@@ -1,17 +1,17 @@
 // One entry point over the per-architecture forward passes: the Session carves one
-// ForwardScratch and calls forward(), which dispatches on HParams::arch (MLA: models/deepseek.h;
-// grouped-query attention: models/gqa_moe.h). Only the member matching the model is carved; the
+// ForwardScratch and calls forward(), which dispatches on HParams::arch (MLA: families/deepseek.h;
+// grouped-query attention: families/gqa_moe.h). Only the member matching the model is carved; the
 // other stays empty. Same contracts (no allocation, errors, thread-safety) as the forwards.
 #pragma once
 
 #include <cstdint>
 
 #include "core/status.h"
+#include "families/deepseek.h"
+#include "families/gqa_moe.h"
 #include "model/model.h"
-#include "models/deepseek.h"
-#include "models/gqa_moe.h"
 
-namespace mote::models {
+namespace mote::families {
 
 struct ForwardScratch {
   DeepSeekScratch deepseek;  // DeepSeek-V2/V3
@@ -27,4 +27,4 @@ ForwardScratch carve_forward_scratch(const HParams& hp, int64_t max_tokens, int6
 Status forward(const Model& model, const int32_t* ids, int64_t n_tokens, int64_t start, float* kv_cache,
                const ForwardScratch& s, LogitsMode mode, float* logits);
 
-}  // namespace mote::models
+}  // namespace mote::families

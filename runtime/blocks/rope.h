@@ -1,4 +1,4 @@
-// Rotary position embedding (spec §1.1) in its two layouts: DeepSeek's interleaved pairs
+// Rotary position embedding in its two layouts: DeepSeek's interleaved pairs
 // (x[2j], x[2j+1]) and the half-rotated NeoX pairs (x[j], x[j+dim/2]) of Mixtral, Qwen and
 // OLMoE, each rotated by theta_j = pos * inv_freq[j], with YaRN frequencies and the cos/sin
 // multiplier (RopeParams, precomputed at load). Pure functions on caller-owned buffers;
@@ -9,7 +9,7 @@
 
 #include "model/hparams.h"
 
-namespace mote::graph {
+namespace mote::blocks {
 
 // cos/sin tables for positions start_pos .. start_pos+n_tokens-1:
 // cos[t * dim/2 + j] = cos(pos_t * inv_freq[j]) * attention_factor (sin likewise).
@@ -24,4 +24,4 @@ void rope_interleaved(float* x, int64_t dim, const float* cos, const float* sin)
 // x'[j] = x[j] c - x[j+dim/2] s ; x'[j+dim/2] = x[j+dim/2] c + x[j] s.
 void rope_half(float* x, int64_t dim, const float* cos, const float* sin);
 
-}  // namespace mote::graph
+}  // namespace mote::blocks
