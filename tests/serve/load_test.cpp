@@ -31,18 +31,6 @@ double percentile(std::vector<double> v, double p) {
   return v[lo] + (v[hi] - v[lo]) * (idx - double(lo));
 }
 
-std::unique_ptr<ServeProcess> must_start(const std::vector<std::string>& args) {
-  const std::string& model = demo_model_path();
-  if (model.empty()) {
-    ADD_FAILURE() << "the demo model could not be converted";
-    return nullptr;
-  }
-  std::string error;
-  auto p = ServeProcess::start(model, args, &error);
-  if (!p) ADD_FAILURE() << "mote serve did not start: " << error;
-  return p;
-}
-
 // False under the sanitizer suite (scripts/sanitize.sh sets MOTE_SANITIZED=1): ASan's shadow
 // memory, quarantine and redzones add hundreds of MiB of RSS, so the memory bound does not apply
 // there; the load itself still runs, for the races and memory errors it can show.
@@ -79,7 +67,7 @@ struct Outcome {
 };
 
 TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
-  auto server = must_start({"--slots", "4"});
+  auto server = start_demo_server({"--slots", "4"});
   ASSERT_TRUE(server);
   const int port = server->port();
   constexpr int kClients = 32, kRequests = 200;
@@ -185,7 +173,9 @@ TEST(ServeLoad, ThirtyTwoClientsFourSlotsTwoHundredRequests) {
               double(peak) / 1048576.0, bound / 1048576.0, m.value("mote_peak_resident_bytes") / 1048576.0);
   EXPECT_GT(bound, 0);
   EXPECT_GT(peak, 0u);
-  if (rss_bound_applies()) EXPECT_LE(double(peak), bound) << "peak RSS within the memory bound";
+  if (rss_bound_applies()) {
+    EXPECT_LE(double(peak), bound) << "peak RSS within the memory bound";
+  }
   EXPECT_GE(m.value("mote_requests_total"), kRequests);
   EXPECT_EQ(server->stop(), 0) << server->log();
   if (::testing::Test::HasFailure()) {
@@ -202,7 +192,7 @@ TEST(ServeLoad, ExpertBudgetUnderConcurrentLoad) {
   std::map<int, std::string> reference;  // prompt index -> greedy chat reply
   double full_bound = 0;
   {
-    auto full = must_start({"--slots", "4"});  // same slots: the bound counts each slot's KV cache
+    auto full = start_demo_server({"--slots", "4"});  // same slots: the bound counts each slot's KV cache
     ASSERT_TRUE(full);
     for (int p = 0; p < 8; ++p) {
       const HttpReply r = http_post(full->port(), "/v1/chat/completions", chat_body(kShortPrompts[p], 28).dump());
@@ -212,7 +202,7 @@ TEST(ServeLoad, ExpertBudgetUnderConcurrentLoad) {
     full_bound = fetch_metrics(full->port()).value("mote_memory_bound_bytes");
     EXPECT_EQ(full->stop(), 0);
   }
-  auto server = must_start({"--slots", "4", "--expert-budget", "2M"});
+  auto server = start_demo_server({"--slots", "4", "--expert-budget", "2M"});
   ASSERT_TRUE(server);
   const int port = server->port();
   std::vector<std::string> texts(kRequests);
@@ -251,7 +241,9 @@ TEST(ServeLoad, ExpertBudgetUnderConcurrentLoad) {
   EXPECT_GT(m.value("mote_expert_misses_total"), 0) << "a 2 MiB budget cannot hold the demo model's experts";
   EXPECT_GT(m.value("mote_expert_bytes_read_total"), 0);
   EXPECT_LT(bound, full_bound) << "the bound counts the expert budget, not all experts";
-  if (rss_bound_applies()) EXPECT_LE(double(peak), bound);
+  if (rss_bound_applies()) {
+    EXPECT_LE(double(peak), bound);
+  }
   EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
@@ -300,7 +292,7 @@ TEST(ServeSpeed, ServerAgainstMoteRunRecord) {
   const double run_prefill = run.prefill, run_decode = run.decode, run_wall = run.wall;
   const int run_prompt = run.prompt, run_generated = run.generated;
 
-  auto server = must_start({"--slots", "1"});
+  auto server = start_demo_server({"--slots", "1"});
   ASSERT_TRUE(server);
   const int port = server->port();
   // A warm-up, then the best of 3. The prompt alternates with a leading space so the slot's cached

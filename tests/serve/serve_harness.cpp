@@ -1,5 +1,7 @@
 #include "serve/serve_harness.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -282,6 +284,18 @@ SseParse parse_sse(const std::string& body) {
     out.data.push_back(event_data);
   }
   return out;
+}
+
+std::unique_ptr<ServeProcess> start_demo_server(const std::vector<std::string>& args) {
+  const std::string& model = demo_model_path();
+  if (model.empty()) {
+    ADD_FAILURE() << "the demo model could not be converted";
+    return nullptr;
+  }
+  std::string error;
+  auto p = ServeProcess::start(model, args, &error);
+  if (!p) ADD_FAILURE() << "mote serve did not start: " << error;
+  return p;
 }
 
 }  // namespace mote::test

@@ -60,6 +60,10 @@ class ServeProcess {
 // place). Empty when the conversion failed (the reason is printed to stderr).
 const std::string& demo_model_path();
 
+// A server on demo_model_path() with `args`; nullptr after a gtest failure naming the reason
+// (the conversion failed, or the server did not start).
+std::unique_ptr<ServeProcess> start_demo_server(const std::vector<std::string>& args);
+
 // The model name the server reports for demo_model_path().
 inline const char* demo_model_name() { return "demo"; }
 

@@ -30,18 +30,6 @@ const char* kPromptB =
     "BAPTISTA: Not in my house, Lucentio; for, you know, pitchers have ears, and I have many servants: besides, "
     "old Gremio is hearkening still; and happily we might be interrupted. What say you?";
 
-std::unique_ptr<ServeProcess> must_start(const std::vector<std::string>& args) {
-  const std::string& model = demo_model_path();
-  if (model.empty()) {
-    ADD_FAILURE() << "the demo model could not be converted";
-    return nullptr;
-  }
-  std::string error;
-  auto p = ServeProcess::start(model, args, &error);
-  if (!p) ADD_FAILURE() << "mote serve did not start: " << error;
-  return p;
-}
-
 std::string dump(const HttpReply& r) {
   return "status " + std::to_string(r.status) + " " + r.error + " body: " + r.body.substr(0, 600);
 }
@@ -106,7 +94,7 @@ void expect_error(const HttpReply& r, int status, const std::string& param_conta
 // One server shared by the suite: --slots 2, default queue, default model name.
 class ServeApi : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = must_start({"--slots", "2"}).release(); }
+  static void SetUpTestSuite() { server_ = start_demo_server({"--slots", "2"}).release(); }
   static void TearDownTestSuite() {
     if (server_) {
       const int status = server_->stop();
@@ -762,7 +750,7 @@ TEST_F(ServeApi, TotalHeaderSizeBounded) {
 // ---------------------------------------------------------------------------------------------
 // Prefix routing across slots: two interleaved conversations each come back to their own slot.
 TEST(ServeRouting, InterleavedConversationsLandOnTheirSlots) {
-  auto server = must_start({"--slots", "2"});
+  auto server = start_demo_server({"--slots", "2"});
   ASSERT_TRUE(server);
   const int port = server->port();
   auto chat = [&](const json& msgs) { return http_post(port, "/v1/chat/completions", chat_body_messages(msgs, 8).dump()); };
@@ -799,7 +787,7 @@ TEST(ServeRouting, InterleavedConversationsLandOnTheirSlots) {
 // ---------------------------------------------------------------------------------------------
 // Four slots decoding at once over one model: each greedy reply equals the same request run alone.
 TEST(ServeConcurrency, ConcurrentGreedyRepliesEqualSequentialOnes) {
-  auto server = must_start({"--slots", "4"});
+  auto server = start_demo_server({"--slots", "4"});
   ASSERT_TRUE(server);
   const int port = server->port();
   const std::vector<std::string> prompts = {kPromptA, kPromptB, "Speak the speech, I pray you.",
@@ -843,7 +831,7 @@ TEST(ServeConcurrency, ConcurrentGreedyRepliesEqualSequentialOnes) {
 // ---------------------------------------------------------------------------------------------
 // DeepSeek-R1 template: the generation prompt opens <think>, the reply's reasoning comes apart.
 TEST(ServeReasoning, ReasoningContentReturnedApart) {
-  auto server = must_start({"--chat-template", "deepseek-r1"});
+  auto server = start_demo_server({"--chat-template", "deepseek-r1"});
   ASSERT_TRUE(server);
   const int port = server->port();
   const HttpReply r = http_post(port, "/v1/chat/completions", chat_body(kPromptA, 48).dump());
@@ -871,7 +859,7 @@ TEST(ServeReasoning, ReasoningContentReturnedApart) {
 
 // ---------------------------------------------------------------------------------------------
 TEST(ServeContext, PromptOverContextIs400ContextLengthExceeded) {
-  auto server = must_start({"--ctx", "64"});
+  auto server = start_demo_server({"--ctx", "64"});
   ASSERT_TRUE(server);
   const int port = server->port();
   std::string text;
@@ -894,7 +882,7 @@ TEST(ServeContext, PromptOverContextIs400ContextLengthExceeded) {
 
 // ---------------------------------------------------------------------------------------------
 TEST(ServeAuth, ApiKeyRequiredOnV1AndMetrics) {
-  auto server = must_start({"--api-key", "sekrit-key", "--model-name", "stage-player"});
+  auto server = start_demo_server({"--api-key", "sekrit-key", "--model-name", "stage-player"});
   ASSERT_TRUE(server);
   const int port = server->port();
   const httplib::Headers good = {{"Authorization", "Bearer sekrit-key"}};
@@ -940,7 +928,7 @@ HttpReply as_reply(const StreamReply& s) {
 }
 
 TEST(ServeQueue, FullQueueIs503WithRetryAfter) {
-  auto server = must_start({"--slots", "1", "--queue", "1"});
+  auto server = start_demo_server({"--slots", "1", "--queue", "1"});
   ASSERT_TRUE(server);
   const int port = server->port();
   const double rejected_before = fetch_metrics(port).value("mote_requests_rejected_total");
@@ -1005,7 +993,7 @@ int hold_the_only_slot(int port) {
 }
 
 TEST(ServeQueue, QueuedClientThatLeavesFreesItsPlaceAndStalledClientFreesTheSlot) {
-  auto server = must_start({"--slots", "1", "--queue", "2", "--ctx", "16384"});
+  auto server = start_demo_server({"--slots", "1", "--queue", "2", "--ctx", "16384"});
   ASSERT_TRUE(server);
   const int port = server->port();
   const int holder = hold_the_only_slot(port);
@@ -1041,7 +1029,7 @@ TEST(ServeQueue, QueuedClientThatLeavesFreesItsPlaceAndStalledClientFreesTheSlot
 }
 
 TEST(ServeQueue, WaitLongerThanTimeoutIs503) {
-  auto server = must_start({"--slots", "1", "--queue", "4", "--timeout", "1", "--ctx", "16384"});
+  auto server = start_demo_server({"--slots", "1", "--queue", "4", "--timeout", "1", "--ctx", "16384"});
   ASSERT_TRUE(server);
   const int port = server->port();
   const int holder = hold_the_only_slot(port);
@@ -1066,7 +1054,7 @@ TEST(ServeLifecycle, SlotDirPersistsAcrossRestart) {
   int p1 = 0;
   std::string reply;
   {
-    auto server = must_start({"--slots", "1", "--slot-dir", dir.string()});
+    auto server = start_demo_server({"--slots", "1", "--slot-dir", dir.string()});
     ASSERT_TRUE(server);
     const HttpReply r1 = http_post(server->port(), "/v1/chat/completions", chat_body_messages(turn1, 6).dump());
     ASSERT_EQ(r1.status, 200) << dump(r1);
@@ -1075,7 +1063,7 @@ TEST(ServeLifecycle, SlotDirPersistsAcrossRestart) {
     EXPECT_EQ(server->stop(), 0) << server->log();
   }
   EXPECT_FALSE(fs::is_empty(dir)) << "the slot was saved under --slot-dir";
-  auto server = must_start({"--slots", "1", "--slot-dir", dir.string()});
+  auto server = start_demo_server({"--slots", "1", "--slot-dir", dir.string()});
   ASSERT_TRUE(server);
   json turn2 = turn1;
   turn2.push_back({{"role", "assistant"}, {"content", reply}});
@@ -1093,7 +1081,7 @@ TEST(ServeLifecycle, SlotDirPersistsAcrossRestart) {
 }
 
 TEST(ServeLifecycle, SigtermExitsZeroEvenWhileStreaming) {
-  auto server = must_start({});
+  auto server = start_demo_server({});
   ASSERT_TRUE(server);
   const int port = server->port();
   std::atomic<bool> started{false};
@@ -1117,7 +1105,7 @@ TEST(ServeLifecycle, SigtermExitsZeroEvenWhileStreaming) {
 }
 
 TEST(ServeLifecycle, SigintExitsZero) {
-  auto server = must_start({});
+  auto server = start_demo_server({});
   ASSERT_TRUE(server);
   EXPECT_EQ(http_get(server->port(), "/health").status, 200);
   kill(server->pid(), SIGINT);
@@ -1128,7 +1116,7 @@ TEST(ServeLifecycle, SigintExitsZero) {
 }
 
 TEST(ServeLifecycle, ListeningLineAndDefaultHost) {
-  auto server = must_start({});
+  auto server = start_demo_server({});
   ASSERT_TRUE(server);
   EXPECT_NE(server->log().find("mote serve: listening on http://127.0.0.1:" + std::to_string(server->port())),
             std::string::npos)
