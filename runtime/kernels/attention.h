@@ -23,10 +23,13 @@
 // thread count, the thread timing, the batch the token is in, or whether a workspace is given.
 //
 // Thread-safety: the functions only write `out` and `work`; concurrent calls with distinct
-// outputs are safe. None allocates (bounded stack buffers, at most about 48 KiB per thread).
+// outputs are safe. None allocates (bounded stack buffers, at most about 48 KiB per thread, 66 KiB
+// with typed rows).
 #pragma once
 
 #include <cstdint>
+
+#include "core/kv_type.h"
 
 namespace mote::kernels {
 
@@ -57,6 +60,25 @@ struct AttentionArgs {
   const float* v = nullptr;
   int64_t v_row_stride = 0, v_head_stride = 0;
 
+  // Typed rows (kernels/kv_rows.h). kv_type == kF32 (the default): k and v above, byte fields
+  // ignored. Otherwise k and v are ignored and the key of position p, kv head g, is the dk values
+  // of the piece stored as kv_type at k_bytes + row * k_row_bytes + g * k_head_bytes; the value
+  // is the first dv values of the piece at v_bytes + row * v_row_bytes + g * v_head_bytes
+  // (GQA: one piece per head; MLA: the key is the whole latent row [c_kv | k_pe], ONE piece of
+  // kv_lora + dr values, and the value its first kv_lora values: v_bytes == k_bytes).
+  // Each key and value is decoded exactly (kv_value) and then used as the f32 path uses it.
+  KvType kv_type = KvType::kF32;
+  const uint8_t* k_bytes = nullptr;
+  int64_t k_row_bytes = 0, k_head_bytes = 0;
+  const uint8_t* v_bytes = nullptr;
+  int64_t v_row_bytes = 0, v_head_bytes = 0;
+
+  // Ring buffer (every kv_type): > 0: position p lives in row p % ring_rows (in the formulas
+  // above, row = p % ring_rows instead of p). The caller guarantees that the rows of positions
+  // lo .. start + T - 1 of every token are present: ring_rows >= window + n_tokens - 1 (a ring
+  // needs a window). 0: row = p.
+  int64_t ring_rows = 0;
+
   // gpt-oss: [n_heads] sink logits (not scaled), or null.
   const float* sinks = nullptr;
 
@@ -76,6 +98,9 @@ struct AttentionArgs {
 
 // The fast kernels' widest value (their stack buffers); wider calls run the reference.
 inline constexpr int64_t kAttentionMaxDv = 8192;
+// With typed rows (kv_type != kF32) the fast kernels decode 4 keys or values at a time into a
+// stack buffer: dk and dv up to this; wider calls run the reference.
+inline constexpr int64_t kAttentionMaxTypedWidth = 1024;
 
 // The fast kernels split one token's keys into at most this many ranges.
 inline constexpr int64_t kAttentionMaxRanges = 32;

@@ -162,6 +162,8 @@ void run_merges(void* ctx, int64_t begin, int64_t end) {
 void drive(const AttentionArgs& a, AttnRangeFn range) {
   if (a.n_tokens <= 0 || a.n_heads <= 0) return;
   if (a.dv > kernels::kAttentionMaxDv) return kernels::attention_ref(a);  // wider than the stack buffers
+  if (a.kv_type != KvType::kF32 && std::max(a.dk, a.dv) > kernels::kAttentionMaxTypedWidth)
+    return kernels::attention_ref(a);  // wider than the typed decode buffers
   Job job{&a, range, a.n_heads / a.n_kv_heads, head_block(a), 0, 1};
   job.n_hb = (job.group + job.hb - 1) / job.hb;
   int64_t keys = 0;
@@ -192,6 +194,16 @@ void attention_with(const AttentionArgs& a) {
   drive(a, R);
 }
 
+#if defined(__x86_64__)
+// The avx2 table needs only AVX2 + FMA; its f16 row decoding also uses F16C (present on every
+// AVX2 CPU we know of, but not implied): without it f16 rows take the reference.
+void attention_avx2(const AttentionArgs& a) {
+  static const bool f16c = __builtin_cpu_supports("f16c");
+  if (a.kv_type == KvType::kF16 && !f16c) return kernels::attention_ref(a);
+  drive(a, attn_range_avx2);
+}
+#endif
+
 bool starts_with(const char* s, const char* prefix) { return std::strncmp(s, prefix, std::strlen(prefix)) == 0; }
 
 }  // namespace
@@ -203,7 +215,7 @@ AttentionFn find_attention(const char* name) {
   if (std::strcmp(name, "reference") == 0) return attention_ref;
   if (!cpu::cpu_supports(name)) return nullptr;
 #if defined(__x86_64__)
-  if (std::strcmp(name, "avx2") == 0) return cpu::attention_with<cpu::attn_range_avx2>;
+  if (std::strcmp(name, "avx2") == 0) return cpu::attention_avx2;
   if (std::strcmp(name, "avx512") == 0) return cpu::attention_with<cpu::attn_range_avx512>;
 #endif
 #if defined(__aarch64__)

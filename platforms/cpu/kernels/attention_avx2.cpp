@@ -1,4 +1,4 @@
-// AVX2 + FMA instantiation of the attention range kernel (attention_impl.h). Only the code below
+// AVX2 + FMA (+ F16C for f16 rows) instantiation of the attention range kernel (attention_impl.h). Only the code below
 // the target pragma uses these instructions; the driver (attention.cpp) calls it only when the
 // active kernel table is "avx2", which the dispatcher offers only on CPUs that have it.
 #if defined(__x86_64__)
@@ -9,7 +9,7 @@
 #include "cpu/kernels/attention_isa.h"
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,f16c")
 
 namespace mote::cpu {
 namespace {
@@ -42,6 +42,10 @@ struct V {
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
+  static T load_f16(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static T load_i8(const uint8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
 };
 
 #include "cpu/kernels/attention_impl.h"
@@ -50,7 +54,10 @@ struct V {
 
 void attn_range_avx2(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int64_t nh, int64_t k0, int64_t k1,
                      float* acc, int64_t acc_stride, float* m, float* l) {
-  attn_range_impl<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
+  if (a.kv_type != KvType::kF32)
+    attn_range_typed<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
+  else
+    attn_range_impl<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
 }
 
 }  // namespace mote::cpu

@@ -35,6 +35,12 @@ struct V {
     const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
   }
+  static T load_f16(const uint8_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static T load_i8(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
 };
 
 #include "cpu/kernels/attention_impl.h"
@@ -43,7 +49,10 @@ struct V {
 
 void attn_range_avx512(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int64_t nh, int64_t k0, int64_t k1,
                        float* acc, int64_t acc_stride, float* m, float* l) {
-  attn_range_impl<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
+  if (a.kv_type != KvType::kF32)
+    attn_range_typed<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
+  else
+    attn_range_impl<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
 }
 
 }  // namespace mote::cpu

@@ -3,7 +3,8 @@
 // region and anonymous namespace, after attention_isa.h and a struct V:
 //   V::T (vector of V::W floats), zero, set1, load, store (unaligned), add, mul, max,
 //   fma(a, b, c) = a * b + c, hsum, hmax, round (to nearest integer), pow2i(n) = 2^n for
-//   integer-valued n in [-127, 127] (2^-127 gives 0).
+//   integer-valued n in [-127, 127] (2^-127 gives 0), load_f16(p) (W IEEE halves at byte
+//   pointer p, widened exactly), load_i8(p) (W int8 at p, converted to float).
 // It uses no std templates (they would be instantiated with this region's target flags and
 // could be shared, as COMDATs, with generic code), only builtins.
 //
@@ -13,6 +14,13 @@
 // rescale of each head's accumulator when the max grows, then acc += p V (tiles of 2 heads x 4
 // keys: each value row is read once per 2 heads). Each head's arithmetic is the same whatever
 // the block, so head blocking does not change the result.
+//
+// Ring buffers (a.ring_rows > 0) only change which row a position's key and value are read from.
+// Typed rows (a.kv_type != kF32, attn_range_typed): per tile of 4 keys, the keys are decoded once
+// into a stack buffer (f16 widened, q8_0 d * float(q): the same floats as kv_value) and then
+// scored by the same score_tile for every head pair of the block; likewise values for pv_tile.
+// So a decoded row is reused by every head of the group (MLA: up to 32 heads per block) and the
+// arithmetic after decoding is the f32 kernel's.
 
 // exp(x) for x <= 88: Cephes-style range reduction x = n ln2 + r, |r| <= ln2 / 2, a degree-7
 // polynomial (about 1 ulp), times 2^n. x < -87.7 (and -inf) gives 0.
@@ -101,6 +109,9 @@ inline void pv_tile(const float* p, int64_t p_stride, const float* const* val, i
     }
 }
 
+// The row holding position p.
+inline int64_t kv_row(const kernels::AttentionArgs& a, int64_t p) { return a.ring_rows > 0 ? p % a.ring_rows : p; }
+
 // Scores of keys [s0, s0 + n) for NQ heads into s [NQ, kAttnSeg].
 template <class V, int NQ>
 inline void score_rows(const kernels::AttentionArgs& a, const float* const* qa, const float* const* qb, int64_t na,
@@ -108,11 +119,11 @@ inline void score_rows(const kernels::AttentionArgs& a, const float* const* qa, 
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
     const float* key[4];
-    for (int x = 0; x < 4; ++x) key[x] = kbase + (s0 + j + x) * a.k_row_stride;
+    for (int x = 0; x < 4; ++x) key[x] = kbase + kv_row(a, s0 + j + x) * a.k_row_stride;
     score_tile<V, NQ, 4>(qa, qb, na, nb, key, a.scale, s + j, kAttnSeg);
   }
   for (; j < n; ++j) {
-    const float* key[1] = {kbase + (s0 + j) * a.k_row_stride};
+    const float* key[1] = {kbase + kv_row(a, s0 + j) * a.k_row_stride};
     score_tile<V, NQ, 1>(qa, qb, na, nb, key, a.scale, s + j, kAttnSeg);
   }
 }
@@ -124,11 +135,11 @@ inline void pv_rows(const kernels::AttentionArgs& a, const float* vbase, int64_t
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
     const float* val[4];
-    for (int x = 0; x < 4; ++x) val[x] = vbase + (s0 + j + x) * a.v_row_stride;
+    for (int x = 0; x < 4; ++x) val[x] = vbase + kv_row(a, s0 + j + x) * a.v_row_stride;
     pv_tile<V, NQ, 4>(p + j, kAttnSeg, val, a.dv, acc);
   }
   for (; j < n; ++j) {
-    const float* val[1] = {vbase + (s0 + j) * a.v_row_stride};
+    const float* val[1] = {vbase + kv_row(a, s0 + j) * a.v_row_stride};
     pv_tile<V, NQ, 1>(p + j, kAttnSeg, val, a.dv, acc);
   }
 }
@@ -201,6 +212,96 @@ void attn_range_impl(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int
         pv_rows<V, 2>(a, vbase, s0, n, s + i * kAttnSeg, rows);
       else
         pv_rows<V, 1>(a, vbase, s0, n, s + i * kAttnSeg, rows);
+    }
+  }
+}
+
+
+// ---- typed rows ----
+
+// Floats per decoded row in the typed buffers: kAttentionMaxTypedWidth plus room for the last
+// vector (decoding writes whole vectors).
+constexpr int64_t kTypedRowFloats = kernels::kAttentionMaxTypedWidth + 16;
+
+// dst[0, n) = values [0, n) of a piece stored as `type` (kF16 or kQ8_0); dst has room for n
+// rounded up to W. Scalar-free: the f16 tail goes through a zero-padded copy, and q8_0 blocks
+// are 32 values (a multiple of W) with zero padding, so whole vectors stay inside the piece.
+template <class V>
+inline void decode_piece(KvType type, const uint8_t* piece, int64_t n, float* dst) {
+  constexpr int W = V::W;
+  if (type == KvType::kF16) {
+    int64_t i = 0;
+    for (; i + W <= n; i += W) V::store(dst + i, V::load_f16(piece + 2 * i));
+    if (i < n) {
+      uint8_t tail[2 * W];
+      for (int64_t b = 0; b < 2 * W; ++b) tail[b] = b < 2 * (n - i) ? piece[2 * i + b] : 0;
+      V::store(dst + i, V::load_f16(tail));
+    }
+    return;
+  }
+  for (int64_t b = 0; b * kKvQ8Block < n; ++b) {
+    const uint8_t* block = piece + b * kKvQ8BlockBytes;
+    float d;
+    __builtin_memcpy(&d, block, 4);
+    const typename V::T dv = V::set1(d);
+    const int64_t first = b * kKvQ8Block, len = n - first < kKvQ8Block ? n - first : kKvQ8Block;
+    for (int64_t i = 0; i < len; i += W) V::store(dst + first + i, V::mul(V::load_i8(block + 4 + i), dv));
+  }
+}
+
+template <class V>
+void attn_range_typed(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int64_t nh, int64_t k0, int64_t k1,
+                      float* acc, int64_t acc_stride, float* m, float* l) {
+  alignas(64) float s[kAttnScoreFloats];        // [nh, kAttnSeg]
+  alignas(64) float buf[4 * kTypedRowFloats];  // 4 decoded keys or values
+  const int64_t g = h0 / (a.n_heads / a.n_kv_heads);
+  const uint8_t* kbase = a.k_bytes + g * a.k_head_bytes;
+  const uint8_t* vbase = a.v_bytes + g * a.v_head_bytes;
+  const int64_t na = a.q2 != nullptr ? a.dk_a : a.dk, nb = a.dk - na;
+  const float* qa[kAttnScoreFloats / kAttnSeg];
+  const float* qb[kAttnScoreFloats / kAttnSeg];
+  for (int64_t i = 0; i < nh; ++i) {
+    m[i] = -__builtin_inff();
+    l[i] = 0.0f;
+    for (int64_t d = 0; d < a.dv; ++d) acc[i * acc_stride + d] = 0.0f;
+    qa[i] = a.q + t * a.q_token_stride + (h0 + i) * a.q_head_stride;
+    qb[i] = a.q2 != nullptr ? a.q2 + t * a.q2_token_stride + (h0 + i) * a.q2_head_stride : nullptr;
+  }
+  const float* rows[4] = {buf, buf + kTypedRowFloats, buf + 2 * kTypedRowFloats, buf + 3 * kTypedRowFloats};
+  for (int64_t s0 = k0; s0 < k1; s0 += kAttnSeg) {
+    const int64_t n = k1 - s0 < kAttnSeg ? k1 - s0 : kAttnSeg;
+    for (int64_t j = 0; j < n;) {
+      const int nk = n - j >= 4 ? 4 : 1;
+      for (int x = 0; x < nk; ++x)
+        decode_piece<V>(a.kv_type, kbase + kv_row(a, s0 + j + x) * a.k_row_bytes, a.dk,
+                        buf + x * kTypedRowFloats);
+      for (int64_t i = 0; i < nh; i += 2) {
+        float* si = s + i * kAttnSeg + j;
+        if (nh - i >= 2)
+          nk == 4 ? score_tile<V, 2, 4>(qa + i, qb + i, na, nb, rows, a.scale, si, kAttnSeg)
+                  : score_tile<V, 2, 1>(qa + i, qb + i, na, nb, rows, a.scale, si, kAttnSeg);
+        else
+          nk == 4 ? score_tile<V, 1, 4>(qa + i, qb + i, na, nb, rows, a.scale, si, kAttnSeg)
+                  : score_tile<V, 1, 1>(qa + i, qb + i, na, nb, rows, a.scale, si, kAttnSeg);
+      }
+      j += nk;
+    }
+    for (int64_t i = 0; i < nh; ++i)
+      softmax_update<V>(s + i * kAttnSeg, n, m + i, l + i, acc + i * acc_stride, a.dv);
+    for (int64_t j = 0; j < n;) {
+      const int nk = n - j >= 4 ? 4 : 1;
+      for (int x = 0; x < nk; ++x)
+        decode_piece<V>(a.kv_type, vbase + kv_row(a, s0 + j + x) * a.v_row_bytes, a.dv,
+                        buf + x * kTypedRowFloats);
+      for (int64_t i = 0; i < nh; i += 2) {
+        float* out[2] = {acc + i * acc_stride, acc + (i + 1) * acc_stride};
+        const float* p = s + i * kAttnSeg + j;
+        if (nh - i >= 2)
+          nk == 4 ? pv_tile<V, 2, 4>(p, kAttnSeg, rows, a.dv, out) : pv_tile<V, 2, 1>(p, kAttnSeg, rows, a.dv, out);
+        else
+          nk == 4 ? pv_tile<V, 1, 4>(p, kAttnSeg, rows, a.dv, out) : pv_tile<V, 1, 1>(p, kAttnSeg, rows, a.dv, out);
+      }
+      j += nk;
     }
   }
 }

@@ -29,6 +29,18 @@ struct V {
     const int32x4_t e = vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127));
     return vreinterpretq_f32_s32(vshlq_n_s32(e, 23));
   }
+  static T load_f16(const uint8_t* p) {
+    uint16_t h[4];
+    __builtin_memcpy(h, p, 8);
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+  }
+  // Reads exactly 4 bytes (an 8-byte load could leave the last q8_0 block of the arena).
+  static T load_i8(const uint8_t* p) {
+    uint32_t w;
+    __builtin_memcpy(&w, p, 4);
+    const int16x8_t wide = vmovl_s8(vreinterpret_s8_u32(vdup_n_u32(w)));
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(wide)));
+  }
 };
 
 #include "cpu/kernels/attention_impl.h"
@@ -37,7 +49,10 @@ struct V {
 
 void attn_range_neon(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int64_t nh, int64_t k0, int64_t k1,
                      float* acc, int64_t acc_stride, float* m, float* l) {
-  attn_range_impl<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
+  if (a.kv_type != KvType::kF32)
+    attn_range_typed<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
+  else
+    attn_range_impl<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
 }
 
 }  // namespace mote::cpu
