@@ -42,6 +42,7 @@ const Case kCases[] = {
     {3, 77, 0, 0, 16, 1, 80, 64, 16, true},
     {1, 1500, 0, 0, 16, 1, 576, 512, 64, false},  // DeepSeek-V3 MLA widths (16 of its 128 heads)
     {2, 2100, 0, 0, 7, 1, 45, 37, 8, false},      // query split at 37: not a vector or block boundary
+    {3, 90, 0, 0, 2, 1, 76, 64, 40, true},        // 2 heads (rows read in registers), split at 36
     {1, 100, 32, 32, 8, 2, 64, 64, 0, true},      // ring = window + T - 1, wrapped three times
     {3, 200, 17, 19, 8, 4, 45, 45, 0, true},      // the smallest ring for T = 3
     {17, 250, 64, 90, 4, 1, 64, 64, 0, false},
@@ -311,8 +312,8 @@ TEST_F(AttentionKv, NoAllocation) {
   std::vector<std::string> names;
   const std::vector<kernels::AttentionFn> fns = all_tables(&names);
   for (KvType type : kTypes) {
-    Data d(kCases[13], type, 600);  // MLA decode at 3001 keys: the key split with threads
-    Data b(kCases[12], type, 601);  // a ring batch
+    Data d(kCases[14], type, 600);  // MLA decode at 3001 keys: the key split with threads
+    Data b(kCases[13], type, 601);  // a ring batch
     std::vector<float> out(std::max(d.out_size(), b.out_size()));
     for (kernels::AttentionFn fn : fns) {
       fn(d.args(Data::Rows::kTyped, out.data(), true));  // warm-up: the thread pool starts once

@@ -249,8 +249,204 @@ inline void decode_piece(KvType type, const uint8_t* piece, int64_t n, float* ds
   }
 }
 
+// ---- typed rows read in registers (few heads per kv head: nothing to share a decoded tile with) ----
+
+// IEEE half bits to float, exact (subnormals normalised). Local (internal linkage) so that no
+// inline function of a generic header is compiled with this region's target flags.
+inline float half_to_float(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+  if (exp == 0 && mant == 0) {
+    bits = sign;
+  } else if (exp == 0) {
+    int e = -1;
+    do {
+      mant <<= 1;
+      ++e;
+    } while ((mant & 0x400u) == 0);
+    bits = sign | (uint32_t(112 - e) << 23) | ((mant & 0x3ffu) << 13);
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  }
+  float f;
+  __builtin_memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Value loaders of a piece (byte pointer p): load(p, i) = values [i, i + W), at(p, i) = value i.
+template <class V>
+struct LoadF16 {
+  static typename V::T load(const uint8_t* p, int64_t i) { return V::load_f16(p + 2 * i); }
+  static float at(const uint8_t* p, int64_t i) {
+    uint16_t h;
+    __builtin_memcpy(&h, p + 2 * i, 2);
+    return half_to_float(h);
+  }
+};
+
+template <class V>
+struct LoadQ8 {
+  static float at(const uint8_t* p, int64_t i) {
+    const uint8_t* block = p + (i >> 5) * kKvQ8BlockBytes;
+    float d;
+    __builtin_memcpy(&d, block, 4);
+    return d * float(int8_t(block[4 + (i & 31)]));
+  }
+  static typename V::T load(const uint8_t* p, int64_t i) {
+    const int64_t r = i & 31;
+    if (r + V::W > kKvQ8Block) {  // crosses a block (a query piece starting off the vector grid)
+      alignas(64) float tmp[V::W];
+      for (int x = 0; x < V::W; ++x) tmp[x] = at(p, i + x);
+      return V::load(tmp);
+    }
+    const uint8_t* block = p + (i >> 5) * kKvQ8BlockBytes;
+    float d;
+    __builtin_memcpy(&d, block, 4);
+    return V::mul(V::load_i8(block + 4 + r), V::set1(d));
+  }
+};
+
+// score_tile and pv_tile on typed pieces: the same operations on the decoded values.
+template <class V, class L, int NQ, int NK>
+inline void score_tile_l(const float* const* qa, const float* const* qb, int64_t na, int64_t nb,
+                         const uint8_t* const* key, float scale, float* s, int64_t s_stride) {
+  using T = typename V::T;
+  constexpr int W = V::W;
+  T acc[NQ][NK];
+  float tail[NQ][NK];
+  for (int i = 0; i < NQ; ++i)
+    for (int j = 0; j < NK; ++j) {
+      acc[i][j] = V::zero();
+      tail[i][j] = 0.0f;
+    }
+  for (int piece = 0; piece < 2; ++piece) {
+    const int64_t n = piece == 0 ? na : nb, off = piece == 0 ? 0 : na;
+    const float* const* q = piece == 0 ? qa : qb;
+    int64_t d = 0;
+    for (; d + W <= n; d += W) {
+      T kv[NK];
+      for (int j = 0; j < NK; ++j) kv[j] = L::load(key[j], off + d);
+      for (int i = 0; i < NQ; ++i) {
+        const T qv = V::load(q[i] + d);
+        for (int j = 0; j < NK; ++j) acc[i][j] = V::fma(qv, kv[j], acc[i][j]);
+      }
+    }
+    for (; d < n; ++d)
+      for (int i = 0; i < NQ; ++i)
+        for (int j = 0; j < NK; ++j) tail[i][j] += q[i][d] * L::at(key[j], off + d);
+  }
+  for (int i = 0; i < NQ; ++i)
+    for (int j = 0; j < NK; ++j) s[i * s_stride + j] = (V::hsum(acc[i][j]) + tail[i][j]) * scale;
+}
+
+template <class V, class L, int NQ, int NK>
+inline void pv_tile_l(const float* p, int64_t p_stride, const uint8_t* const* val, int64_t dv, float* const* acc) {
+  using T = typename V::T;
+  constexpr int W = V::W;
+  T w[NQ][NK];
+  for (int i = 0; i < NQ; ++i)
+    for (int j = 0; j < NK; ++j) w[i][j] = V::set1(p[i * p_stride + j]);
+  int64_t d = 0;
+  for (; d + W <= dv; d += W) {
+    T vv[NK];
+    for (int j = 0; j < NK; ++j) vv[j] = L::load(val[j], d);
+    for (int i = 0; i < NQ; ++i) {
+      T a = V::load(acc[i] + d);
+      for (int j = 0; j < NK; ++j) a = V::fma(w[i][j], vv[j], a);
+      V::store(acc[i] + d, a);
+    }
+  }
+  for (; d < dv; ++d)
+    for (int i = 0; i < NQ; ++i) {
+      float a = acc[i][d];
+      for (int j = 0; j < NK; ++j) a += p[i * p_stride + j] * L::at(val[j], d);
+      acc[i][d] = a;
+    }
+}
+
+// attn_range_impl over typed pieces read in registers.
+template <class V, class L>
+void attn_range_typed_direct(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int64_t nh, int64_t k0,
+                             int64_t k1, float* acc, int64_t acc_stride, float* m, float* l) {
+  alignas(64) float s[kAttnScoreFloats];  // [nh, kAttnSeg]
+  const int64_t g = h0 / (a.n_heads / a.n_kv_heads);
+  const uint8_t* kbase = a.k_bytes + g * a.k_head_bytes;
+  const uint8_t* vbase = a.v_bytes + g * a.v_head_bytes;
+  const int64_t na = a.q2 != nullptr ? a.dk_a : a.dk, nb = a.dk - na;
+  for (int64_t i = 0; i < nh; ++i) {
+    m[i] = -__builtin_inff();
+    l[i] = 0.0f;
+    for (int64_t d = 0; d < a.dv; ++d) acc[i * acc_stride + d] = 0.0f;
+  }
+  for (int64_t s0 = k0; s0 < k1; s0 += kAttnSeg) {
+    const int64_t n = k1 - s0 < kAttnSeg ? k1 - s0 : kAttnSeg;
+    for (int64_t i = 0; i < nh; i += 2) {
+      const int nq = nh - i >= 2 ? 2 : 1;
+      const float* qa[2] = {nullptr, nullptr};
+      const float* qb[2] = {nullptr, nullptr};
+      for (int x = 0; x < nq; ++x) {
+        const int64_t h = h0 + i + x;
+        qa[x] = a.q + t * a.q_token_stride + h * a.q_head_stride;
+        qb[x] = a.q2 != nullptr ? a.q2 + t * a.q2_token_stride + h * a.q2_head_stride : nullptr;
+      }
+      float* si = s + i * kAttnSeg;
+      int64_t j = 0;
+      for (; j + 4 <= n; j += 4) {
+        const uint8_t* key[4];
+        for (int x = 0; x < 4; ++x) key[x] = kbase + kv_row(a, s0 + j + x) * a.k_row_bytes;
+        nq == 2 ? score_tile_l<V, L, 2, 4>(qa, qb, na, nb, key, a.scale, si + j, kAttnSeg)
+                : score_tile_l<V, L, 1, 4>(qa, qb, na, nb, key, a.scale, si + j, kAttnSeg);
+      }
+      for (; j < n; ++j) {
+        const uint8_t* key[1] = {kbase + kv_row(a, s0 + j) * a.k_row_bytes};
+        nq == 2 ? score_tile_l<V, L, 2, 1>(qa, qb, na, nb, key, a.scale, si + j, kAttnSeg)
+                : score_tile_l<V, L, 1, 1>(qa, qb, na, nb, key, a.scale, si + j, kAttnSeg);
+      }
+    }
+    for (int64_t i = 0; i < nh; ++i)
+      softmax_update<V>(s + i * kAttnSeg, n, m + i, l + i, acc + i * acc_stride, a.dv);
+    for (int64_t i = 0; i < nh; i += 2) {
+      float* rows[2] = {acc + i * acc_stride, acc + (i + 1) * acc_stride};
+      const bool two = nh - i >= 2;
+      const float* p = s + i * kAttnSeg;
+      int64_t j = 0;
+      for (; j + 4 <= n; j += 4) {
+        const uint8_t* val[4];
+        for (int x = 0; x < 4; ++x) val[x] = vbase + kv_row(a, s0 + j + x) * a.v_row_bytes;
+        two ? pv_tile_l<V, L, 2, 4>(p + j, kAttnSeg, val, a.dv, rows)
+            : pv_tile_l<V, L, 1, 4>(p + j, kAttnSeg, val, a.dv, rows);
+      }
+      for (; j < n; ++j) {
+        const uint8_t* val[1] = {vbase + kv_row(a, s0 + j) * a.v_row_bytes};
+        two ? pv_tile_l<V, L, 2, 1>(p + j, kAttnSeg, val, a.dv, rows)
+            : pv_tile_l<V, L, 1, 1>(p + j, kAttnSeg, val, a.dv, rows);
+      }
+    }
+  }
+}
+
+// The typed range kernel: registers for blocks of up to kTypedDirectHeads heads, else decoded
+// tiles shared by the block's heads (measured: samples/bench/attention_bench.cpp).
+constexpr int64_t kTypedDirectHeads = 1;
+
+template <class V>
+void attn_range_typed_tiles(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int64_t nh, int64_t k0,
+                            int64_t k1, float* acc, int64_t acc_stride, float* m, float* l);
+
 template <class V>
 void attn_range_typed(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int64_t nh, int64_t k0, int64_t k1,
+                      float* acc, int64_t acc_stride, float* m, float* l) {
+  if (nh > kTypedDirectHeads) return attn_range_typed_tiles<V>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
+  if (a.kv_type == KvType::kF16)
+    attn_range_typed_direct<V, LoadF16<V>>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
+  else
+    attn_range_typed_direct<V, LoadQ8<V>>(a, t, h0, nh, k0, k1, acc, acc_stride, m, l);
+}
+
+template <class V>
+void attn_range_typed_tiles(const kernels::AttentionArgs& a, int64_t t, int64_t h0, int64_t nh, int64_t k0, int64_t k1,
                       float* acc, int64_t acc_stride, float* m, float* l) {
   alignas(64) float s[kAttnScoreFloats];        // [nh, kAttnSeg]
   alignas(64) float buf[4 * kTypedRowFloats];  // 4 decoded keys or values
