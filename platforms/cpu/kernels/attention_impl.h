@@ -278,6 +278,7 @@ inline float half_to_float(uint16_t h) {
 // Value loaders of a piece (byte pointer p): load(p, i) = values [i, i + W), at(p, i) = value i.
 template <class V>
 struct LoadF16 {
+  static constexpr bool kQ8 = false;
   static typename V::T load(const uint8_t* p, int64_t i) { return V::load_f16(p + 2 * i); }
   static float at(const uint8_t* p, int64_t i) {
     uint16_t h;
@@ -288,6 +289,7 @@ struct LoadF16 {
 
 template <class V>
 struct LoadQ8 {
+  static constexpr bool kQ8 = true;
   static float at(const uint8_t* p, int64_t i) {
     const uint8_t* block = p + (i >> 5) * kKvQ8BlockBytes;
     float d;
@@ -325,6 +327,29 @@ inline void score_tile_l(const float* const* qa, const float* const* qb, int64_t
     const int64_t n = piece == 0 ? na : nb, off = piece == 0 ? 0 : na;
     const float* const* q = piece == 0 ? qa : qb;
     int64_t d = 0;
+    if constexpr (L::kQ8) {
+      // Whole blocks: each key's scale loaded once per block (the same products as L::load).
+      if (off % kKvQ8Block == 0)
+        for (; d + kKvQ8Block <= n; d += kKvQ8Block) {
+          T dk[NK];
+          const uint8_t* kq[NK];
+          for (int j = 0; j < NK; ++j) {
+            const uint8_t* block = key[j] + (off + d) / kKvQ8Block * kKvQ8BlockBytes;
+            float sc;
+            __builtin_memcpy(&sc, block, 4);
+            dk[j] = V::set1(sc);
+            kq[j] = block + 4;
+          }
+          for (int r = 0; r < kKvQ8Block; r += W) {
+            T kv[NK];
+            for (int j = 0; j < NK; ++j) kv[j] = V::mul(V::load_i8(kq[j] + r), dk[j]);
+            for (int i = 0; i < NQ; ++i) {
+              const T qv = V::load(q[i] + d + r);
+              for (int j = 0; j < NK; ++j) acc[i][j] = V::fma(qv, kv[j], acc[i][j]);
+            }
+          }
+        }
+    }
     for (; d + W <= n; d += W) {
       T kv[NK];
       for (int j = 0; j < NK; ++j) kv[j] = L::load(key[j], off + d);
@@ -349,6 +374,28 @@ inline void pv_tile_l(const float* p, int64_t p_stride, const uint8_t* const* va
   for (int i = 0; i < NQ; ++i)
     for (int j = 0; j < NK; ++j) w[i][j] = V::set1(p[i * p_stride + j]);
   int64_t d = 0;
+  if constexpr (L::kQ8) {
+    for (; d + kKvQ8Block <= dv; d += kKvQ8Block) {
+      T dq[NK];
+      const uint8_t* vq[NK];
+      for (int j = 0; j < NK; ++j) {
+        const uint8_t* block = val[j] + d / kKvQ8Block * kKvQ8BlockBytes;
+        float sc;
+        __builtin_memcpy(&sc, block, 4);
+        dq[j] = V::set1(sc);
+        vq[j] = block + 4;
+      }
+      for (int r = 0; r < kKvQ8Block; r += W) {
+        T vv[NK];
+        for (int j = 0; j < NK; ++j) vv[j] = V::mul(V::load_i8(vq[j] + r), dq[j]);
+        for (int i = 0; i < NQ; ++i) {
+          T a = V::load(acc[i] + d + r);
+          for (int j = 0; j < NK; ++j) a = V::fma(w[i][j], vv[j], a);
+          V::store(acc[i] + d + r, a);
+        }
+      }
+    }
+  }
   for (; d + W <= dv; d += W) {
     T vv[NK];
     for (int j = 0; j < NK; ++j) vv[j] = L::load(val[j], d);
