@@ -21,6 +21,10 @@
 // it, use a streaming (online) softmax over fixed segments of keys, and split the work over the
 // kernel threads; their result is a fixed function of the arguments: it does not depend on the
 // thread count, the thread timing, the batch the token is in, or whether a workspace is given.
+// Typed rows (kv_type f16 / q8_0) and rings change only where the key and value floats come
+// from: every implementation decodes them exactly and then computes as for f32 rows, so a call
+// on typed rows equals, bit for bit, the same implementation's call on the decoded f32 rows, and
+// a ring equals the unwrapped cache.
 //
 // Thread-safety: the functions only write `out` and `work`; concurrent calls with distinct
 // outputs are safe. None allocates (bounded stack buffers, at most about 48 KiB per thread, 66 KiB
