@@ -9,17 +9,20 @@
 namespace mote::kernels {
 namespace {
 
-// One q8_0 block of n <= 32 values (the rest are padding zeros).
-void store_q8_block(const float* src, int64_t n, uint8_t* dst) {
+// One q8_0 block of 32 values (a short last block is zero-padded by the caller).
+void store_q8_block(const float* src, uint8_t* dst) {
   float amax = 0.0f;
-  for (int64_t i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(src[i]));
+  for (int64_t i = 0; i < kKvQ8Block; ++i) amax = std::fmax(amax, std::fabs(src[i]));
   const float d = amax / 127.0f;
   const float inv = d != 0.0f ? 1.0f / d : 0.0f;
   std::memcpy(dst, &d, 4);
   int8_t* q = reinterpret_cast<int8_t*>(dst + 4);
+  // Round to nearest even as nearbyint does in the default rounding mode, but branch-free (the
+  // loop vectorises): for |x| < 2^22, (x + 1.5 * 2^23) - 1.5 * 2^23 is x rounded to an integer,
+  // ties to even (the sum's ulp is 1). |src * inv| <= 127 here; a NaN stays NaN.
+  constexpr float kRound = 12582912.0f;
   for (int64_t i = 0; i < kKvQ8Block; ++i) {
-    // nearbyint: the default rounding mode, to nearest even.
-    const float r = i < n ? std::nearbyint(src[i] * inv) : 0.0f;
+    const float r = (src[i] * inv + kRound) - kRound;
     q[i] = r == r ? int8_t(std::clamp(r, -127.0f, 127.0f)) : int8_t(0);  // NaN (from inf or NaN input): 0
   }
 }
@@ -38,8 +41,16 @@ void store_kv_piece(KvType type, const float* src, int64_t n, uint8_t* dst) {
       }
       return;
     case KvType::kQ8_0:
-      for (int64_t b = 0; b * kKvQ8Block < n; ++b)
-        store_q8_block(src + b * kKvQ8Block, std::min(kKvQ8Block, n - b * kKvQ8Block), dst + b * kKvQ8BlockBytes);
+      for (int64_t b = 0; b * kKvQ8Block < n; ++b) {
+        const int64_t first = b * kKvQ8Block;
+        if (n - first >= kKvQ8Block) {
+          store_q8_block(src + first, dst + b * kKvQ8BlockBytes);
+        } else {
+          float padded[kKvQ8Block] = {};
+          std::memcpy(padded, src + first, size_t(n - first) * sizeof(float));
+          store_q8_block(padded, dst + b * kKvQ8BlockBytes);
+        }
+      }
       return;
   }
 }
