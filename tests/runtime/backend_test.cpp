@@ -102,7 +102,8 @@ TEST(Backend, ModelOpensOnTheBackendItsOptionsName) {
   auto plain = Model::open(path);  // this binary's process table: the reference (reference_kernels_env.cpp)
   ASSERT_TRUE(plain);
   const std::vector<int32_t> ids = {1, 5, 9, 2};
-  EXPECT_TRUE(test::same_bits(test::prefill_then_decode_logits(**m, ids), test::prefill_then_decode_logits(**plain, ids)));
+  EXPECT_TRUE(
+      test::same_bits(test::prefill_then_decode_logits(**m, ids), test::prefill_then_decode_logits(**plain, ids)));
   o.backend.kernels = "bogus";
   auto bad = Model::open(path, o);
   ASSERT_FALSE(bad);
