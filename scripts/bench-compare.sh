@@ -7,9 +7,10 @@
 # samples/mote-bench-kernels. For each round (ROUNDS, default 3) it runs, alternating the builds
 # so that drift of the machine (thermal, other load) hits both alike:
 #   `mote bench MODEL` of each build (prefill and decode tok/s; BENCH_ARGS, default
-#   "--prompt 32 --gen 32"), for every MODEL;
+#   "--prompt 64 --gen 64"), for every MODEL;
 #   mote-bench-kernels of each build (decode GB/s per kernel table, weight type, layout and thread
 #   count; KERNEL_ARGS, default "--size-mb 64 --benchmark_filter=^decode/").
+# One unmeasured warm-up run of each build per model comes first.
 # Then prints the CPU model, the median of the rounds per figure and build, and after/before.
 # Ratios near 1.0 are unchanged; on a shared machine read them against the spread of the rounds
 # (min..max, printed too). Needs python3. Writes raw outputs under OUT_DIR (default a temp dir).
@@ -23,7 +24,7 @@ before=$1 after=$2
 shift 2
 models=("$@")
 rounds=${ROUNDS:-3}
-bench_args=${BENCH_ARGS:---prompt 32 --gen 32}
+bench_args=${BENCH_ARGS:---prompt 64 --gen 64}
 kernel_args=${KERNEL_ARGS:---size-mb 64 --benchmark_filter=^decode/}
 out=${OUT_DIR:-$(mktemp -d /tmp/bench-compare.XXXXXX)}
 mkdir -p "$out"
@@ -37,6 +38,13 @@ for m in "${models[@]}"; do [ -f "$m" ] || { echo "bench-compare: no model file 
 
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cores available)"
 echo "raw outputs: $out"
+# One unmeasured run per build and model first: page cache, CPU frequency, lazy binding.
+for build in "$before" "$after"; do
+  for m in "${models[@]}"; do
+    # shellcheck disable=SC2086
+    "$build/samples/mote" bench "$m" $bench_args > /dev/null 2>&1 || true
+  done
+done
 for ((r = 1; r <= rounds; r++)); do
   # Alternate which build goes first each round.
   if ((r % 2)); then order=(before after); else order=(after before); fi

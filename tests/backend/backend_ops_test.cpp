@@ -47,7 +47,9 @@ TEST_P(BackendOps, BasicsAndTransfers) {
   EXPECT_EQ(b_->unified_memory(), GetParam().kind == backend::BackendKind::kCpu);
   EXPECT_GE(b_->n_threads(), 1);  // the count asked for, capped to the cores this process may use
   EXPECT_LE(b_->n_threads(), GetParam().threads);
-  if (std::string(GetParam().kernels) == "reference") EXPECT_STREQ(b_->kernels_name(), "reference");
+  if (std::string(GetParam().kernels) == "reference") {
+    EXPECT_STREQ(b_->kernels_name(), "reference");
+  }
   DeviceBuffers d(*b_);
   const std::vector<float> x = random_floats(257, 1);
   float* a = d.put(x);
@@ -122,7 +124,9 @@ TEST_P(BackendOps, RmsNormRowsWithAndWithoutQuantisation) {
       b_->rms_norm_rows(d.put(x), xs, T, *placed_w, n, 1e-6f, y, ys, &dq);
       EXPECT_EQ(bit_mismatches(d.get(y, want.size()), want), 0) << n << " T=" << T;
       EXPECT_EQ(dq.valid, hq.valid);
-      if (hq.valid) EXPECT_EQ(d.get(dq.data, want_q.size()), want_q) << n << " T=" << T;
+      if (hq.valid) {
+        EXPECT_EQ(d.get(dq.data, want_q.size()), want_q) << n << " T=" << T;
+      }
       // Without q, in place.
       std::vector<float> inplace = x;
       table_->rms_norm_rows(inplace.data(), xs, T, w.data(), n, 1e-6f, inplace.data(), xs, nullptr);

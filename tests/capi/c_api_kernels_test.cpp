@@ -110,7 +110,9 @@ TEST_F(CApiKernelsTest, TwoModelsWithDifferentKernelsRunSideBySide) {
       mote_model_destroy(m);
     }
   }
-  if (fast) EXPECT_FALSE(same_bits(ref_alone, best_alone)) << "the reference and the best table gave the same bits";
+  if (fast) {
+    EXPECT_FALSE(same_bits(ref_alone, best_alone)) << "the reference and the best table gave the same bits";
+  }
   for (int round = 0; round < 3; ++round) {
     Run a, b;
     std::thread ta([&] { a = run(ref); }), tb([&] { b = run(best); });
