@@ -36,6 +36,7 @@
 #include "kernels/kernels.h"
 #include "kernels/router.h"
 #include "model/hparams.h"
+#include "model/weights.h"  // ExpertWeights
 
 namespace mote::backend {
 
@@ -50,7 +51,7 @@ struct BackendOptions {
   std::string kernels;           // kernel table name ("reference", "avx2", "avx512", "neon"); empty = best
 };
 
-// Rotation layouts of blocks/rope.h.
+// Rotation layouts of kernels/rope.h.
 enum class RopeLayout { kInterleaved, kHalf };
 
 class Backend {
@@ -94,7 +95,7 @@ class Backend {
   // q->valid is set on the host struct).
   virtual void rms_norm_rows(const float* x, int64_t x_stride, int64_t n_rows, const float* w, int64_t n, float eps,
                              float* y, int64_t y_stride, kernels::QuantizedRows* q) = 0;
-  // The scalar RMSNorm of blocks/norm.h (per head, q/k norms, MLA's latent norms): rows of n
+  // The scalar RMSNorm of kernels/norm.h (per head, q/k norms, MLA's latent norms): rows of n
   // values, `heads` pieces per row `piece_stride` apart, rows `row_stride` apart; in place allowed.
   virtual void rms_norm_pieces(const float* x, int64_t row_stride, int64_t n_rows, int64_t heads,
                                int64_t piece_stride, const float* w, int64_t n, float eps, float* y,
@@ -124,7 +125,7 @@ class Backend {
                          int64_t dst_stride) = 0;
 
   // ---- position ----
-  // cos/sin [n_tokens, rope.dim / 2] for positions start .. start + n_tokens - 1 (blocks/rope.h).
+  // cos/sin [n_tokens, rope.dim / 2] for positions start .. start + n_tokens - 1 (kernels/rope.h).
   virtual void rope_tables(const RopeParams& rope, int64_t start, int64_t n_tokens, float* cos, float* sin) = 0;
   // Rotates `heads` pieces of `dim` floats per row (piece h at row + h * piece_stride), rows
   // row_stride apart, token t with table row t.

@@ -4,10 +4,13 @@
 #include <cmath>
 #include <cstring>
 
-#include "blocks/norm.h"
+#include "kernels/norm.h"
 #include "kernels/kernels.h"
 
 namespace mote::blocks {
+
+using kernels::route;
+using kernels::rms_norm_rows;
 
 void swiglu_mlp(const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out,
                 const uint8_t* x_q) {

@@ -6,12 +6,14 @@
 
 #include <cstdint>
 
-#include "blocks/router.h"
+#include "kernels/router.h"
 #include "core/status.h"
 #include "experts/expert_provider.h"
 #include "model/weights.h"
 
 namespace mote::blocks {
+
+using kernels::RouterParams;
 
 // Tokens whose router logits are computed and routed together (keeps the logits in L1).
 inline constexpr int64_t kRouteChunk = 16;

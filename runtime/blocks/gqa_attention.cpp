@@ -1,11 +1,14 @@
 #include "blocks/gqa_attention.h"
 
-#include "blocks/norm.h"
-#include "blocks/rope.h"
+#include "kernels/norm.h"
+#include "kernels/rope.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
 namespace mote::blocks {
+
+using kernels::rms_norm;
+using kernels::rope_half;
 
 GqaDims GqaDims::from_hparams(const HParams& hp) {
   GqaDims d;

@@ -2,12 +2,16 @@
 
 #include <cstring>
 
-#include "blocks/norm.h"
-#include "blocks/rope.h"
+#include "kernels/norm.h"
+#include "kernels/rope.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
 namespace mote::blocks {
+
+using kernels::rms_norm;
+using kernels::rms_norm_rows;
+using kernels::rope_interleaved;
 
 MlaDims MlaDims::from_hparams(const HParams& hp) {
   MlaDims d;

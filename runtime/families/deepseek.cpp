@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <string>
 
-#include "blocks/norm.h"
-#include "blocks/rope.h"
+#include "kernels/norm.h"
+#include "kernels/rope.h"
 #include "families/forward_common.h"
 #include "kernels/kernels.h"
 
@@ -48,7 +48,7 @@ Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights*
                  float* cache, const DeepSeekScratch& s) {
   const HParams& hp = model.hparams();
   const int64_t H = hp.hidden_size;
-  blocks::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
+  kernels::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
   blocks::mla_attention(blocks::MlaDims::from_hparams(hp), lw.attn, s.normed, T, start, s.rope_cos, s.rope_sin,
                        cache, s.mla, s.branch);
   add_rows(s.hidden, s.branch, T * H);
@@ -82,13 +82,13 @@ void finish(const Model& model, int64_t T, const DeepSeekScratch& s, LogitsMode 
             const float* norm, const WeightView& head, float* final_hidden) {
   const HParams& hp = model.hparams();
   const int64_t H = hp.hidden_size;
-  if (final_hidden != nullptr) blocks::rms_norm_rows(s.hidden, H, T, norm, H, hp.rms_norm_eps, final_hidden, H);
+  if (final_hidden != nullptr) kernels::rms_norm_rows(s.hidden, H, T, norm, H, hp.rms_norm_eps, final_hidden, H);
   if (mode == LogitsMode::kNone) return;
   const int64_t first = mode == LogitsMode::kAll ? 0 : T - 1;
   const int64_t rows = T - first;
   const float* normed = final_hidden != nullptr ? final_hidden + first * H : s.normed;
   if (final_hidden == nullptr)
-    blocks::rms_norm_rows(s.hidden + first * H, H, rows, norm, H, hp.rms_norm_eps, s.normed, H);
+    kernels::rms_norm_rows(s.hidden + first * H, H, rows, norm, H, hp.rms_norm_eps, s.normed, H);
   kernels::matmul(head, normed, rows, logits);
 }
 
@@ -101,7 +101,7 @@ Status deepseek_forward(const Model& model, const int32_t* ids, int64_t T, int64
   MOTE_RETURN_IF_ERROR(check_inputs(hp, ids, T, start, s));
   const int64_t H = hp.hidden_size;
   for (int64_t t = 0; t < T; ++t) kernels::embedding_row(w.embedding, ids[t], s.hidden + t * H);
-  blocks::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
+  kernels::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
   const int64_t layer_cache = s.max_context * hp.kv_cache_dim;
   for (int64_t l = 0; l < hp.n_layers; ++l) {
     const LayerWeights* next = l + 1 < hp.n_layers ? &w.layers[size_t(l + 1)] : nullptr;
@@ -122,10 +122,10 @@ Status deepseek_mtp_forward(const Model& model, const int32_t* next_ids, const f
   const int64_t H = hp.hidden_size;
   for (int64_t t = 0; t < T; ++t) kernels::embedding_row(m.embedding, next_ids[t], s.normed + t * H);
   // Embedding first, hidden second (as the released DeepSeek-V3 weights and vLLM/SGLang).
-  blocks::rms_norm_rows(s.normed, H, T, m.enorm, H, hp.rms_norm_eps, s.mtp_cat, 2 * H);
-  blocks::rms_norm_rows(main_hidden, H, T, m.hnorm, H, hp.rms_norm_eps, s.mtp_cat + H, 2 * H);
+  kernels::rms_norm_rows(s.normed, H, T, m.enorm, H, hp.rms_norm_eps, s.mtp_cat, 2 * H);
+  kernels::rms_norm_rows(main_hidden, H, T, m.hnorm, H, hp.rms_norm_eps, s.mtp_cat + H, 2 * H);
   kernels::matmul(m.eh_proj, s.mtp_cat, T, s.hidden);
-  blocks::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
+  kernels::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
   MOTE_RETURN_IF_ERROR(run_layer(model, m.block, nullptr, T, start, mtp_cache, s));
   finish(model, T, s, mode, logits, m.head_norm, m.head, nullptr);
   return Status::ok();

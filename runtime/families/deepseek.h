@@ -12,7 +12,7 @@
 
 #include "blocks/ffn.h"
 #include "blocks/mla.h"
-#include "blocks/router.h"
+#include "kernels/router.h"
 #include "core/status.h"
 #include "model/model.h"
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "blocks/norm.h"
+#include "kernels/norm.h"
 
 namespace mote::families {
 
@@ -25,7 +25,7 @@ void add_rows(float* h, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) h[i] += b[i];
 }
 
-ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const blocks::RouterParams& router,
+ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const kernels::RouterParams& router,
                                   int64_t T, const float* hidden, const blocks::FfnScratch& ffn, float* normed) {
   ExpertHint hint;
   if (next == nullptr || !next->ffn.moe || !model.expert_store().wants_prefetch()) return hint;
@@ -47,7 +47,7 @@ Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeigh
   blocks::FfnScratch s = ffn;
   s.x_quantized = quantized.valid ? quantized.data : nullptr;
   if (lw.ffn.moe) {
-    const blocks::RouterParams router = blocks::RouterParams::from_hparams(hp);
+    const kernels::RouterParams router = kernels::RouterParams::from_hparams(hp);
     const ExpertHint hint = next_layer_hint(model, next, router, T, hidden, s, branch);
     MOTE_RETURN_IF_ERROR(
         blocks::moe_ffn(router, lw.ffn, model.expert_store(), lw.index, normed, T, H, s, branch, &hint));

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "blocks/ffn.h"
-#include "blocks/router.h"
+#include "kernels/router.h"
 #include "core/status.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
@@ -48,7 +48,7 @@ inline blocks::FfnScratch carve_ffn_scratch(const HParams& hp, int64_t T, int64_
   s.gathered = f.take(T * H);
   s.expert_out = f.take(T * H);
   s.router_logits = f.take(std::min(T, blocks::kRouteChunk) * E);
-  s.route_scratch = f.take(blocks::RouterParams::from_hparams(hp).scratch_size());
+  s.route_scratch = f.take(kernels::RouterParams::from_hparams(hp).scratch_size());
   s.sel_weight = f.take(T * K);
   s.slot_weight = f.take(T * K);
   s.shared_gate = hp.shared_expert_gated ? f.take(T) : nullptr;
@@ -85,7 +85,7 @@ void add_rows(float* h, const float* b, int64_t n);
 // The prefetch hint for the layer after this one (`next`, null for the last): its router applied
 // to the residual stream `hidden` [T, H], written to ffn.predicted; `normed` [T, H] is scratch.
 // Empty when `next` is not MoE or the expert store reads nothing ahead.
-ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const blocks::RouterParams& router,
+ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const kernels::RouterParams& router,
                                   int64_t n_tokens, const float* hidden, const blocks::FfnScratch& ffn, float* normed);
 
 }  // namespace mote::families

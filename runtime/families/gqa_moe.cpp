@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string>
 
-#include "blocks/norm.h"
-#include "blocks/rope.h"
+#include "kernels/norm.h"
+#include "kernels/rope.h"
 #include "families/forward_common.h"
 #include "kernels/kernels.h"
 
@@ -38,7 +38,7 @@ Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights*
                  float* cache, const GqaMoeScratch& s) {
   const HParams& hp = model.hparams();
   const int64_t H = hp.hidden_size;
-  blocks::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
+  kernels::rms_norm_rows(s.hidden, H, T, lw.attn.norm, H, hp.rms_norm_eps, s.normed, H);
   blocks::GqaDims dims = blocks::GqaDims::from_hparams(hp);
   dims.sliding_window = hp.window_for(lw.index);  // gpt-oss: sliding on some layers only
   blocks::gqa_attention(dims, lw.attn, s.normed, T, start, s.rope_cos, s.rope_sin, cache, s.attn, s.branch);
@@ -73,7 +73,7 @@ Status gqa_moe_forward(const Model& model, const int32_t* ids, int64_t T, int64_
   MOTE_RETURN_IF_ERROR(check_inputs(hp, ids, T, start, s));
   const int64_t H = hp.hidden_size;
   for (int64_t t = 0; t < T; ++t) kernels::embedding_row(w.embedding, ids[t], s.hidden + t * H);
-  blocks::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
+  kernels::rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
   const int64_t layer_cache = s.max_context * hp.kv_cache_dim;
   for (int64_t l = 0; l < hp.n_layers; ++l) {
     const LayerWeights* next = l + 1 < hp.n_layers ? &w.layers[size_t(l + 1)] : nullptr;
@@ -82,7 +82,7 @@ Status gqa_moe_forward(const Model& model, const int32_t* ids, int64_t T, int64_
   if (mode == LogitsMode::kNone) return Status::ok();
   const int64_t first = mode == LogitsMode::kAll ? 0 : T - 1;
   const int64_t rows = T - first;
-  blocks::rms_norm_rows(s.hidden + first * H, H, rows, w.output_norm, H, hp.rms_norm_eps, s.normed, H);
+  kernels::rms_norm_rows(s.hidden + first * H, H, rows, w.output_norm, H, hp.rms_norm_eps, s.normed, H);
   kernels::matmul(w.output, s.normed, rows, logits);
   return Status::ok();
 }

@@ -46,7 +46,7 @@ struct QuantizedRows {
 };
 
 // One RMSNorm row, y[i] = w[i] * (x[i] / sqrt(mean(x^2) + eps)): the single definition every
-// table and blocks::rms_norm use, so that fusing the norm into quantisation changes no bit.
+// table and kernels::rms_norm use, so that fusing the norm into quantisation changes no bit.
 inline void rms_norm_row(const float* x, const float* w, int64_t n, float eps, float* y) {
   float sum_sq = 0.0f;
   for (int64_t i = 0; i < n; ++i) sum_sq += x[i] * x[i];

@@ -27,7 +27,7 @@ enum class AttentionKind {
   kMla,  // DeepSeek's multi-head latent attention (absorbed), latent cache
   kGqa,  // grouped-query attention with optional window, sinks, qk-norm, biases; K/V cache
 };
-enum class RopeStyle { kInterleaved, kHalf };  // blocks/rope.h's two layouts
+enum class RopeStyle { kInterleaved, kHalf };  // kernels/rope.h's two layouts
 enum class ExpertKind {
   kSwiglu,         // down(silu(gate x) * up x)
   kClampedSwiglu,  // gpt-oss: biases and the clamped SwiGLU (HParams::swiglu_limit)

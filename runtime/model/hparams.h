@@ -27,7 +27,7 @@ enum class TopkMethod {
 };
 
 // Rotary embedding on the qk_rope_head_dim dims (DeepSeek: interleaved pairs) or the whole
-// head_dim (GQA families: half-rotated), with YaRN frequencies when configured (blocks/rope.h).
+// head_dim (GQA families: half-rotated), with YaRN frequencies when configured (kernels/rope.h).
 struct RopeParams {
   int64_t dim = 0;                // rotary dims (even)
   std::vector<float> inv_freq;    // [dim / 2], YaRN-blended when yarn

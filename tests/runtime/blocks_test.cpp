@@ -9,14 +9,20 @@
 
 #include "blocks/ffn.h"
 #include "blocks/mla.h"
-#include "blocks/norm.h"
-#include "blocks/rope.h"
+#include "kernels/norm.h"
+#include "kernels/rope.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "runtime/naive_forward.h"
 
 namespace mote::blocks {
 namespace {
+
+using kernels::rms_norm;
+using kernels::rms_norm_rows;
+using kernels::rope_tables;
+using kernels::rope_interleaved;
+using kernels::rope_half;
 
 class Random {
  public:

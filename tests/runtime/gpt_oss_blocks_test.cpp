@@ -10,12 +10,15 @@
 
 #include "blocks/ffn.h"
 #include "blocks/gqa_attention.h"
-#include "blocks/router.h"
+#include "kernels/router.h"
 #include "kernels/kernels.h"
 #include "model/hparams.h"
 
 namespace mote::blocks {
 namespace {
+
+using kernels::route;
+using kernels::RouterParams;
 
 std::vector<float> random_vec(std::mt19937& g, size_t n, float scale) {
   std::uniform_real_distribution<float> d(-scale, scale);

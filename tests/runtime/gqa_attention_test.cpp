@@ -8,11 +8,16 @@
 #include <vector>
 
 #include "blocks/gqa_attention.h"
-#include "blocks/rope.h"
+#include "kernels/norm.h"
+#include "kernels/rope.h"
 #include "kernels/kernels.h"
 
 namespace mote::blocks {
 namespace {
+
+using kernels::rope_half;
+using kernels::rope_tables;
+using kernels::rms_norm;
 
 std::vector<float> random_vec(std::mt19937& g, size_t n, float scale) {
   std::uniform_real_distribution<float> d(-scale, scale);

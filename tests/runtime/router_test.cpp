@@ -6,11 +6,14 @@
 #include <random>
 #include <vector>
 
-#include "blocks/router.h"
+#include "kernels/router.h"
 #include "runtime/naive_forward.h"
 
 namespace mote::blocks {
 namespace {
+
+using kernels::route;
+using kernels::RouterParams;
 
 struct Routed {
   std::vector<int32_t> idx;

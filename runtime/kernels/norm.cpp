@@ -1,8 +1,8 @@
-#include "blocks/norm.h"
+#include "kernels/norm.h"
 
 #include "kernels/kernels.h"
 
-namespace mote::blocks {
+namespace mote::kernels {
 
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) { kernels::rms_norm_row(x, w, n, eps, y); }
 
@@ -11,4 +11,4 @@ void rms_norm_rows(const float* x, int64_t x_stride, int64_t rows, const float* 
   for (int64_t r = 0; r < rows; ++r) rms_norm(x + r * x_stride, w, n, eps, y + r * y_stride);
 }
 
-}  // namespace mote::blocks
+}  // namespace mote::kernels

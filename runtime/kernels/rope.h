@@ -9,7 +9,7 @@
 
 #include "model/hparams.h"
 
-namespace mote::blocks {
+namespace mote::kernels {
 
 // cos/sin tables for positions start_pos .. start_pos+n_tokens-1:
 // cos[t * dim/2 + j] = cos(pos_t * inv_freq[j]) * attention_factor (sin likewise).
@@ -24,4 +24,4 @@ void rope_interleaved(float* x, int64_t dim, const float* cos, const float* sin)
 // x'[j] = x[j] c - x[j+dim/2] s ; x'[j+dim/2] = x[j+dim/2] c + x[j] s.
 void rope_half(float* x, int64_t dim, const float* cos, const float* sin);
 
-}  // namespace mote::blocks
+}  // namespace mote::kernels

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace mote::blocks {
+namespace mote::kernels {
 
 // One vector: x[n] -> y[n] with weight w[n]. x and y may alias.
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
@@ -14,4 +14,4 @@ void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
 void rms_norm_rows(const float* x, int64_t x_stride, int64_t rows, const float* w, int64_t n, float eps,
                    float* y, int64_t y_stride);
 
-}  // namespace mote::blocks
+}  // namespace mote::kernels

@@ -1,9 +1,9 @@
-#include "blocks/router.h"
+#include "kernels/router.h"
 
 #include <cmath>
 #include <limits>
 
-namespace mote::blocks {
+namespace mote::kernels {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -114,4 +114,4 @@ void route(const RouterParams& p, const float* logits, const float* bias, float*
   for (int64_t k = 0; k < p.top_k; ++k) weights[k] = weights[k] / denominator * p.routed_scaling_factor;
 }
 
-}  // namespace mote::blocks
+}  // namespace mote::kernels

@@ -1,8 +1,8 @@
-#include "blocks/rope.h"
+#include "kernels/rope.h"
 
 #include <cmath>
 
-namespace mote::blocks {
+namespace mote::kernels {
 
 void rope_tables(const RopeParams& rope, int64_t start_pos, int64_t n_tokens, float* cos, float* sin) {
   const int64_t half = rope.dim / 2;
@@ -33,4 +33,4 @@ void rope_half(float* x, int64_t dim, const float* cos, const float* sin) {
   }
 }
 
-}  // namespace mote::blocks
+}  // namespace mote::kernels

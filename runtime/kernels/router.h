@@ -17,7 +17,7 @@
 
 #include "model/hparams.h"
 
-namespace mote::blocks {
+namespace mote::kernels {
 
 struct RouterParams {
   ScoringFunc scoring = ScoringFunc::kSoftmax;
@@ -39,4 +39,4 @@ struct RouterParams {
 void route(const RouterParams& p, const float* logits, const float* bias, float* scratch, int32_t* idx,
            float* weights);
 
-}  // namespace mote::blocks
+}  // namespace mote::kernels

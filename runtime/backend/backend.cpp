@@ -1,0 +1,25 @@
+#include "backend/backend.h"
+
+#include "backend/cpu_backend.h"
+
+namespace mote::backend {
+
+Result<std::unique_ptr<Backend>> create_backend(const BackendOptions& options) {
+  if (options.n_threads < 0) return invalid_argument("backend: n_threads must be >= 0");
+  // An empty name: the process's table (kernels::active_kernels(): MOTE_KERNELS or the best this
+  // CPU runs, unless set_active_kernels installed another), fixed from here on.
+  const kernels::KernelTable* table =
+      options.kernels.empty() ? &kernels::active_kernels() : kernels::find_kernels(options.kernels.c_str());
+  if (table == nullptr)
+    return invalid_argument("backend: unknown or unsupported kernel table \"" + options.kernels +
+                            "\" (reference, avx2, avx512, neon: what this build and CPU run)");
+  switch (options.kind) {
+    case BackendKind::kCpu:
+      return std::unique_ptr<Backend>(new CpuBackend(*table, options.n_threads));
+    case BackendKind::kStaging:
+      return unsupported("staging backend not built");
+  }
+  return invalid_argument("backend: unknown backend kind");
+}
+
+}  // namespace mote::backend
