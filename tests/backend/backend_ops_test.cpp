@@ -14,6 +14,7 @@
 #include "backend/backend_test_util.h"
 #include "core/half.h"
 #include "kernels/attention.h"
+#include "kernels/router.h"
 
 namespace mote::test {
 namespace {
@@ -377,6 +378,43 @@ TEST_P(BackendOps, RopeTablesAndBothLayouts) {
           << (layout == backend::RopeLayout::kHalf ? "half" : "interleaved") << " T=" << T;
     }
   }
+}
+
+TEST_P(BackendOps, RouteEveryScoringAndTopkMethod) {
+  struct Case {
+    const char* name;
+    kernels::RouterParams p;
+    bool bias;
+  };
+  std::vector<Case> cases(3);
+  // DeepSeek-V3: sigmoid, biased selection in 4 groups, 2 kept, top 3, normalised and scaled.
+  cases[0].name = "noaux_tc";
+  cases[0].p.scoring = ScoringFunc::kSigmoid, cases[0].p.method = TopkMethod::kNoauxTc, cases[0].p.n_experts = 32;
+  cases[0].p.n_group = 4, cases[0].p.topk_group = 2, cases[0].p.top_k = 3, cases[0].p.norm_topk_prob = true;
+  cases[0].p.routed_scaling_factor = 2.5f, cases[0].bias = true;
+  // Softmax, greedy top 2 of 33 (Mixtral / Qwen / OLMoE).
+  cases[1].name = "greedy";
+  cases[1].p.n_experts = 33, cases[1].p.top_k = 2, cases[1].bias = false;
+  // gpt-oss: the router bias on the logits, softmax over the top 4.
+  cases[2].name = "softmax_topk";
+  cases[2].p.scoring = ScoringFunc::kSoftmaxTopk, cases[2].p.n_experts = 33, cases[2].p.top_k = 4;
+  cases[2].bias = true;
+  for (const Case& c : cases)
+    for (int64_t T : {1, 3, 17}) {
+      const int64_t E = c.p.n_experts, K = c.p.top_k;
+      const std::vector<float> logits = random_floats(size_t(T * E), 111, 3.0f), bias = random_floats(size_t(E), 112, 0.1f);
+      std::vector<int32_t> want_idx(size_t(T * K));
+      std::vector<float> want_w(size_t(T * K)), scratch(size_t(c.p.scratch_size()));
+      for (int64_t t = 0; t < T; ++t)
+        kernels::route(c.p, logits.data() + t * E, c.bias ? bias.data() : nullptr, scratch.data(),
+                       want_idx.data() + t * K, want_w.data() + t * K);
+      DeviceBuffers d(*b_);
+      int32_t* idx = d.zeros<int32_t>(want_idx.size());
+      float* w = d.zeros<float>(want_w.size());
+      b_->route(c.p, d.put(logits), c.bias ? d.put(bias) : nullptr, d.zeros<float>(scratch.size()), T, idx, w);
+      EXPECT_EQ(d.get(idx, want_idx.size()), want_idx) << c.name << " T=" << T;
+      EXPECT_EQ(bit_mismatches(d.get(w, want_w.size()), want_w), 0) << c.name << " T=" << T;
+    }
 }
 
 TEST_P(BackendOps, StoreKvInEveryType) {
