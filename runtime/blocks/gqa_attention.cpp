@@ -1,14 +1,10 @@
 #include "blocks/gqa_attention.h"
 
-#include "kernels/norm.h"
-#include "kernels/rope.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
 namespace mote::blocks {
 
-using kernels::rms_norm;
-using kernels::rope_half;
 
 GqaDims GqaDims::from_hparams(const HParams& hp) {
   GqaDims d;
@@ -25,31 +21,20 @@ GqaDims GqaDims::from_hparams(const HParams& hp) {
 
 namespace {
 
-void add_bias(float* rows, int64_t n_rows, int64_t stride, const float* bias, int64_t n) {
-  if (bias == nullptr) return;
-  for (int64_t r = 0; r < n_rows; ++r)
-    for (int64_t i = 0; i < n; ++i) rows[r * stride + i] += bias[i];
-}
-
 // q or k rows [T, heads*hd] (row stride `stride`): bias, RMSNorm (per head or whole), RoPE.
-void finish_qk(const GqaDims& d, float* rows, int64_t T, int64_t stride, int64_t heads, const float* bias,
-               const float* norm, const float* cos, const float* sin) {
-  const int64_t hd = d.head_dim, width = heads * hd, half = hd / 2;
-  add_bias(rows, T, stride, bias, width);
-  for (int64_t t = 0; t < T; ++t) {
-    float* row = rows + t * stride;
-    if (d.qk_norm == QkNorm::kFull) rms_norm(row, norm, width, d.eps, row);
-    for (int64_t h = 0; h < heads; ++h) {
-      if (d.qk_norm == QkNorm::kPerHead) rms_norm(row + h * hd, norm, hd, d.eps, row + h * hd);
-      rope_half(row + h * hd, hd, cos + t * half, sin + t * half);
-    }
-  }
+void finish_qk(backend::Backend& b, const GqaDims& d, float* rows, int64_t T, int64_t stride, int64_t heads,
+               const float* bias, const float* norm, const float* cos, const float* sin) {
+  const int64_t hd = d.head_dim, width = heads * hd;
+  if (bias != nullptr) b.add_bias(rows, T, stride, bias, width);
+  if (d.qk_norm == QkNorm::kFull) b.rms_norm_pieces(rows, stride, T, 1, 0, norm, width, d.eps, rows, stride);
+  if (d.qk_norm == QkNorm::kPerHead) b.rms_norm_pieces(rows, stride, T, heads, hd, norm, hd, d.eps, rows, stride);
+  b.rope(backend::RopeLayout::kHalf, rows, stride, T, heads, hd, hd, cos, sin);
 }
 
 // ctx [T, nh*hd] from q [T, nh*hd] and the cache rows 0 .. start+T-1 (causal, windowed).
 // sinks (gpt-oss, [nh] or null): head h's softmax gets one more logit sinks[h] (not scaled) whose
 // probability is dropped, so that head's weights sum to less than 1.
-void attend(const GqaDims& d, const float* q, int64_t T, int64_t start, const float* cache, const float* sinks,
+void attend(backend::Backend& b, const GqaDims& d, const float* q, int64_t T, int64_t start, const float* cache, const float* sinks,
             const GqaScratch& s) {
   const int64_t hd = d.head_dim, cd = d.cache_dim();
   kernels::AttentionArgs a;
@@ -76,7 +61,7 @@ void attend(const GqaDims& d, const float* q, int64_t T, int64_t start, const fl
   a.out_head_stride = hd;
   a.work = s.work;
   a.work_floats = s.work_floats;
-  kernels::attention(a);
+  b.attention(a);
 }
 
 }  // namespace
@@ -85,19 +70,21 @@ int64_t gqa_workspace_floats(const GqaDims& d) {
   return kernels::attention_workspace_floats(1, d.n_heads, d.head_dim);
 }
 
-void gqa_attention(const GqaDims& d, const AttentionWeights& w, const float* x, int64_t n_tokens, int64_t start,
-                   const float* cos, const float* sin, float* cache, const GqaScratch& s, float* out) {
+void gqa_attention(backend::Backend& b, const GqaDims& d, const AttentionWeights& w, const float* x,
+                   int64_t n_tokens, int64_t start, const float* cos, const float* sin, const LayerCache& cache,
+                   const GqaScratch& s, float* out) {
   const int64_t cd = d.cache_dim(), kv = d.kv_dim();
-  float* rows = cache + start * cd;  // this call's cache rows: K at [0, kv), V at [kv, 2 kv)
-  kernels::matmul(w.q, x, n_tokens, s.q);
-  kernels::matmul_strided(w.k, x, d.hidden, n_tokens, rows, cd);
-  kernels::matmul_strided(w.v, x, d.hidden, n_tokens, rows + kv, cd);
-  finish_qk(d, s.q, n_tokens, d.q_dim(), d.n_heads, w.q_bias, w.q_norm, cos, sin);
-  finish_qk(d, rows, n_tokens, cd, d.n_kv_heads, w.k_bias, w.k_norm, cos, sin);
-  add_bias(rows + kv, n_tokens, cd, w.v_bias, kv);
-  attend(d, s.q, n_tokens, start, cache, w.sinks, s);
-  kernels::matmul(w.o, s.ctx, n_tokens, out);
-  add_bias(out, n_tokens, d.hidden, w.o_bias, d.hidden);
+  float* all_rows = cache.f32();
+  float* rows = all_rows + start * cd;  // this call's cache rows: K at [0, kv), V at [kv, 2 kv)
+  b.matmul(w.q, x, w.q.cols, n_tokens, s.q, w.q.rows);
+  b.matmul(w.k, x, d.hidden, n_tokens, rows, cd);
+  b.matmul(w.v, x, d.hidden, n_tokens, rows + kv, cd);
+  finish_qk(b, d, s.q, n_tokens, d.q_dim(), d.n_heads, w.q_bias, w.q_norm, cos, sin);
+  finish_qk(b, d, rows, n_tokens, cd, d.n_kv_heads, w.k_bias, w.k_norm, cos, sin);
+  if (w.v_bias != nullptr) b.add_bias(rows + kv, n_tokens, cd, w.v_bias, kv);
+  attend(b, d, s.q, n_tokens, start, all_rows, w.sinks, s);
+  b.matmul(w.o, s.ctx, w.o.cols, n_tokens, out, w.o.rows);
+  if (w.o_bias != nullptr) b.add_bias(out, n_tokens, d.hidden, w.o_bias, d.hidden);
 }
 
 }  // namespace mote::blocks

@@ -11,11 +11,15 @@
 //           GqaDims::sliding_window for each layer)
 //   out = ctx Wo^T (+ bo, gpt-oss)                              [T, H]
 //
+// Every activation and cache pointer is device memory of `b` (backend/backend.h); the block only
+// computes addresses and calls backend ops.
 // Functions only write caller-owned buffers; thread-safe for distinct buffers/caches.
 #pragma once
 
 #include <cstdint>
 
+#include "backend/backend.h"
+#include "blocks/layer_cache.h"
 #include "model/hparams.h"
 #include "model/weights.h"
 
@@ -49,8 +53,10 @@ int64_t gqa_workspace_floats(const GqaDims& d);
 
 // x: [T, H] (already input-normalised) at positions start .. start+T-1. cos/sin: [T, hd/2] RoPE
 // tables for those positions. cache: this layer's [max_context, cache_dim] rows; rows < start
-// must hold the earlier tokens; rows start .. start+T-1 are written here. out: [T, H].
-void gqa_attention(const GqaDims& d, const AttentionWeights& w, const float* x, int64_t n_tokens, int64_t start,
-                   const float* cos, const float* sin, float* cache, const GqaScratch& s, float* out);
+// must hold the earlier tokens; rows start .. start+T-1 are written here (f32, full length).
+// out: [T, H].
+void gqa_attention(backend::Backend& b, const GqaDims& d, const AttentionWeights& w, const float* x,
+                   int64_t n_tokens, int64_t start, const float* cos, const float* sin, const LayerCache& cache,
+                   const GqaScratch& s, float* out);
 
 }  // namespace mote::blocks

@@ -1,17 +1,10 @@
 #include "blocks/mla.h"
 
-#include <cstring>
-
-#include "kernels/norm.h"
-#include "kernels/rope.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
 namespace mote::blocks {
 
-using kernels::rms_norm;
-using kernels::rms_norm_rows;
-using kernels::rope_interleaved;
 
 MlaDims MlaDims::from_hparams(const HParams& hp) {
   MlaDims d;
@@ -30,32 +23,27 @@ MlaDims MlaDims::from_hparams(const HParams& hp) {
 namespace {
 
 // q [T, nh*qk] with RoPE applied to each head's q_pe.
-void project_q(const MlaDims& d, const AttentionWeights& w, const float* x, int64_t T, const float* cos,
-               const float* sin, const MlaScratch& s) {
+void project_q(backend::Backend& b, const MlaDims& d, const AttentionWeights& w, const float* x, int64_t T,
+               const float* cos, const float* sin, const MlaScratch& s) {
   if (d.q_lora > 0) {
-    kernels::matmul(w.q_a, x, T, s.q_a);
-    rms_norm_rows(s.q_a, d.q_lora, T, w.q_a_norm, d.q_lora, d.eps, s.q_a, d.q_lora);
-    kernels::matmul(w.q_b, s.q_a, T, s.q);
+    b.matmul(w.q_a, x, w.q_a.cols, T, s.q_a, w.q_a.rows);
+    b.rms_norm_pieces(s.q_a, d.q_lora, T, 1, 0, w.q_a_norm, d.q_lora, d.eps, s.q_a, d.q_lora);
+    b.matmul(w.q_b, s.q_a, w.q_b.cols, T, s.q, w.q_b.rows);
   } else {
-    kernels::matmul(w.q, x, T, s.q);
+    b.matmul(w.q, x, w.q.cols, T, s.q, w.q.rows);
   }
-  const int64_t half = d.dr / 2;
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t h = 0; h < d.n_heads; ++h)
-      rope_interleaved(s.q + (t * d.n_heads + h) * d.qk() + d.dn, d.dr, cos + t * half, sin + t * half);
+  b.rope(backend::RopeLayout::kInterleaved, s.q + d.dn, d.n_heads * d.qk(), T, d.n_heads, d.qk(), d.dr, cos, sin);
 }
 
 // Writes cache rows start..start+T-1: rms(c_kv) and RoPE(k_pe).
-void project_kv(const MlaDims& d, const AttentionWeights& w, const float* x, int64_t T, int64_t start,
-                const float* cos, const float* sin, float* cache, const MlaScratch& s) {
-  const int64_t cd = d.cache_dim(), half = d.dr / 2;
-  kernels::matmul(w.kv_a, x, T, s.kv_a);
-  for (int64_t t = 0; t < T; ++t) {
-    float* row = cache + (start + t) * cd;
-    rms_norm(s.kv_a + t * cd, w.kv_a_norm, d.kv_lora, d.eps, row);
-    std::memcpy(row + d.kv_lora, s.kv_a + t * cd + d.kv_lora, size_t(d.dr) * sizeof(float));
-    rope_interleaved(row + d.kv_lora, d.dr, cos + t * half, sin + t * half);
-  }
+void project_kv(backend::Backend& b, const MlaDims& d, const AttentionWeights& w, const float* x, int64_t T,
+                int64_t start, const float* cos, const float* sin, float* cache, const MlaScratch& s) {
+  const int64_t cd = d.cache_dim();
+  float* rows = cache + start * cd;
+  b.matmul(w.kv_a, x, w.kv_a.cols, T, s.kv_a, w.kv_a.rows);
+  b.rms_norm_pieces(s.kv_a, cd, T, 1, 0, w.kv_a_norm, d.kv_lora, d.eps, rows, cd);
+  b.copy_rows(s.kv_a + d.kv_lora, cd, T, d.dr, rows + d.kv_lora, cd);
+  b.rope(backend::RopeLayout::kInterleaved, rows + d.kv_lora, cd, T, 1, 0, d.dr, cos, sin);
 }
 
 }  // namespace
@@ -64,7 +52,7 @@ int64_t mla_workspace_floats(const MlaDims& d) {
   return kernels::attention_workspace_floats(1, d.n_heads, d.kv_lora);
 }
 
-void mla_attend(const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
+void mla_attend(backend::Backend& b, const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
                 const float* cache, float* work, int64_t work_floats, float* ctx) {
   const int64_t nh = d.n_heads, c = d.kv_lora, cd = d.cache_dim();
   kernels::AttentionArgs a;
@@ -91,27 +79,29 @@ void mla_attend(const MlaDims& d, const float* q, const float* q_lat, int64_t n_
   a.out_head_stride = c;
   a.work = work;
   a.work_floats = work_floats;
-  kernels::attention(a);
+  b.attention(a);
 }
 
-void mla_attention(const MlaDims& d, const AttentionWeights& w, const float* x, int64_t n_tokens, int64_t start,
-                   const float* cos, const float* sin, float* cache, const MlaScratch& s, float* out) {
+void mla_attention(backend::Backend& b, const MlaDims& d, const AttentionWeights& w, const float* x,
+                   int64_t n_tokens, int64_t start, const float* cos, const float* sin, const LayerCache& cache,
+                   const MlaScratch& s, float* out) {
   const int64_t nh = d.n_heads, c = d.kv_lora, qk = d.qk();
-  project_q(d, w, x, n_tokens, cos, sin, s);
-  project_kv(d, w, x, n_tokens, start, cos, sin, cache, s);
+  float* rows = cache.f32();
+  project_q(b, d, w, x, n_tokens, cos, sin, s);
+  project_kv(b, d, w, x, n_tokens, start, cos, sin, rows, s);
   // kv_b is used in place, in its stored type: head h's rows [h*(dn+dv), h*(dn+dv)+dn) are
   // W_UK[h] [dn, kv_lora] and the next dv rows are W_UV[h] [dv, kv_lora].
   const int64_t head_rows = d.dn + d.dv;
   // q_lat[t, h] = W_UK[h]^T q_nope[t, h]: one transposed product per head over all tokens.
   for (int64_t h = 0; h < nh; ++h)
-    kernels::matmul_transposed(kernels::row_slice(w.kv_b, h * head_rows, d.dn), s.q + h * qk, nh * qk, n_tokens,
-                               s.q_lat + h * c, nh * c);
-  mla_attend(d, s.q, s.q_lat, n_tokens, start, cache, s.work, s.work_floats, s.ctx);
+    b.matmul_t(kernels::row_slice(w.kv_b, h * head_rows, d.dn), s.q + h * qk, nh * qk, n_tokens, s.q_lat + h * c,
+               nh * c);
+  mla_attend(b, d, s.q, s.q_lat, n_tokens, start, rows, s.work, s.work_floats, s.ctx);
   // o[t, h] = W_UV[h] ctx[t, h], then the output projection.
   for (int64_t h = 0; h < nh; ++h)
-    kernels::matmul_strided(kernels::row_slice(w.kv_b, h * head_rows + d.dn, d.dv), s.ctx + h * c, nh * c, n_tokens,
-                            s.o + h * d.dv, nh * d.dv);
-  kernels::matmul(w.o, s.o, n_tokens, out);
+    b.matmul(kernels::row_slice(w.kv_b, h * head_rows + d.dn, d.dv), s.ctx + h * c, nh * c, n_tokens,
+             s.o + h * d.dv, nh * d.dv);
+  b.matmul(w.o, s.o, w.o.cols, n_tokens, out, w.o.rows);
 }
 
 }  // namespace mote::blocks

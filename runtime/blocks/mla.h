@@ -12,11 +12,15 @@
 // W_UK[h] [dn, kv_lora] and W_UV[h] [dv, kv_lora] are row slices of kv_b_proj, read in place in
 // its stored weight type (no absorbed copies): q_lat uses the transposed matmul kernel.
 //
+// Every activation and cache pointer is device memory of `b` (backend/backend.h); the block only
+// computes addresses and calls backend ops, it never reads or writes them itself.
 // Functions only write caller-owned buffers; thread-safe for distinct buffers/caches.
 #pragma once
 
 #include <cstdint>
 
+#include "backend/backend.h"
+#include "blocks/layer_cache.h"
 #include "model/hparams.h"
 #include "model/weights.h"
 
@@ -52,16 +56,18 @@ int64_t mla_workspace_floats(const MlaDims& d);
 
 // x: [T, H] (already input-normalised) at positions start .. start+T-1. cos/sin: [T, dr/2] RoPE
 // tables for those positions. cache: this layer's [max_context, cache_dim] rows; rows < start
-// must hold the earlier tokens; rows start .. start+T-1 are written here. out: [T, H].
-void mla_attention(const MlaDims& d, const AttentionWeights& w, const float* x, int64_t n_tokens, int64_t start,
-                   const float* cos, const float* sin, float* cache, const MlaScratch& s, float* out);
+// must hold the earlier tokens; rows start .. start+T-1 are written here (f32, full length).
+// out: [T, H].
+void mla_attention(backend::Backend& b, const MlaDims& d, const AttentionWeights& w, const float* x,
+                   int64_t n_tokens, int64_t start, const float* cos, const float* sin, const LayerCache& cache,
+                   const MlaScratch& s, float* out);
 
 // The absorbed attention core alone (exposed for tests): for each token s and head h, attends
 // over cache rows 0 .. start+s with q_lat [T, nh, kv_lora] and q_pe taken from q [T, nh, qk]
 // (dims dn..qk of each head); writes ctx [T, nh, kv_lora]. One kernels::attention call: one
 // shared kv head whose key is the cache row [c_kv | k_pe] and whose value is c_kv.
 // work: optional workspace of work_floats floats (see MlaScratch::work).
-void mla_attend(const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
+void mla_attend(backend::Backend& b, const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
                 const float* cache, float* work, int64_t work_floats, float* ctx);
 
 }  // namespace mote::blocks

@@ -6,6 +6,7 @@
 
 #include "c_api/c_api_internal.h"
 #include "core/log.h"
+#include "backend/cpu_backend.h"
 #include "kernels/kernels.h"
 #include "loader/data_loader.h"
 
@@ -155,6 +156,7 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
   if (policy != int(MOTE_EXPERT_POLICY_LFU) && policy != int(MOTE_EXPERT_POLICY_LRU))
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": expert_policy " + std::to_string(policy) +
                                                " is not a mote_expert_policy value");
+  options->model.backend.n_threads = p.n_threads;  // the backend owns the model's kernel pool
   options->model.verify_checksums = p.verify_checksums != 0;
   options->model.expert_budget_bytes = p.expert_budget_bytes;
   options->model.expert_prefetch = p.expert_prefetch != 0;
@@ -180,21 +182,22 @@ mote_status open_model(const char* fn, const mote_model_params* params,
   mote::EngineOptions options;
   if (mote_status st = engine_options(fn, p, &options); st != MOTE_OK) return st;
   auto handle = std::make_unique<mote_model>();
-  // n_threads 0: no pool of its own, the process-wide arena (all cores) runs its kernels.
-  if (p.n_threads > 0) handle->threads = std::make_unique<mote::kernels::ThreadPool>(p.n_threads);
   auto bytes = loader();
   if (!bytes) return from_status(bytes.status());
   const std::string name = (*bytes)->name();
   auto engine = mote::Engine::open(std::move(bytes).value(), options);
   if (!engine) return from_status(engine.status());
   handle->engine = std::move(engine).value();
+  // n_threads 0: no pool of its own, the process-wide arena (all cores) runs its kernels.
+  if (const auto* cpu = dynamic_cast<const mote::backend::CpuBackend*>(&handle->model().backend()))
+    handle->threads = cpu->thread_pool();
   handle->params = p;
   handle->active = mote::active_weights(handle->model());
   handle->dense_bytes = handle->model().dense_bytes();
   if (p.progress_callback != nullptr && p.progress_callback(p.progress_user_data, 1.0f) != 0)
     return fail(MOTE_ERR_CANCELLED, name + ": model open cancelled by the progress callback");
   if (mote::log_enabled(mote::LogLevel::kInfo)) {
-    const int threads = handle->threads ? handle->threads->size() : mote::kernels::num_threads();
+    const int threads = handle->model().backend().n_threads();
     mote::log(mote::LogLevel::kInfo, name + ": " + std::to_string(threads) + " kernel threads (" +
                                          (handle->threads ? "the model's own pool)" : "the process-wide pool)"));
   }
@@ -282,7 +285,7 @@ MOTE_EXPORT mote_status mote_model_get_info(const mote_model* model, mote_model_
     info.architecture = mote::fb::EnumNameArchitecture(config.architecture());
     auto family = model->engine->chat_family();
     info.chat_template = family ? mote::chat_family_name(*family) : "";
-    info.n_threads = model->threads ? int32_t(model->threads->size()) : int32_t(mote::kernels::num_threads());
+    info.n_threads = int32_t(model->model().backend().n_threads());
     info.dense_bytes = model->dense_bytes;
     info.dense_bytes_per_token = model->active.dense_bytes;
     info.dense_macs_per_token = model->active.dense_macs;

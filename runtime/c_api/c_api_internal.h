@@ -23,9 +23,10 @@
 struct mote_model {
   std::unique_ptr<mote::Engine> engine;  // model + tokenizer + chat family
   mote_model_params params;
-  // The kernel threads of this model's calls (n_threads > 0); null: the process-wide arena (all
-  // cores). Declared after engine so it is destroyed first (no kernel runs by then).
-  std::unique_ptr<mote::kernels::ThreadPool> threads;
+  // The kernel threads of this model's calls: the pool of the model's CPU backend
+  // (mote_model_params.n_threads > 0, backend/cpu_backend.h; owned by the backend, so there is
+  // one pool per model, not two); null: the process-wide arena (all cores).
+  const mote::kernels::ThreadPool* threads = nullptr;
   // Computed once at open for mote_model_info (a pass over every tensor of the file).
   mote::ActiveWeights active;
   uint64_t dense_bytes = 0;
@@ -83,7 +84,7 @@ SamplingParams to_sampling(const mote_sampling_params& p);
 // models opened with different thread counts run side by side. Scopes nest; allocates nothing.
 class ModelThreadsScope {
  public:
-  explicit ModelThreadsScope(const mote_model* model) : scope_(model != nullptr ? model->threads.get() : nullptr) {}
+  explicit ModelThreadsScope(const mote_model* model) : scope_(model != nullptr ? model->threads : nullptr) {}
 
  private:
   mote::kernels::ThreadPoolScope scope_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "model/device_weights.h"
 #include "model/hparams_limits.h"
 
 namespace mote {
@@ -76,6 +77,12 @@ Result<std::unique_ptr<Model>> Model::open(std::unique_ptr<DataLoader> loader, c
   model->file_ = std::move(file);
   model->hparams_ = std::move(hparams).value();
   model->weights_ = std::move(weights).value();
+  auto backend = backend::create_backend(options.backend);
+  if (!backend) return Status(backend.status().code(), path + ": " + backend.status().message());
+  model->backend_ = std::move(backend).value();
+  auto placed = place_weights(*model->backend_, model->hparams_, model->weights_);
+  if (!placed) return Status(placed.status().code(), path + ": " + placed.status().message());
+  model->device_weights_ = std::move(placed).value();
   ExpertStoreOptions store;
   store.budget_bytes = options.expert_budget_bytes;
   store.policy = options.expert_policy;

@@ -7,14 +7,16 @@
 // copies of non-F32 1-D vectors; views stay valid while it lives.
 // Routed experts are served by the Model's ExpertStore (experts/expert_store.h): resident views
 // into the mapping by default, cache slots filled by pread under an expert byte budget.
-// Thread-safety: immutable after open() except the ExpertStore, which is internally
-// synchronised; any number of Sessions may share one Model.
+// The Model owns its Backend (ModelOptions::backend) and the weights placed on it.
+// Thread-safety: immutable after open() except the ExpertStore and the Backend, which are
+// internally synchronised; any number of Sessions may share one Model.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "backend/backend.h"
 #include "core/status.h"
 #include "experts/expert_store.h"
 #include "format/mote_file.h"
@@ -35,6 +37,9 @@ struct ModelOptions {
   // verify_checksums, binding, expert store setup). Returning false cancels: open() frees what
   // it built and returns StatusCode::kCancelled. May be empty.
   std::function<bool(float fraction)> progress;
+  // The backend the model's forward runs on (kind, kernel threads, kernel table); Model::open
+  // creates it and places the weights through it.
+  backend::BackendOptions backend;
 };
 
 class Model {
@@ -46,7 +51,13 @@ class Model {
   static Result<std::unique_ptr<Model>> open(std::unique_ptr<DataLoader> loader, const ModelOptions& options = {});
 
   const HParams& hparams() const { return hparams_; }
+  // The bound weights: host views into the mapping (what the file holds).
   const ModelWeights& weights() const { return weights_; }
+  // The same weights placed on the backend (model/device_weights.h; routed expert tables empty):
+  // what the decoder reads. For the CPU backend the views equal weights()'.
+  const ModelWeights& device_weights() const { return device_weights_; }
+  // The model's backend (thread-safe; shared by every Session of this Model).
+  backend::Backend& backend() const { return *backend_; }
   const LayerWeights& layer(int64_t index) const { return weights_.layers[size_t(index)]; }
   // Routed expert `id` of MoE layer `layer` as bound in the file (views into the mapping; with an
   // expert budget the forward reads experts through expert_store() instead).
@@ -71,6 +82,8 @@ class Model {
   std::unique_ptr<MoteFile> file_;
   HParams hparams_;
   ModelWeights weights_;
+  std::unique_ptr<backend::Backend> backend_;
+  ModelWeights device_weights_;  // weights_ placed on backend_
   std::unique_ptr<ExpertStore> experts_;  // borrows file_, hparams_, weights_
 };
 

@@ -84,7 +84,7 @@ struct LayerWeights {
 };
 
 // Multi-token-prediction module (DeepSeek-V3's last layer: enorm, hnorm, eh_proj, one decoder
-// block, shared_head; families/deepseek.h). Not used by the main forward.
+// block, shared_head; families/decoder.h mtp_forward). Not used by the main forward.
 struct MtpWeights {
   WeightView embedding;                  // [vocab, H] (the main embedding if the file aliases it)
   const float* enorm = nullptr;          // [H]

@@ -27,6 +27,11 @@ int32_t argmax(const float* logits, int64_t n) {
   return int32_t(best);
 }
 
+Session::DeviceBuffer Session::device_alloc(uint64_t bytes) const {
+  backend::Backend& b = model_.backend();
+  return DeviceBuffer(b.alloc(std::max<uint64_t>(bytes, 1)), DeviceFree{&b});
+}
+
 Result<std::unique_ptr<Session>> Session::create(const Model& model, const SessionOptions& options) {
   if (options.max_context < 1) return invalid_argument("session: max_context must be >= 1");
   if (options.max_batch < 1) return invalid_argument("session: max_batch must be >= 1");
@@ -36,24 +41,31 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
     return invalid_argument("session: max_context " + std::to_string(options.max_context) + " exceeds the limit " +
                             std::to_string(HParamLimits::kPositions));
   const HParams& hp = model.hparams();
+  backend::Backend& b = model.backend();
   std::unique_ptr<Session> s(new Session(model, options));
   s->options_.max_batch = std::min({options.max_batch, options.max_context, kMaxBatch});
   const int64_t T = s->options_.max_batch, C = options.max_context;
-  const families::ScratchSize size = families::forward_scratch_size(hp, T, C);
+  const families::ScratchSize size = families::decoder_scratch_size(b, hp, T, C);
   const int64_t kv_floats = hp.n_layers * C * hp.kv_cache_dim;
-  s->kv_cache_ = allocate<float>(kv_floats);
-  s->arena_ = allocate<float>(size.floats);
-  s->int_arena_ = allocate<int32_t>(size.ints);
+  s->kv_cache_ = s->device_alloc(uint64_t(kv_floats) * sizeof(float));
+  s->arena_ = s->device_alloc(size.device_bytes);
+  s->host_arena_ = allocate<uint8_t>(int64_t(size.host_bytes));
+  s->layer_caches_ = allocate<families::LayerCache>(hp.n_layers);
   s->logits_ = allocate<float>(hp.vocab_size);
   s->tokens_ = allocate<int32_t>(C + 1);
-  if (!s->kv_cache_ || !s->arena_ || !s->int_arena_ || !s->logits_ || !s->tokens_)
+  if (!s->kv_cache_ || !s->arena_ || !s->host_arena_ || !s->layer_caches_ || !s->logits_ || !s->tokens_)
     return Status(StatusCode::kOutOfMemory,
-                  "session: cannot allocate " + std::to_string((kv_floats + size.floats) * 4 / (1 << 20)) +
+                  "session: cannot allocate " + std::to_string((uint64_t(kv_floats) * 4 + size.device_bytes) >> 20) +
                       " MiB (KV cache for max_context " + std::to_string(C) + " + scratch)");
-  s->scratch_ = families::carve_forward_scratch(hp, T, C, s->arena_.get(), s->int_arena_.get());
+  // Every layer: f32 rows, one per position (blocks/layer_cache.h).
+  const int64_t row_bytes = hp.kv_cache_dim * int64_t(sizeof(float));
+  for (int64_t l = 0; l < hp.n_layers; ++l)
+    s->layer_caches_[size_t(l)] = {static_cast<uint8_t*>(s->kv_cache_.get()) + l * C * row_bytes, KvType::kF32, 0,
+                                   row_bytes};
+  s->scratch_ = families::carve_decoder_scratch(b, hp, T, C, s->arena_.get(), s->host_arena_.get());
   s->kv_cache_bytes_ = uint64_t(kv_floats) * sizeof(float);
-  s->scratch_bytes_ = uint64_t(size.floats + hp.vocab_size) * sizeof(float) +
-                      uint64_t(size.ints + C + 1) * sizeof(int32_t);
+  s->scratch_bytes_ = size.device_bytes + size.host_bytes + uint64_t(hp.vocab_size) * sizeof(float) +
+                      uint64_t(C + 1) * sizeof(int32_t);
   if (options.mtp) MOTE_RETURN_IF_ERROR(s->allocate_mtp());
   return s;
 }
@@ -65,12 +77,14 @@ Status Session::allocate_mtp() {
                             "convert without --no-mtp)");
   const int64_t C = options_.max_context, H = hp.hidden_size, V = hp.vocab_size;
   const int64_t rows = std::max<int64_t>(options_.max_batch, 2) + 2;  // + the pending row + a backup row
-  mtp_cache_ = allocate<float>(C * hp.kv_cache_dim);
-  mtp_hidden_ = allocate<float>(rows * H);
+  mtp_cache_ = device_alloc(uint64_t(C * hp.kv_cache_dim) * sizeof(float));
+  mtp_hidden_ = device_alloc(uint64_t(rows * H) * sizeof(float));
   mtp_logits_ = allocate<float>(V);
   verify_logits_ = allocate<float>(2 * V);
   if (!mtp_cache_ || !mtp_hidden_ || !mtp_logits_ || !verify_logits_)
     return Status(StatusCode::kOutOfMemory, "session: cannot allocate the MTP cache for max_context " + std::to_string(C));
+  mtp_layer_cache_ = {static_cast<uint8_t*>(mtp_cache_.get()), KvType::kF32, 0,
+                      hp.kv_cache_dim * int64_t(sizeof(float))};
   kv_cache_bytes_ += uint64_t(C * hp.kv_cache_dim) * sizeof(float);
   scratch_bytes_ += uint64_t(rows * H + 3 * V) * sizeof(float);
   return Status::ok();
@@ -125,7 +139,7 @@ Status Session::evaluate(int64_t end, LogitsMode mode, float* logits) {
     float* out = mode == LogitsMode::kAll ? logits + first * vocab : logits;
     const int32_t* ids = tokens_.get() + position_;
     Status st = mtp_cache_ ? forward_chunk_mtp(ids, count, chunk_mode, out)
-                           : families::forward(model_, ids, count, position_, kv_cache_.get(), scratch_,
+                           : families::forward(model_, ids, count, position_, layer_caches(), scratch_,
                                                chunk_mode, out);
     if (st) st = model_.file().check_mapping();  // the file shrank under the forward: garbage out
     if (!st) {  // an expert read error: forget this call's tokens
@@ -146,18 +160,18 @@ Status Session::evaluate(int64_t end, LogitsMode mode, float* logits) {
 // chunk (row 0) if any, and all chunk positions but the last, whose hidden state becomes row 0.
 Status Session::forward_chunk_mtp(const int32_t* ids, int64_t count, LogitsMode mode, float* logits) {
   const int64_t H = model_.hparams().hidden_size;
-  float* rows = mtp_hidden_.get();
+  float* rows = mtp_rows();
   const bool pending = mtp_position_ == position_ - 1;
   backup_pending_row();
-  MOTE_RETURN_IF_ERROR(families::deepseek_forward(model_, ids, count, position_, kv_cache_.get(), scratch_.deepseek,
-                                                mode, logits, rows + H));
+  MOTE_RETURN_IF_ERROR(families::forward(model_, ids, count, position_, layer_caches(), scratch_, mode, logits,
+                                         rows + H));
   if (pending) {
     MOTE_RETURN_IF_ERROR(run_mtp(ids, rows, count, nullptr));
   } else {
     mtp_position_ = position_;  // nothing pending: the MTP starts at this chunk
     MOTE_RETURN_IF_ERROR(run_mtp(ids + 1, rows + H, count - 1, nullptr));
   }
-  std::copy(rows + count * H, rows + (count + 1) * H, rows);
+  model_.backend().copy(rows, rows + count * H, uint64_t(H) * sizeof(float));
   return Status::ok();
 }
 
@@ -166,10 +180,9 @@ Status Session::run_mtp(const int32_t* next_ids, const float* hidden, int64_t n,
   for (int64_t first = 0; first < n; first += options_.max_batch) {
     const int64_t count = std::min(options_.max_batch, n - first);
     const bool last = first + count == n;
-    MOTE_RETURN_IF_ERROR(families::deepseek_mtp_forward(model_, next_ids + first, hidden + first * H, count,
-                                                      mtp_position_, mtp_cache_.get(), scratch_.deepseek,
-                                                      last && mtp_logits ? LogitsMode::kLast : LogitsMode::kNone,
-                                                      mtp_logits));
+    MOTE_RETURN_IF_ERROR(families::mtp_forward(model_, next_ids + first, hidden + first * H, count, mtp_position_,
+                                               mtp_layer_cache_, scratch_,
+                                               last && mtp_logits ? LogitsMode::kLast : LogitsMode::kNone, mtp_logits));
     MOTE_RETURN_IF_ERROR(model_.file().check_mapping());
     mtp_position_ += count;
   }
@@ -178,19 +191,19 @@ Status Session::run_mtp(const int32_t* next_ids, const float* hidden, int64_t n,
 
 void Session::backup_pending_row() {
   const int64_t H = model_.hparams().hidden_size, backup = std::max<int64_t>(options_.max_batch, 2) + 1;
-  std::copy(mtp_hidden_.get(), mtp_hidden_.get() + H, mtp_hidden_.get() + backup * H);
+  model_.backend().copy(mtp_rows() + backup * H, mtp_rows(), uint64_t(H) * sizeof(float));
 }
 
 void Session::restore_pending_row() {
   const int64_t H = model_.hparams().hidden_size, backup = std::max<int64_t>(options_.max_batch, 2) + 1;
-  std::copy(mtp_hidden_.get() + backup * H, mtp_hidden_.get() + (backup + 1) * H, mtp_hidden_.get());
+  model_.backend().copy(mtp_rows(), mtp_rows() + backup * H, uint64_t(H) * sizeof(float));
 }
 
 Status Session::mtp_begin(int32_t next, float* mtp_logits) {
   if (!mtp_cache_) return invalid_argument("mtp_begin: the session was created without mtp");
   if (mtp_position_ != position_ - 1) return invalid_argument("mtp_begin: call it right after prefill");
   MOTE_RETURN_IF_ERROR(check_ids({&next, 1}));
-  MOTE_RETURN_IF_ERROR(run_mtp(&next, mtp_hidden_.get(), 1, mtp_logits));
+  MOTE_RETURN_IF_ERROR(run_mtp(&next, mtp_rows(), 1, mtp_logits));
   tokens_[position_] = next;  // next is the pending token now
   n_tokens_ = position_ + 1;
   return Status::ok();
@@ -202,8 +215,8 @@ Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2) {
   const int32_t ids[2] = {pending, draft};
   MOTE_RETURN_IF_ERROR(check_ids(ids));
   if (position_ + 2 > options_.max_context) return out_of_range("mtp_verify: no room for two tokens");
-  MOTE_RETURN_IF_ERROR(families::deepseek_forward(model_, ids, 2, position_, kv_cache_.get(), scratch_.deepseek,
-                                                LogitsMode::kAll, logits2, mtp_hidden_.get()));
+  MOTE_RETURN_IF_ERROR(families::forward(model_, ids, 2, position_, layer_caches(), scratch_, LogitsMode::kAll, logits2,
+                                         mtp_rows()));
   MOTE_RETURN_IF_ERROR(model_.file().check_mapping());
   tokens_[position_] = pending;
   tokens_[position_ + 1] = draft;
@@ -217,7 +230,7 @@ Status Session::mtp_accept(int32_t draft, int32_t bonus, float* mtp_logits) {
   const int32_t ids[2] = {draft, bonus};
   MOTE_RETURN_IF_ERROR(check_ids(ids));
   const int64_t before = mtp_position_;
-  Status st = run_mtp(ids, mtp_hidden_.get(), 2, mtp_logits);
+  Status st = run_mtp(ids, mtp_rows(), 2, mtp_logits);
   if (!st) {
     position_ -= 2, mtp_position_ = before, n_tokens_ = position_;
     return st;
@@ -232,7 +245,7 @@ Status Session::mtp_reject(int32_t corrected, float* mtp_logits) {
   MOTE_RETURN_IF_ERROR(check_ids({&corrected, 1}));
   position_ -= 1;  // the draft's cache row is dropped
   const int64_t before = mtp_position_;
-  Status st = run_mtp(&corrected, mtp_hidden_.get(), 1, mtp_logits);
+  Status st = run_mtp(&corrected, mtp_rows(), 1, mtp_logits);
   if (!st) {
     position_ -= 1, mtp_position_ = before, n_tokens_ = position_;
     return st;

@@ -7,6 +7,9 @@
 // last token a generation emitted, or tokens a truncate/shift rewound past. Every prefill/decode
 // evaluates the pending tokens first, then its own ids, so nothing is lost between calls.
 //
+// Memory: the KV/state rows and the activation scratch are device memory of the model's backend
+// (Backend::alloc, given back with Backend::free); tokens, logits and the small host arrays of
+// the forward (routing) are host memory.
 // Ownership: the Session borrows the Model (which must outlive it) and owns its buffers.
 // Thread-safety: a Session is not thread-safe; use one Session per thread. Many Sessions may
 // share one Model.
@@ -17,7 +20,7 @@
 #include <span>
 
 #include "core/status.h"
-#include "families/forward.h"
+#include "families/decoder.h"
 #include "model/model.h"
 
 namespace mote {
@@ -41,6 +44,14 @@ struct SpeculationStats {
   int64_t steps = 0;      // verify passes
   int64_t accepted = 0;   // drafts accepted
   int64_t emitted = 0;    // tokens emitted by speculative steps
+};
+
+// Gives device memory back to its backend (the Session's DeviceBuffer).
+struct DeviceFree {
+  backend::Backend* backend = nullptr;
+  void operator()(void* p) const {
+    if (p != nullptr) backend->free(p);
+  }
 };
 
 class Session {
@@ -114,15 +125,16 @@ class Session {
   // Logits of the last token processed by generate_greedy ([vocab]); valid after it returns.
   std::span<const float> last_logits() const { return {logits_.get(), size_t(vocab_size())}; }
 
-  // Raw state for saving and restoring a session (session/session_file.cpp). Rows per layer:
+  // Raw state for saving and restoring a session (session/session_file.cpp), DEVICE memory of
+  // model().backend() (read and write it with Backend::download / upload). Rows per layer:
   // [max_context][kv_cache_dim] f32; the MTP cache [max_context][kv_cache_dim]; the MTP pending
   // hidden row [hidden_size]. Null when absent.
-  float* kv_cache_data() { return kv_cache_.get(); }
-  float* mtp_cache_data() { return mtp_cache_.get(); }
-  float* mtp_pending_hidden() { return mtp_hidden_.get(); }
-  const float* kv_cache_data() const { return kv_cache_.get(); }
-  const float* mtp_cache_data() const { return mtp_cache_.get(); }
-  const float* mtp_pending_hidden() const { return mtp_hidden_.get(); }
+  float* kv_cache_data() { return static_cast<float*>(kv_cache_.get()); }
+  float* mtp_cache_data() { return static_cast<float*>(mtp_cache_.get()); }
+  float* mtp_pending_hidden() { return static_cast<float*>(mtp_hidden_.get()); }
+  const float* kv_cache_data() const { return static_cast<const float*>(kv_cache_.get()); }
+  const float* mtp_cache_data() const { return static_cast<const float*>(mtp_cache_.get()); }
+  const float* mtp_pending_hidden() const { return static_cast<const float*>(mtp_hidden_.get()); }
   int64_t mtp_position() const { return mtp_position_; }
   // Installs a restored state: tokens (all), evaluated position and MTP position. Checked
   // against max_context; the caller has filled the caches.
@@ -147,22 +159,31 @@ class Session {
   void backup_pending_row();
   void restore_pending_row();
 
+  using DeviceBuffer = std::unique_ptr<void, DeviceFree>;
+  DeviceBuffer device_alloc(uint64_t bytes) const;
+  float* mtp_rows() const { return static_cast<float*>(mtp_hidden_.get()); }
+  std::span<const families::LayerCache> layer_caches() const {
+    return {layer_caches_.get(), size_t(model_.hparams().n_layers)};
+  }
+
   const Model& model_;
   SessionOptions options_;
   int64_t position_ = 0;
   int64_t n_tokens_ = 0;                    // tokens_ in use (>= position_)
   std::unique_ptr<int32_t[]> tokens_;       // [max_context + 1] the conversation's ids
-  std::unique_ptr<float[]> kv_cache_;       // [n_layers][max_context][kv_cache_dim]
-  std::unique_ptr<float[]> arena_;          // activation scratch (f32)
-  std::unique_ptr<int32_t[]> int_arena_;    // activation scratch (int32)
+  DeviceBuffer kv_cache_;                   // device [n_layers][max_context][kv_cache_dim] f32
+  std::unique_ptr<families::LayerCache[]> layer_caches_;  // [n_layers] descriptors of kv_cache_
+  DeviceBuffer arena_;                      // device activation scratch
+  std::unique_ptr<uint8_t[]> host_arena_;   // host part of the scratch (routing)
   std::unique_ptr<float[]> logits_;         // [vocab], generate_greedy's logits
-  families::ForwardScratch scratch_;
+  families::DecoderScratch scratch_;
   uint64_t kv_cache_bytes_ = 0;
   uint64_t scratch_bytes_ = 0;
   // MTP state (SessionOptions::mtp only).
-  std::unique_ptr<float[]> mtp_cache_;   // [max_context][kv_cache_dim], the MTP block's own cache
-  std::unique_ptr<float[]> mtp_hidden_;  // [max_batch + 1, H] main final hidden states; row 0: the
-                                         // position the MTP has not consumed yet
+  DeviceBuffer mtp_cache_;               // device [max_context][kv_cache_dim], the MTP block's own cache
+  families::LayerCache mtp_layer_cache_;  // its descriptor
+  DeviceBuffer mtp_hidden_;              // device [max_batch + 1, H] main final hidden states; row 0:
+                                         // the position the MTP has not consumed yet
   std::unique_ptr<float[]> mtp_logits_;  // [vocab] generate's draft logits
   std::unique_ptr<float[]> verify_logits_;  // [2, vocab] generate's verify logits
   int64_t mtp_position_ = 0;             // positions the MTP cache holds (position_ or position_ - 1)

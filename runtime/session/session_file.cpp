@@ -108,17 +108,46 @@ SessionFileHeader header_of(const Session& s) {
   return h;
 }
 
+// Device state (Session::kv_cache_data() etc., backend memory) through a bounded host buffer:
+// downloaded piece by piece into `out`, or read from `in` and uploaded.
+template <typename Out>
+Status write_device(Out& out, backend::Backend& b, const float* device, size_t bytes) {
+  uint8_t buffer[1 << 16];
+  const auto* p = reinterpret_cast<const uint8_t*>(device);
+  for (size_t done = 0; done < bytes;) {
+    const size_t step = std::min(bytes - done, sizeof buffer);
+    b.download(buffer, p + done, step);
+    MOTE_RETURN_IF_ERROR(out.write(buffer, step));
+    done += step;
+  }
+  return Status::ok();
+}
+
+template <typename In>
+Status read_device(In& in, backend::Backend& b, float* device, size_t bytes) {
+  uint8_t buffer[1 << 16];
+  auto* p = reinterpret_cast<uint8_t*>(device);
+  for (size_t done = 0; done < bytes;) {
+    const size_t step = std::min(bytes - done, sizeof buffer);
+    MOTE_RETURN_IF_ERROR(in.read(buffer, step));
+    b.upload(p + done, buffer, step);
+    done += step;
+  }
+  return Status::ok();
+}
+
 Status write_payload(const Session& s, const SessionFileHeader& h, Writer& out) {
+  backend::Backend& b = s.model().backend();
   MOTE_RETURN_IF_ERROR(out.write(&h, sizeof h));
   MOTE_RETURN_IF_ERROR(out.write(s.tokens().data(), size_t(h.n_tokens) * 4));
   const uint8_t zeros[8] = {};
   MOTE_RETURN_IF_ERROR(out.write(zeros, padded_token_bytes(h.n_tokens) - uint64_t(h.n_tokens) * 4));
   const size_t row = size_t(h.kv_cache_dim), layer_stride = size_t(s.max_context()) * row;
   for (uint32_t l = 0; l < h.n_layers; ++l)
-    MOTE_RETURN_IF_ERROR(out.write(s.kv_cache_data() + l * layer_stride, size_t(h.position) * row * 4));
+    MOTE_RETURN_IF_ERROR(write_device(out, b, s.kv_cache_data() + l * layer_stride, size_t(h.position) * row * 4));
   if (h.has_mtp) {
-    MOTE_RETURN_IF_ERROR(out.write(s.mtp_cache_data(), size_t(h.mtp_position) * row * 4));
-    MOTE_RETURN_IF_ERROR(out.write(s.mtp_pending_hidden(), size_t(h.hidden_size) * 4));
+    MOTE_RETURN_IF_ERROR(write_device(out, b, s.mtp_cache_data(), size_t(h.mtp_position) * row * 4));
+    MOTE_RETURN_IF_ERROR(write_device(out, b, s.mtp_pending_hidden(), size_t(h.hidden_size) * 4));
   }
   const uint64_t sum = out.checksum();
   return out.write(&sum, sizeof sum);
@@ -207,6 +236,7 @@ Status check_header(const Session& s, const SessionFileHeader& h, uint64_t file_
 }
 
 Status read_into(Session& s, const SessionFileHeader& h, Reader& in, std::vector<int32_t>& tokens) {
+  backend::Backend& b = s.model().backend();
   SessionFileHeader again;
   MOTE_RETURN_IF_ERROR(in.read(&again, sizeof again));
   if (std::memcmp(&again, &h, sizeof h) != 0) return corrupt_file("session file changed while it was read");
@@ -215,10 +245,10 @@ Status read_into(Session& s, const SessionFileHeader& h, Reader& in, std::vector
   MOTE_RETURN_IF_ERROR(in.skip(padded_token_bytes(h.n_tokens) - uint64_t(h.n_tokens) * 4));
   const size_t row = size_t(h.kv_cache_dim), layer_stride = size_t(s.max_context()) * row;
   for (uint32_t l = 0; l < h.n_layers; ++l)
-    MOTE_RETURN_IF_ERROR(in.read(s.kv_cache_data() + l * layer_stride, size_t(h.position) * row * 4));
+    MOTE_RETURN_IF_ERROR(read_device(in, b, s.kv_cache_data() + l * layer_stride, size_t(h.position) * row * 4));
   if (h.has_mtp && s.has_mtp()) {
-    MOTE_RETURN_IF_ERROR(in.read(s.mtp_cache_data(), size_t(h.mtp_position) * row * 4));
-    MOTE_RETURN_IF_ERROR(in.read(s.mtp_pending_hidden(), size_t(h.hidden_size) * 4));
+    MOTE_RETURN_IF_ERROR(read_device(in, b, s.mtp_cache_data(), size_t(h.mtp_position) * row * 4));
+    MOTE_RETURN_IF_ERROR(read_device(in, b, s.mtp_pending_hidden(), size_t(h.hidden_size) * 4));
   } else if (h.has_mtp) {
     MOTE_RETURN_IF_ERROR(in.skip(uint64_t(h.mtp_position) * row * 4 + uint64_t(h.hidden_size) * 4));
   }

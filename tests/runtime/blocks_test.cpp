@@ -12,6 +12,7 @@
 #include "kernels/norm.h"
 #include "kernels/rope.h"
 #include "kernels/kernels.h"
+#include "runtime/test_backend.h"
 #include "kernels/quant.h"
 #include "runtime/naive_forward.h"
 
@@ -115,7 +116,7 @@ TEST(Blocks, SwigluMatchesNaive) {
   const ExpertWeights w{g.view, u.view, d.view};
   const std::vector<float> x = r.vec(size_t(T * H));
   std::vector<float> gate(size_t(T * I)), up(size_t(T * I)), out(size_t(T * H));
-  swiglu_mlp(w, x.data(), T, gate.data(), up.data(), out.data());
+  swiglu_mlp(test::reference_backend(), w, x.data(), T, gate.data(), up.data(), out.data());
   for (int64_t t = 0; t < T; ++t) {
     const auto want = test::naive_swiglu(w, std::vector<double>(x.begin() + t * H, x.begin() + (t + 1) * H));
     for (int64_t i = 0; i < H; ++i) EXPECT_NEAR(out[size_t(t * H + i)], want[size_t(i)], 1e-5);
@@ -157,11 +158,16 @@ TEST(Blocks, MoeFfnGroupsTokensPerExpertAndMatchesNaive) {
   std::vector<float> gate(size_t(T * Is)), up(size_t(T * Is)), gathered(size_t(T * H)), eo(size_t(T * H)),
       logits(size_t(T * E)), rs(size_t(rp.scratch_size())), sw(size_t(T * K)), slw(size_t(T * K));
   std::vector<int32_t> si(size_t(T * K)), ee(size_t(E + 1)), st(size_t(T * K));
-  const FfnScratch s{gate.data(), up.data(), gathered.data(), eo.data(), logits.data(), rs.data(),
-                     si.data(),   sw.data(), ee.data(),       st.data(), slw.data()};
+  std::vector<int32_t> si_host(si.size());
+  std::vector<float> sw_host(sw.size());
+  FfnScratch s;
+  s.gate = gate.data(), s.up = up.data(), s.gathered = gathered.data(), s.expert_out = eo.data();
+  s.router_logits = logits.data(), s.route_scratch = rs.data(), s.sel_idx = si.data(), s.sel_weight = sw.data();
+  s.sel_idx_host = si_host.data(), s.sel_weight_host = sw_host.data();
+  s.expert_end = ee.data(), s.slot_token = st.data(), s.slot_weight = slw.data();
   const std::vector<float> x = r.vec(size_t(T * H));
   std::vector<float> out(size_t(T * H));
-  moe_ffn(rp, w, x.data(), T, H, s, out.data());
+  moe_ffn(test::reference_backend(), rp, w, x.data(), T, H, s, out.data());
   for (int64_t t = 0; t < T; ++t) {
     std::vector<int> route;
     const auto want = test::naive_moe(hp, w, std::vector<double>(x.begin() + t * H, x.begin() + (t + 1) * H), &route);
@@ -240,7 +246,8 @@ void check_mla_against_naive(int64_t q_lora, WeightType kv_b_type = WeightType::
   const int64_t splits[][2] = {{0, 3}, {3, 2}, {5, 1}};
   for (const auto& sp : splits) {
     rope_tables(hp.rope, sp[0], sp[1], cos.data(), sin.data());
-    mla_attention(d, f.w, x.data() + sp[0] * H, sp[1], sp[0], cos.data(), sin.data(), cache.data(), s,
+    mla_attention(test::reference_backend(), d, f.w, x.data() + sp[0] * H, sp[1], sp[0], cos.data(), sin.data(),
+                  test::f32_cache(cache.data(), d.cache_dim()), s,
                   out.data() + sp[0] * H);
   }
   std::vector<std::vector<double>> xs;

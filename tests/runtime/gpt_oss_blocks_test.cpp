@@ -12,6 +12,7 @@
 #include "blocks/gqa_attention.h"
 #include "kernels/router.h"
 #include "kernels/kernels.h"
+#include "runtime/test_backend.h"
 #include "model/hparams.h"
 
 namespace mote::blocks {
@@ -155,9 +156,11 @@ TEST(GptOssBlocks, AttentionSinksDropProbabilityAndOutputBiasIsAdded) {
     std::vector<float> ctx(static_cast<size_t>(T * 4)), scores(static_cast<size_t>(T));
     const GqaScratch s{q.data(), ctx.data(), scores.data()};
     std::vector<float> prefill(static_cast<size_t>(T * H)), decode(static_cast<size_t>(T * H));
-    gqa_attention(d, w, x.data(), T, 0, cos.data(), sin.data(), cache.data(), s, prefill.data());
+    backend::Backend& b = test::reference_backend();
+    const blocks::LayerCache lc = test::f32_cache(cache.data(), d.cache_dim());
+    gqa_attention(b, d, w, x.data(), T, 0, cos.data(), sin.data(), lc, s, prefill.data());
     for (int64_t t = 0; t < T; ++t)
-      gqa_attention(d, w, x.data() + t * H, 1, t, cos.data(), sin.data(), cache.data(), s, decode.data() + t * H);
+      gqa_attention(b, d, w, x.data() + t * H, 1, t, cos.data(), sin.data(), lc, s, decode.data() + t * H);
     for (size_t i = 0; i < want.size(); ++i) {
       EXPECT_NEAR(prefill[i], want[i], 1e-5) << "window " << window << " i " << i;
       EXPECT_NEAR(decode[i], want[i], 1e-5) << "window " << window << " i " << i;
@@ -182,7 +185,7 @@ TEST(GptOssBlocks, ClampedSwigluExpertWithBiases) {
   w.down_bias = bd.data();
   std::vector<float> gate(static_cast<size_t>(T * I)), up(static_cast<size_t>(T * I));
   std::vector<float> out(static_cast<size_t>(T * H));
-  clamped_swiglu_mlp(w, alpha, limit, x.data(), T, gate.data(), up.data(), out.data());
+  clamped_swiglu_mlp(test::reference_backend(), w, alpha, limit, x.data(), T, gate.data(), up.data(), out.data());
   bool clamped_low = false, clamped_high = false;
   for (int64_t t = 0; t < T; ++t) {
     std::vector<double> hdn(static_cast<size_t>(I));

@@ -11,6 +11,7 @@
 #include "kernels/norm.h"
 #include "kernels/rope.h"
 #include "kernels/kernels.h"
+#include "runtime/test_backend.h"
 
 namespace mote::blocks {
 namespace {
@@ -142,9 +143,12 @@ TEST_P(GqaAttention, MatchesDirectAttentionInBatchAndOneByOne) {
   const GqaScratch s{q_buf.data(), ctx.data(), scores.data()};
   std::vector<float> batch(size_t(T * H)), single(size_t(T * H));
   std::vector<float> cache_a(size_t(T * d.cache_dim())), cache_b(size_t(T * d.cache_dim()));
-  gqa_attention(d, w, x.data(), T, 0, cos.data(), sin.data(), cache_a.data(), s, batch.data());
+  backend::Backend& b = test::reference_backend();
+  gqa_attention(b, d, w, x.data(), T, 0, cos.data(), sin.data(), test::f32_cache(cache_a.data(), d.cache_dim()), s,
+                batch.data());
   for (int64_t t = 0; t < T; ++t)
-    gqa_attention(d, w, x.data() + t * H, 1, t, cos.data() + t * half, sin.data() + t * half, cache_b.data(), s,
+    gqa_attention(b, d, w, x.data() + t * H, 1, t, cos.data() + t * half, sin.data() + t * half,
+                  test::f32_cache(cache_b.data(), d.cache_dim()), s,
                   single.data() + t * H);
   for (int64_t t = 0; t < T; ++t) {
     const std::vector<double> ctx_ref = naive(d, q, k, v, t);

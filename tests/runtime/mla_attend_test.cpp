@@ -11,6 +11,7 @@
 #include "blocks/mla.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
+#include "runtime/test_backend.h"
 
 namespace mote::blocks {
 namespace {
@@ -31,18 +32,16 @@ TEST(MlaAttend, FastTablesMatchTheReferenceWithAndWithoutWorkspace) {
     for (float& x : *v) x = u(rng);
   std::vector<float> work(size_t(mla_workspace_floats(d) * T));
   std::vector<float> want(size_t(T * nh * c)), got(want.size()), got_work(want.size());
-  mla_attend(d, q.data(), q_lat.data(), T, start, cache.data(), nullptr, 0, want.data());
-  const kernels::KernelTable& reference = kernels::active_kernels();
+  mla_attend(test::reference_backend(), d, q.data(), q_lat.data(), T, start, cache.data(), nullptr, 0, want.data());
   for (const char* name : {"avx2", "avx512", "neon"}) {
     const kernels::KernelTable* table = kernels::find_kernels(name);
     if (table == nullptr || kernels::find_attention(name) == nullptr) continue;
-    kernels::set_active_kernels(*table);
-    mla_attend(d, q.data(), q_lat.data(), T, start, cache.data(), nullptr, 0, got.data());
+    backend::CpuBackend b(*table, 0);
+    mla_attend(b, d, q.data(), q_lat.data(), T, start, cache.data(), nullptr, 0, got.data());
     // Decode-sized calls take the key split when there is a workspace and several threads.
     for (int64_t t = 0; t < T; ++t)
-      mla_attend(d, q.data() + t * nh * d.qk(), q_lat.data() + t * nh * c, 1, start + t, cache.data(), work.data(),
+      mla_attend(b, d, q.data() + t * nh * d.qk(), q_lat.data() + t * nh * c, 1, start + t, cache.data(), work.data(),
                  int64_t(work.size()), got_work.data() + t * nh * c);
-    kernels::set_active_kernels(reference);
     for (size_t i = 0; i < want.size(); ++i) {
       ASSERT_NEAR(got[i], want[i], 2e-5) << name << " at " << i;
       ASSERT_EQ(got[i], got_work[i]) << name << " at " << i;

@@ -1,9 +1,12 @@
-// MTP module and speculative decoding (runtime/families/deepseek.cpp, runtime/session): the MTP
+// MTP module and speculative decoding (runtime/families/decoder.cpp, runtime/session): the MTP
 // logits of ds3_tiny and ds3_fp8 match transformers' reference at every position; speculative
 // greedy generation emits exactly the plain greedy tokens (prompt lengths, budgets, chunked
 // prefills, EOS stops, continuation after generation, an expert budget, F32 and Q8_0), leaves
 // the session where plain generation does, allocates nothing, and bad uses are clear errors.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
 
 #include <cmath>
 #include <cstring>
@@ -14,7 +17,7 @@
 
 #include "common/alloc_counter.h"
 #include "common/test_util.h"
-#include "families/deepseek.h"
+#include "families/decoder.h"
 #include "model/model.h"
 #include "session/session.h"
 
@@ -101,16 +104,22 @@ TEST_P(Speculative, MtpLogitsMatchTheReferenceAtEveryPosition) {
   const int64_t T = int64_t(ids.size()), V = hp.vocab_size, H = hp.hidden_size;
   ASSERT_EQ(int64_t(ref.size()), T * V);
 
-  const families::ScratchSize size = families::deepseek_scratch_size(hp, T, T);
-  std::vector<float> floats(size_t(size.floats));
-  std::vector<int32_t> ints(size_t(size.ints));
-  const families::DeepSeekScratch s = families::deepseek_carve_scratch(hp, T, T, floats.data(), ints.data());
+  // The decoder directly, on the model's (CPU) backend: device memory is host memory.
+  backend::Backend& b = m->backend();
+  const families::ScratchSize size = families::decoder_scratch_size(b, hp, T, T);
+  std::unique_ptr<void, void (*)(void*)> device(b.alloc(size.device_bytes), std::free);
+  std::vector<uint8_t> host(size_t(size.host_bytes));
+  const families::DecoderScratch s = families::carve_decoder_scratch(b, hp, T, T, device.get(), host.data());
   std::vector<float> cache(size_t(hp.n_layers * T * hp.kv_cache_dim)), mtp_cache(size_t(T * hp.kv_cache_dim));
+  std::vector<families::LayerCache> caches;
+  const int64_t row_bytes = hp.kv_cache_dim * 4;
+  for (int64_t l = 0; l < hp.n_layers; ++l)
+    caches.push_back({reinterpret_cast<uint8_t*>(cache.data() + l * T * hp.kv_cache_dim), KvType::kF32, 0, row_bytes});
+  const families::LayerCache mtp_layer{reinterpret_cast<uint8_t*>(mtp_cache.data()), KvType::kF32, 0, row_bytes};
   std::vector<float> hidden(size_t(T * H)), logits(size_t(T * V));
-  ASSERT_TRUE(
-      families::deepseek_forward(*m, ids.data(), T, 0, cache.data(), s, LogitsMode::kNone, nullptr, hidden.data()));
-  ASSERT_TRUE(families::deepseek_mtp_forward(*m, next.data(), hidden.data(), T, 0, mtp_cache.data(), s,
-                                             LogitsMode::kAll, logits.data()));
+  ASSERT_TRUE(families::forward(*m, ids.data(), T, 0, caches, s, LogitsMode::kNone, nullptr, hidden.data()));
+  ASSERT_TRUE(families::mtp_forward(*m, next.data(), hidden.data(), T, 0, mtp_layer, s, LogitsMode::kAll,
+                                    logits.data()));
   float max_ref = 0, max_diff = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
     max_ref = std::max(max_ref, std::fabs(ref[i]));
