@@ -157,6 +157,7 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": expert_policy " + std::to_string(policy) +
                                                " is not a mote_expert_policy value");
   options->model.backend.n_threads = p.n_threads;  // the backend owns the model's kernel pool
+  options->model.backend.kernels = kernels;        // "" = the best table (or MOTE_KERNELS)
   options->model.verify_checksums = p.verify_checksums != 0;
   options->model.expert_budget_bytes = p.expert_budget_bytes;
   options->model.expert_prefetch = p.expert_prefetch != 0;
