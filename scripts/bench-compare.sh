@@ -11,13 +11,15 @@
 #   mote-bench-kernels of each build (decode GB/s per kernel table, weight type, layout and thread
 #   count; KERNEL_ARGS, default "--size-mb 64 --benchmark_filter=^decode/").
 # One unmeasured warm-up run of each build per model comes first.
-# Then prints the CPU model, the median of the rounds per figure and build, and after/before.
+# Then prints the CPU model, the median of the rounds per figure and build, after/before of the
+# medians and of the best rounds (the least disturbed on a shared machine).
 # Ratios near 1.0 are unchanged; on a shared machine read them against the spread of the rounds
-# (min..max, printed too). Needs python3. Writes raw outputs under OUT_DIR (default a temp dir).
+# (min..max, printed too). Needs python3. Writes raw outputs under OUT_DIR (default a temp dir);
+# REPORT_ONLY=1 with OUT_DIR of an earlier run prints its report again without running anything.
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 before=$1 after=$2
@@ -38,6 +40,7 @@ for m in "${models[@]}"; do [ -f "$m" ] || { echo "bench-compare: no model file 
 
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cores available)"
 echo "raw outputs: $out"
+if [ -z "${REPORT_ONLY:-}" ]; then
 # One unmeasured run per build and model first: page cache, CPU frequency, lazy binding.
 for build in "$before" "$after"; do
   for m in "${models[@]}"; do
@@ -61,6 +64,7 @@ for ((r = 1; r <= rounds; r++)); do
     echo "round $r/$rounds: $which done" >&2
   done
 done
+fi
 
 python3 - "$out" "$rounds" "${models[@]}" <<'EOF'
 import json, statistics, sys
@@ -80,23 +84,26 @@ def kernel_rows(path):
             rows[" ".join(parts[:-4]) + " @" + parts[-4] + "t"] = float(parts[-3])
     return rows
 
-def line(name, b, a, unit):
+def line(name, b, a):
     mb, ma = statistics.median(b), statistics.median(a)
     ratio = ma / mb if mb > 0 else float("nan")
-    print(f"{name:44s} {mb:10.2f} {ma:10.2f} {ratio:7.3f}   ({min(b):.2f}..{max(b):.2f} | {min(a):.2f}..{max(a):.2f}) {unit}")
+    best = max(a) / max(b) if max(b) > 0 else float("nan")
+    print(f"{name:36s} {mb:10.2f} {ma:10.2f} {ratio:8.3f} {best:8.3f}   ({min(b):.2f}..{max(b):.2f} | {min(a):.2f}..{max(a):.2f})")
 
-print(f"\nmedians of {rounds} rounds        {'before':>21s} {'after':>10s} {'after/before':>7s}   (before min..max | after min..max)")
+# Medians, and the ratio of the best rounds: on a loaded machine other work only ever slows a run
+# down, so the fastest round is the least disturbed one.
+print(f"\n{rounds} rounds {'median before':>39s} {'after':>10s} {'ratio':>8s} {'best':>8s}   (before min..max | after min..max)")
 for i, m in enumerate(models):
     print(f"\nmote bench {m}")
     for key, label in (("prefill_tok_s", "prefill tok/s"), ("decode_tok_s", "decode tok/s")):
         vals = {w: [json.load(open(f"{out}/bench.{w}.m{i}.r{r}.json"))[key] for r in range(1, rounds + 1)]
                 for w in ("before", "after")}
-        line(label, vals["before"], vals["after"], "")
+        line(label, vals["before"], vals["after"])
 print("\nmote-bench-kernels (weight GB/s)")
 runs = {w: [kernel_rows(f"{out}/kernels.{w}.r{r}.txt") for r in range(1, rounds + 1)] for w in ("before", "after")}
 for key in runs["before"][0]:
     b = [x[key] for x in runs["before"] if key in x]
     a = [x[key] for x in runs["after"] if key in x]
     if len(b) == rounds and len(a) == rounds:
-        line(key, b, a, "")
+        line(key, b, a)
 EOF
