@@ -1,6 +1,7 @@
 #include "backend/backend.h"
 
 #include "backend/cpu_backend.h"
+#include "backend/staging_backend.h"
 
 namespace mote::backend {
 
@@ -17,7 +18,7 @@ Result<std::unique_ptr<Backend>> create_backend(const BackendOptions& options) {
     case BackendKind::kCpu:
       return std::unique_ptr<Backend>(new CpuBackend(*table, options.n_threads));
     case BackendKind::kStaging:
-      return unsupported("staging backend not built");
+      return std::unique_ptr<Backend>(new StagingBackend(std::make_unique<CpuBackend>(*table, options.n_threads)));
   }
   return invalid_argument("backend: unknown backend kind");
 }

@@ -116,6 +116,7 @@ MOTE_EXPORT mote_model_params mote_model_params_default(void) {
   p.expert_policy = MOTE_EXPERT_POLICY_LFU;
   p.progress_callback = nullptr;
   p.progress_user_data = nullptr;
+  p.kernels = nullptr;
   return p;
 }
 
@@ -124,6 +125,15 @@ namespace {
 // Share of the load progress (mote_model_params.progress_callback) that Model::open reports;
 // the rest is the tokenizer and chat template, reported as done when Engine::open returns.
 constexpr float kModelOpenShare = 0.9f;
+
+// "reference, avx2" (the tables this build and CPU can run, best last), for error messages.
+std::string available_kernel_names() {
+  const mote::kernels::KernelTable* tables[8];
+  const int n = mote::kernels::available_kernels(tables, 8);
+  std::string names;
+  for (int i = 0; i < n; ++i) names += (i ? ", " : "") + std::string(tables[i]->name);
+  return names;
+}
 
 // mote_model_params -> EngineOptions, every field validated (the error names it).
 mote_status engine_options(const char* fn, const mote_model_params& p, mote::EngineOptions* options) {
@@ -134,7 +144,12 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": backend " + std::to_string(backend) +
                                                " is not a mote_backend value");
   if (backend != int(MOTE_BACKEND_CPU))
-    return fail(MOTE_ERR_UNSUPPORTED, f + ": only MOTE_BACKEND_CPU is available in this build");
+    return fail(MOTE_ERR_UNSUPPORTED, f + ": this build has no CUDA backend (MOTE_BACKEND_CUDA); use MOTE_BACKEND_CPU");
+  const std::string kernels = p.kernels != nullptr ? p.kernels : "";
+  if (!kernels.empty() && mote::kernels::find_kernels(kernels.c_str()) == nullptr)
+    return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": kernels '" + kernels +
+                                               "' is not a kernel table this build and CPU can run (" +
+                                               available_kernel_names() + ")");
   if (p.expert_hot_slots < 0)
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": expert_hot_slots must be >= 0");
   const int policy = raw_enum_value(p.expert_policy);
@@ -142,6 +157,7 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": expert_policy " + std::to_string(policy) +
                                                " is not a mote_expert_policy value");
   options->model.backend.n_threads = p.n_threads;  // the backend owns the model's kernel pool
+  options->model.backend.kernels = kernels;        // "" = the best table (or MOTE_KERNELS)
   options->model.verify_checksums = p.verify_checksums != 0;
   options->model.expert_budget_bytes = p.expert_budget_bytes;
   options->model.expert_prefetch = p.expert_prefetch != 0;

@@ -12,6 +12,8 @@ TextGenerationOptions generation_options(const Args& args);  // cmd_text.cpp
 mote_model_params c_model_params(const Args& args) {
   mote_model_params p = mote_model_params_default();
   if (args.has("--threads")) p.n_threads = int32_t(parse_int("--threads", args.get("--threads"), 0, 4096));
+  // Points into args, which outlives the model open of every command.
+  if (args.has("--kernels")) p.kernels = args.flags.at("--kernels").c_str();
   if (args.has("--expert-budget")) p.expert_budget_bytes = parse_size("--expert-budget", args.get("--expert-budget"));
   if (args.has("--expert-policy")) {
     const std::string policy = args.get("--expert-policy");

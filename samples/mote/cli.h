@@ -30,7 +30,7 @@ std::string closest(const std::string& word, const std::vector<std::string>& can
 int64_t parse_int(const std::string& flag, const std::string& text, int64_t min, int64_t max);
 
 // Expert-store flags shared by logits, run, chat and bench (expert_flags.cpp).
-extern const std::vector<std::string> kExpertValueFlags;  // --expert-budget, --expert-policy, --expert-hot, --threads
+extern const std::vector<std::string> kExpertValueFlags;  // --expert-budget, --expert-policy, --expert-hot, --threads, --kernels
 extern const std::vector<std::string> kExpertSwitches;    // --no-prefetch
 // "512M", "2G", "1024": bytes (K/M/G are powers of 1024); throws naming `flag`.
 uint64_t parse_size(const std::string& flag, const std::string& text);

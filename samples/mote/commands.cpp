@@ -15,7 +15,8 @@ namespace {
   "expert and thread flags:\n"                                                                     \
   "  --expert-budget SIZE  cap routed-expert memory (512M, 2G or bytes; default: all resident)\n" \
   "  --expert-policy lfu|lru, --expert-hot N, --no-prefetch   (need --expert-budget)\n"           \
-  "  --threads N           kernel threads (default 0 = all cores)\n"
+  "  --threads N           kernel threads (default 0 = all cores)\n"                              \
+  "  --kernels NAME        kernel table: reference, avx2, avx512, neon (default: the best)\n"
 
 #define MOTE_SAMPLING_HELP                                                                         \
   "sampling flags (greedy unless --temp T > 0):\n"                                                 \

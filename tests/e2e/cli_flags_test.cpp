@@ -101,6 +101,19 @@ TEST_F(CliFlagsTest, FlagsACommandWouldIgnoreAreRefused) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+// --kernels NAME picks the model's kernel table (mote_model_params.kernels): the reference table
+// runs, a name this build or CPU lacks is a one-line error naming it and the tables that exist.
+TEST_F(CliFlagsTest, KernelsFlagPicksTheTable) {
+  const auto ok = run_command({MOTE_CLI_BIN, "run", model_, "--ids", "1,2,3", "-n", "4", "--kernels", "reference"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  const auto bad = run_command({MOTE_CLI_BIN, "run", model_, "--ids", "1,2,3", "-n", "4", "--kernels", "sse9"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("'sse9'"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("reference"), std::string::npos) << bad.err;
+  const auto help = run_command({MOTE_CLI_BIN, "bench", "--help"});
+  EXPECT_NE(help.out.find("--kernels NAME"), std::string::npos) << help.out;
+}
+
 TEST_F(CliFlagsTest, InspectJsonIsTheFullMetadata) {
   const auto r = run_command({MOTE_CLI_BIN, "inspect", model_, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

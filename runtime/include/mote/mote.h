@@ -35,6 +35,7 @@
  * model without a tokenizer (ids only: empty callback text, no stop strings).
  * Version 3 also added mote_model_get_expert_map (per-expert use counts and residency) and
  * mote_model_open_memory (a model from bytes in memory).
+ * Version 3 also appended mote_model_params.kernels (the kernel table per model).
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -109,7 +110,8 @@ typedef struct mote_model_params {
                                    Per model: each model runs its kernels on its own thread pool of
                                    this size, so models with different counts coexist */
   uint64_t expert_budget_bytes; /* 0 = keep every routed expert resident */
-  mote_backend backend;         /* MOTE_BACKEND_CPU */
+  mote_backend backend;         /* MOTE_BACKEND_CPU; MOTE_BACKEND_CUDA: MOTE_ERR_UNSUPPORTED at open
+                                   (this build has no CUDA backend) */
   int32_t verify_checksums;     /* nonzero: check every segment checksum at open (full read) */
   const char* chat_template;    /* NULL: the family detected at conversion; else a family name */
   int32_t expert_prefetch;      /* with a budget: nonzero (default) reads the next layer's predicted experts ahead */
@@ -118,6 +120,11 @@ typedef struct mote_model_params {
   mote_expert_policy expert_policy;        /* with a budget: eviction policy (default LFU) */
   mote_progress_callback progress_callback; /* may be NULL */
   void* progress_user_data;
+  const char* kernels;          /* kernel table of this model's calls: "reference", "avx2", "avx512",
+                                   "neon"; NULL or "" (default): the best this CPU runs (or the one the
+                                   MOTE_KERNELS environment variable names). Per model: models with
+                                   different tables run side by side. A name this build or CPU cannot
+                                   run is MOTE_ERR_INVALID_ARGUMENT naming it. Copied at open */
 } mote_model_params;
 
 mote_model_params mote_model_params_default(void);
