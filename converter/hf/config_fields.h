@@ -1,6 +1,7 @@
-// Internal to the config parser (hf/config.cpp, hf/config_gqa.cpp): typed access to the keys of
-// one config.json object with one-line errors naming the file and the key, and the parsing steps
-// every family shares. Not a public interface of the converter.
+// Internal to the config parser (hf/config.cpp, hf/config_gqa.cpp) and the family files that
+// drive it (arch/<family>.cpp): typed access to the keys of one config.json object with one-line
+// errors naming the file and the key, the parsing steps every family shares, and the shared MLA
+// and GQA parsers with the per-family inputs they take. Not a public interface of the converter.
 #pragma once
 
 #include <cstdint>
