@@ -42,7 +42,7 @@ struct FamilySpec {
   ExpertKind experts;
   bool has_mtp_module;         // may carry DeepSeek-V3's MTP module
   // Family-specific config fields and derived values, after the shared fields (and, for kGqa, the
-  // shared GQA fields) were read into hp and before any validation. Errors name the field. Null:
+  // shared GQA fields but layer_sliding) were read into hp and before any validation. Errors name the field. Null:
   // nothing family-specific.
   Status (*read_hparams)(const fb::ModelConfig& config, HParams* hp);
   // Tensors beyond the shared set, bound by model/weights.cpp after it bound the shared ones of the

@@ -101,6 +101,12 @@ Status read_gqa_fields(const fb::ModelConfig& c, HParams* hp) {
   }
   hp->attention_bias = c.attention_bias();
   hp->shared_expert_intermediate_size = c.shared_expert_intermediate_size();
+  return Status::ok();
+}
+
+// GQA: which layers the sliding window applies to (gpt-oss alternates). Read after the family's
+// hook, so that a file with both a bad family field and a bad list reports the family field.
+Status read_layer_sliding(const fb::ModelConfig& c, HParams* hp) {
   if (c.layer_sliding() != nullptr) {
     // Compared before copying: n_layers is bounded later, the vector only by the metadata size.
     if (int64_t(c.layer_sliding()->size()) != hp->n_layers)
@@ -282,6 +288,7 @@ Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
   if (c.eos_token_ids()) hp.eos_token_ids.assign(c.eos_token_ids()->begin(), c.eos_token_ids()->end());
   if (family->attention == AttentionKind::kGqa) MOTE_RETURN_IF_ERROR(read_gqa_fields(c, &hp));
   if (family->read_hparams != nullptr) MOTE_RETURN_IF_ERROR(family->read_hparams(c, &hp));
+  if (family->attention == AttentionKind::kGqa) MOTE_RETURN_IF_ERROR(read_layer_sliding(c, &hp));
   MOTE_RETURN_IF_ERROR(read_rope_scaling(c, &hp));
   // Bounds first: validate_dims loops over the layers and compute_rope_params allocates [dim / 2].
   MOTE_RETURN_IF_ERROR(check_hparam_limits(hp));
