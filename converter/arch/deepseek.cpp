@@ -1,4 +1,5 @@
 #include "arch/deepseek.h"
+#include "arch/family.h"
 
 namespace mote::convert {
 
@@ -103,5 +104,44 @@ ExpectedModel deepseek_expected_tensors(const HfConfig& c, bool with_mtp) {
   }
   return m;
 }
+
+namespace {
+
+// transformers' DeepseekV3Config / DeepseekV2Config defaults. V2's num_experts_per_tok is None in
+// HF, so required (0 here).
+constexpr detail::MlaDefaults kV3Defaults{
+    129280, 7168, 18432, 2048, 61, 128, 1, 256, 8, 2.5f, 8, 4, 3, true, 4096, 0, 1,
+    fb::TopkMethod::NoauxTc, fb::ScoringFunc::Sigmoid, 1536, 512, 128, 64, 128};
+constexpr detail::MlaDefaults kV2Defaults{
+    32000, 4096, 11008, 1407, 32, 32, 2, 64, 0, 1.0f, 1, 1, 0, false, 2048, 1, 2,
+    fb::TopkMethod::Greedy, fb::ScoringFunc::Softmax, 1536, 512, 128, 64, 128};
+
+}  // namespace
+
+// DeepSeek-V3 / R1 (model_type "deepseek_v3") and DeepSeek-V2 / V2-Lite ("deepseek_v2"): MLA,
+// parsed by the shared MLA parser (hf/config.cpp) with these defaults; one tensor mapping.
+extern const ConverterFamily kDeepSeekV3Converter = {
+    .architecture = fb::Architecture::DeepSeekV3,
+    .model_type = "deepseek_v3",
+    .gqa = false,
+    .dense = false,
+    .fused_experts = false,
+    .parse_config = [](const detail::json& root, const detail::Fields& f, HfConfig& c) {
+      detail::parse_mla_config(root, f, c, kV3Defaults);
+    },
+    .expected_tensors = deepseek_expected_tensors,
+};
+
+extern const ConverterFamily kDeepSeekV2Converter = {
+    .architecture = fb::Architecture::DeepSeekV2,
+    .model_type = "deepseek_v2",
+    .gqa = false,
+    .dense = false,
+    .fused_experts = false,
+    .parse_config = [](const detail::json& root, const detail::Fields& f, HfConfig& c) {
+      detail::parse_mla_config(root, f, c, kV2Defaults);
+    },
+    .expected_tensors = deepseek_expected_tensors,
+};
 
 }  // namespace mote::convert

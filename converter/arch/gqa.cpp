@@ -37,7 +37,7 @@ struct GqaLayerBuilder {
       add("self_attn.k_norm.weight", R::AttnKNorm, C::Norm, {kv});
     }
     add("self_attn.o_proj.weight", R::AttnOut, C::Attention, {H, q});
-    if (c.architecture == fb::Architecture::GptOss) {
+    if (n.gpt_oss_extras) {
       add("self_attn.o_proj.bias", R::AttnOutBias, C::Attention, {H});
       add("self_attn.sinks", R::AttnSinks, C::Attention, {uint64_t(c.num_attention_heads)});
     }
@@ -82,17 +82,18 @@ struct GqaLayerBuilder {
     const uint64_t H = c.hidden_size, I = c.moe_intermediate_size, E = c.n_routed_experts;
     const std::string m = prefix + n.moe;
     add(std::string(n.moe) + n.router + ".weight", R::Router, C::Router, {E, H});
-    if (c.architecture == fb::Architecture::GptOss) {
+    if (n.gpt_oss_extras) {
       add(std::string(n.moe) + n.router + ".bias", R::RouterBias, C::Router, {E});
       return fused_mxfp4_experts();
     }
-    if (c.architecture == fb::Architecture::Qwen2Moe && c.shared_expert_intermediate_size > 0) {
+    if (n.shared_expert != nullptr && c.shared_expert_intermediate_size > 0) {
       const uint64_t S = c.shared_expert_intermediate_size;
-      add("mlp.shared_expert.gate_proj.weight", R::SharedGate, C::SharedExpert, {S, H});
-      add("mlp.shared_expert.up_proj.weight", R::SharedUp, C::SharedExpert, {S, H});
-      add("mlp.shared_expert.down_proj.weight", R::SharedDown, C::SharedExpert, {H, S});
+      const std::string se = n.shared_expert;
+      add(se + ".gate_proj.weight", R::SharedGate, C::SharedExpert, {S, H});
+      add(se + ".up_proj.weight", R::SharedUp, C::SharedExpert, {S, H});
+      add(se + ".down_proj.weight", R::SharedDown, C::SharedExpert, {H, S});
       // [1, H]: a router-like gate read in f32 (stays F32 like the router).
-      add("mlp.shared_expert_gate.weight", R::SharedExpertGate, C::Router, {1, H});
+      add(se + "_gate.weight", R::SharedExpertGate, C::Router, {1, H});
     }
     out.experts.reserve(E);
     for (uint32_t e = 0; e < E; ++e) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "arch/family.h"
 #include "hf/config_fields.h"
 #include "hf/error.h"
 
@@ -18,33 +19,31 @@ using namespace detail;
 
 namespace {
 
-void set_defaults(HfConfig& c) {
-  const bool v3 = c.architecture == fb::Architecture::DeepSeekV3;
-  // transformers DeepseekV3Config / DeepseekV2Config defaults.
-  c.vocab_size = v3 ? 129280 : 32000;
-  c.hidden_size = v3 ? 7168 : 4096;
-  c.intermediate_size = v3 ? 18432 : 11008;
-  c.moe_intermediate_size = v3 ? 2048 : 1407;
-  c.num_hidden_layers = v3 ? 61 : 32;
-  c.num_attention_heads = v3 ? 128 : 32;
-  c.n_shared_experts = v3 ? 1 : 2;
-  c.n_routed_experts = v3 ? 256 : 64;
-  c.routed_scaling_factor = v3 ? 2.5f : 1.0f;
-  c.n_group = v3 ? 8 : 1;
-  c.topk_group = v3 ? 4 : 1;
-  c.num_experts_per_tok = v3 ? 8 : 0;  // V2: None in HF, so required
-  c.first_k_dense_replace = v3 ? 3 : 0;
-  c.norm_topk_prob = v3;
-  c.max_position_embeddings = v3 ? 4096 : 2048;
-  c.bos_token_id = v3 ? 0 : 1;
-  c.eos_token_ids = {v3 ? 1 : 2};
-  c.topk_method = v3 ? fb::TopkMethod::NoauxTc : fb::TopkMethod::Greedy;
-  c.scoring_func = v3 ? fb::ScoringFunc::Sigmoid : fb::ScoringFunc::Softmax;
-  c.q_lora_rank = 1536;
-  c.kv_lora_rank = 512;
-  c.qk_nope_head_dim = 128;
-  c.qk_rope_head_dim = 64;
-  c.v_head_dim = 128;
+void set_defaults(HfConfig& c, const MlaDefaults& d) {
+  c.vocab_size = d.vocab;
+  c.hidden_size = d.hidden;
+  c.intermediate_size = d.intermediate;
+  c.moe_intermediate_size = d.moe_intermediate;
+  c.num_hidden_layers = d.layers;
+  c.num_attention_heads = d.heads;
+  c.n_shared_experts = d.shared_experts;
+  c.n_routed_experts = d.routed_experts;
+  c.routed_scaling_factor = d.routed_scaling_factor;
+  c.n_group = d.n_group;
+  c.topk_group = d.topk_group;
+  c.num_experts_per_tok = d.experts_per_tok;
+  c.first_k_dense_replace = d.first_k_dense_replace;
+  c.norm_topk_prob = d.norm_topk_prob;
+  c.max_position_embeddings = d.max_position;
+  c.bos_token_id = d.bos;
+  c.eos_token_ids = {d.eos};
+  c.topk_method = d.topk_method;
+  c.scoring_func = d.scoring_func;
+  c.q_lora_rank = d.q_lora_rank;
+  c.kv_lora_rank = d.kv_lora_rank;
+  c.qk_nope_head_dim = d.qk_nope_head_dim;
+  c.qk_rope_head_dim = d.qk_rope_head_dim;
+  c.v_head_dim = d.v_head_dim;
 }
 
 void parse_dims(const Fields& f, HfConfig& c) {
@@ -198,6 +197,15 @@ void parse_rope(const json& root, const Fields& f, HfConfig& c) {
   if (y.original_max_position_embeddings == 0) rf.bad("original_max_position_embeddings", "must be positive");
 }
 
+void parse_mla_config(const json& root, const Fields& f, HfConfig& c, const MlaDefaults& defaults) {
+  set_defaults(c, defaults);
+  parse_dims(f, c);
+  parse_moe(f, c);
+  parse_rope(root, f, c);
+  parse_tokens(f, c);
+  validate(f, c);
+}
+
 void parse_tokens(const Fields& f, HfConfig& c) {
   if (const json* bos = f.get("bos_token_id"))
     c.bos_token_id = bos->is_null() ? -1 : int32_t(*f.opt_uint("bos_token_id", false, INT32_MAX));
@@ -217,6 +225,16 @@ void parse_tokens(const Fields& f, HfConfig& c) {
 
 }  // namespace detail
 
+bool HfConfig::is_gqa() const {
+  const ConverterFamily* family = find_converter_family(architecture);
+  return family != nullptr && family->gqa;
+}
+
+bool HfConfig::is_dense() const {
+  const ConverterFamily* family = find_converter_family(architecture);
+  return family != nullptr && family->dense;
+}
+
 bool HfConfig::is_moe_layer(uint32_t layer) const {
   if (layer >= num_hidden_layers) return true;
   return layer >= first_k_dense_replace && layer % moe_layer_freq == 0;
@@ -235,28 +253,12 @@ HfConfig parse_config(std::string_view json_text, const std::string& path) {
   const auto model_type = f.str("model_type");
   if (!model_type) f.bad("model_type", "is missing (required)");
   c.model_type = *model_type;
-  if (c.model_type == "deepseek_v3") c.architecture = fb::Architecture::DeepSeekV3;
-  else if (c.model_type == "deepseek_v2") c.architecture = fb::Architecture::DeepSeekV2;
-  else if (c.model_type == "mixtral") c.architecture = fb::Architecture::Mixtral;
-  else if (c.model_type == "qwen2_moe") c.architecture = fb::Architecture::Qwen2Moe;
-  else if (c.model_type == "qwen3_moe") c.architecture = fb::Architecture::Qwen3Moe;
-  else if (c.model_type == "olmoe") c.architecture = fb::Architecture::Olmoe;
-  else if (c.model_type == "llama") c.architecture = fb::Architecture::Llama;
-  else if (c.model_type == "qwen2") c.architecture = fb::Architecture::Qwen2;
-  else if (c.model_type == "gpt_oss") c.architecture = fb::Architecture::GptOss;
-  else
-    fail("unsupported architecture '" + c.model_type + "' in " + path +
-         " (supported: deepseek_v3, deepseek_v2, mixtral, qwen2_moe, qwen3_moe, olmoe, llama, qwen2, gpt_oss)");
-  if (c.is_gqa()) {
-    parse_gqa_config(root, f, c);
-    return c;
-  }
-  set_defaults(c);
-  parse_dims(f, c);
-  parse_moe(f, c);
-  parse_rope(root, f, c);
-  parse_tokens(f, c);
-  validate(f, c);
+  const ConverterFamily* family = find_converter_family(c.model_type);
+  if (family == nullptr)
+    fail("unsupported architecture '" + c.model_type + "' in " + path + " (supported: " + supported_model_types() +
+         ")");
+  c.architecture = family->architecture;
+  family->parse_config(root, f, c);
   return c;
 }
 

@@ -76,13 +76,10 @@ struct HfConfig {
   float swiglu_limit = 0.0f;                    // clamped SwiGLU limit (0 = plain SwiGLU)
   std::vector<uint8_t> layer_sliding;           // [num_hidden_layers] 1 = sliding layer; empty = all
 
-  // Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and the dense Llama, Qwen2: grouped-query attention
-  // instead of MLA.
-  bool is_gqa() const {
-    return architecture != fb::Architecture::DeepSeekV3 && architecture != fb::Architecture::DeepSeekV2;
-  }
-  // Llama, Qwen2: one always-active FFN per layer, no routed experts.
-  bool is_dense() const { return architecture == fb::Architecture::Llama || architecture == fb::Architecture::Qwen2; }
+  // Every family but DeepSeek's: grouped-query attention instead of MLA (arch/family.h).
+  bool is_gqa() const;
+  // Llama, Qwen2: one always-active FFN per layer, no routed experts (arch/family.h).
+  bool is_dense() const;
   // A main-model layer (0 <= layer < num_hidden_layers) with a routed MoE FFN; MTP layers
   // (layer >= num_hidden_layers) are always MoE.
   bool is_moe_layer(uint32_t layer) const;

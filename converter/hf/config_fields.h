@@ -1,6 +1,7 @@
-// Internal to the config parser (hf/config.cpp, hf/config_gqa.cpp): typed access to the keys of
-// one config.json object with one-line errors naming the file and the key, and the parsing steps
-// every family shares. Not a public interface of the converter.
+// Internal to the config parser (hf/config.cpp, hf/config_gqa.cpp) and the family files that
+// drive it (arch/<family>.cpp): typed access to the keys of one config.json object with one-line
+// errors naming the file and the key, the parsing steps every family shares, and the shared MLA
+// and GQA parsers with the per-family inputs they take. Not a public interface of the converter.
 #pragma once
 
 #include <cstdint>
@@ -112,7 +113,69 @@ inline void check_bounds(const Fields& f, std::initializer_list<Bound> bounds) {
 void parse_rope(const json& root, const Fields& f, HfConfig& c);
 // bos/eos ids, tie_word_embeddings, rms_norm_eps.
 void parse_tokens(const Fields& f, HfConfig& c);
-// Qwen2-MoE, Qwen3-MoE, OLMoE, Mixtral: defaults, keys and validation (hf/config_gqa.cpp).
-void parse_gqa_config(const json& root, const Fields& f, HfConfig& c);
+
+// --- MLA (DeepSeek-V3 / V2; hf/config.cpp) ---
+
+// The defaults of the family's transformers config class (DeepseekV3Config / DeepseekV2Config)
+// for the keys the MLA parser reads.
+struct MlaDefaults {
+  uint32_t vocab, hidden, intermediate, moe_intermediate, layers, heads;
+  uint32_t shared_experts, routed_experts, experts_per_tok;  // experts_per_tok 0: required
+  float routed_scaling_factor;
+  uint32_t n_group, topk_group, first_k_dense_replace;
+  bool norm_topk_prob;
+  uint64_t max_position;
+  int32_t bos, eos;
+  fb::TopkMethod topk_method;
+  fb::ScoringFunc scoring_func;
+  uint32_t q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
+};
+// Defaults, dims, router keys, rope, tokens and validation of an MLA family.
+void parse_mla_config(const json& root, const Fields& f, HfConfig& c, const MlaDefaults& defaults);
+
+// --- GQA (every other family; hf/config_gqa.cpp) ---
+
+// transformers' defaults for the keys every GQA family has.
+struct FamilyDefaults {
+  uint32_t vocab, hidden, layers, heads, kv_heads, experts, top_k;
+  uint32_t expert_width;      // intermediate_size (Mixtral, OLMoE) or moe_intermediate_size (Qwen)
+  uint32_t intermediate;      // Qwen: the dense width (unused while every layer is MoE)
+  uint32_t shared_width;      // Qwen2-MoE shared_expert_intermediate_size
+  float rope_theta, eps;
+  uint64_t max_position;
+  int32_t bos, eos;           // -1 = none
+};
+
+// What one GQA family changes in the shared GQA parser: its defaults, the spelling of a few keys,
+// and hooks for its own keys, refusals and checks. Every hook may be null.
+struct GqaFamilyTraits {
+  FamilyDefaults defaults;
+  bool dense = false;                   // Llama, Qwen2: intermediate_size is the FFN width, no experts
+  bool local_experts_key = false;       // num_local_experts is the released spelling (Mixtral, gpt-oss),
+                                        // else num_experts; both are accepted
+  const char* expert_width_key = "intermediate_size";  // the per-expert width (Qwen: moe_intermediate_size,
+                                        // and intermediate_size is then read as the dense width)
+  bool kv_heads_follow_heads = false;   // OLMoE: num_key_value_heads defaults to num_attention_heads
+  bool head_dim_is_split = false;       // OLMoE: head_dim = hidden / heads, no key
+  uint32_t default_head_dim = 0;        // absent head_dim: 0 = hidden / heads (gpt-oss: 64)
+  bool always_renormalise = false;      // Mixtral: norm_topk_prob is true, no key
+  fb::QkNorm qk_norm = fb::QkNorm::None;
+  bool llama3_rope = false;             // Llama-3 rope scaling supported (the dense families)
+  bool yarn_untruncated = false;        // YaRN truncate = false supported (gpt-oss)
+  // The family's own keys, after the shared ones (dims, experts, norm_topk_prob, qk_norm).
+  void (*parse_keys)(const Fields& f, HfConfig& c) = nullptr;
+  // Refusals of what the runtime does not implement, before the shared rope-scaling refusals.
+  void (*refuse)(const Fields& f, const HfConfig& c) = nullptr;
+  // Checks after the shared head checks (heads divisible by KV heads, head_dim even).
+  void (*validate)(const Fields& f, const HfConfig& c) = nullptr;
+};
+void parse_gqa_config(const json& root, const Fields& f, HfConfig& c, const GqaFamilyTraits& traits);
+
+// Refusals several GQA families share.
+// Qwen's per-layer sliding window, decoder_sparse_step > 1 and mlp_only_layers (Qwen2, Qwen2-MoE,
+// Qwen3-MoE).
+void refuse_qwen_layer_variants(const Fields& f);
+// attention_bias = true where the family has no attention biases.
+void refuse_attention_bias(const Fields& f, const HfConfig& c);
 
 }  // namespace mote::convert::detail

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "arch/expected.h"
+#include "arch/family.h"
 #include "hf/checkpoint.h"
 #include "hf/config.h"
 #include "hf/error.h"
@@ -418,7 +419,7 @@ ConvertSummary Conversion::run() {
   check_tokenizer_files(opt_.input_dir, &tokenizer_notes);
   for (const std::string& n : tokenizer_notes) progress_.note(n);
   ck_ = Checkpoint::open(opt_.input_dir);
-  if (cfg_.architecture != fb::Architecture::GptOss) reject_fused_experts(*ck_);
+  if (!find_converter_family(cfg_.architecture)->fused_experts) reject_fused_experts(*ck_);
   has_mtp_ = decide_mtp();
   plan_globals();
   for (const ExpectedLayer& layer : model_.layers) plan_layer(layer);

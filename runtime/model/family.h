@@ -18,9 +18,9 @@
 
 namespace mote {
 
-class TensorBinder;   // model/weights.cpp: binds (role, layer, expert) to checked views
+class TensorBinder;   // model/tensor_binder.h: binds (role, layer, expert) to checked views
 struct AttentionWeights;
-struct ModelWeights;
+struct ExpertWeights;
 struct FamilySpec;
 
 enum class AttentionKind {
@@ -41,16 +41,26 @@ struct FamilySpec {
   RopeStyle rope;
   ExpertKind experts;
   bool has_mtp_module;         // may carry DeepSeek-V3's MTP module
-  // Family-specific config fields and derived values, after the shared fields were read into hp.
-  // Errors name the field. Null: nothing family-specific.
+  // Family-specific config fields and derived values, after the shared fields (and, for kGqa, the
+  // shared GQA fields but layer_sliding) were read into hp and before any validation. Errors name the field. Null:
+  // nothing family-specific.
   Status (*read_hparams)(const fb::ModelConfig& config, HParams* hp);
+  // Tensors beyond the shared set, bound by model/weights.cpp after it bound the shared ones of the
+  // same scope, so a missing tensor is reported in the order the converter writes them.
+  // Attention of layer `layer` (after q/k/v/o, the q/k/v biases and the q/k norms; kGqa only).
+  // Null: none.
+  Status (*bind_attention_extras)(TensorBinder& binder, const HParams& hp, int64_t layer, AttentionWeights* a);
+  // Routed expert `expert` of MoE layer `layer` (after its gate/up/down). Null: none.
+  Status (*bind_expert_extras)(TensorBinder& binder, const HParams& hp, int64_t layer, int64_t expert,
+                               ExpertWeights* w);
   // The family's own forward, for a family that is structurally different from the shared
   // pre-norm decoder (families/decoder.h); null: the shared decoder. Opaque here (the decoder's
   // signature lives above model/).
   const void* own_forward;
 };
 
-// The family of `arch` / of the file's architecture value, or null when none is registered.
+// The family of `arch` / of the file's architecture value, or null when none is registered
+// (families/registry.cpp).
 const FamilySpec* find_family(Arch arch);
 const FamilySpec* find_family(fb::Architecture file_arch);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "model/family.h"
 #include "model/hparams_limits.h"
 
 namespace mote {
@@ -85,9 +86,10 @@ Status validate_router(const HParams& hp) {
   return Status::ok();
 }
 
-// The GQA-only fields; DeepSeek files leave them at their defaults.
+// The fields of grouped-query attention every GQA family shares; MLA files leave them at their
+// defaults. Family-specific fields (gpt-oss's swiglu_limit, Qwen2-MoE's gated shared expert) are
+// read by the family's read_hparams hook.
 Status read_gqa_fields(const fb::ModelConfig& c, HParams* hp) {
-  if (!hp->is_gqa()) return Status::ok();
   hp->n_kv_heads = c.num_key_value_heads();
   hp->head_dim = c.head_dim();
   hp->sliding_window = c.sliding_window();
@@ -99,9 +101,12 @@ Status read_gqa_fields(const fb::ModelConfig& c, HParams* hp) {
   }
   hp->attention_bias = c.attention_bias();
   hp->shared_expert_intermediate_size = c.shared_expert_intermediate_size();
-  hp->shared_expert_gated = hp->arch == Arch::kQwen2Moe && hp->n_shared_experts > 0;
-  hp->swiglu_limit = c.swiglu_limit();
-  if (!(hp->swiglu_limit >= 0.0f) || !std::isfinite(hp->swiglu_limit)) return bad("swiglu_limit must be >= 0");
+  return Status::ok();
+}
+
+// GQA: which layers the sliding window applies to (gpt-oss alternates). Read after the family's
+// hook, so that a file with both a bad family field and a bad list reports the family field.
+Status read_layer_sliding(const fb::ModelConfig& c, HParams* hp) {
   if (c.layer_sliding() != nullptr) {
     // Compared before copying: n_layers is bounded later, the vector only by the metadata size.
     if (int64_t(c.layer_sliding()->size()) != hp->n_layers)
@@ -231,22 +236,18 @@ void compute_rope_params(HParams* hp) {
   hp->softmax_scale = float(scale);
 }
 
+bool HParams::is_gqa() const {
+  const FamilySpec* family = find_family(arch);
+  return family != nullptr && family->attention == AttentionKind::kGqa;
+}
+
 Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
   HParams hp;
-  switch (c.architecture()) {
-    case fb::Architecture::DeepSeekV3: hp.arch = Arch::kDeepSeekV3; break;
-    case fb::Architecture::DeepSeekV2: hp.arch = Arch::kDeepSeekV2; break;
-    case fb::Architecture::Mixtral: hp.arch = Arch::kMixtral; break;
-    case fb::Architecture::Qwen2Moe: hp.arch = Arch::kQwen2Moe; break;
-    case fb::Architecture::Qwen3Moe: hp.arch = Arch::kQwen3Moe; break;
-    case fb::Architecture::Olmoe: hp.arch = Arch::kOlmoe; break;
-    case fb::Architecture::GptOss: hp.arch = Arch::kGptOss; break;
-    case fb::Architecture::Llama: hp.arch = Arch::kLlama; break;
-    case fb::Architecture::Qwen2: hp.arch = Arch::kQwen2; break;
-    default:
-      return unsupported("model config: architecture " + std::to_string(int(c.architecture())) + " (" +
-                         (c.model_type() ? c.model_type()->str() : std::string("?")) + ") is not supported");
-  }
+  const FamilySpec* family = find_family(c.architecture());
+  if (family == nullptr)
+    return unsupported("model config: architecture " + std::to_string(int(c.architecture())) + " (" +
+                       (c.model_type() ? c.model_type()->str() : std::string("?")) + ") is not supported");
+  hp.arch = family->arch;
   hp.vocab_size = c.vocab_size();
   hp.hidden_size = c.hidden_size();
   hp.intermediate_size = c.intermediate_size();
@@ -285,7 +286,9 @@ Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
   hp.max_position_embeddings = int64_t(c.max_position_embeddings());
   hp.bos_token_id = c.bos_token_id();
   if (c.eos_token_ids()) hp.eos_token_ids.assign(c.eos_token_ids()->begin(), c.eos_token_ids()->end());
-  MOTE_RETURN_IF_ERROR(read_gqa_fields(c, &hp));
+  if (family->attention == AttentionKind::kGqa) MOTE_RETURN_IF_ERROR(read_gqa_fields(c, &hp));
+  if (family->read_hparams != nullptr) MOTE_RETURN_IF_ERROR(family->read_hparams(c, &hp));
+  if (family->attention == AttentionKind::kGqa) MOTE_RETURN_IF_ERROR(read_layer_sliding(c, &hp));
   MOTE_RETURN_IF_ERROR(read_rope_scaling(c, &hp));
   // Bounds first: validate_dims loops over the layers and compute_rope_params allocates [dim / 2].
   MOTE_RETURN_IF_ERROR(check_hparam_limits(hp));

@@ -1,7 +1,8 @@
 // HParams: the validated hyper-parameters of a model, read from fb::ModelConfig, plus the values
 // derived from them once at load (qk_head_dim, RoPE/YaRN tables, softmax scale, KV row width).
 // DeepSeek-V2/V3 use MLA; Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, gpt-oss and the dense Llama / Qwen2 use
-// grouped-query attention (is_gqa(): the MLA fields are 0 and the GQA fields below are set).
+// grouped-query attention (is_gqa(): the MLA fields are 0 and the GQA fields below are set). What is
+// specific to one family is read by its FamilySpec::read_hparams (model/family.h, families/arch_*.cpp).
 // Plain value type: immutable after from_config(), safe to share between threads.
 #pragma once
 
@@ -13,6 +14,7 @@
 
 namespace mote {
 
+// One value per registered family (families/registry.cpp); a new family adds one here.
 enum class Arch { kDeepSeekV2, kDeepSeekV3, kMixtral, kQwen2Moe, kQwen3Moe, kOlmoe, kLlama, kQwen2, kGptOss };
 // Where GQA models RMS-normalise q and k, before RoPE (Qwen3-MoE: per head, over head_dim; OLMoE:
 // over the whole q / k projection; as transformers' modeling_qwen3_moe.py / modeling_olmoe.py).
@@ -105,7 +107,8 @@ struct HParams {
   RopeParams rope;
   float softmax_scale = 0;    // qk_head_dim^-0.5 * get_mscale(factor, mscale_all_dim)^2 (YaRN)
 
-  bool is_gqa() const { return arch != Arch::kDeepSeekV2 && arch != Arch::kDeepSeekV3; }
+  // The family's attention is grouped-query (model/family.h AttentionKind::kGqa), not MLA.
+  bool is_gqa() const;
 
   // DeepSeek/vLLM rule: MoE iff layer >= first_k_dense_replace and layer % moe_layer_freq == 0.
   bool is_moe_layer(int64_t layer) const {

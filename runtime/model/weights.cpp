@@ -1,137 +1,20 @@
 #include "model/weights.h"
 
-#include <map>
 #include <string>
-#include <tuple>
 
 #include "format/mote_file.h"
-#include "kernels/kernels.h"
+#include "model/family.h"
+#include "model/tensor_binder.h"
 
 namespace mote {
 namespace {
 
 using Role = fb::TensorRole;
-using Shape = std::vector<int64_t>;
+using Binder = TensorBinder;
 
-std::string shape_string(const Shape& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i > 0) out += ',';
-    out += std::to_string(s[i]);
-  }
-  return out + "]";
-}
-
-std::string where(Role role, int64_t layer, int64_t expert = -1) {
-  std::string s = std::string("role ") + fb::EnumNameTensorRole(role);
-  if (layer >= 0) s += ", layer " + std::to_string(layer);
-  if (expert >= 0) s += ", expert " + std::to_string(expert);
-  return s;
-}
-
-// Looks tensors up by (role, layer, expert), checks shapes, and records which were used.
-class Binder {
- public:
-  Binder(const MoteFile& file, ModelWeights* out) : file_(file), out_(out) {}
-
-  Status build_index() {
-    const auto& tensors = *file_.model().tensors();
-    used_.assign(tensors.size(), false);
-    for (uint32_t i = 0; i < tensors.size(); ++i) {
-      const fb::Tensor* t = tensors.Get(i);
-      const Key key{int(t->role()), t->layer(), t->expert()};
-      if (!index_.emplace(key, i).second)
-        return corrupt_file("tensors " + tensors.Get(index_[key])->name()->str() + " and " + t->name()->str() +
-                            " both have " + where(t->role(), t->layer(), t->expert()));
-    }
-    return Status::ok();
-  }
-
-  bool has(Role role, int64_t layer) const { return index_.count(Key{int(role), int(layer), -1}) != 0; }
-
-  // The tensor (role, layer) with exactly `shape`.
-  Result<WeightView> matrix(Role role, int64_t layer, const Shape& shape) {
-    auto it = index_.find(Key{int(role), int(layer), -1});
-    if (it == index_.end()) return not_found("missing tensor: " + where(role, layer));
-    return checked(it->second, shape);
-  }
-
-  // Like matrix(), for tensors the blocks slice at row offsets that are not multiples of 16 (MLA's
-  // kv_b, cut per head): row groups would be cut apart there, so the file must keep them row-major.
-  Result<WeightView> row_major_matrix(Role role, int64_t layer, const Shape& shape) {
-    MOTE_ASSIGN_OR_RETURN(WeightView v, matrix(role, layer, shape));
-    if (v.grouped()) {
-      const fb::Tensor* t = file_.model().tensors()->Get(index_.at(Key{int(role), int(layer), -1}));
-      return corrupt_file("tensor " + t->name()->str() + ": quant.row_group " + std::to_string(v.row_group) +
-                          ", but " + where(role, layer) + " must be row-major (it is sliced per head)");
-    }
-    return v;
-  }
-
-  // A vector [n] as f32: in place when stored as F32, else dequantised into owned storage.
-  Result<const float*> vector(Role role, int64_t layer, int64_t n) {
-    MOTE_ASSIGN_OR_RETURN(WeightView v, matrix(role, layer, Shape{n}));
-    return as_f32(v, n);
-  }
-
-  // A bound vector as f32: in place when F32, else dequantised into owned storage.
-  const float* as_f32(const WeightView& v, int64_t n) {
-    if (v.type == WeightType::F32) return v.f32();
-    auto copy = std::make_unique<float[]>(size_t(n));
-    kernels::reference_kernels().get_row(v, 0, copy.get());
-    out_->owned.push_back(std::move(copy));
-    return static_cast<const float*>(out_->owned.back().get());
-  }
-
-  // The vector (role, layer, expert) [n] as f32 (gpt-oss expert biases, in the expert's segment).
-  Result<const float*> expert_vector(Role role, int64_t layer, int64_t expert, int64_t n) {
-    auto it = index_.find(Key{int(role), int(layer), int(expert)});
-    if (it == index_.end()) return not_found("missing tensor: " + where(role, layer, expert));
-    MOTE_ASSIGN_OR_RETURN(WeightView v, checked(it->second, Shape{n}));
-    return as_f32(v, n);
-  }
-
-  // Tensor `index` (from an expert table) must be (role, layer, expert) with `shape`.
-  Result<WeightView> expert_tensor(uint32_t index, Role role, int64_t layer, int64_t expert, const Shape& shape) {
-    const fb::Tensor* t = file_.model().tensors()->Get(index);
-    if (t->role() != role || t->layer() != layer || t->expert() != expert)
-      return corrupt_file("expert table entry " + where(role, layer, expert) + " points at tensor " +
-                          t->name()->str() + " (" + where(t->role(), t->layer(), t->expert()) + ")");
-    return checked(index, shape);
-  }
-
-  Status check_all_used() const {
-    const auto& tensors = *file_.model().tensors();
-    for (uint32_t i = 0; i < tensors.size(); ++i) {
-      const fb::Tensor* t = tensors.Get(i);
-      if (!used_[i])
-        return corrupt_file("tensor " + t->name()->str() + " (" + where(t->role(), t->layer(), t->expert()) +
-                            ") is not used by this model configuration");
-    }
-    return Status::ok();
-  }
-
- private:
-  using Key = std::tuple<int, int, int>;
-
-  Result<WeightView> checked(uint32_t index, const Shape& expected) {
-    const fb::Tensor* t = file_.model().tensors()->Get(index);
-    Shape actual(t->shape()->begin(), t->shape()->end());
-    if (actual != expected)
-      return corrupt_file("tensor " + t->name()->str() + ": shape " + shape_string(actual) + ", expected " +
-                          shape_string(expected));
-    used_[index] = true;
-    return file_.view(*t);
-  }
-
-  const MoteFile& file_;
-  ModelWeights* out_;
-  std::map<Key, uint32_t> index_;
-  std::vector<bool> used_;
-};
-
-// Grouped-query attention: q/k/v/o, then the optional biases and q/k norms the config declares.
-Status bind_gqa_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights* a) {
+// Grouped-query attention: q/k/v/o, then the optional biases and q/k norms the config declares,
+// then the family's own extras (gpt-oss: o_proj bias, sinks).
+Status bind_gqa_attention(Binder& b, const FamilySpec& family, const HParams& hp, int64_t l, AttentionWeights* a) {
   const int64_t H = hp.hidden_size, q = hp.n_heads * hp.head_dim, kv = hp.n_kv_heads * hp.head_dim;
   MOTE_ASSIGN_OR_RETURN(a->q, b.matrix(Role::AttnQ, l, {q, H}));
   MOTE_ASSIGN_OR_RETURN(a->k, b.matrix(Role::AttnK, l, {kv, H}));
@@ -142,22 +25,20 @@ Status bind_gqa_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeig
     MOTE_ASSIGN_OR_RETURN(a->k_bias, b.vector(Role::AttnKBias, l, kv));
     MOTE_ASSIGN_OR_RETURN(a->v_bias, b.vector(Role::AttnVBias, l, kv));
   }
-  if (hp.arch == Arch::kGptOss) {
-    MOTE_ASSIGN_OR_RETURN(a->o_bias, b.vector(Role::AttnOutBias, l, H));
-    MOTE_ASSIGN_OR_RETURN(a->sinks, b.vector(Role::AttnSinks, l, hp.n_heads));
-  }
   if (hp.qk_norm != QkNorm::kNone) {
     const bool per_head = hp.qk_norm == QkNorm::kPerHead;
     MOTE_ASSIGN_OR_RETURN(a->q_norm, b.vector(Role::AttnQNorm, l, per_head ? hp.head_dim : q));
     MOTE_ASSIGN_OR_RETURN(a->k_norm, b.vector(Role::AttnKNorm, l, per_head ? hp.head_dim : kv));
   }
+  if (family.bind_attention_extras != nullptr) return family.bind_attention_extras(b, hp, l, a);
   return Status::ok();
 }
 
-Status bind_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights* a) {
+// The family's attention kind decides the tensor set: GQA, or MLA (q-LoRA or q_proj, kv_a, kv_b).
+Status bind_attention(Binder& b, const FamilySpec& family, const HParams& hp, int64_t l, AttentionWeights* a) {
   const int64_t H = hp.hidden_size, nh = hp.n_heads, qk = hp.qk_head_dim;
   MOTE_ASSIGN_OR_RETURN(a->norm, b.vector(Role::AttnNorm, l, H));
-  if (hp.is_gqa()) return bind_gqa_attention(b, hp, l, a);
+  if (family.attention == AttentionKind::kGqa) return bind_gqa_attention(b, family, hp, l, a);
   if (hp.q_lora_rank > 0) {
     MOTE_ASSIGN_OR_RETURN(a->q_a, b.matrix(Role::AttnQA, l, {hp.q_lora_rank, H}));
     MOTE_ASSIGN_OR_RETURN(a->q_a_norm, b.vector(Role::AttnQANorm, l, hp.q_lora_rank));
@@ -173,7 +54,10 @@ Status bind_attention(Binder& b, const HParams& hp, int64_t l, AttentionWeights*
   return Status::ok();
 }
 
-Status bind_experts(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, FfnWeights* f) {
+// The routed experts of MoE layer l from the file's expert table, each followed by the family's
+// per-expert extras (gpt-oss: biases in the expert's segment).
+Status bind_experts(Binder& b, const MoteFile& file, const FamilySpec& family, const HParams& hp, int64_t l,
+                    FfnWeights* f) {
   const fb::ExpertLayer* table = nullptr;
   if (file.model().expert_layers() != nullptr)
     for (const fb::ExpertLayer* el : *file.model().expert_layers())
@@ -191,17 +75,14 @@ Status bind_experts(Binder& b, const MoteFile& file, const HParams& hp, int64_t 
     MOTE_ASSIGN_OR_RETURN(w.gate, b.expert_tensor(x->gate(), Role::ExpertGate, l, e, {I, H}));
     MOTE_ASSIGN_OR_RETURN(w.up, b.expert_tensor(x->up(), Role::ExpertUp, l, e, {I, H}));
     MOTE_ASSIGN_OR_RETURN(w.down, b.expert_tensor(x->down(), Role::ExpertDown, l, e, {H, I}));
-    if (hp.arch == Arch::kGptOss) {  // biases: in the expert's segment, bound by (role, layer, expert)
-      MOTE_ASSIGN_OR_RETURN(w.gate_bias, b.expert_vector(Role::ExpertGateBias, l, e, I));
-      MOTE_ASSIGN_OR_RETURN(w.up_bias, b.expert_vector(Role::ExpertUpBias, l, e, I));
-      MOTE_ASSIGN_OR_RETURN(w.down_bias, b.expert_vector(Role::ExpertDownBias, l, e, H));
-    }
+    if (family.bind_expert_extras != nullptr) MOTE_RETURN_IF_ERROR(family.bind_expert_extras(b, hp, l, e, &w));
   }
   f->swiglu_limit = hp.swiglu_limit;
   return Status::ok();
 }
 
-Status bind_ffn(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, FfnWeights* f) {
+Status bind_ffn(Binder& b, const MoteFile& file, const FamilySpec& family, const HParams& hp, int64_t l,
+               FfnWeights* f) {
   const int64_t H = hp.hidden_size;
   MOTE_ASSIGN_OR_RETURN(f->norm, b.vector(Role::FfnNorm, l, H));
   f->moe = hp.is_moe_layer(l);
@@ -227,18 +108,20 @@ Status bind_ffn(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, F
   if (hp.shared_expert_gated) {
     MOTE_ASSIGN_OR_RETURN(f->shared_gate, b.matrix(Role::SharedExpertGate, l, {1, H}));
   }
-  return bind_experts(b, file, hp, l, f);
+  return bind_experts(b, file, family, hp, l, f);
 }
 
-Status bind_layer(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, LayerWeights* lw) {
+Status bind_layer(Binder& b, const MoteFile& file, const FamilySpec& family, const HParams& hp, int64_t l,
+                  LayerWeights* lw) {
   lw->index = l;
-  MOTE_RETURN_IF_ERROR(bind_attention(b, hp, l, &lw->attn));
-  return bind_ffn(b, file, hp, l, &lw->ffn);
+  MOTE_RETURN_IF_ERROR(bind_attention(b, family, hp, l, &lw->attn));
+  return bind_ffn(b, file, family, hp, l, &lw->ffn);
 }
 
 // MTP layer l: its own norms/projection/block; embedding and head fall back to the main ones
 // when the file aliases them (stores no separate tensor).
-Status bind_mtp(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, ModelWeights* out) {
+Status bind_mtp(Binder& b, const MoteFile& file, const FamilySpec& family, const HParams& hp, int64_t l,
+                ModelWeights* out) {
   const int64_t H = hp.hidden_size, V = hp.vocab_size;
   MtpWeights m;
   m.embedding = out->embedding;
@@ -253,7 +136,7 @@ Status bind_mtp(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, M
   MOTE_ASSIGN_OR_RETURN(m.hnorm, b.vector(Role::MtpHnorm, l, H));
   MOTE_ASSIGN_OR_RETURN(m.eh_proj, b.matrix(Role::MtpEhProj, l, {H, 2 * H}));
   MOTE_ASSIGN_OR_RETURN(m.head_norm, b.vector(Role::MtpHeadNorm, l, H));
-  MOTE_RETURN_IF_ERROR(bind_layer(b, file, hp, l, &m.block));
+  MOTE_RETURN_IF_ERROR(bind_layer(b, file, family, hp, l, &m.block));
   out->mtp.push_back(std::move(m));
   return Status::ok();
 }
@@ -261,6 +144,9 @@ Status bind_mtp(Binder& b, const MoteFile& file, const HParams& hp, int64_t l, M
 }  // namespace
 
 Result<ModelWeights> bind_weights(const MoteFile& file, const HParams& hp) {
+  const FamilySpec* family = find_family(hp.arch);
+  if (family == nullptr) return unsupported("bind_weights: no family registered for architecture " +
+                                            std::to_string(int(hp.arch)));
   ModelWeights w;
   Binder b(file, &w);
   MOTE_RETURN_IF_ERROR(b.build_index());
@@ -270,10 +156,10 @@ Result<ModelWeights> bind_weights(const MoteFile& file, const HParams& hp) {
   MOTE_ASSIGN_OR_RETURN(w.output, b.matrix(Role::Output, -1, {V, H}));
   w.layers.resize(size_t(hp.n_layers));
   for (int64_t l = 0; l < hp.n_layers; ++l)
-    MOTE_RETURN_IF_ERROR(bind_layer(b, file, hp, l, &w.layers[size_t(l)]));
+    MOTE_RETURN_IF_ERROR(bind_layer(b, file, *family, hp, l, &w.layers[size_t(l)]));
   if (file.model().has_mtp())
     for (int64_t l = hp.n_layers; l < hp.n_layers + hp.n_mtp_layers; ++l)
-      MOTE_RETURN_IF_ERROR(bind_mtp(b, file, hp, l, &w));
+      MOTE_RETURN_IF_ERROR(bind_mtp(b, file, *family, hp, l, &w));
   MOTE_RETURN_IF_ERROR(b.check_all_used());
   return w;
 }
