@@ -47,8 +47,14 @@ enum class BackendKind {
 
 struct BackendOptions {
   BackendKind kind = BackendKind::kCpu;
-  int n_threads = 0;             // kernel threads for this backend; 0 = all cores this process may use
-  std::string kernels;           // kernel table name ("reference", "avx2", "avx512", "neon"); empty = best
+  // Kernel threads: > 0 gives the backend a pool of its own (capped to the cores this process
+  // may use); 0 = no pool of its own, the caller's current pool (the process-wide arena of
+  // kernels::set_num_threads, all cores by default).
+  int n_threads = 0;
+  // Kernel table name ("reference", "avx2", "avx512", "neon"). Empty: the process's table at
+  // creation, kernels::active_kernels() (MOTE_KERNELS, else the best this CPU runs, unless
+  // set_active_kernels installed another), so a process pinned to the reference stays exact.
+  std::string kernels;
 };
 
 // Rotation layouts of kernels/rope.h.

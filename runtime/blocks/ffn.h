@@ -64,16 +64,16 @@ struct FfnScratch {
 
 // out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each. x_q: null
 // or x's rows quantised (FfnScratch::x_quantized), used by the fused gate/up kernel.
-void swiglu_mlp(backend::Backend& b, const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up, float* out,
-                const uint8_t* x_q = nullptr);
+void swiglu_mlp(backend::Backend& b, const ExpertWeights& w, const float* x, int64_t n_tokens, float* gate, float* up,
+                float* out, const uint8_t* x_q = nullptr);
 
 // gpt-oss's expert (as openai/gpt-oss's torch/model.py swiglu), with the expert's biases (null
 // ones are skipped):
 //   g = min(x Wg^T + bg, limit); u = clamp(x Wu^T + bu, -limit, limit)
 //   out[T, H] = ((u + 1) * g * sigmoid(alpha * g)) Wd^T + bd.     gate/up buffers: [T, I] each.
 inline constexpr float kGptOssSwigluAlpha = 1.702f;
-void clamped_swiglu_mlp(backend::Backend& b, const ExpertWeights& w, float alpha, float limit, const float* x, int64_t n_tokens,
-                        float* gate, float* up, float* out);
+void clamped_swiglu_mlp(backend::Backend& b, const ExpertWeights& w, float alpha, float limit, const float* x,
+                        int64_t n_tokens, float* gate, float* up, float* out);
 
 // out[T, H] = sum_i w_i Expert_{idx_i}(x) + SharedExperts(x) for x [T, H] (normalised input);
 // Qwen2-MoE's gated shared expert adds sigmoid(shared_gate . x_t) * SharedExpert(x_t) per token
@@ -84,8 +84,8 @@ void clamped_swiglu_mlp(backend::Backend& b, const ExpertWeights& w, float alpha
 // experts.prefetch right after the last group is pinned, so those reads overlap with this
 // layer's expert compute and the next attention, and cannot evict this layer's experts.
 // Errors: those of experts.acquire (out undefined).
-Status moe_ffn(backend::Backend& b, const RouterParams& router, const FfnWeights& w, ExpertProvider& experts, int64_t layer,
-               const float* x, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* out,
+Status moe_ffn(backend::Backend& b, const RouterParams& router, const FfnWeights& w, ExpertProvider& experts,
+               int64_t layer, const float* x, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* out,
                const ExpertHint* next = nullptr);
 
 // Pre-gating (as in mixtral-offloading and Pre-gated MoE): applies the router of a later MoE
@@ -93,8 +93,8 @@ Status moe_ffn(backend::Backend& b, const RouterParams& router, const FfnWeights
 // layer, and writes the distinct predicted experts, most selected first, to s.predicted.
 // Uses s.router_logits, s.route_scratch, s.sel_idx(_host), s.sel_weight, s.expert_end and `normed`
 // [T, H] as scratch (all free before moe_ffn). Returns how many ids it wrote (<= E).
-int64_t predict_experts(backend::Backend& b, const RouterParams& router, const FfnWeights& next, float rms_eps, const float* h,
-                        int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* normed);
+int64_t predict_experts(backend::Backend& b, const RouterParams& router, const FfnWeights& next, float rms_eps,
+                        const float* h, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* normed);
 // The same with every expert resident (views of w.experts).
 void moe_ffn(backend::Backend& b, const RouterParams& router, const FfnWeights& w, const float* x, int64_t n_tokens,
              int64_t hidden, const FfnScratch& s, float* out);

@@ -34,7 +34,8 @@ void finish_qk(backend::Backend& b, const GqaDims& d, float* rows, int64_t T, in
 // ctx [T, nh*hd] from q [T, nh*hd] and the cache rows 0 .. start+T-1 (causal, windowed).
 // sinks (gpt-oss, [nh] or null): head h's softmax gets one more logit sinks[h] (not scaled) whose
 // probability is dropped, so that head's weights sum to less than 1.
-void attend(backend::Backend& b, const GqaDims& d, const float* q, int64_t T, int64_t start, const float* cache, const float* sinks,
+void attend(backend::Backend& b, const GqaDims& d, const float* q, int64_t T, int64_t start, const float* cache,
+            const float* sinks,
             const GqaScratch& s) {
   const int64_t hd = d.head_dim, cd = d.cache_dim();
   kernels::AttentionArgs a;

@@ -52,7 +52,8 @@ int64_t mla_workspace_floats(const MlaDims& d) {
   return kernels::attention_workspace_floats(1, d.n_heads, d.kv_lora);
 }
 
-void mla_attend(backend::Backend& b, const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
+void mla_attend(backend::Backend& b, const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens,
+                int64_t start,
                 const float* cache, float* work, int64_t work_floats, float* ctx) {
   const int64_t nh = d.n_heads, c = d.kv_lora, cd = d.cache_dim();
   kernels::AttentionArgs a;

@@ -67,7 +67,8 @@ void mla_attention(backend::Backend& b, const MlaDims& d, const AttentionWeights
 // (dims dn..qk of each head); writes ctx [T, nh, kv_lora]. One kernels::attention call: one
 // shared kv head whose key is the cache row [c_kv | k_pe] and whose value is c_kv.
 // work: optional workspace of work_floats floats (see MlaScratch::work).
-void mla_attend(backend::Backend& b, const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens, int64_t start,
+void mla_attend(backend::Backend& b, const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens,
+                int64_t start,
                 const float* cache, float* work, int64_t work_floats, float* ctx);
 
 }  // namespace mote::blocks

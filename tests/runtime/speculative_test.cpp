@@ -5,7 +5,6 @@
 // the session where plain generation does, allocates nothing, and bad uses are clear errors.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <memory>
 
 #include <cmath>
@@ -107,7 +106,7 @@ TEST_P(Speculative, MtpLogitsMatchTheReferenceAtEveryPosition) {
   // The decoder directly, on the model's (CPU) backend: device memory is host memory.
   backend::Backend& b = m->backend();
   const families::ScratchSize size = families::decoder_scratch_size(b, hp, T, T);
-  std::unique_ptr<void, void (*)(void*)> device(b.alloc(size.device_bytes), std::free);
+  const std::unique_ptr<void, DeviceFree> device(b.alloc(size.device_bytes), DeviceFree{&b});
   std::vector<uint8_t> host(size_t(size.host_bytes));
   const families::DecoderScratch s = families::carve_decoder_scratch(b, hp, T, T, device.get(), host.data());
   std::vector<float> cache(size_t(hp.n_layers * T * hp.kv_cache_dim)), mtp_cache(size_t(T * hp.kv_cache_dim));
