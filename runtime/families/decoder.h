@@ -46,8 +46,7 @@ struct DecoderVariants {
   RopeStyle rope = RopeStyle::kInterleaved;
   ExpertKind experts = ExpertKind::kSwiglu;
 };
-// From the model's family (model/family.h). Until the family registry lands, derived from
-// HParams (is_gqa(), swiglu_limit): the one place to switch to find_family(hp.arch).
+// From the model's family (model/family.h, find_family(hp.arch)).
 DecoderVariants decoder_variants(const HParams& hp);
 
 struct DecoderScratch {

@@ -3,15 +3,17 @@
 
 #include "families/decoder.h"
 #include "kernels/kernels.h"
+#include "model/family.h"
 
 namespace mote::families {
 
 DecoderVariants decoder_variants(const HParams& hp) {
-  // Until model/family.h's registry is filled in: the same facts from HParams.
+  // HParams::from_config accepted the architecture only if it has a family, so this is found.
+  const FamilySpec& family = *find_family(hp.arch);
   DecoderVariants v;
-  v.attention = hp.is_gqa() ? AttentionKind::kGqa : AttentionKind::kMla;
-  v.rope = hp.is_gqa() ? RopeStyle::kHalf : RopeStyle::kInterleaved;
-  v.experts = hp.swiglu_limit > 0.0f ? ExpertKind::kClampedSwiglu : ExpertKind::kSwiglu;
+  v.attention = family.attention;
+  v.rope = family.rope;
+  v.experts = family.experts;
   return v;
 }
 
