@@ -69,7 +69,7 @@ Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeigh
   blocks::FfnScratch ffn = s.ffn;
   ffn.x_quantized = quantized.valid ? quantized.data : nullptr;
   if (lw.ffn.moe) {
-    const kernels::RouterParams router = kernels::RouterParams::from_hparams(hp);
+    const kernels::RouterParams router = router_params(hp);
     const ExpertHint hint = next_layer_hint(model, next, router, T, s);
     MOTE_RETURN_IF_ERROR(
         blocks::moe_ffn(b, router, lw.ffn, model.expert_store(), lw.index, s.normed, T, H, ffn, s.branch, &hint));

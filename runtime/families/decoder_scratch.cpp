@@ -60,7 +60,7 @@ blocks::FfnScratch carve_ffn(const backend::Backend& b, const HParams& hp, int64
   s.gathered = dev.take<float>(T * H);
   s.expert_out = dev.take<float>(T * H);
   s.router_logits = dev.take<float>(std::min(T, blocks::kRouteChunk) * E);
-  s.route_scratch = dev.take<float>(kernels::RouterParams::from_hparams(hp).scratch_size());
+  s.route_scratch = dev.take<float>(router_params(hp).scratch_size());
   s.sel_idx = dev.take<int32_t>(T * K);
   s.sel_weight = dev.take<float>(T * K);
   s.shared_gate = hp.shared_expert_gated ? dev.take<float>(T) : nullptr;

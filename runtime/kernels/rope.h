@@ -6,8 +6,21 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
-#include "model/hparams.h"
+namespace mote {
+
+// Rotary embedding on the qk_rope_head_dim dims (DeepSeek: interleaved pairs) or the whole
+// head_dim (GQA families: half-rotated), with YaRN frequencies when configured (below).
+struct RopeParams {
+  int64_t dim = 0;                // rotary dims (even)
+  std::vector<float> inv_freq;    // [dim / 2], YaRN-blended when yarn
+  float attention_factor = 1.0f;  // multiplies both cos and sin (HF "attention_scaling")
+  bool yarn = false;
+  double yarn_low = 0, yarn_high = 0;  // correction range after floor/ceil and clamping
+};
+
+}  // namespace mote
 
 namespace mote::kernels {
 

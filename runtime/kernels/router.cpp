@@ -72,19 +72,6 @@ void route_softmax_topk(const RouterParams& p, const float* logits, const float*
 
 }  // namespace
 
-RouterParams RouterParams::from_hparams(const HParams& hp) {
-  RouterParams p;
-  p.scoring = hp.scoring_func;
-  p.method = hp.topk_method;
-  p.n_experts = hp.n_routed_experts;
-  p.n_group = hp.n_group;
-  p.topk_group = hp.topk_group;
-  p.top_k = hp.n_experts_per_tok;
-  p.norm_topk_prob = hp.norm_topk_prob;
-  p.routed_scaling_factor = hp.routed_scaling_factor;
-  return p;
-}
-
 void route(const RouterParams& p, const float* logits, const float* bias, float* scratch, int32_t* idx,
            float* weights) {
   const int64_t E = p.n_experts;

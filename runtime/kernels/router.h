@@ -10,12 +10,24 @@
 //   gpt-oss (ScoringFunc::kSoftmaxTopk): `bias` is the router's linear bias, added to the logits;
 //                  top-k of those; w = softmax over the k selected values.
 // Ties are broken deterministically: the lower expert (or group) index wins.
-// Pure function on caller-owned buffers; thread-safe.
+// Pure function on caller-owned buffers; thread-safe. The enums are the model's settings
+// (HParams holds them; router_params() in model/hparams.h fills RouterParams).
 #pragma once
 
 #include <cstdint>
 
-#include "model/hparams.h"
+namespace mote {
+
+// kSoftmaxTopk (gpt-oss, as openai/gpt-oss's torch/model.py): top-k of the raw logits, then
+// softmax over the k selected.
+enum class ScoringFunc { kSoftmax, kSigmoid, kSoftmaxTopk };
+enum class TopkMethod {
+  kGreedy,              // top-k over all experts
+  kGroupLimitedGreedy,  // DeepSeek-V2: group score = max within the group
+  kNoauxTc,             // DeepSeek-V3: biased selection, group score = sum of the top-2
+};
+
+}  // namespace mote
 
 namespace mote::kernels {
 
@@ -29,7 +41,6 @@ struct RouterParams {
   bool norm_topk_prob = false;
   float routed_scaling_factor = 1.0f;
 
-  static RouterParams from_hparams(const HParams& hp);
   // Floats of scratch route() needs.
   int64_t scratch_size() const { return 2 * n_experts + n_group; }
 };

@@ -302,4 +302,17 @@ Result<HParams> HParams::from_config(const fb::ModelConfig& c) {
   return hp;
 }
 
+kernels::RouterParams router_params(const HParams& hp) {
+  kernels::RouterParams p;
+  p.scoring = hp.scoring_func;
+  p.method = hp.topk_method;
+  p.n_experts = hp.n_routed_experts;
+  p.n_group = hp.n_group;
+  p.topk_group = hp.topk_group;
+  p.top_k = hp.n_experts_per_tok;
+  p.norm_topk_prob = hp.norm_topk_prob;
+  p.routed_scaling_factor = hp.routed_scaling_factor;
+  return p;
+}
+
 }  // namespace mote

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "kernels/rope.h"    // RopeParams
+#include "kernels/router.h"  // ScoringFunc, TopkMethod, RouterParams
 #include "mote/mote_generated.h"
 
 namespace mote {
@@ -19,25 +21,6 @@ enum class Arch { kDeepSeekV2, kDeepSeekV3, kMixtral, kQwen2Moe, kQwen3Moe, kOlm
 // Where GQA models RMS-normalise q and k, before RoPE (Qwen3-MoE: per head, over head_dim; OLMoE:
 // over the whole q / k projection; as transformers' modeling_qwen3_moe.py / modeling_olmoe.py).
 enum class QkNorm { kNone, kPerHead, kFull };
-// kSoftmaxTopk (gpt-oss, as openai/gpt-oss's torch/model.py): top-k of the raw logits, then
-// softmax over the k selected.
-enum class ScoringFunc { kSoftmax, kSigmoid, kSoftmaxTopk };
-enum class TopkMethod {
-  kGreedy,              // top-k over all experts
-  kGroupLimitedGreedy,  // DeepSeek-V2: group score = max within the group
-  kNoauxTc,             // DeepSeek-V3: biased selection, group score = sum of the top-2
-};
-
-// Rotary embedding on the qk_rope_head_dim dims (DeepSeek: interleaved pairs) or the whole
-// head_dim (GQA families: half-rotated), with YaRN frequencies when configured (kernels/rope.h).
-struct RopeParams {
-  int64_t dim = 0;                // rotary dims (even)
-  std::vector<float> inv_freq;    // [dim / 2], YaRN-blended when yarn
-  float attention_factor = 1.0f;  // multiplies both cos and sin (HF "attention_scaling")
-  bool yarn = false;
-  double yarn_low = 0, yarn_high = 0;  // correction range after floor/ceil and clamping
-};
-
 struct HParams {
   Arch arch = Arch::kDeepSeekV3;
   int64_t vocab_size = 0;
@@ -122,6 +105,9 @@ struct HParams {
   // Reads and validates; errors name the offending field.
   static Result<HParams> from_config(const fb::ModelConfig& config);
 };
+
+// The router settings of an MoE layer of this model (kernels/router.h).
+kernels::RouterParams router_params(const HParams& hp);
 
 // YaRN helpers (DeepSeek flavour, as transformers' _compute_yarn_parameters and DeepSeek's
 // inference/model.py compute it), exposed for tests.
