@@ -115,6 +115,16 @@ void finish(const Model& model, int64_t T, const DecoderScratch& s, LogitsMode m
 
 Status forward(const Model& model, const int32_t* ids, int64_t T, int64_t start, std::span<const LayerCache> caches,
                const DecoderScratch& s, LogitsMode mode, float* logits, float* final_hidden) {
+  const FamilySpec* family = find_family(model.hparams().arch);
+  return forward_as(family != nullptr ? *family : FamilySpec{}, model, ids, T, start, caches, s, mode, logits,
+                    final_hidden);
+}
+
+Status forward_as(const FamilySpec& family, const Model& model, const int32_t* ids, int64_t T, int64_t start,
+                  std::span<const LayerCache> caches, const DecoderScratch& s, LogitsMode mode, float* logits,
+                  float* final_hidden) {
+  if (family.own_forward != nullptr)
+    return family.own_forward(model, ids, T, start, caches, s, mode, logits, final_hidden);
   const HParams& hp = model.hparams();
   const ModelWeights& w = model.device_weights();
   MOTE_RETURN_IF_ERROR(check_inputs(hp, ids, T, start, s));

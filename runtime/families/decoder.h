@@ -90,6 +90,12 @@ Status forward(const Model& model, const int32_t* ids, int64_t n_tokens, int64_t
                std::span<const LayerCache> caches, const DecoderScratch& s, LogitsMode mode, float* logits,
                float* final_hidden = nullptr);
 
+// forward with an explicit family: its own_forward when it has one, else the shared decoder.
+// forward() passes find_family(model's arch); tests pass a spec of their own.
+Status forward_as(const FamilySpec& family, const Model& model, const int32_t* ids, int64_t n_tokens, int64_t start,
+                  std::span<const LayerCache> caches, const DecoderScratch& s, LogitsMode mode, float* logits,
+                  float* final_hidden = nullptr);
+
 // The MTP module (as vLLM's deepseek_mtp.py runs it; the model must have one) over n_tokens
 // positions start..: at position i it takes the token after i (next_ids[i] = t_{i+1}, host) and
 // the main model's final hidden state H_i (main_hidden [n_tokens, H], device), and its logits

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/status.h"
 #include "model/hparams.h"
@@ -22,6 +23,19 @@ class TensorBinder;   // model/tensor_binder.h: binds (role, layer, expert) to c
 struct AttentionWeights;
 struct ExpertWeights;
 struct FamilySpec;
+class Model;
+namespace blocks {
+struct LayerCache;
+}
+namespace families {
+struct DecoderScratch;
+enum class LogitsMode;
+}
+
+// A family's own forward pass: the signature and contract of families::forward.
+using OwnForwardFn = Status (*)(const Model& model, const int32_t* ids, int64_t n_tokens, int64_t start,
+                                std::span<const blocks::LayerCache> caches, const families::DecoderScratch& s,
+                                families::LogitsMode mode, float* logits, float* final_hidden);
 
 enum class AttentionKind {
   kMla,  // DeepSeek's multi-head latent attention (absorbed), latent cache
@@ -54,9 +68,9 @@ struct FamilySpec {
   Status (*bind_expert_extras)(TensorBinder& binder, const HParams& hp, int64_t layer, int64_t expert,
                                ExpertWeights* w);
   // The family's own forward, for a family that is structurally different from the shared
-  // pre-norm decoder (families/decoder.h); null: the shared decoder. Opaque here (the decoder's
-  // signature lives above model/).
-  const void* own_forward;
+  // pre-norm decoder (a recurrent or hybrid stack); null: the shared decoder. families::forward
+  // calls it with its own arguments and contract (families/decoder.h); it may reuse the blocks.
+  OwnForwardFn own_forward;
 };
 
 // The family of `arch` / of the file's architecture value, or null when none is registered
