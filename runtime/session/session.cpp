@@ -259,7 +259,8 @@ Status Session::mtp_reject(int32_t corrected, float* mtp_logits) {
   MOTE_RETURN_IF_ERROR(check_ids({&corrected, 1}));
   // The draft's cache row is dropped. The ring slack (rewind_slack 1) makes this rewind always
   // possible right after mtp_verify; a restart from 0 would only come from a broken invariant.
-  if (rewind_to(position_ - 1) != position_ || position_ == 0)
+  const int64_t keep = position_ - 1;
+  if (keep < 1 || rewind_to(keep) != keep)
     return internal_error("mtp_reject: the per-layer state cannot drop the draft row");
   const int64_t before = mtp_position_;
   Status st = run_mtp(&corrected, mtp_rows(), 1, mtp_logits);

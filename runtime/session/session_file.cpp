@@ -131,7 +131,7 @@ SessionFileHeader header_of(const Session& s) {
   return h;
 }
 
-// Device state (Session::kv_cache_data() etc., backend memory) through a bounded host buffer:
+// Device state (Session::state_data() etc., backend memory) through a bounded host buffer:
 // downloaded piece by piece into `out`, or read from `in` and uploaded.
 template <typename Out>
 Status write_device(Out& out, backend::Backend& b, const void* device, size_t bytes) {
