@@ -1,5 +1,6 @@
 #include "blocks/gqa_attention.h"
 
+#include "blocks/cache_rows.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
@@ -31,12 +32,12 @@ void finish_qk(backend::Backend& b, const GqaDims& d, float* rows, int64_t T, in
   b.rope(backend::RopeLayout::kHalf, rows, stride, T, heads, hd, hd, cos, sin);
 }
 
-// ctx [T, nh*hd] from q [T, nh*hd] and the cache rows 0 .. start+T-1 (causal, windowed).
+// ctx [T, nh*hd] from q [T, nh*hd] and the cache rows of positions 0 .. start+T-1 (causal,
+// windowed; typed and ring caches as blocks/layer_cache.h).
 // sinks (gpt-oss, [nh] or null): head h's softmax gets one more logit sinks[h] (not scaled) whose
 // probability is dropped, so that head's weights sum to less than 1.
-void attend(backend::Backend& b, const GqaDims& d, const float* q, int64_t T, int64_t start, const float* cache,
-            const float* sinks,
-            const GqaScratch& s) {
+void attend(backend::Backend& b, const GqaDims& d, const float* q, int64_t T, int64_t start,
+            const LayerCache& cache, const float* sinks, const GqaScratch& s) {
   const int64_t hd = d.head_dim, cd = d.cache_dim();
   kernels::AttentionArgs a;
   a.n_tokens = T;
@@ -50,12 +51,24 @@ void attend(backend::Backend& b, const GqaDims& d, const float* q, int64_t T, in
   a.q = q;
   a.q_token_stride = d.q_dim();
   a.q_head_stride = hd;
-  a.k = cache;  // row [K heads | V heads]
-  a.k_row_stride = cd;
-  a.k_head_stride = hd;
-  a.v = cache + d.kv_dim();
-  a.v_row_stride = cd;
-  a.v_head_stride = hd;
+  a.ring_rows = cache.ring_rows;
+  if (cache.type == KvType::kF32) {
+    a.k = cache.f32();  // row [K heads | V heads]
+    a.k_row_stride = cd;
+    a.k_head_stride = hd;
+    a.v = cache.f32() + d.kv_dim();
+    a.v_row_stride = cd;
+    a.v_head_stride = hd;
+  } else {  // the same layout in pieces of kv_piece_bytes(type, hd) bytes
+    const int64_t piece = kv_piece_bytes(cache.type, hd);
+    a.kv_type = cache.type;
+    a.k_bytes = cache.rows;
+    a.k_row_bytes = cache.row_bytes;
+    a.k_head_bytes = piece;
+    a.v_bytes = cache.rows + d.n_kv_heads * piece;
+    a.v_row_bytes = cache.row_bytes;
+    a.v_head_bytes = piece;
+  }
   a.sinks = sinks;
   a.out = s.ctx;
   a.out_token_stride = d.q_dim();
@@ -75,15 +88,18 @@ void gqa_attention(backend::Backend& b, const GqaDims& d, const AttentionWeights
                    int64_t n_tokens, int64_t start, const float* cos, const float* sin, const LayerCache& cache,
                    const GqaScratch& s, float* out) {
   const int64_t cd = d.cache_dim(), kv = d.kv_dim();
-  float* all_rows = cache.f32();
-  float* rows = all_rows + start * cd;  // this call's cache rows: K at [0, kv), V at [kv, 2 kv)
+  // This call's new rows, K at [0, kv), V at [kv, 2 kv): straight in an f32 full-length cache,
+  // else in f32 scratch, stored into the cache below.
+  const bool direct = writes_cache_directly(cache);
+  float* rows = direct ? cache.f32() + start * cd : s.kv_rows;
   b.matmul(w.q, x, w.q.cols, n_tokens, s.q, w.q.rows);
   b.matmul(w.k, x, d.hidden, n_tokens, rows, cd);
   b.matmul(w.v, x, d.hidden, n_tokens, rows + kv, cd);
   finish_qk(b, d, s.q, n_tokens, d.q_dim(), d.n_heads, w.q_bias, w.q_norm, cos, sin);
   finish_qk(b, d, rows, n_tokens, cd, d.n_kv_heads, w.k_bias, w.k_norm, cos, sin);
   if (w.v_bias != nullptr) b.add_bias(rows + kv, n_tokens, cd, w.v_bias, kv);
-  attend(b, d, s.q, n_tokens, start, all_rows, w.sinks, s);
+  if (!direct) store_cache_rows(b, cache, rows, n_tokens, start, 2 * d.n_kv_heads, d.head_dim);
+  attend(b, d, s.q, n_tokens, start, cache, w.sinks, s);
   b.matmul(w.o, s.ctx, w.o.cols, n_tokens, out, w.o.rows);
   if (w.o_bias != nullptr) b.add_bias(out, n_tokens, d.hidden, w.o_bias, d.hidden);
 }

@@ -41,6 +41,9 @@ struct GqaDims {
 struct GqaScratch {
   float* q = nullptr;       // [max_tokens, nh * hd]
   float* ctx = nullptr;     // [max_tokens, nh * hd]
+  // [max_tokens, cache_dim] the chunk's new K/V rows in f32 before they are stored into a typed
+  // or ring cache (blocks/cache_rows.h); unused (may be null) for f32 full-length caches.
+  float* kv_rows = nullptr;
   // Attention workspace (kernels::AttentionArgs::work): with gqa_workspace_floats(d) floats the
   // attention kernel also splits a decode token's keys over threads when there are few kv
   // heads; null/0: it does not. The result is the same either way.
@@ -52,8 +55,10 @@ struct GqaScratch {
 int64_t gqa_workspace_floats(const GqaDims& d);
 
 // x: [T, H] (already input-normalised) at positions start .. start+T-1. cos/sin: [T, hd/2] RoPE
-// tables for those positions. cache: this layer's [max_context, cache_dim] rows; rows < start
-// must hold the earlier tokens; rows start .. start+T-1 are written here (f32, full length).
+// tables for those positions. cache: this layer's rows (blocks/layer_cache.h: f32/f16/q8_0,
+// full length or a ring of >= window + T - 1 rows); the rows of positions start - window + 1 ..
+// start - 1 (all earlier ones without a window) must hold the earlier tokens; the rows of
+// start .. start+T-1 are written here.
 // out: [T, H].
 void gqa_attention(backend::Backend& b, const GqaDims& d, const AttentionWeights& w, const float* x,
                    int64_t n_tokens, int64_t start, const float* cos, const float* sin, const LayerCache& cache,

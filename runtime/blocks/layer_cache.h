@@ -4,9 +4,11 @@
 // decoder's layer loop: only the attention blocks (blocks/mla.cpp, blocks/gqa_attention.cpp)
 // interpret it.
 //
-// Today every layer is f32 (kF32) and full length (ring_rows 0): row p (position p) holds
-// row_bytes = cache_dim * 4 bytes at rows + p * row_bytes. `rows` is DEVICE memory
-// (backend/backend.h): the blocks compute addresses in it, only backend ops read or write it.
+// Position p lives in row p (ring_rows 0) or p % ring_rows (a ring, sliding-window layers) at
+// rows + row * row_bytes; a row holds the layer's pieces stored as `type` (core/kv_type.h,
+// layout in session/layer_state.h; the Session fills these from its LayerStatePlan). `rows` is
+// DEVICE memory (backend/backend.h): the blocks compute addresses in it, only backend ops read
+// or write it (blocks/cache_rows.h).
 #pragma once
 
 #include <cstdint>
@@ -21,7 +23,7 @@ struct LayerCache {
   int64_t ring_rows = 0;         // 0: one row per position; > 0: a ring of that many rows (sliding window)
   int64_t row_bytes = 0;         // bytes of one row
 
-  // The f32 rows of a full-length f32 cache (the only kind the blocks accept today).
+  // The rows as floats (meaningful for type kF32 only).
   float* f32() const { return reinterpret_cast<float*>(rows); }
 };
 

@@ -1,5 +1,6 @@
 #include "blocks/mla.h"
 
+#include "blocks/cache_rows.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
@@ -35,16 +36,22 @@ void project_q(backend::Backend& b, const MlaDims& d, const AttentionWeights& w,
   b.rope(backend::RopeLayout::kInterleaved, s.q + d.dn, d.n_heads * d.qk(), T, d.n_heads, d.qk(), d.dr, cos, sin);
 }
 
-// Writes cache rows start..start+T-1: rms(c_kv) and RoPE(k_pe).
+// Writes the cache rows of start..start+T-1: rms(c_kv) and RoPE(k_pe). An f32 full-length cache
+// gets them straight; otherwise they are built in place in s.kv_a and stored (same values).
 void project_kv(backend::Backend& b, const MlaDims& d, const AttentionWeights& w, const float* x, int64_t T,
-                int64_t start, const float* cos, const float* sin, float* cache, const MlaScratch& s) {
+                int64_t start, const float* cos, const float* sin, const LayerCache& cache, const MlaScratch& s) {
   const int64_t cd = d.cache_dim();
-  float* rows = cache + start * cd;
+  const bool direct = writes_cache_directly(cache);
+  float* rows = direct ? cache.f32() + start * cd : s.kv_a;
   b.matmul(w.kv_a, x, w.kv_a.cols, T, s.kv_a, w.kv_a.rows);
   b.rms_norm_pieces(s.kv_a, cd, T, 1, 0, w.kv_a_norm, d.kv_lora, d.eps, rows, cd);
-  b.copy_rows(s.kv_a + d.kv_lora, cd, T, d.dr, rows + d.kv_lora, cd);
+  if (direct) b.copy_rows(s.kv_a + d.kv_lora, cd, T, d.dr, rows + d.kv_lora, cd);
   b.rope(backend::RopeLayout::kInterleaved, rows + d.kv_lora, cd, T, 1, 0, d.dr, cos, sin);
+  if (!direct) store_cache_rows(b, cache, rows, T, start, 1, cd);
 }
+
+void attend_cache(backend::Backend& b, const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens,
+                  int64_t start, const LayerCache& cache, float* work, int64_t work_floats, float* ctx);
 
 }  // namespace
 
@@ -55,6 +62,16 @@ int64_t mla_workspace_floats(const MlaDims& d) {
 void mla_attend(backend::Backend& b, const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens,
                 int64_t start,
                 const float* cache, float* work, int64_t work_floats, float* ctx) {
+  const LayerCache f32_cache{reinterpret_cast<uint8_t*>(const_cast<float*>(cache)), KvType::kF32, 0,
+                             d.cache_dim() * int64_t(sizeof(float))};
+  attend_cache(b, d, q, q_lat, n_tokens, start, f32_cache, work, work_floats, ctx);
+}
+
+namespace {
+
+// mla_attend over any LayerCache (typed rows: one piece per row, the value its first kv_lora).
+void attend_cache(backend::Backend& b, const MlaDims& d, const float* q, const float* q_lat, int64_t n_tokens,
+                  int64_t start, const LayerCache& cache, float* work, int64_t work_floats, float* ctx) {
   const int64_t nh = d.n_heads, c = d.kv_lora, cd = d.cache_dim();
   kernels::AttentionArgs a;
   a.n_tokens = n_tokens;
@@ -71,10 +88,17 @@ void mla_attend(backend::Backend& b, const MlaDims& d, const float* q, const flo
   a.dk_a = c;
   a.q2_token_stride = nh * d.qk();
   a.q2_head_stride = d.qk();
-  a.k = cache;
-  a.k_row_stride = cd;
-  a.v = cache;
-  a.v_row_stride = cd;
+  a.ring_rows = cache.ring_rows;
+  if (cache.type == KvType::kF32) {
+    a.k = cache.f32();
+    a.k_row_stride = cd;
+    a.v = cache.f32();
+    a.v_row_stride = cd;
+  } else {
+    a.kv_type = cache.type;
+    a.k_bytes = a.v_bytes = cache.rows;
+    a.k_row_bytes = a.v_row_bytes = cache.row_bytes;
+  }
   a.out = ctx;
   a.out_token_stride = nh * c;
   a.out_head_stride = c;
@@ -83,13 +107,14 @@ void mla_attend(backend::Backend& b, const MlaDims& d, const float* q, const flo
   b.attention(a);
 }
 
+}  // namespace
+
 void mla_attention(backend::Backend& b, const MlaDims& d, const AttentionWeights& w, const float* x,
                    int64_t n_tokens, int64_t start, const float* cos, const float* sin, const LayerCache& cache,
                    const MlaScratch& s, float* out) {
   const int64_t nh = d.n_heads, c = d.kv_lora, qk = d.qk();
-  float* rows = cache.f32();
   project_q(b, d, w, x, n_tokens, cos, sin, s);
-  project_kv(b, d, w, x, n_tokens, start, cos, sin, rows, s);
+  project_kv(b, d, w, x, n_tokens, start, cos, sin, cache, s);
   // kv_b is used in place, in its stored type: head h's rows [h*(dn+dv), h*(dn+dv)+dn) are
   // W_UK[h] [dn, kv_lora] and the next dv rows are W_UV[h] [dv, kv_lora].
   const int64_t head_rows = d.dn + d.dv;
@@ -97,7 +122,7 @@ void mla_attention(backend::Backend& b, const MlaDims& d, const AttentionWeights
   for (int64_t h = 0; h < nh; ++h)
     b.matmul_t(kernels::row_slice(w.kv_b, h * head_rows, d.dn), s.q + h * qk, nh * qk, n_tokens, s.q_lat + h * c,
                nh * c);
-  mla_attend(b, d, s.q, s.q_lat, n_tokens, start, rows, s.work, s.work_floats, s.ctx);
+  attend_cache(b, d, s.q, s.q_lat, n_tokens, start, cache, s.work, s.work_floats, s.ctx);
   // o[t, h] = W_UV[h] ctx[t, h], then the output projection.
   for (int64_t h = 0; h < nh; ++h)
     b.matmul(kernels::row_slice(w.kv_b, h * head_rows + d.dn, d.dv), s.ctx + h * c, nh * c, n_tokens,

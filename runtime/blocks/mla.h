@@ -55,8 +55,9 @@ struct MlaScratch {
 int64_t mla_workspace_floats(const MlaDims& d);
 
 // x: [T, H] (already input-normalised) at positions start .. start+T-1. cos/sin: [T, dr/2] RoPE
-// tables for those positions. cache: this layer's [max_context, cache_dim] rows; rows < start
-// must hold the earlier tokens; rows start .. start+T-1 are written here (f32, full length).
+// tables for those positions. cache: this layer's latent rows (blocks/layer_cache.h: f32/f16/
+// q8_0, full length); rows < start must hold the earlier tokens; rows start .. start+T-1 are
+// written here (typed caches: built in f32 in MlaScratch::kv_a, then stored).
 // out: [T, H].
 void mla_attention(backend::Backend& b, const MlaDims& d, const AttentionWeights& w, const float* x,
                    int64_t n_tokens, int64_t start, const float* cos, const float* sin, const LayerCache& cache,

@@ -313,6 +313,7 @@ MOTE_EXPORT mote_session_params mote_session_params_default(void) {
   p.mtp = 1;
   p.context_policy = MOTE_CONTEXT_ERROR;
   p.n_keep = 0;
+  p.kv_type = MOTE_KV_F16;  // README "KV cache precision": f16 measured as close to f32, half the bytes
   return p;
 }
 
@@ -327,6 +328,11 @@ MOTE_EXPORT mote_status mote_session_create(mote_model* model, const mote_sessio
     options.max_context = p.max_context;
     options.max_batch = p.max_batch;
     options.mtp = p.mtp != 0 && model->model().has_mtp();
+    const int kv_type = raw_enum_value(p.kv_type);
+    if (kv_type != int(MOTE_KV_F32) && kv_type != int(MOTE_KV_F16) && kv_type != int(MOTE_KV_Q8_0))
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_session_create: kv_type " + std::to_string(kv_type) +
+                                                 " is not a mote_kv_type value (MOTE_KV_F32, MOTE_KV_F16, MOTE_KV_Q8_0)");
+    options.kv_type = static_cast<mote::KvType>(kv_type);
     const int policy = raw_enum_value(p.context_policy);
     if (policy != int(MOTE_CONTEXT_ERROR) && policy != int(MOTE_CONTEXT_SHIFT))
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_session_create: context_policy " + std::to_string(policy) +

@@ -110,6 +110,7 @@ DecoderScratch carve(const backend::Backend& b, const HParams& hp, int64_t T, in
     s.rope_sin = dev.take<float>(T * hp.head_dim / 2);
     s.gqa.q = dev.take<float>(T * q);
     s.gqa.ctx = dev.take<float>(T * q);
+    s.gqa.kv_rows = dev.take<float>(T * 2 * hp.n_kv_heads * hp.head_dim);
     s.gqa.work_floats = blocks::gqa_workspace_floats(blocks::GqaDims::from_hparams(hp));
     s.gqa.work = dev.take<float>(s.gqa.work_floats);
   }

@@ -105,6 +105,8 @@ class RewindTracker {
   // can rewind there, else 0.
   int64_t restart_from(const LayerStatePlan& plan, int64_t position, int64_t to) const;
   int64_t floor(size_t layer) const { return floor_[layer]; }
+  // Restores a saved floor (session files).
+  void set_floor(size_t layer, int64_t floor) { floor_[layer] = floor; }
 
  private:
   std::vector<int64_t> floor_;  // [plan.layers.size()]

@@ -45,47 +45,59 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   std::unique_ptr<Session> s(new Session(model, options));
   s->options_.max_batch = std::min({options.max_batch, options.max_context, kMaxBatch});
   const int64_t T = s->options_.max_batch, C = options.max_context;
+  if (options.kv_type != KvType::kF32 && options.kv_type != KvType::kF16 && options.kv_type != KvType::kQ8_0)
+    return invalid_argument("session: kv_type " + std::to_string(int(options.kv_type)) + " is not f32, f16 or q8_0");
+  if (options.mtp && (!model.has_mtp() || hp.is_gqa()))
+    return invalid_argument("session: speculative decoding needs a model with an MTP module (this file has none; "
+                            "convert without --no-mtp)");
+  LayerStateOptions state_options;
+  state_options.type = options.kv_type;
+  state_options.max_context = C;
+  state_options.max_batch = T;
+  state_options.mtp = options.mtp;
+  state_options.rewind_slack = 1;  // MTP's rejected draft
+  state_options.rings = options.rings;
+  MOTE_ASSIGN_OR_RETURN(s->plan_, plan_layer_state(hp, state_options));
+  s->tracker_ = RewindTracker(s->plan_);
   const families::ScratchSize size = families::decoder_scratch_size(b, hp, T, C);
-  const int64_t kv_floats = hp.n_layers * C * hp.kv_cache_dim;
-  s->kv_cache_ = s->device_alloc(uint64_t(kv_floats) * sizeof(float));
+  const uint64_t state_bytes = uint64_t(s->plan_.total_bytes);
+  s->state_ = s->device_alloc(state_bytes);
   s->arena_ = s->device_alloc(size.device_bytes);
   s->host_arena_ = allocate<uint8_t>(int64_t(size.host_bytes));
   s->layer_caches_ = allocate<families::LayerCache>(hp.n_layers);
   s->logits_ = allocate<float>(hp.vocab_size);
   s->tokens_ = allocate<int32_t>(C + 1);
-  if (!s->kv_cache_ || !s->arena_ || !s->host_arena_ || !s->layer_caches_ || !s->logits_ || !s->tokens_)
+  if (!s->state_ || !s->arena_ || !s->host_arena_ || !s->layer_caches_ || !s->logits_ || !s->tokens_)
     return Status(StatusCode::kOutOfMemory,
-                  "session: cannot allocate " + std::to_string((uint64_t(kv_floats) * 4 + size.device_bytes) >> 20) +
+                  "session: cannot allocate " + std::to_string((state_bytes + size.device_bytes) >> 20) +
                       " MiB (KV cache for max_context " + std::to_string(C) + " + scratch)");
-  // Every layer: f32 rows, one per position (blocks/layer_cache.h).
-  const int64_t row_bytes = hp.kv_cache_dim * int64_t(sizeof(float));
-  for (int64_t l = 0; l < hp.n_layers; ++l)
-    s->layer_caches_[size_t(l)] = {static_cast<uint8_t*>(s->kv_cache_.get()) + l * C * row_bytes, KvType::kF32, 0,
-                                   row_bytes};
+  for (int64_t l = 0; l < hp.n_layers; ++l) s->layer_caches_[size_t(l)] = s->cache_of(size_t(l));
   s->scratch_ = families::carve_decoder_scratch(b, hp, T, C, s->arena_.get(), s->host_arena_.get());
-  s->kv_cache_bytes_ = uint64_t(kv_floats) * sizeof(float);
+  s->kv_cache_bytes_ = state_bytes;
   s->scratch_bytes_ = size.device_bytes + size.host_bytes + uint64_t(hp.vocab_size) * sizeof(float) +
                       uint64_t(C + 1) * sizeof(int32_t);
   if (options.mtp) MOTE_RETURN_IF_ERROR(s->allocate_mtp());
   return s;
 }
 
+families::LayerCache Session::cache_of(size_t plan_layer) const {
+  const LayerStateDesc& d = plan_.layers[plan_layer];
+  return {static_cast<uint8_t*>(state_.get()) + d.offset, d.type,
+          d.kind == LayerStateKind::kKvRing ? d.rows : 0, d.row_bytes};
+}
+
+// The MTP block's rows are in the state arena (plan_layer_state with mtp); this adds its buffers.
 Status Session::allocate_mtp() {
   const HParams& hp = model_.hparams();
-  if (!model_.has_mtp() || hp.is_gqa())
-    return invalid_argument("session: speculative decoding needs a model with an MTP module (this file has none; "
-                            "convert without --no-mtp)");
   const int64_t C = options_.max_context, H = hp.hidden_size, V = hp.vocab_size;
   const int64_t rows = std::max<int64_t>(options_.max_batch, 2) + 2;  // + the pending row + a backup row
-  mtp_cache_ = device_alloc(uint64_t(C * hp.kv_cache_dim) * sizeof(float));
   mtp_hidden_ = device_alloc(uint64_t(rows * H) * sizeof(float));
   mtp_logits_ = allocate<float>(V);
   verify_logits_ = allocate<float>(2 * V);
-  if (!mtp_cache_ || !mtp_hidden_ || !mtp_logits_ || !verify_logits_)
-    return Status(StatusCode::kOutOfMemory, "session: cannot allocate the MTP cache for max_context " + std::to_string(C));
-  mtp_layer_cache_ = {static_cast<uint8_t*>(mtp_cache_.get()), KvType::kF32, 0,
-                      hp.kv_cache_dim * int64_t(sizeof(float))};
-  kv_cache_bytes_ += uint64_t(C * hp.kv_cache_dim) * sizeof(float);
+  if (!mtp_hidden_ || !mtp_logits_ || !verify_logits_)
+    return Status(StatusCode::kOutOfMemory, "session: cannot allocate the MTP state for max_context " + std::to_string(C));
+  mtp_layer_cache_ = cache_of(size_t(hp.n_layers));
+  mtp_cache_ = mtp_layer_cache_.rows;
   scratch_bytes_ += uint64_t(rows * H + 3 * V) * sizeof(float);
   return Status::ok();
 }
@@ -141,13 +153,11 @@ Status Session::evaluate(int64_t end, LogitsMode mode, float* logits) {
     Status st = mtp_cache_ ? forward_chunk_mtp(ids, count, chunk_mode, out)
                            : families::forward(model_, ids, count, position_, layer_caches(), scratch_,
                                                chunk_mode, out);
+    forwarded(count);  // even a failed forward may have overwritten ring rows
     if (st) st = model_.file().check_mapping();  // the file shrank under the forward: garbage out
     if (!st) {  // an expert read error: forget this call's tokens
-      position_ = start;
-      if (mtp_cache_) {
-        mtp_position_ = std::min(mtp_position_, start);
-        restore_pending_row();
-      }
+      if (mtp_cache_) restore_pending_row();
+      rewind_to(start);
       return st;
     }
     position_ += count;
@@ -215,9 +225,11 @@ Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2) {
   const int32_t ids[2] = {pending, draft};
   MOTE_RETURN_IF_ERROR(check_ids(ids));
   if (position_ + 2 > options_.max_context) return out_of_range("mtp_verify: no room for two tokens");
-  MOTE_RETURN_IF_ERROR(families::forward(model_, ids, 2, position_, layer_caches(), scratch_, LogitsMode::kAll, logits2,
-                                         mtp_rows()));
-  MOTE_RETURN_IF_ERROR(model_.file().check_mapping());
+  Status st = families::forward(model_, ids, 2, position_, layer_caches(), scratch_, LogitsMode::kAll, logits2,
+                                mtp_rows());
+  forwarded(2);
+  if (st) st = model_.file().check_mapping();
+  if (!st) return st;  // nothing added (the tracker knows which ring rows were overwritten)
   tokens_[position_] = pending;
   tokens_[position_ + 1] = draft;
   position_ += 2;
@@ -232,7 +244,9 @@ Status Session::mtp_accept(int32_t draft, int32_t bonus, float* mtp_logits) {
   const int64_t before = mtp_position_;
   Status st = run_mtp(ids, mtp_rows(), 2, mtp_logits);
   if (!st) {
-    position_ -= 2, mtp_position_ = before, n_tokens_ = position_;
+    mtp_position_ = before;
+    rewind_to(position_ - 2);
+    n_tokens_ = position_;
     return st;
   }
   tokens_[position_] = bonus;  // the new pending token
@@ -243,11 +257,17 @@ Status Session::mtp_accept(int32_t draft, int32_t bonus, float* mtp_logits) {
 Status Session::mtp_reject(int32_t corrected, float* mtp_logits) {
   if (!mtp_cache_ || mtp_position_ != position_ - 2) return invalid_argument("mtp_reject: needs mtp_verify first");
   MOTE_RETURN_IF_ERROR(check_ids({&corrected, 1}));
-  position_ -= 1;  // the draft's cache row is dropped
+  // The draft's cache row is dropped. The ring slack (rewind_slack 1) makes this rewind always
+  // possible right after mtp_verify; a restart from 0 would only come from a broken invariant.
+  const int64_t keep = position_ - 1;
+  if (keep < 1 || rewind_to(keep) != keep)
+    return internal_error("mtp_reject: the per-layer state cannot drop the draft row");
   const int64_t before = mtp_position_;
   Status st = run_mtp(&corrected, mtp_rows(), 1, mtp_logits);
   if (!st) {
-    position_ -= 1, mtp_position_ = before, n_tokens_ = position_;
+    mtp_position_ = before;
+    rewind_to(position_ - 1);
+    n_tokens_ = position_;
     return st;
   }
   tokens_[position_] = corrected;  // the new pending token
@@ -342,6 +362,7 @@ Result<int64_t> Session::generate_speculative(std::span<int32_t> out, const Gene
 }
 
 void Session::reset() {
+  tracker_.rewound(0);
   position_ = 0;
   n_tokens_ = 0;
   mtp_position_ = 0;
@@ -368,11 +389,11 @@ Status Session::truncate(int64_t n) {
     // state the next MTP step needs) may be gone. Rewind one token further and let the next
     // prefill re-evaluate it: prefill then restarts the MTP at that token ("nothing pending").
     if (mtp_position_ > n - 1 || position_ > n) {
-      position_ = std::max<int64_t>(0, std::min(position_, n - 1));
+      rewind_to(std::max<int64_t>(0, std::min(position_, n - 1)));
       mtp_position_ = position_;
     }
   } else {
-    position_ = std::min(position_, n);
+    rewind_to(std::min(position_, n));
   }
   return Status::ok();
 }
@@ -389,7 +410,16 @@ Status Session::shift(int64_t n_keep, int64_t n_discard) {
   return Status::ok();
 }
 
-Status Session::restore_state(std::span<const int32_t> tokens, int64_t position, int64_t mtp_position) {
+int64_t Session::rewind_to(int64_t to) {
+  const int64_t from = tracker_.restart_from(plan_, position_, to);
+  tracker_.rewound(from);
+  position_ = from;
+  mtp_position_ = std::min(mtp_position_, from);
+  return from;
+}
+
+Status Session::restore_state(std::span<const int32_t> tokens, int64_t position, int64_t mtp_position,
+                              std::span<const int64_t> floors) {
   const int64_t n = int64_t(tokens.size());
   if (n > options_.max_context + 1 || position < 0 || position > n || position > options_.max_context)
     return out_of_range("session state of " + std::to_string(n) + " tokens does not fit max_context " +
@@ -400,6 +430,13 @@ Status Session::restore_state(std::span<const int32_t> tokens, int64_t position,
   position_ = position;
   mtp_position_ = mtp_position;
   spec_stats_ = {};
+  tracker_.rewound(0);
+  if (!floors.empty()) {  // the main layers' (the MTP block never has a ring)
+    for (size_t i = 0; i < std::min(floors.size(), plan_.layers.size()); ++i)
+      tracker_.set_floor(i, std::min(floors[i], position));
+  } else {
+    tracker_.forwarded(plan_, 0, position);  // no rewind: floor = max(0, position - rows)
+  }
   return Status::ok();
 }
 

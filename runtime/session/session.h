@@ -2,6 +2,10 @@
 // the position, and every activation buffer, all allocated once in create(). prefill/decode/
 // generate never allocate (the decode loop is allocation-free; tests/runtime checks this).
 //
+// Per-layer state: one arena planned by plan_layer_state (session/layer_state.h): MLA latent rows,
+// GQA K/V rows, or for sliding-window layers a ring of rows, each stored as SessionOptions::
+// kv_type.
+//
 // Tokens vs position: tokens() are the conversation's ids; position() of them are evaluated
 // (their KV rows are in the cache). The rest are pending: known but not evaluated yet, such as the
 // last token a generation emitted, or tokens a truncate/shift rewound past. Every prefill/decode
@@ -20,8 +24,10 @@
 #include <span>
 
 #include "core/status.h"
+#include "core/kv_type.h"
 #include "families/decoder.h"
 #include "model/model.h"
+#include "session/layer_state.h"
 
 namespace mote {
 
@@ -31,6 +37,13 @@ struct SessionOptions {
   int64_t max_context = 4096;  // positions the KV cache holds (prompt + generated tokens)
   int64_t max_batch = 64;      // tokens per forward pass; longer prefills are chunked
   bool mtp = false;            // keep the MTP module's state for speculative decoding (model must have MTP)
+  // Element type of the KV / latent cache rows (core/kv_type.h). The library default is exact f32
+  // (tests compare its logits bit for bit); the C API's default (mote_session_params_default)
+  // is the measured choice, README "KV cache precision".
+  KvType kv_type = KvType::kF32;
+  // Sliding-window layers keep a ring of window + max_batch rows instead of max_context rows
+  // (session/layer_state.h). false: full rows (the same logits; for tests and comparisons).
+  bool rings = true;
 };
 
 struct GenerateOptions {
@@ -88,6 +101,12 @@ class Session {
   // Keeps the first n tokens (n <= tokens().size()). Never runs the model: KV rows past n are
   // dropped by moving the position back; with MTP the position goes back one more token, which
   // the next prefill re-evaluates to rebuild the draft state.
+  // Rings: a sliding-window layer's ring has overwritten the rows of positions more than about
+  // window + max_batch back. When the kept tokens need such a row (the rewind goes back further
+  // than the ring's slack: RewindTracker::restart_from), the position goes back to 0 and every
+  // kept token becomes pending: the next call re-evaluates them all (same output, more work).
+  // The same holds for every other rewind below (shift, the rollback of a failed evaluation,
+  // mtp_reject; the latter two never go past the slack).
   Status truncate(int64_t n);
   // Context shift: keeps tokens [0, n_keep), drops the n_discard after them, and moves the rest
   // down. The moved tokens become pending (their positions changed, so their KV rows must be
@@ -125,20 +144,25 @@ class Session {
   // Logits of the last token processed by generate_greedy ([vocab]); valid after it returns.
   std::span<const float> last_logits() const { return {logits_.get(), size_t(vocab_size())}; }
 
+  KvType kv_type() const { return options_.kv_type; }
+
   // Raw state for saving and restoring a session (session/session_file.cpp), DEVICE memory of
-  // model().backend() (read and write it with Backend::download / upload). Rows per layer:
-  // [max_context][kv_cache_dim] f32; the MTP cache [max_context][kv_cache_dim]; the MTP pending
-  // hidden row [hidden_size]. Null when absent.
-  float* kv_cache_data() { return static_cast<float*>(kv_cache_.get()); }
-  float* mtp_cache_data() { return static_cast<float*>(mtp_cache_.get()); }
+  // model().backend() (read and write it with Backend::download / upload). The state arena holds
+  // every layer's rows as layer_state_plan() describes (main layers, then the MTP block's when
+  // has_mtp()); the MTP pending hidden row is [hidden_size] f32. Null when absent.
+  const LayerStatePlan& layer_state_plan() const { return plan_; }
+  uint8_t* state_data() { return static_cast<uint8_t*>(state_.get()); }
+  const uint8_t* state_data() const { return static_cast<const uint8_t*>(state_.get()); }
   float* mtp_pending_hidden() { return static_cast<float*>(mtp_hidden_.get()); }
-  const float* kv_cache_data() const { return static_cast<const float*>(kv_cache_.get()); }
-  const float* mtp_cache_data() const { return static_cast<const float*>(mtp_cache_.get()); }
   const float* mtp_pending_hidden() const { return static_cast<const float*>(mtp_hidden_.get()); }
   int64_t mtp_position() const { return mtp_position_; }
-  // Installs a restored state: tokens (all), evaluated position and MTP position. Checked
-  // against max_context; the caller has filled the caches.
-  Status restore_state(std::span<const int32_t> tokens, int64_t position, int64_t mtp_position);
+  // The ring floors (session/layer_state.h), one per plan layer.
+  const RewindTracker& rewind_tracker() const { return tracker_; }
+  // Installs a restored state: tokens (all), evaluated position, MTP position and the ring floors
+  // (the first floors.size() plan layers, or empty: none rewound, floor = max(0, position - rows)). Checked against
+  // max_context; the caller has filled the caches.
+  Status restore_state(std::span<const int32_t> tokens, int64_t position, int64_t mtp_position,
+                       std::span<const int64_t> floors = {});
 
  private:
   Session(const Model& model, const SessionOptions& options) : model_(model), options_(options) {}
@@ -148,7 +172,15 @@ class Session {
   // evaluated token). On error position_ (and the MTP state) go back to where they were.
   Status evaluate(int64_t end, LogitsMode mode, float* logits);
   Status check_ids(std::span<const int32_t> ids) const;
+  // Moves position_ back to `to` (<= position_) through the RewindTracker: to `to`, or to 0 when
+  // a ring no longer holds the rows the token at `to` needs (the kept tokens become pending).
+  // The MTP position follows (min with the new position). Returns the new position.
+  int64_t rewind_to(int64_t to);
+  // Bookkeeping after a main forward of n_tokens tokens from position_ (rows were overwritten).
+  void forwarded(int64_t n_tokens) { tracker_.forwarded(plan_, position_, n_tokens); }
   Status allocate_mtp();
+  // The LayerCache of plan_.layers[plan_layer] in state_.
+  families::LayerCache cache_of(size_t plan_layer) const;
   // One prefill chunk with MTP catch-up (see prefill).
   Status forward_chunk_mtp(const int32_t* ids, int64_t count, LogitsMode mode, float* logits);
   // MTP over positions mtp_position_ .. + n: next ids [n], main hidden rows [n, H]; logits of the
@@ -171,8 +203,10 @@ class Session {
   int64_t position_ = 0;
   int64_t n_tokens_ = 0;                    // tokens_ in use (>= position_)
   std::unique_ptr<int32_t[]> tokens_;       // [max_context + 1] the conversation's ids
-  DeviceBuffer kv_cache_;                   // device [n_layers][max_context][kv_cache_dim] f32
-  std::unique_ptr<families::LayerCache[]> layer_caches_;  // [n_layers] descriptors of kv_cache_
+  LayerStatePlan plan_;                     // per-layer state (main layers, then MTP's)
+  RewindTracker tracker_{plan_};            // ring floors (re-made in create())
+  DeviceBuffer state_;                      // device arena, plan_.total_bytes
+  std::unique_ptr<families::LayerCache[]> layer_caches_;  // [n_layers] descriptors into state_
   DeviceBuffer arena_;                      // device activation scratch
   std::unique_ptr<uint8_t[]> host_arena_;   // host part of the scratch (routing)
   std::unique_ptr<float[]> logits_;         // [vocab], generate_greedy's logits
@@ -180,8 +214,8 @@ class Session {
   uint64_t kv_cache_bytes_ = 0;
   uint64_t scratch_bytes_ = 0;
   // MTP state (SessionOptions::mtp only).
-  DeviceBuffer mtp_cache_;               // device [max_context][kv_cache_dim], the MTP block's own cache
-  families::LayerCache mtp_layer_cache_;  // its descriptor
+  uint8_t* mtp_cache_ = nullptr;          // the MTP block's own rows in state_ (null: no MTP)
+  families::LayerCache mtp_layer_cache_;  // their descriptor
   DeviceBuffer mtp_hidden_;              // device [max_batch + 1, H] main final hidden states; row 0:
                                          // the position the MTP has not consumed yet
   std::unique_ptr<float[]> mtp_logits_;  // [vocab] generate's draft logits

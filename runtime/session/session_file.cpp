@@ -16,7 +16,7 @@ namespace mote {
 namespace {
 
 constexpr char kSessionMagic[8] = {'M', 'O', 'T', 'E', 'S', 'E', 'S', 'S'};
-constexpr uint32_t kSessionVersion = 1;
+constexpr uint32_t kSessionVersion = 2;  // 2: typed rows, rings (kv_type, layout_checksum)
 
 struct SessionFileHeader {
   char magic[8];
@@ -26,10 +26,29 @@ struct SessionFileHeader {
   uint64_t model_metadata_checksum;  // its metadata (tensor table, config) from its header
   uint32_t n_layers, kv_cache_dim, hidden_size, vocab_size;
   int64_t n_tokens, position, mtp_position;
-  uint32_t has_mtp, reserved;
+  uint32_t has_mtp;
+  uint32_t kv_type;                // KvType of the rows
+  uint64_t layout_checksum;        // layout_checksum(plan): the main layers' kind, row bytes, ring rows
   uint64_t payload_bytes;          // between the header and the trailing checksum
 };
-static_assert(sizeof(SessionFileHeader) == 88 && sizeof(SessionFileHeader) % 8 == 0);
+static_assert(sizeof(SessionFileHeader) == 96 && sizeof(SessionFileHeader) % 8 == 0);
+
+// What must match between a file and the session loading it, beyond the model: per main layer
+// (kind, row_bytes, ring rows); full-length layers' row counts (max_context) may differ.
+uint64_t layout_checksum(const LayerStatePlan& plan, int64_t n_layers) {
+  uint64_t state = kChecksumSeed;
+  for (int64_t l = 0; l < n_layers; ++l) {
+    const LayerStateDesc& d = plan.layers[size_t(l)];
+    const int64_t fields[3] = {int64_t(d.kind), d.row_bytes, d.kind == LayerStateKind::kKvRing ? d.rows : 0};
+    state = checksum64(fields, sizeof fields, state);
+  }
+  return state;
+}
+
+// Bytes of main layer l's saved rows: a ring's whole ring, else the rows in use.
+uint64_t layer_saved_bytes(const LayerStateDesc& d, int64_t position) {
+  return uint64_t(d.kind == LayerStateKind::kKvRing ? d.rows : position) * uint64_t(d.row_bytes);
+}
 
 // checksum64 over a byte stream fed in pieces of any size (checksum64 composes over 8-byte
 // multiples only, so up to 7 bytes wait for the next piece).
@@ -56,10 +75,12 @@ class StreamHash {
 
 uint64_t padded_token_bytes(int64_t n) { return (uint64_t(n) * 4 + 7) & ~uint64_t(7); }
 
-uint64_t payload_size(const SessionFileHeader& h) {
-  const uint64_t row = uint64_t(h.kv_cache_dim) * 4;
-  uint64_t bytes = padded_token_bytes(h.n_tokens) + uint64_t(h.n_layers) * uint64_t(h.position) * row;
-  if (h.has_mtp) bytes += uint64_t(h.mtp_position) * row + uint64_t(h.hidden_size) * 4;
+// The payload size of a header whose layout matches `plan` (main layers; the MTP block's rows
+// are as wide as layer 0's: MTP comes with MLA only).
+uint64_t payload_size(const SessionFileHeader& h, const LayerStatePlan& plan) {
+  uint64_t bytes = padded_token_bytes(h.n_tokens) + uint64_t(h.n_layers) * 8;
+  for (uint32_t l = 0; l < h.n_layers; ++l) bytes += layer_saved_bytes(plan.layers[l], h.position);
+  if (h.has_mtp) bytes += uint64_t(h.mtp_position) * uint64_t(plan.layers[0].row_bytes) + uint64_t(h.hidden_size) * 4;
   return bytes;
 }
 
@@ -104,16 +125,18 @@ SessionFileHeader header_of(const Session& s) {
   h.position = s.position();
   h.has_mtp = s.has_mtp() ? 1 : 0;
   h.mtp_position = s.has_mtp() ? s.mtp_position() : 0;
-  h.payload_bytes = payload_size(h);
+  h.kv_type = uint32_t(s.kv_type());
+  h.layout_checksum = layout_checksum(s.layer_state_plan(), hp.n_layers);
+  h.payload_bytes = payload_size(h, s.layer_state_plan());
   return h;
 }
 
-// Device state (Session::kv_cache_data() etc., backend memory) through a bounded host buffer:
+// Device state (Session::state_data() etc., backend memory) through a bounded host buffer:
 // downloaded piece by piece into `out`, or read from `in` and uploaded.
 template <typename Out>
-Status write_device(Out& out, backend::Backend& b, const float* device, size_t bytes) {
+Status write_device(Out& out, backend::Backend& b, const void* device, size_t bytes) {
   uint8_t buffer[1 << 16];
-  const auto* p = reinterpret_cast<const uint8_t*>(device);
+  const auto* p = static_cast<const uint8_t*>(device);
   for (size_t done = 0; done < bytes;) {
     const size_t step = std::min(bytes - done, sizeof buffer);
     b.download(buffer, p + done, step);
@@ -124,9 +147,9 @@ Status write_device(Out& out, backend::Backend& b, const float* device, size_t b
 }
 
 template <typename In>
-Status read_device(In& in, backend::Backend& b, float* device, size_t bytes) {
+Status read_device(In& in, backend::Backend& b, void* device, size_t bytes) {
   uint8_t buffer[1 << 16];
-  auto* p = reinterpret_cast<uint8_t*>(device);
+  auto* p = static_cast<uint8_t*>(device);
   for (size_t done = 0; done < bytes;) {
     const size_t step = std::min(bytes - done, sizeof buffer);
     MOTE_RETURN_IF_ERROR(in.read(buffer, step));
@@ -142,11 +165,17 @@ Status write_payload(const Session& s, const SessionFileHeader& h, Writer& out) 
   MOTE_RETURN_IF_ERROR(out.write(s.tokens().data(), size_t(h.n_tokens) * 4));
   const uint8_t zeros[8] = {};
   MOTE_RETURN_IF_ERROR(out.write(zeros, padded_token_bytes(h.n_tokens) - uint64_t(h.n_tokens) * 4));
-  const size_t row = size_t(h.kv_cache_dim), layer_stride = size_t(s.max_context()) * row;
+  const LayerStatePlan& plan = s.layer_state_plan();
+  for (uint32_t l = 0; l < h.n_layers; ++l) {
+    const int64_t floor = s.rewind_tracker().floor(l);
+    MOTE_RETURN_IF_ERROR(out.write(&floor, sizeof floor));
+  }
   for (uint32_t l = 0; l < h.n_layers; ++l)
-    MOTE_RETURN_IF_ERROR(write_device(out, b, s.kv_cache_data() + l * layer_stride, size_t(h.position) * row * 4));
+    MOTE_RETURN_IF_ERROR(write_device(out, b, s.state_data() + plan.layers[l].offset,
+                                      layer_saved_bytes(plan.layers[l], h.position)));
   if (h.has_mtp) {
-    MOTE_RETURN_IF_ERROR(write_device(out, b, s.mtp_cache_data(), size_t(h.mtp_position) * row * 4));
+    const LayerStateDesc& mtp = plan.layers[h.n_layers];
+    MOTE_RETURN_IF_ERROR(write_device(out, b, s.state_data() + mtp.offset, size_t(h.mtp_position * mtp.row_bytes)));
     MOTE_RETURN_IF_ERROR(write_device(out, b, s.mtp_pending_hidden(), size_t(h.hidden_size) * 4));
   }
   const uint64_t sum = out.checksum();
@@ -216,7 +245,8 @@ Status check_header(const Session& s, const SessionFileHeader& h, uint64_t file_
   if (std::memcmp(h.magic, kSessionMagic, 8) != 0) return corrupt_file(path + ": not a mote session file (magic)");
   if (h.version != kSessionVersion || h.header_size != sizeof h)
     return corrupt_file(path + ": session file version " + std::to_string(h.version) + " is not supported (expected " +
-                        std::to_string(kSessionVersion) + ")");
+                        std::to_string(kSessionVersion) + (h.version == 1 ? "; version 1 predates typed KV caches: "
+                                                                            "re-create the session" : "") + ")");
   const SessionFileHeader mine = header_of(s);
   if (h.model_file_size != mine.model_file_size || h.model_metadata_checksum != mine.model_metadata_checksum)
     return invalid_argument(path + ": the session was saved with another model file (model_identity differs from " +
@@ -224,18 +254,26 @@ Status check_header(const Session& s, const SessionFileHeader& h, uint64_t file_
   if (h.n_layers != mine.n_layers || h.kv_cache_dim != mine.kv_cache_dim || h.hidden_size != mine.hidden_size ||
       h.vocab_size != mine.vocab_size)
     return corrupt_file(path + ": session dimensions (n_layers, kv_cache_dim, hidden_size, vocab_size) do not match the model");
+  if (h.kv_type != mine.kv_type)
+    return invalid_argument(path + ": session field kv_type is " +
+                            (h.kv_type <= 2 ? kv_type_name(KvType(h.kv_type)) : std::to_string(h.kv_type)) +
+                            " in the file but " + kv_type_name(s.kv_type()) + " in this session (use the same --kv-type)");
+  if (h.layout_checksum != mine.layout_checksum)
+    return invalid_argument(path + ": session field layout_checksum differs: the per-layer state layout (ring sizes: "
+                            "max_batch, rings) is not this session's");
   if (h.n_tokens < 0 || h.n_tokens > s.max_context() + 1 || h.position < 0 || h.position > h.n_tokens ||
       h.position > s.max_context())
     return out_of_range(path + ": session of " + std::to_string(h.n_tokens) + " tokens (position " +
                         std::to_string(h.position) + ") does not fit max_context " + std::to_string(s.max_context()));
   if (h.has_mtp > 1 || (h.has_mtp && (h.mtp_position < std::max<int64_t>(0, h.position - 1) || h.mtp_position > h.position)))
     return corrupt_file(path + ": session field mtp_position " + std::to_string(h.mtp_position) + " is inconsistent");
-  if (h.payload_bytes != payload_size(h) || file_size != sizeof h + h.payload_bytes + 8)
+  if (h.payload_bytes != payload_size(h, s.layer_state_plan()) || file_size != sizeof h + h.payload_bytes + 8)
     return corrupt_file(path + ": session file size " + std::to_string(file_size) + " does not match its header (payload_bytes)");
   return Status::ok();
 }
 
-Status read_into(Session& s, const SessionFileHeader& h, Reader& in, std::vector<int32_t>& tokens) {
+Status read_into(Session& s, const SessionFileHeader& h, Reader& in, std::vector<int32_t>& tokens,
+                 std::vector<int64_t>& floors) {
   backend::Backend& b = s.model().backend();
   SessionFileHeader again;
   MOTE_RETURN_IF_ERROR(in.read(&again, sizeof again));
@@ -243,14 +281,20 @@ Status read_into(Session& s, const SessionFileHeader& h, Reader& in, std::vector
   tokens.resize(size_t(h.n_tokens));
   MOTE_RETURN_IF_ERROR(in.read(tokens.data(), tokens.size() * 4));
   MOTE_RETURN_IF_ERROR(in.skip(padded_token_bytes(h.n_tokens) - uint64_t(h.n_tokens) * 4));
-  const size_t row = size_t(h.kv_cache_dim), layer_stride = size_t(s.max_context()) * row;
+  floors.resize(h.n_layers);
+  MOTE_RETURN_IF_ERROR(in.read(floors.data(), floors.size() * 8));
+  for (int64_t f : floors)
+    if (f < 0 || f > h.position) return corrupt_file("session field floor " + std::to_string(f) + " is inconsistent");
+  const LayerStatePlan& plan = s.layer_state_plan();
   for (uint32_t l = 0; l < h.n_layers; ++l)
-    MOTE_RETURN_IF_ERROR(read_device(in, b, s.kv_cache_data() + l * layer_stride, size_t(h.position) * row * 4));
+    MOTE_RETURN_IF_ERROR(read_device(in, b, s.state_data() + plan.layers[l].offset,
+                                     layer_saved_bytes(plan.layers[l], h.position)));
+  const uint64_t mtp_bytes = uint64_t(h.mtp_position) * uint64_t(plan.layers[0].row_bytes);
   if (h.has_mtp && s.has_mtp()) {
-    MOTE_RETURN_IF_ERROR(read_device(in, b, s.mtp_cache_data(), size_t(h.mtp_position) * row * 4));
+    MOTE_RETURN_IF_ERROR(read_device(in, b, s.state_data() + plan.layers[h.n_layers].offset, mtp_bytes));
     MOTE_RETURN_IF_ERROR(read_device(in, b, s.mtp_pending_hidden(), size_t(h.hidden_size) * 4));
   } else if (h.has_mtp) {
-    MOTE_RETURN_IF_ERROR(in.skip(uint64_t(h.mtp_position) * row * 4 + uint64_t(h.hidden_size) * 4));
+    MOTE_RETURN_IF_ERROR(in.skip(mtp_bytes + uint64_t(h.hidden_size) * 4));
   }
   return Status::ok();
 }
@@ -278,17 +322,19 @@ Status load_session(Session& session, const std::string& path) {
   // Pass 2: into the session's buffers.
   MOTE_RETURN_IF_ERROR(in.rewind());
   std::vector<int32_t> tokens;
-  Status st = read_into(session, h, in, tokens);
+  std::vector<int64_t> floors;
+  Status st = read_into(session, h, in, tokens, floors);
   if (st && in.checksum() != stored) st = corrupt_file(path + ": session file changed while it was read");
   if (!st) {
     session.reset();  // the caches may hold part of the file
     return st;
   }
-  if (!session.has_mtp()) return session.restore_state(tokens, h.position, 0);
-  if (h.has_mtp) return session.restore_state(tokens, h.position, h.mtp_position);
+  if (!session.has_mtp()) return session.restore_state(tokens, h.position, 0, floors);
+  if (h.has_mtp) return session.restore_state(tokens, h.position, h.mtp_position, floors);
   // No MTP state saved: rewind one token so the next prefill rebuilds it (see Session::truncate).
+  // MTP comes with MLA only, whose layers rewind freely (no rings).
   const int64_t back = std::max<int64_t>(0, h.position - 1);
-  return session.restore_state(tokens, back, back);
+  return session.restore_state(tokens, back, back, floors);
 }
 
 }  // namespace mote

@@ -60,6 +60,27 @@ int fail_c(mote_status status) {
   return 1;
 }
 
+mote_kv_type parse_kv_type(const std::string& flag, const std::string& text) {
+  if (text == "f32") return MOTE_KV_F32;
+  if (text == "f16") return MOTE_KV_F16;
+  if (text == "q8_0") return MOTE_KV_Q8_0;
+  throw std::runtime_error(flag + ": '" + text + "' is not a KV cache type (f32, f16 or q8_0)");
+}
+
+const char* kv_type_flag_name(mote_kv_type type) {
+  switch (type) {
+    case MOTE_KV_F32: return "f32";
+    case MOTE_KV_F16: return "f16";
+    case MOTE_KV_Q8_0: return "q8_0";
+  }
+  return "?";
+}
+
+mote_kv_type kv_type_from_args(const Args& args) {
+  const mote_kv_type fallback = mote_session_params_default().kv_type;
+  return args.has("--kv-type") ? parse_kv_type("--kv-type", args.get("--kv-type")) : fallback;
+}
+
 int open_c(const Args& args, ModelPtr* model, SessionPtr* session, mote_context_policy policy) {
   mote_model_params params = c_model_params(args);
   const std::string chat_template = args.get("--chat-template");
@@ -70,6 +91,7 @@ int open_c(const Args& args, ModelPtr* model, SessionPtr* session, mote_context_
   mote_session_params sp = mote_session_params_default();
   sp.max_context = int32_t(parse_int("--ctx", args.get("--ctx", "4096"), 1, 1 << 24));
   sp.mtp = !args.has("--no-mtp");
+  sp.kv_type = kv_type_from_args(args);
   sp.context_policy = policy;
   mote_session* s = nullptr;
   if (mote_status st = mote_session_create(m, &sp, &s); st != MOTE_OK) return fail_c(st);

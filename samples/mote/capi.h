@@ -36,8 +36,16 @@ void c_generate_params(const Args& args, GenerateFlags* out);
 // Prints "mote: error: <the library's message>" for a failed call and returns 1.
 int fail_c(mote_status status);
 
+// --kv-type / --kl-base values: "f32", "f16", "q8_0" -> mote_kv_type; anything else throws
+// std::runtime_error naming `flag` (the CLI's one-line usage error).
+mote_kv_type parse_kv_type(const std::string& flag, const std::string& text);
+// The flag spelling of a KV type ("f32", "f16", "q8_0"; "?" for a value outside the enum).
+const char* kv_type_flag_name(mote_kv_type type);
+// --kv-type of args, or the library default.
+mote_kv_type kv_type_from_args(const Args& args);
+
 // Opens the model of args.positional[0] and a session of --ctx tokens (default 4096), with MTP
-// unless --no-mtp. Returns 0 or the exit status after printing the error.
+// unless --no-mtp. and --kv-type (default: the library's). Returns 0 or the exit status after printing the error.
 int open_c(const Args& args, ModelPtr* model, SessionPtr* session,
            mote_context_policy policy = MOTE_CONTEXT_ERROR);
 // "max tokens", "end of sequence", "stop string", "stopped", "error", "none".

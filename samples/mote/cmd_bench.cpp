@@ -74,10 +74,11 @@ mote_status expert_stats(mote_model* model, bool wait, mote_expert_stats* out) {
   return mote_model_get_expert_stats(model, out);
 }
 
-mote_status create_session(mote_model* model, int64_t max_context, bool mtp, SessionPtr* out) {
+mote_status create_session(mote_model* model, int64_t max_context, bool mtp, mote_kv_type kv_type, SessionPtr* out) {
   mote_session_params sp = mote_session_params_default();
   sp.max_context = int32_t(max_context);
   sp.mtp = mtp ? 1 : 0;
+  sp.kv_type = kv_type;
   mote_session* s = nullptr;
   const mote_status st = mote_session_create(model, &sp, &s);
   out->reset(s);
@@ -93,9 +94,11 @@ struct DecodeRun {
 // tokens per pass, through mote_generate_tokens (no tokenizer needed); the same tokens either
 // way. The prompt but its last id is evaluated first, so the expert counters cover the call that
 // evaluates the last id and decodes (one pass more than the decoding itself).
-mote_status timed_decode(mote_model* model, const std::vector<int32_t>& prompt, int64_t n, bool mtp, DecodeRun* run) {
+mote_status timed_decode(mote_model* model, const std::vector<int32_t>& prompt, int64_t n, bool mtp,
+                         mote_kv_type kv_type, DecodeRun* run) {
   SessionPtr session;
-  if (mote_status st = create_session(model, int64_t(prompt.size()) + n + 2, mtp, &session); st != MOTE_OK) return st;
+  if (mote_status st = create_session(model, int64_t(prompt.size()) + n + 2, mtp, kv_type, &session); st != MOTE_OK)
+    return st;
   if (prompt.size() > 1)
     if (mote_status st = mote_session_eval(session.get(), prompt.data(), prompt.size() - 1, 0, nullptr, 0); st != MOTE_OK)
       return st;
@@ -122,7 +125,7 @@ int mtp_compare(const Args& args, mote_model* model, const mote_model_info& info
   nlohmann::ordered_json out = {{"model", args.positional[0]}, {"n_prompt", prompt.size()}, {"n_gen", n_gen}};
   for (bool mtp : {false, true}) {
     DecodeRun run;
-    if (mote_status st = timed_decode(model, prompt, n_gen, mtp, &run); st != MOTE_OK) return fail_c(st);
+    if (mote_status st = timed_decode(model, prompt, n_gen, mtp, kv_type_from_args(args), &run); st != MOTE_OK) return fail_c(st);
     const std::string suffix = mtp ? "_mtp" : "";
     out["decode_tok_s" + suffix] = run.stats.decode_tok_s;
     out["bytes_read_per_token" + suffix] = double(run.experts.bytes_read) / double(n_gen);
@@ -198,6 +201,7 @@ nlohmann::ordered_json bench_report(const Args& args, const mote_model_info& inf
       {"decode_expert_read_gbs_wall", double(decode.bytes_read) / decode_s / 1e9},
       {"peak_rss_bytes", peak},
       {"dense_bytes", info.dense_bytes},
+      {"kv_type", kv_type_flag_name(kv_type_from_args(args))},
       {"kv_cache_bytes", kv},
       {"scratch_bytes", scratch},
       {"rss_bound_bytes", bound},
@@ -255,7 +259,7 @@ int cmd_bench(const Args& args) {
   // bandwidth the decode roofline is measured against, on the model's kernel thread count.
   const double bandwidth_gbs = measure_read_bandwidth_gbs(info.n_threads);
   SessionPtr session;
-  if (mote_status st = create_session(model.get(), n_prompt + n_gen, false, &session); st != MOTE_OK) return fail_c(st);
+  if (mote_status st = create_session(model.get(), n_prompt + n_gen, false, kv_type_from_args(args), &session); st != MOTE_OK) return fail_c(st);
   BenchRun run;
   run.open_s = open_s;
   if (mote_status st = run_plain(model.get(), session.get(), prompt, n_gen, size_t(info.vocab_size), &run); st != MOTE_OK)

@@ -26,6 +26,7 @@ int open_plain(const Args& args, int64_t context, ModelPtr* model, SessionPtr* s
   mote_session_params sp = mote_session_params_default();
   sp.max_context = int32_t(std::min<int64_t>(context, INT32_MAX));
   sp.mtp = 0;
+  sp.kv_type = kv_type_from_args(args);
   mote_session* s = nullptr;
   if (mote_status st = mote_session_create(m, &sp, &s); st != MOTE_OK) return fail_c(st);
   session->reset(s);

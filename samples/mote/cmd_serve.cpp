@@ -35,6 +35,7 @@ serve::ServerConfig serve_config(const Args& args) {
   c.session_params = mote_session_params_default();
   c.session_params.max_context = int32_t(parse_int("--ctx", args.get("--ctx", "4096"), 2, 1 << 24));
   c.session_params.mtp = !args.has("--no-mtp");
+  c.session_params.kv_type = kv_type_from_args(args);
   c.session_params.context_policy = MOTE_CONTEXT_ERROR;  // requests are checked and clamped up front
   GenerateFlags flags;
   c_generate_params(args, &flags);

@@ -16,7 +16,8 @@ namespace {
   "  --expert-budget SIZE  cap routed-expert memory (512M, 2G or bytes; default: all resident)\n" \
   "  --expert-policy lfu|lru, --expert-hot N, --no-prefetch   (need --expert-budget)\n"           \
   "  --threads N           kernel threads (default 0 = all cores)\n"                              \
-  "  --kernels NAME        kernel table: reference, avx2, avx512, neon (default: the best)\n"
+  "  --kernels NAME        kernel table: reference, avx2, avx512, neon (default: the best)\n"       \
+  "  --kv-type T           KV cache element type: f32, f16 (default), q8_0\n"
 
 #define MOTE_SAMPLING_HELP                                                                         \
   "sampling flags (greedy unless --temp T > 0):\n"                                                 \
@@ -48,8 +49,10 @@ const char kBenchHelp[] =
     "Prefill and decode speed, expert cache and memory of one run, as JSON.\n"
     "  --mtp-compare   decode with and without MTP drafts\n" MOTE_EXPERT_HELP;
 const char kPerplexityHelp[] =
-    "usage: mote perplexity FILE --text PATH [--ctx 128] [--max-tokens N]\n"
-    "Perplexity of a text file in windows of --ctx tokens, as JSON; progress on stderr.\n" MOTE_EXPERT_HELP;
+    "usage: mote perplexity FILE --text PATH [--ctx 128] [--max-tokens N] [--kv-type T] [--kl-base T]\n"
+    "Perplexity of a text file in windows of --ctx tokens, as JSON; progress on stderr.\n"
+    "  --kl-base T   also run a session with KV type T on the same windows and report the KL\n"
+    "                divergence KL(base || --kv-type) per token (mean, p99, max) and top-1 agreement\n" MOTE_EXPERT_HELP;
 const char kTokenizeHelp[] =
     "usage: mote tokenize FILE --text TEXT [--no-special] [--parse-special | --no-parse-special]\n"
     "Prints the token ids of TEXT.\n"
@@ -148,7 +151,8 @@ int run_command_chat(const Args& args) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = [] {
-    const std::vector<std::string> expert_values = kExpertValueFlags;
+    // --kv-type goes wherever a session is made: every command with the expert flags.
+    const std::vector<std::string> expert_values = join(kExpertValueFlags, {"--kv-type"});
     const std::vector<std::string> expert_switches = kExpertSwitches;
     const std::vector<std::string> sampling = join(kSamplingValueFlags, {"--chat-template"});
     return std::vector<Command>{
@@ -164,7 +168,7 @@ const std::vector<Command>& commands() {
         {"logits", "float32 logits of --ids at every position", kLogitsHelp,
          join({"--ids", "--out", "--mode"}, expert_values), expert_switches, cmd_logits},
         {"perplexity", "perplexity of a text file, as JSON", kPerplexityHelp,
-         join({"--text", "--ctx", "--max-tokens"}, expert_values), expert_switches, cmd_perplexity},
+         join({"--text", "--ctx", "--max-tokens", "--kl-base"}, expert_values), expert_switches, cmd_perplexity},
         {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
          join({"--prompt", "--gen", "--seed"}, expert_values), join({"--mtp-compare"}, expert_switches), cmd_bench},
         {"serve", "OpenAI-compatible local HTTP server (chat, completions, metrics)", kServeHelp,

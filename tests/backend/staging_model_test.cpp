@@ -3,7 +3,8 @@
 // a backend op, so a decoder or session that reads or writes a device pointer directly (bypassing
 // the seam) crashes here. The logits must equal, bit for bit, the CPU backend's with the same
 // kernel table, for the demo model (samples/models/mote-demo, converted at q8_0) and for fixtures
-// of both attention kinds (tests/fixtures: ds3_tiny with MTP, qwen3_moe_tiny), with every expert
+// of both attention kinds (tests/fixtures: ds3_tiny with MTP, qwen3_moe_tiny, gpt_oss_tiny with
+// sliding-window layers in rings), for f32, f16 and q8_0 KV caches, with every expert
 // resident and under an expert budget (staged expert slots).
 #include <gtest/gtest.h>
 
@@ -66,7 +67,25 @@ TEST_P(StagingModel, LogitsEqualTheCpuBackendsBitForBit) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, StagingModel, ::testing::Values("mote-demo", "ds3_tiny", "qwen3_moe_tiny"),
+// Typed KV caches (f16, q8_0: Backend::store_kv and the typed attention rows) on the staging
+// backend equal the CPU backend's bits too.
+TEST_P(StagingModel, TypedKvCachesEqualTheCpuBackendsBitForBit) {
+  const std::string path = convert(GetParam());
+  const std::vector<int32_t> ids = {1, 17, 5, 200, 42, 42, 7, 99, 250, 3, 11, 128, 64, 2, 19, 23, 31, 8, 77};
+  auto cpu = open(path, backend::BackendKind::kCpu, 0);
+  auto staging = open(path, backend::BackendKind::kStaging, 0);
+  ASSERT_TRUE(cpu && staging);
+  for (KvType type : {KvType::kF16, KvType::kQ8_0}) {
+    const std::vector<float> want = prefill_then_decode_logits(*cpu, ids, 8, type);
+    const std::vector<float> got = prefill_then_decode_logits(*staging, ids, 8, type);
+    ASSERT_FALSE(want.empty());
+    EXPECT_TRUE(same_bits(got, want)) << GetParam() << " " << kv_type_name(type);
+    EXPECT_FALSE(same_bits(want, prefill_then_decode_logits(*cpu, ids, 8, KvType::kF32)))
+        << kv_type_name(type) << " rows gave the f32 logits: the cache type did not take effect";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, StagingModel, ::testing::Values("mote-demo", "ds3_tiny", "qwen3_moe_tiny", "gpt_oss_tiny"),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            std::string name = info.param;
                            for (char& c : name)

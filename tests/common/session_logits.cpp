@@ -8,12 +8,14 @@
 
 namespace mote::test {
 
-std::vector<float> prefill_then_decode_logits(const Model& m, const std::vector<int32_t>& ids, int64_t max_batch) {
+std::vector<float> prefill_then_decode_logits(const Model& m, const std::vector<int32_t>& ids, int64_t max_batch,
+                                              KvType kv_type) {
   const int64_t V = m.hparams().vocab_size, n = int64_t(ids.size());
   std::vector<float> out(size_t(2 * n * V));
   SessionOptions so;
   so.max_context = 64;
   so.max_batch = max_batch;
+  so.kv_type = kv_type;
   auto s = Session::create(m, so);
   EXPECT_TRUE(s) << s.status().to_string();
   if (!s) return out;

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/test_util.h"
@@ -179,6 +181,37 @@ TEST_F(CliFlagsTest, PerplexityEndsWithAProgressLine) {
   EXPECT_TRUE(std::regex_search(r.err, std::regex(R"(\[perplexity\] (\d+)/\1 tokens, ppl \d)"))) << r.err;
   EXPECT_EQ(r.err.find('\r'), std::string::npos) << "no carriage returns when stderr is not a terminal";
   EXPECT_GT(nlohmann::json::parse(r.out)["perplexity"].get<double>(), 1.0);
+}
+
+// --kv-type on every command that makes a session; a bad value is a one-line usage error naming
+// the flag; perplexity --kl-base reports the KL divergence against the base type (0 for the same
+// type); bench prints the type and the KV bytes.
+TEST_F(CliFlagsTest, KvTypeFlag) {
+  for (const std::string command : {"run", "chat", "logits", "perplexity", "bench", "serve"}) {
+    const auto r = run_command({MOTE_CLI_BIN, command, "--help"});
+    EXPECT_NE(r.out.find("--kv-type"), std::string::npos) << command << ": " << r.out;
+  }
+  const auto bad = run_command({MOTE_CLI_BIN, "run", model_, "--ids", "1,2,3", "-n", "2", "--kv-type", "f8"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--kv-type: 'f8'"), std::string::npos) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  const fs::path text = dir_ / "kl.txt";
+  mote::test::write_file_bytes(text, "The quick brown fox jumps over the lazy dog. It was the best of times.\n");
+  for (const std::string kv : {"f32", "f16", "q8_0"}) {
+    const auto r = run_command({MOTE_CLI_BIN, "perplexity", model_, "--text", text.string(), "--ctx", "16",
+                                "--kv-type", kv, "--kl-base", "f32"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["kv_type"], kv);
+    if (kv == "f32") EXPECT_EQ(j["kl_mean"].get<double>(), 0.0);
+    else EXPECT_GT(j["kl_mean"].get<double>(), 0.0);
+    EXPECT_LT(j["kl_mean"].get<double>(), 0.05) << kv;
+  }
+  const auto bench = run_command({MOTE_CLI_BIN, "bench", model_, "--prompt", "8", "--gen", "4", "--kv-type", "q8_0"});
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  const auto j = nlohmann::json::parse(bench.out);
+  EXPECT_EQ(j["kv_type"], "q8_0");
+  EXPECT_GT(j["kv_cache_bytes"].get<uint64_t>(), 0u);
 }
 
 }  // namespace

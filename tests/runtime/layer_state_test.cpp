@@ -258,3 +258,37 @@ TEST(LayerState, TrackerOverARealPlan) {
 
 }  // namespace
 }  // namespace mote
+
+namespace mote {
+namespace {
+
+// The README's "KV cache precision" bytes: every type at 4k context, batch 64 (the session
+// default), without MTP, on the real widths; gpt-oss also without rings. Checks the f16 halving.
+TEST(LayerStatePlanTable, FourKContextBytesPerType) {
+  const std::filesystem::path demo = std::filesystem::path(MOTE_TEST_SOURCE_DIR) / ".." / "samples" / "models" /
+                                     "mote-demo" / "config.json";
+  for (const std::string name : {"mote-demo", "olmoe-1b-7b", "deepseek-v3", "gpt-oss-20b"}) {
+    HParams hp;
+    if (name == "mote-demo") {
+      const convert::HfConfig cfg = convert::parse_config(test::read_file_bytes(demo), demo.string());
+      flatbuffers::FlatBufferBuilder b;
+      b.Finish(convert::build_model_config(b, cfg, cfg.num_nextn_predict_layers));
+      hp = *HParams::from_config(*flatbuffers::GetRoot<fb::ModelConfig>(b.GetBufferPointer()));
+    } else {
+      hp = real_config(name);
+    }
+    int64_t f32 = 0;
+    for (KvType type : {KvType::kF32, KvType::kF16, KvType::kQ8_0}) {
+      const int64_t with_rings = plan(hp, type, 4096, 64, false).total_bytes;
+      const int64_t no_rings = plan(hp, type, 4096, 64, false, false).total_bytes;
+      if (type == KvType::kF32) f32 = with_rings;
+      if (type == KvType::kF16) EXPECT_NEAR(double(with_rings) * 2, double(f32), 64.0 * 2 * double(hp.n_layers));
+      std::printf("note: %-12s %-5s 4k ctx: %12lld bytes (%.1f MiB); without rings %12lld (%.1f MiB)\n", name.c_str(),
+                  kv_type_name(type), (long long)with_rings, double(with_rings) / 1048576.0, (long long)no_rings,
+                  double(no_rings) / 1048576.0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mote

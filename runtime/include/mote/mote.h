@@ -35,7 +35,9 @@
  * model without a tokenizer (ids only: empty callback text, no stop strings).
  * Version 3 also added mote_model_get_expert_map (per-expert use counts and residency) and
  * mote_model_open_memory (a model from bytes in memory).
- * Version 3 also appended mote_model_params.kernels (the kernel table per model).
+ * Version 4 appended mote_model_params.kernels (the kernel table per model) and
+ * mote_session_params.kv_type (the KV cache element type, mote_kv_type; default MOTE_KV_F16):
+ * code built against version 3 must be rebuilt.
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -47,7 +49,7 @@
 extern "C" {
 #endif
 
-#define MOTE_API_VERSION 3
+#define MOTE_API_VERSION 4
 
 typedef enum mote_status {
   MOTE_OK = 0,
@@ -120,6 +122,7 @@ typedef struct mote_model_params {
   mote_expert_policy expert_policy;        /* with a budget: eviction policy (default LFU) */
   mote_progress_callback progress_callback; /* may be NULL */
   void* progress_user_data;
+  /* --- API version 4 --- */
   const char* kernels;          /* kernel table of this model's calls: "reference", "avx2", "avx512",
                                    "neon"; NULL or "" (default): the best this CPU runs (or the one the
                                    MOTE_KERNELS environment variable names). Per model: models with
@@ -257,6 +260,15 @@ typedef enum mote_context_policy {
                              a fresh session fed the shortened token sequence */
 } mote_context_policy;
 
+/* Element type of a session's KV cache rows (API version 4). f16 and q8_0 round each stored
+ * value (q8_0: blocks of 32 values with one f32 scale); f32 is exact. README "KV cache precision"
+ * has the measured quality and speed. */
+typedef enum mote_kv_type {
+  MOTE_KV_F32 = 0,
+  MOTE_KV_F16 = 1, /* default */
+  MOTE_KV_Q8_0 = 2
+} mote_kv_type;
+
 typedef struct mote_session_params {
   int32_t max_context; /* tokens the KV cache holds; default 4096 */
   int32_t max_batch;   /* tokens per prefill pass; default 64 */
@@ -266,6 +278,9 @@ typedef struct mote_session_params {
   mote_context_policy context_policy; /* default MOTE_CONTEXT_ERROR */
   int32_t n_keep;      /* with MOTE_CONTEXT_SHIFT: tokens at the start never dropped (default 0;
                           mote_chat_generate keeps the rendered system prompt whatever this says) */
+  /* --- API version 4 --- */
+  mote_kv_type kv_type; /* KV cache element type (default MOTE_KV_F16); a session file restores only
+                           into a session of the same kv_type */
 } mote_session_params;
 
 mote_session_params mote_session_params_default(void);
