@@ -154,7 +154,7 @@ TEST(Blocks, MoeFfnGroupsTokensPerExpertAndMatchesNaive) {
   w.shared.up = mats.emplace_back(r, Is, H).view;
   w.shared.down = mats.emplace_back(r, H, Is).view;
 
-  const RouterParams rp = RouterParams::from_hparams(hp);
+  const RouterParams rp = router_params(hp);
   std::vector<float> gate(size_t(T * Is)), up(size_t(T * Is)), gathered(size_t(T * H)), eo(size_t(T * H)),
       logits(size_t(T * E)), rs(size_t(rp.scratch_size())), sw(size_t(T * K)), slw(size_t(T * K));
   std::vector<int32_t> si(size_t(T * K)), ee(size_t(E + 1)), st(size_t(T * K));

@@ -161,7 +161,7 @@ TEST(Router, MatchesTheNaiveRouterOnRandomLogits) {
       std::vector<int> want_idx;
       std::vector<double> want_w;
       test::naive_route(hp, logits64, b, &want_idx, &want_w);
-      const RouterParams p = RouterParams::from_hparams(hp);
+      const RouterParams p = router_params(hp);
       std::vector<float> scratch(size_t(p.scratch_size()));
       std::vector<int32_t> idx(size_t(p.top_k));
       std::vector<float> w(size_t(p.top_k));
