@@ -50,29 +50,6 @@ uint64_t layer_saved_bytes(const LayerStateDesc& d, int64_t position) {
   return uint64_t(d.kind == LayerStateKind::kKvRing ? d.rows : position) * uint64_t(d.row_bytes);
 }
 
-// checksum64 over a byte stream fed in pieces of any size (checksum64 composes over 8-byte
-// multiples only, so up to 7 bytes wait for the next piece).
-class StreamHash {
- public:
-  void update(const void* data, size_t n) {
-    auto* p = static_cast<const uint8_t*>(data);
-    while (n > 0 && held_ > 0) {
-      tail_[held_++] = *p++, --n;
-      if (held_ == 8) state_ = checksum64(tail_, 8, state_), held_ = 0;
-    }
-    const size_t bulk = n & ~size_t(7);
-    if (bulk) state_ = checksum64(p, bulk, state_);
-    std::memcpy(tail_, p + bulk, n - bulk);
-    held_ = n - bulk;
-  }
-  uint64_t finish() const { return checksum64(tail_, held_, state_); }
-
- private:
-  uint64_t state_ = kChecksumSeed;
-  uint8_t tail_[8] = {};
-  size_t held_ = 0;
-};
-
 uint64_t padded_token_bytes(int64_t n) { return (uint64_t(n) * 4 + 7) & ~uint64_t(7); }
 
 // The payload size of a header whose layout matches `plan` (main layers; the MTP block's rows
@@ -105,7 +82,7 @@ class Writer {
  private:
   int fd_;
   const std::string& path_;
-  StreamHash hash_;
+  Checksum64Stream hash_;
 };
 
 SessionFileHeader header_of(const Session& s) {
@@ -229,7 +206,7 @@ class Reader {
   }
   uint64_t checksum() const { return hash_.finish(); }
   Status rewind() {
-    hash_ = StreamHash();
+    hash_ = Checksum64Stream();
     if (::lseek(fd_, 0, SEEK_SET) != 0) return io_error(path_ + ": cannot seek: " + errno_text());
     return Status::ok();
   }
@@ -237,7 +214,7 @@ class Reader {
  private:
   int fd_;
   const std::string& path_;
-  StreamHash hash_;
+  Checksum64Stream hash_;
 };
 
 // Every field checked against this session before any byte of the payload is trusted.

@@ -219,7 +219,9 @@ void generate_and_detokenize(const Family& f, mote_model* model, const std::stri
   size_t len = 0;
   const mote_status dt = mote_detokenize(model, g.ids.data(), g.ids.size(), 0, text.data(), text.size(), &len);
   EXPECT_EQ(dt, MOTE_OK) << f.name << ": mote_detokenize of" << show(g.ids) << ": " << mote_last_error();
-  if (dt == MOTE_OK) EXPECT_EQ(text.substr(0, len), g.text) << f.name << ": detokenized text differs from the stream";
+  if (dt == MOTE_OK) {
+    EXPECT_EQ(text.substr(0, len), g.text) << f.name << ": detokenized text differs from the stream";
+  }
   // The last id of the (padded) vocabulary is one the model can emit: it decodes (as empty text
   // when the tokenizer lacks it); one past the vocabulary is an error.
   const int32_t last[2] = {vocab - 1, vocab};
@@ -283,8 +285,9 @@ TEST_P(RealShaped, ConvertsRendersTokenizesGenerates) {
   EXPECT_EQ(ids, expected) << f.name << ": ids of the rendered chat\n  expected" << show(expected) << "\n  got     "
                            << show(ids);
 #if MOTE_API_VERSION >= 2
-  if (std::string(f.name) != "gpt_oss")  // its rendered date is today's, the golden's is fixed
+  if (std::string(f.name) != "gpt_oss") {  // its rendered date is today's, the golden's is fixed
     EXPECT_EQ(chat_tokenize(f, model), expected) << f.name << ": mote_chat_tokenize";
+  }
 #endif
   generate_and_detokenize(f, model, rendered, info.vocab_size);
   mote_model_destroy(model);

@@ -216,7 +216,9 @@ TEST(LayerState, RingRewindMatchesSimulation) {
           ASSERT_EQ(tracker.restart_from(plan, position, to), truth ? to : 0)
               << "w" << window << " R" << d.rows << " position " << position << " to " << to << " floor "
               << tracker.floor(0);
-          if (!rewound) ASSERT_EQ(can_rewind(d, position, to), truth) << "no-history overload";
+          if (!rewound) {
+            ASSERT_EQ(can_rewind(d, position, to), truth) << "no-history overload";
+          }
           if (truth) {
             ++rewinds_ok;
             ok_after_rewind += rewound;
@@ -235,8 +237,9 @@ TEST(LayerState, RingRewindMatchesSimulation) {
         // Right after a forward of max_batch tokens with no rewind before, rolling back
         // max_batch + slack is possible.
         forward(max_batch);
-        if (!rewound && position >= max_batch + slack)
+        if (!rewound && position >= max_batch + slack) {
           EXPECT_TRUE(can_rewind(d, position, position - max_batch - slack));
+        }
       }
   EXPECT_GT(rewinds_ok, 100);
   EXPECT_GT(rewinds_refused, 100);
@@ -282,7 +285,9 @@ TEST(LayerStatePlanTable, FourKContextBytesPerType) {
       const int64_t with_rings = plan(hp, type, 4096, 64, false).total_bytes;
       const int64_t no_rings = plan(hp, type, 4096, 64, false, false).total_bytes;
       if (type == KvType::kF32) f32 = with_rings;
-      if (type == KvType::kF16) EXPECT_NEAR(double(with_rings) * 2, double(f32), 64.0 * 2 * double(hp.n_layers));
+      if (type == KvType::kF16) {
+        EXPECT_NEAR(double(with_rings) * 2, double(f32), 64.0 * 2 * double(hp.n_layers));
+      }
       std::printf("note: %-12s %-5s 4k ctx: %12lld bytes (%.1f MiB); without rings %12lld (%.1f MiB)\n", name.c_str(),
                   kv_type_name(type), (long long)with_rings, double(with_rings) / 1048576.0, (long long)no_rings,
                   double(no_rings) / 1048576.0);
