@@ -11,7 +11,11 @@
 // How the expected digests were produced: this file's PrintDigests mode (MOTE_PRINT_DIGESTS=1)
 // run on commit 988feeb (before the decoder/backend refactor: families/deepseek.cpp and
 // families/gqa_moe.cpp over kernels::active_kernels()), on an x86-64 CPU with AVX-512.
-// A refactor that changes any logit bit fails here.
+// A refactor that changes any logit bit fails here. The digests also depend on the compiler's
+// code for the scalar loops, so they are compared only in the build they were recorded with, the
+// optimised (Release) build; the sanitizer suite (scripts/sanitize.sh sets MOTE_SANITIZED=1,
+// -O1) contracts and vectorises some of those loops differently and checks only that the thread
+// count leaves the logits unchanged.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -175,6 +179,9 @@ const std::vector<Case>& cases() {
 
 TEST(DecoderIdentity, LogitsBitsMatchThePreRefactorForward) {
   const bool print = std::getenv("MOTE_PRINT_DIGESTS") != nullptr;
+  const char* sanitized = std::getenv("MOTE_SANITIZED");
+  const bool recorded_build = sanitized == nullptr || std::string(sanitized) != "1";
+  if (!recorded_build) std::printf("[record] MOTE_SANITIZED=1: stored digests are not compared (another -O level)\n");
   const kernels::KernelTable* tables[8];
   const int n_tables = kernels::available_kernels(tables, 8);
   int compared = 0;
@@ -191,6 +198,7 @@ TEST(DecoderIdentity, LogitsBitsMatchThePreRefactorForward) {
       const uint64_t two = run_digest(**model);
       EXPECT_EQ(one, two) << key << ": the thread count changed the logits";
       if (print) std::printf("    {\"%s\", 0x%016llxull},\n", key.c_str(), (unsigned long long)one);
+      if (!recorded_build) continue;
       auto it = kExpected.find(key);
       if (it == kExpected.end()) {
         if (!print) std::printf("note: no stored digest for %s (skipped)\n", key.c_str());
@@ -202,7 +210,7 @@ TEST(DecoderIdentity, LogitsBitsMatchThePreRefactorForward) {
   }
   kernels::set_active_kernels(kernels::reference_kernels());  // this binary's default (reference_kernels_env.cpp)
   kernels::set_num_threads(0);
-  if (!print) {
+  if (!print && recorded_build) {
     EXPECT_GT(compared, 0);
   }
 }
