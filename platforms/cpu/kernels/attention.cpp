@@ -15,6 +15,9 @@
 //   path A (fewer than 4 such tasks per thread, e.g. decode with MLA's single kv head, and a
 //     workspace given): one task per (token, kv head, head block, range) writes its state to
 //     the workspace, then one task per (token, head) merges them in range order.
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -195,10 +198,17 @@ void attention_with(const AttentionArgs& a) {
 }
 
 #if defined(__x86_64__)
+// CPUID leaf 1, ECX bit 29 (<cpuid.h>'s bit_F16C). Read directly: clang's
+// __builtin_cpu_supports does not know "f16c".
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+
 // The avx2 table needs only AVX2 + FMA; its f16 row decoding also uses F16C (present on every
 // AVX2 CPU we know of, but not implied): without it f16 rows take the reference.
 void attention_avx2(const AttentionArgs& a) {
-  static const bool f16c = __builtin_cpu_supports("f16c");
+  static const bool f16c = cpu_has_f16c();
   if (a.kv_type == KvType::kF16 && !f16c) return kernels::attention_ref(a);
   drive(a, attn_range_avx2);
 }
