@@ -128,20 +128,22 @@ const KernelTable& active_kernels();
 void set_active_kernels(const KernelTable& table);
 
 // Fast tables (platforms/cpu/kernels): "avx2" (AVX2 + FMA + F16C), "avx512" (AVX-512 F/BW/VL +
-// VNNI) on x86-64, "neon" (NEON + dotprod) on aarch64. For Q8_0/Q4_0 weights their matmul
+// VNNI) and "avx512-amx" (the avx512 table with AMX-INT8 tiles for row-grouped weights in
+// batches of 16+ tokens, bit-identical to avx512; MOTE_AMX=0 hides it) on x86-64, "neon" (NEON +
+// dotprod) on aarch64. For Q8_0/Q4_0 weights their matmul
 // quantises the activations to int8 per 32-block (f32 scale, round to nearest even), so results
 // differ from the reference by that rounding (at most d_a / 2 per activation, d_a = block
 // amax / 127); F32/F16/BF16 use f32 activations and differ only in summation order. matmul_t
 // keeps f32 activations: each row is decoded and accumulated into every token's output with a
 // fused SIMD decode + axpy on x86 (NEON: the scalar decoder, then SIMD axpy).
 //
-// The table named `name` ("reference", "avx2", "avx512", "neon") if this build has it and this
+// The table named `name` ("reference", "avx2", "avx512", "avx512-amx", "neon") if this build has it and this
 // CPU can run it, else nullptr.
 const KernelTable* find_kernels(const char* name);
 // Every table this CPU can run, reference first, best last; returns how many were written.
 int available_kernels(const KernelTable** out, int capacity);
 // The best table for this CPU, or the one the environment variable MOTE_KERNELS names
-// (reference|avx2|avx512|neon); an unknown or unsupported name gives the reference table and a
+// (reference|avx2|avx512|avx512-amx|neon); an unknown or unsupported name gives the reference table and a
 // one-line warning on stderr. Reads the environment on every call.
 const KernelTable& default_kernels();
 

@@ -51,13 +51,13 @@ TEST(Dispatch, DefaultIsTheBestTableThisCpuRuns) {
   EXPECT_EQ(&kernels::default_kernels(), all[n - 1]);
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
-    EXPECT_STREQ(kernels::default_kernels().name, "avx512");
+    EXPECT_STREQ(kernels::default_kernels().name, cpu::amx_supported() ? "avx512-amx" : "avx512");
   }
 #endif
 }
 
 TEST(Dispatch, EnvironmentForcesATable) {
-  for (const char* name : {"reference", "avx2", "avx512", "neon"}) {
+  for (const char* name : {"reference", "avx2", "avx512", "avx512-amx", "neon"}) {
     const kernels::KernelTable* t = kernels::find_kernels(name);
     if (!t) continue;
     ScopedKernelsEnv env(name);
@@ -65,6 +65,37 @@ TEST(Dispatch, EnvironmentForcesATable) {
     EXPECT_STREQ(kernels::default_kernels().name, name);
   }
 }
+
+#if defined(__x86_64__)
+// AMX follows CPUID, the OS's tile state and MOTE_AMX. ctest runs this binary's Dispatch tests a
+// second time with MOTE_AMX=0 (kernels_dispatch_amx_forced_off): then the avx512-amx table must
+// be absent and the default must be the AVX-512 table on any CPU, AMX or not.
+TEST(Dispatch, AmxTableFollowsTheCpuAndMoteAmx) {
+  ScopedKernelsEnv env(nullptr);
+  const char* amx_env = std::getenv("MOTE_AMX");
+  const bool forced_off = amx_env && std::string(amx_env) == "0";
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  __asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+  const bool cpuid_amx = (d >> 24 & 1) && (d >> 25 & 1);
+  if (forced_off || !cpuid_amx) {
+    EXPECT_FALSE(cpu::amx_supported());
+    EXPECT_EQ(kernels::find_kernels("avx512-amx"), nullptr);
+    EXPECT_EQ(cpu::isa_ops("avx512-amx"), nullptr);
+    if (cpu::cpu_supports("avx512")) EXPECT_STREQ(kernels::default_kernels().name, "avx512");
+  }
+  if (forced_off) {
+    ScopedKernelsEnv forced("avx512-amx");  // asked for by name, still refused (one warning)
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(&kernels::default_kernels(), &kernels::reference_kernels());
+    testing::internal::GetCapturedStderr();
+  }
+  if (cpu::amx_supported()) {
+    EXPECT_TRUE(cpuid_amx);
+    ASSERT_NE(kernels::find_kernels("avx512-amx"), nullptr);
+    EXPECT_STREQ(kernels::default_kernels().name, "avx512-amx");
+  }
+}
+#endif
 
 TEST(Dispatch, UnknownNameGivesReferenceAndOneWarningLine) {
   ScopedKernelsEnv env("sse9000");

@@ -66,7 +66,7 @@ std::vector<const kernels::KernelTable*> all_tables() {
 
 std::vector<const cpu::IsaOps*> fast_isas() {
   std::vector<const cpu::IsaOps*> out;
-  for (const char* name : {"avx2", "avx512", "neon"})
+  for (const char* name : {"avx2", "avx512", "avx512-amx", "neon"})
     if (const cpu::IsaOps* ops = cpu::isa_ops(name)) out.push_back(ops);
   return out;
 }

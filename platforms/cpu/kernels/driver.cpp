@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/log.h"
 #include "cpu/kernels/fused.h"
@@ -80,13 +81,28 @@ void quantised_rows_chunked(void* ctx, int64_t r0, int64_t r1) {
   }
 }
 
-void matmul_quantised(QuantizeActsFn quantize, QDotRowsFn qdot, const WeightView& w, const float* x,
-                      int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
+// The calling thread's buffer for batches quantised once (IsaOps::quantise_batches_once): grown
+// to the largest batch seen (n_tokens x blocks x 40 bytes, about 1.25x the f32 activations),
+// kept for the thread's life. Only prefill-sized batches reach it.
+ActBlock* batch_act_buffer(int64_t blocks) {
+  thread_local std::vector<ActBlock> buffer;
+  if (int64_t(buffer.size()) < blocks) buffer.resize(size_t(blocks));
+  return buffer.data();
+}
+
+void matmul_quantised(const IsaOps& ops, QDotRowsFn qdot, const WeightView& w, const float* x, int64_t x_stride,
+                      int64_t n_tokens, float* y, int64_t y_stride) {
   if (w.rows <= 0 || n_tokens <= 0) return;
+  const QuantizeActsFn quantize = ops.quantize_acts;
   QuantisedCall call{quantize, qdot, &w, x, x_stride, n_tokens, y, y_stride, nullptr};
   const int64_t nb = (w.cols + kActBlock - 1) / kActBlock;
   if (nb * n_tokens <= kActBufBlocks) {
     ActBlock acts[kActBufBlocks];
+    for (int64_t t = 0; t < n_tokens; ++t) quantize(x + t * x_stride, w.cols, acts + t * nb);
+    call.acts = acts;
+    run_rows(w, n_tokens, quantised_rows_shared, &call);
+  } else if (ops.quantise_batches_once) {
+    ActBlock* acts = batch_act_buffer(nb * n_tokens);
     for (int64_t t = 0; t < n_tokens; ++t) quantize(x + t * x_stride, w.cols, acts + t * nb);
     call.acts = acts;
     run_rows(w, n_tokens, quantised_rows_shared, &call);
@@ -191,7 +207,7 @@ void matmul_t_fast(const IsaOps& ops, const WeightView& w, const float* x, int64
 // the scalar reference where the ISA has none (so no table entry is ever null).
 template <const IsaOps& O, WeightType kType>
 void matmul_q(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
-  if (const QDotRowsFn qdot = qdot_for(O, w)) matmul_quantised(O.quantize_acts, qdot, w, x, xs, n, y, ys);
+  if (const QDotRowsFn qdot = qdot_for(O, w)) matmul_quantised(O, qdot, w, x, xs, n, y, ys);
   else kernels::reference_kernels().matmul[int(kType)](w, x, xs, n, y, ys);
 }
 
@@ -260,6 +276,7 @@ constexpr kernels::KernelTable make_table(const char* name) {
 #if defined(__x86_64__)
 constexpr kernels::KernelTable kAvx2Table = make_table<kAvx2Ops>("avx2");
 constexpr kernels::KernelTable kAvx512Table = make_table<kAvx512Ops>("avx512");
+constexpr kernels::KernelTable kAmxTable = make_table<kAmxOps>("avx512-amx");
 #endif
 #if defined(__aarch64__)
 constexpr kernels::KernelTable kNeonTable = make_table<kNeonOps>("neon");
@@ -276,6 +293,7 @@ const KernelTable* find_kernels(const char* name) {
 #if defined(__x86_64__)
   if (std::strcmp(name, "avx2") == 0) return &cpu::kAvx2Table;
   if (std::strcmp(name, "avx512") == 0) return &cpu::kAvx512Table;
+  if (std::strcmp(name, "avx512-amx") == 0) return &cpu::kAmxTable;
 #endif
 #if defined(__aarch64__)
   if (std::strcmp(name, "neon") == 0) return &cpu::kNeonTable;
@@ -285,7 +303,7 @@ const KernelTable* find_kernels(const char* name) {
 
 int available_kernels(const KernelTable** out, int capacity) {
   int n = 0;
-  for (const char* name : {"reference", "avx2", "avx512", "neon"})
+  for (const char* name : {"reference", "avx2", "avx512", "avx512-amx", "neon"})
     if (const KernelTable* t = find_kernels(name); t && n < capacity) out[n++] = t;
   return n;
 }

@@ -91,6 +91,10 @@ struct IsaOps {
   void (*axpy_row[kWeightTypeCount])(float alpha, const uint8_t* src, int64_t n, float* y);
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float alpha, const float* x, float* y, int64_t n);
+  // Batches too large for the stack buffer are quantised once into a per-thread heap buffer
+  // (grown at the first large prefill, never in decode) instead of per sub-block of rows: the
+  // AMX loops are fast enough that re-quantising would cost more than the products.
+  bool quantise_batches_once = false;
 };
 
 // The ops compiled into this binary for each ISA (declared for every target; defined only where
@@ -99,6 +103,18 @@ struct IsaOps {
 #if defined(__x86_64__)
 extern const IsaOps kAvx2Ops;
 extern const IsaOps kAvx512Ops;
+// kAvx512Ops with the AMX-INT8 loops (x86_amx.cpp) in the row-grouped slots: bit-identical
+// results, 16-token tiles on the CPU's tile unit. Usable once cpu_supports("avx512-amx").
+extern const IsaOps kAmxOps;
+void qdot_grouped_q8_0_amx(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                           int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_grouped_q4_0_amx(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                           int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_grouped_q2_1_amx(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                           int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+// AMX usable by this process (CPUID, OS state, Linux permission requested once; false with
+// MOTE_AMX=0).
+bool amx_supported();
 // Q2_1 inner loops (x86_q2_1.cpp), referenced from the two tables above.
 void qdot_q2_1_avx2(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
                     int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
@@ -145,7 +161,7 @@ inline constexpr double kParallelMinWork = 512.0 * 1024;
 // whole cache lines.
 inline constexpr int64_t kRowAlign = 16;
 
-// True if this CPU (and OS) can run the ISA named "reference", "avx2", "avx512" or "neon".
+// True if this CPU (and OS) can run the ISA named "reference", "avx2", "avx512", "avx512-amx" or "neon".
 bool cpu_supports(const char* isa);
 
 // The ops of a named ISA if compiled in and supported by this CPU, else nullptr.
