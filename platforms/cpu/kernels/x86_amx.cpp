@@ -44,15 +44,16 @@ namespace {
 
 constexpr int kTileRows = 16;       // tokens per A/C tile, rows (weights) per B/C tile
 constexpr int kBTileBytes = 512;    // 8 rows x 64 bytes: one group block's codes in VNNI order
-// Group blocks whose B tiles are unpacked at once (Q4_0 / Q2_1): 128 x 512 B = 64 KiB of stack,
-// 4096 columns; wider rows are done in column slices of this many blocks.
-constexpr int64_t kBlocksPerSlice = 128;
-// Token tiles per pass over a slice: the C tiles of kMTiles token tiles are computed per block,
-// then the epilogue runs over them.
-constexpr int kMTiles = 2;
+// Group blocks whose B tiles are unpacked at once (Q4_0 / Q2_1), per row group of a pair:
+// 2 x 64 x 512 B = 64 KiB of stack, 2048 columns; wider rows are done in column slices.
+constexpr int64_t kBlocksPerSlice = 64;
 
-// The 64-byte tile configuration (palette 1): tiles 0..1 A (16 x 32 bytes), tile 2 B (8 x 64
-// bytes), tiles 3..4 C (16 x 16 int32).
+// Register blocking: 2 token tiles x 2 row groups per block, so each A tile (16 tokens' int8
+// activations of one block) and each B tile (one group block) is loaded once for two products.
+// The tile products of block j + 1 are issued before the float epilogue of block j (a ring of two
+// sets of four 1 KiB C results), so the tile unit's work overlaps the vector epilogue.
+// Tiles: 0, 1 = A (16 x 32 bytes), 2, 3 = B (8 x 64 bytes), 4..7 = C (16 x 16 int32), C of token
+// tile m and group n at 4 + 2m + n.
 struct alignas(64) TileConfig {
   uint8_t palette = 1;
   uint8_t start_row = 0;
@@ -63,9 +64,9 @@ struct alignas(64) TileConfig {
 
 constexpr TileConfig make_config() {
   TileConfig c;
-  for (int i = 0; i < kMTiles; ++i) c.rows[i] = kTileRows, c.colsb[i] = 32;
-  c.rows[2] = 8, c.colsb[2] = 64;
-  for (int i = 3; i < 3 + kMTiles; ++i) c.rows[i] = kTileRows, c.colsb[i] = 64;
+  for (int i = 0; i < 2; ++i) c.rows[i] = kTileRows, c.colsb[i] = 32;
+  for (int i = 2; i < 4; ++i) c.rows[i] = 8, c.colsb[i] = 64;
+  for (int i = 4; i < 8; ++i) c.rows[i] = kTileRows, c.colsb[i] = 64;
   return c;
 }
 
@@ -119,44 +120,73 @@ inline void epilogue(const int32_t* c, const uint8_t* gb, const ActBlock* a, int
   }
 }
 
-// Per token tile: even-block, odd-block and (Q2_1) minimum accumulators, 16 tokens x 16 rows.
+// Per (token tile, row group): even-block, odd-block and (Q2_1) minimum accumulators, 16 tokens
+// x 16 rows.
 struct alignas(64) TileAcc {
   float even[kTileRows * 16], odd[kTileRows * 16], min[kTileRows * 16];
 };
 
-// One row group's blocks [j0, j0 + nbs) (B tiles at `btiles`, or in place for Q8_0) against
-// n_mt token tiles starting at token tile `acts` (acts[t * nb + j] = block j of token t). j0's
-// parity decides which accumulator a block goes to, as in the AVX-512 loop.
+// The four int32 products of one block: A tiles from a0 / a1 (16 tokens each, a token's blocks
+// a_stride_bytes apart), B tiles at b0 / b1; results into c[2m + n] (16 x 16 each, row t = token t).
+inline void quad_product(const ActBlock* a0, const ActBlock* a1, int64_t a_stride_bytes, const void* b0,
+                         const void* b1, int32_t (*c)[kTileRows * 16]) {
+  _tile_loadd(0, a0->q, a_stride_bytes);
+  _tile_loadd(1, a1->q, a_stride_bytes);
+  _tile_loadd(2, b0, 64);
+  _tile_loadd(3, b1, 64);
+  _tile_zero(4);
+  _tile_zero(5);
+  _tile_zero(6);
+  _tile_zero(7);
+  _tile_dpbssd(4, 0, 2);
+  _tile_dpbssd(5, 0, 3);
+  _tile_dpbssd(6, 1, 2);
+  _tile_dpbssd(7, 1, 3);
+  _tile_stored(4, c[0], 64);
+  _tile_stored(5, c[1], 64);
+  _tile_stored(6, c[2], 64);
+  _tile_stored(7, c[3], 64);
+}
+
+// Where one call's pair of row groups and pair of token tiles are. A missing second group or
+// token tile repeats the first (its products are computed and ignored: n_groups / n_tiles say
+// which results are real).
+struct QuadJob {
+  const uint8_t* gb[2];      // the groups' first group blocks (block 0 of the call)
+  const int8_t* btiles[2];   // the groups' unpacked B tiles of the current slice (Q4_0 / Q2_1)
+  const ActBlock* acts[2];   // the token tiles' first tokens (acts[t * nb + j])
+  int n_groups, n_tiles;
+  int64_t nb;
+};
+
+// Blocks [j0, j0 + nbs) of a quad into acc[2m + n]. Block j's parity picks the accumulator, as in
+// the AVX-512 loop.
 template <WeightType kType>
-void slice_tiles(const uint8_t* gb0, const int8_t* btiles, int64_t j0, int64_t nbs, int64_t nb,
-                 const ActBlock* acts, int n_mt, TileAcc* accs, int32_t* cbuf) {
+void quad_slice(const QuadJob& q, int64_t j0, int64_t nbs, TileAcc* acc, int32_t (*ring)[4][kTileRows * 16]) {
   constexpr int64_t kGB = kGroupBlockBytes<kType>;
-  const int64_t a_stride_bytes = nb * int64_t(sizeof(ActBlock));
-  for (int64_t j = j0; j < j0 + nbs; ++j) {
-    const uint8_t* gb = gb0 + j * kGB;
-    if constexpr (kType == WeightType::Q8_0) _tile_loadd(2, gb + kChunksAt<kType>, 64);
-    else _tile_loadd(2, btiles + (j - j0) * kBTileBytes, 64);
-    const ActBlock* a = acts + j;
-    // Tile numbers are immediates: the token tiles are unrolled by hand (kMTiles == 2).
-    _tile_loadd(0, a->q, a_stride_bytes);
-    _tile_zero(3);
-    _tile_dpbssd(3, 0, 2);
-    if (n_mt > 1) {
-      _tile_loadd(1, (a + kTileRows * nb)->q, a_stride_bytes);
-      _tile_zero(4);
-      _tile_dpbssd(4, 1, 2);
-    }
-    _tile_stored(3, cbuf, 64);
-    if (n_mt > 1) _tile_stored(4, cbuf + kTileRows * 16, 64);
-    for (int i = 0; i < n_mt; ++i) {
-      TileAcc& acc = accs[i];
-      epilogue<kType>(cbuf + i * kTileRows * 16, gb, a + int64_t(i) * kTileRows * nb, nb,
-                      (j & 1) ? acc.odd : acc.even, acc.min);
-    }
+  const int64_t a_stride_bytes = q.nb * int64_t(sizeof(ActBlock));
+  auto issue = [&](int64_t i) {  // block j0 + i into ring[i & 1]
+    const int64_t j = j0 + i;
+    const void* b[2];
+    for (int n = 0; n < 2; ++n)
+      b[n] = kType == WeightType::Q8_0 ? static_cast<const void*>(q.gb[n] + j * kGB + kChunksAt<kType>)
+                                       : static_cast<const void*>(q.btiles[n] + i * kBTileBytes);
+    quad_product(q.acts[0] + j, q.acts[1] + j, a_stride_bytes, b[0], b[1], ring[i & 1]);
+  };
+  if (nbs > 0) issue(0);
+  for (int64_t i = 0; i < nbs; ++i) {
+    if (i + 1 < nbs) issue(i + 1);
+    const int64_t j = j0 + i;
+    for (int m = 0; m < q.n_tiles; ++m)
+      for (int n = 0; n < q.n_groups; ++n) {
+        TileAcc& a = acc[2 * m + n];
+        epilogue<kType>(ring[i & 1][2 * m + n], q.gb[n] + j * kGB, q.acts[m] + j, q.nb, (j & 1) ? a.odd : a.even,
+                        a.min);
+      }
   }
 }
 
-// The sums of token tile acc into out[t * y_stride + r] (or added to it when accumulate).
+// The sums of acc into out[t * y_stride + r] (or added to it when accumulate).
 template <WeightType kType>
 void store_tile(const TileAcc& acc, float* out, int64_t y_stride, bool accumulate) {
   MOTE_UNROLL
@@ -169,36 +199,57 @@ void store_tile(const TileAcc& acc, float* out, int64_t y_stride, bool accumulat
   }
 }
 
+// Row groups [g0, g0 + n_groups) (1 or 2) against every whole token tile.
+template <WeightType kType>
+void group_pair(const WeightView& w, int64_t g0, int n_groups, int64_t b0, int64_t nb, const ActBlock* acts,
+                int64_t n_full, float* y, int64_t y_stride, bool accumulate, int8_t* btiles,
+                int32_t (*ring)[4][kTileRows * 16]) {
+  constexpr int64_t kGB = kGroupBlockBytes<kType>;
+  QuadJob q;
+  q.n_groups = n_groups;
+  q.nb = nb;
+  for (int n = 0; n < 2; ++n) {
+    q.gb[n] = w.group(g0 + (n < n_groups ? n : 0)) + b0 * kGB;
+    q.btiles[n] = btiles + (n < n_groups ? n : 0) * kBlocksPerSlice * kBTileBytes;
+  }
+  const int64_t slice = kType == WeightType::Q8_0 ? nb : kBlocksPerSlice;
+  auto unpack = [&](int64_t j0, int64_t nbs) {
+    if constexpr (kType != WeightType::Q8_0)
+      for (int n = 0; n < n_groups; ++n)
+        for (int64_t j = 0; j < nbs; ++j)
+          unpack_block<kType>(q.gb[n] + (j0 + j) * kGB, btiles + (n * kBlocksPerSlice + j) * kBTileBytes);
+  };
+  if (nb <= slice) unpack(0, nb);  // once for every token tile
+  TileAcc acc[4];
+  for (int64_t t0 = 0; t0 < n_full; t0 += 2 * kTileRows) {
+    q.n_tiles = t0 + kTileRows < n_full ? 2 : 1;
+    q.acts[0] = acts + t0 * nb;
+    q.acts[1] = acts + (t0 + (q.n_tiles > 1 ? kTileRows : 0)) * nb;
+    std::memset(acc, 0, sizeof acc);
+    for (int64_t j0 = 0; j0 < nb; j0 += slice) {
+      const int64_t nbs = nb - j0 < slice ? nb - j0 : slice;
+      if (nb > slice) unpack(j0, nbs);  // wide rows: per token-tile pair, slice by slice
+      quad_slice<kType>(q, j0, nbs, acc, ring);
+    }
+    for (int m = 0; m < q.n_tiles; ++m)
+      for (int n = 0; n < n_groups; ++n)
+        store_tile<kType>(acc[2 * m + n], y + (t0 + m * kTileRows) * y_stride + (g0 + n) * kRowGroup, y_stride,
+                          accumulate);
+  }
+}
+
 template <WeightType kType>
 void qdot_grouped_amx(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
                       int64_t n_tokens, float* y, int64_t y_stride, bool accumulate) {
-  constexpr int64_t kGB = kGroupBlockBytes<kType>;
   const int64_t n_full = n_tokens / kTileRows * kTileRows;
   if (n_full > 0) {
     static constexpr TileConfig kConfig = make_config();
     _tile_loadconfig(&kConfig);
-    alignas(64) int8_t btiles[kType == WeightType::Q8_0 ? 64 : kBlocksPerSlice * kBTileBytes];
-    alignas(64) int32_t cbuf[kMTiles * kTileRows * 16];
-    TileAcc accs[kMTiles];
-    for (int64_t g = r0 / kRowGroup; g < r1 / kRowGroup; ++g) {
-      const uint8_t* gb0 = w.group(g) + b0 * kGB;
-      float* out = y + g * kRowGroup;
-      // Column slices (Q4_0 / Q2_1 unpack one slice of B tiles at a time); the token tiles run
-      // inside a slice so its unpacked tiles are reused by every token.
-      const int64_t slice = kType == WeightType::Q8_0 ? nb : kBlocksPerSlice;
-      for (int64_t t0 = 0; t0 < n_full; t0 += kMTiles * kTileRows) {
-        const int n_mt = (n_full - t0) / kTileRows >= kMTiles ? kMTiles : 1;
-        std::memset(accs, 0, sizeof accs);
-        for (int64_t j0 = 0; j0 < nb; j0 += slice) {
-          const int64_t nbs = nb - j0 < slice ? nb - j0 : slice;
-          if constexpr (kType != WeightType::Q8_0)
-            for (int64_t j = 0; j < nbs; ++j) unpack_block<kType>(gb0 + (j0 + j) * kGB, btiles + j * kBTileBytes);
-          slice_tiles<kType>(gb0, btiles, j0, nbs, nb, acts + t0 * nb, n_mt, accs, cbuf);
-        }
-        for (int i = 0; i < n_mt; ++i)
-          store_tile<kType>(accs[i], out + (t0 + i * kTileRows) * y_stride, y_stride, accumulate);
-      }
-    }
+    alignas(64) int8_t btiles[kType == WeightType::Q8_0 ? 64 : 2 * kBlocksPerSlice * kBTileBytes];
+    alignas(64) int32_t ring[2][4][kTileRows * 16];
+    const int64_t g_end = r1 / kRowGroup;
+    for (int64_t g = r0 / kRowGroup; g < g_end; g += 2)
+      group_pair<kType>(w, g, g + 1 < g_end ? 2 : 1, b0, nb, acts, n_full, y, y_stride, accumulate, btiles, ring);
     _tile_release();
   }
   if (n_full < n_tokens) {
