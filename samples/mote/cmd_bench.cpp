@@ -74,9 +74,13 @@ mote_status expert_stats(mote_model* model, bool wait, mote_expert_stats* out) {
   return mote_model_get_expert_stats(model, out);
 }
 
+// Tokens per prefill pass (--batch; 0: the library's default).
+int64_t g_batch = 0;
+
 mote_status create_session(mote_model* model, int64_t max_context, bool mtp, mote_kv_type kv_type, SessionPtr* out) {
   mote_session_params sp = mote_session_params_default();
   sp.max_context = int32_t(max_context);
+  if (g_batch > 0) sp.max_batch = int32_t(g_batch);
   sp.mtp = mtp ? 1 : 0;
   sp.kv_type = kv_type;
   mote_session* s = nullptr;
@@ -245,6 +249,7 @@ int cmd_bench(const Args& args) {
   const int64_t n_prompt = parse_int("--prompt", args.get("--prompt", "32"), 1, 1 << 20);
   const int64_t n_gen = parse_int("--gen", args.get("--gen", "32"), 1, 1 << 20);
   const uint64_t seed = uint64_t(parse_int("--seed", args.get("--seed", "1"), 0, INT64_MAX));
+  g_batch = parse_int("--batch", args.get("--batch", "0"), 0, 1 << 16);
   const mote_model_params params = c_model_params(args);
   const auto t_open = std::chrono::steady_clock::now();
   mote_model* raw = nullptr;

@@ -45,8 +45,9 @@ const char kRunHelp[] =
     "  --no-parse-special   control-token text in the prompt stays plain text (-p)\n"
     "  Ctrl-C stops generation (exit 130).\n" MOTE_SAMPLING_HELP MOTE_EXPERT_HELP;
 const char kBenchHelp[] =
-    "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--mtp-compare]\n"
+    "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--batch N] [--mtp-compare]\n"
     "Prefill and decode speed, expert cache and memory of one run, as JSON.\n"
+    "  --batch N       tokens per prefill pass (default: the library's, mote_session_params)\n"
     "  --mtp-compare   decode with and without MTP drafts\n" MOTE_EXPERT_HELP;
 const char kPerplexityHelp[] =
     "usage: mote perplexity FILE --text PATH [--ctx 128] [--max-tokens N] [--kv-type T] [--kl-base T]\n"
@@ -170,7 +171,7 @@ const std::vector<Command>& commands() {
         {"perplexity", "perplexity of a text file, as JSON", kPerplexityHelp,
          join({"--text", "--ctx", "--max-tokens", "--kl-base"}, expert_values), expert_switches, cmd_perplexity},
         {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
-         join({"--prompt", "--gen", "--seed"}, expert_values), join({"--mtp-compare"}, expert_switches), cmd_bench},
+         join({"--prompt", "--gen", "--seed", "--batch"}, expert_values), join({"--mtp-compare"}, expert_switches), cmd_bench},
         {"serve", "OpenAI-compatible local HTTP server (chat, completions, metrics)", kServeHelp,
          join(join({"--host", "--port", "--slots", "--queue", "--api-key", "--slot-dir", "--model-name", "--timeout"},
                    sampling),

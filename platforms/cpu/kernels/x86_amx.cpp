@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #include "cpu/kernels/isa.h"
 #include "kernels/quant.h"
@@ -97,26 +98,32 @@ inline void unpack_block(const uint8_t* gb, int8_t* out) {
   }
 }
 
+// One block of one 16-token tile, repacked for the tile unit: the A tile's 16 x 32 int8 codes
+// contiguous (one 512-byte load instead of 16 rows strided by a token's whole activation row),
+// the 16 scales, and (Q2_1) the 16 products d * sum(q) the minimum term uses.
+struct alignas(64) PackedActs {
+  int8_t q[kTileRows][32];
+  float d[kTileRows];
+  float dsum[kTileRows];
+};
+static_assert(sizeof(PackedActs) == 640);
+
 // The float epilogue of one block for one token tile: c[t] (16 int32 dots of token t) into
 // acc[t] += d_w * d_a * float(dot) (and Q2_1's accm), exactly as x86_grouped_avx512.cpp.
 template <WeightType kType>
-inline void epilogue(const int32_t* c, const uint8_t* gb, const ActBlock* a, int64_t a_stride, float* acc,
-                     float* accm) {
+inline void epilogue(const int32_t* c, const uint8_t* gb, const PackedActs& a, float* acc, float* accm) {
   const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb)));
   MOTE_UNROLL
   for (int t = 0; t < kTileRows; ++t) {
-    const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(a[t * a_stride].d));
+    const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(a.d[t]));
     const __m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t));
     _mm512_store_ps(acc + 16 * t, _mm512_fmadd_ps(s, dot, _mm512_load_ps(acc + 16 * t)));
   }
   if constexpr (kType == WeightType::Q2_1) {
     const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32)));
     MOTE_UNROLL
-    for (int t = 0; t < kTileRows; ++t) {
-      const ActBlock& at = a[t * a_stride];
-      _mm512_store_ps(accm + 16 * t,
-                      _mm512_fmadd_ps(m, _mm512_set1_ps(at.d * float(at.sum)), _mm512_load_ps(accm + 16 * t)));
-    }
+    for (int t = 0; t < kTileRows; ++t)
+      _mm512_store_ps(accm + 16 * t, _mm512_fmadd_ps(m, _mm512_set1_ps(a.dsum[t]), _mm512_load_ps(accm + 16 * t)));
   }
 }
 
@@ -126,12 +133,12 @@ struct alignas(64) TileAcc {
   float even[kTileRows * 16], odd[kTileRows * 16], min[kTileRows * 16];
 };
 
-// The four int32 products of one block: A tiles from a0 / a1 (16 tokens each, a token's blocks
-// a_stride_bytes apart), B tiles at b0 / b1; results into c[2m + n] (16 x 16 each, row t = token t).
-inline void quad_product(const ActBlock* a0, const ActBlock* a1, int64_t a_stride_bytes, const void* b0,
-                         const void* b1, int32_t (*c)[kTileRows * 16]) {
-  _tile_loadd(0, a0->q, a_stride_bytes);
-  _tile_loadd(1, a1->q, a_stride_bytes);
+// The four int32 products of one block: A tiles a0 / a1 (16 tokens each), B tiles at b0 / b1;
+// results into c[2m + n] (16 x 16 each, row t = token t).
+inline void quad_product(const PackedActs& a0, const PackedActs& a1, const void* b0, const void* b1,
+                         int32_t (*c)[kTileRows * 16]) {
+  _tile_loadd(0, a0.q, 32);
+  _tile_loadd(1, a1.q, 32);
   _tile_loadd(2, b0, 64);
   _tile_loadd(3, b1, 64);
   _tile_zero(4);
@@ -148,15 +155,14 @@ inline void quad_product(const ActBlock* a0, const ActBlock* a1, int64_t a_strid
   _tile_stored(7, c[3], 64);
 }
 
-// Where one call's pair of row groups and pair of token tiles are. A missing second group or
-// token tile repeats the first (its products are computed and ignored: n_groups / n_tiles say
-// which results are real).
+// Where one pair of row groups and pair of token tiles are. A missing second group or token tile
+// repeats the first (its products are computed and ignored: n_groups / n_tiles say which
+// results are real).
 struct QuadJob {
   const uint8_t* gb[2];      // the groups' first group blocks (block 0 of the call)
   const int8_t* btiles[2];   // the groups' unpacked B tiles of the current slice (Q4_0 / Q2_1)
-  const ActBlock* acts[2];   // the token tiles' first tokens (acts[t * nb + j])
+  const PackedActs* acts[2]; // the token tiles' packed blocks, [nb] each
   int n_groups, n_tiles;
-  int64_t nb;
 };
 
 // Blocks [j0, j0 + nbs) of a quad into acc[2m + n]. Block j's parity picks the accumulator, as in
@@ -164,14 +170,13 @@ struct QuadJob {
 template <WeightType kType>
 void quad_slice(const QuadJob& q, int64_t j0, int64_t nbs, TileAcc* acc, int32_t (*ring)[4][kTileRows * 16]) {
   constexpr int64_t kGB = kGroupBlockBytes<kType>;
-  const int64_t a_stride_bytes = q.nb * int64_t(sizeof(ActBlock));
   auto issue = [&](int64_t i) {  // block j0 + i into ring[i & 1]
     const int64_t j = j0 + i;
     const void* b[2];
     for (int n = 0; n < 2; ++n)
       b[n] = kType == WeightType::Q8_0 ? static_cast<const void*>(q.gb[n] + j * kGB + kChunksAt<kType>)
                                        : static_cast<const void*>(q.btiles[n] + i * kBTileBytes);
-    quad_product(q.acts[0] + j, q.acts[1] + j, a_stride_bytes, b[0], b[1], ring[i & 1]);
+    quad_product(q.acts[0][j], q.acts[1][j], b[0], b[1], ring[i & 1]);
   };
   if (nbs > 0) issue(0);
   for (int64_t i = 0; i < nbs; ++i) {
@@ -180,8 +185,7 @@ void quad_slice(const QuadJob& q, int64_t j0, int64_t nbs, TileAcc* acc, int32_t
     for (int m = 0; m < q.n_tiles; ++m)
       for (int n = 0; n < q.n_groups; ++n) {
         TileAcc& a = acc[2 * m + n];
-        epilogue<kType>(ring[i & 1][2 * m + n], q.gb[n] + j * kGB, q.acts[m] + j, q.nb, (j & 1) ? a.odd : a.even,
-                        a.min);
+        epilogue<kType>(ring[i & 1][2 * m + n], q.gb[n] + j * kGB, q.acts[m][j], (j & 1) ? a.odd : a.even, a.min);
       }
   }
 }
@@ -199,15 +203,15 @@ void store_tile(const TileAcc& acc, float* out, int64_t y_stride, bool accumulat
   }
 }
 
-// Row groups [g0, g0 + n_groups) (1 or 2) against every whole token tile.
+// Row groups [g0, g0 + n_groups) (1 or 2) against the token tiles [0, n_tiles) of `packed`
+// (tile m's blocks at packed + m * nb), whose outputs start at y.
 template <WeightType kType>
-void group_pair(const WeightView& w, int64_t g0, int n_groups, int64_t b0, int64_t nb, const ActBlock* acts,
-                int64_t n_full, float* y, int64_t y_stride, bool accumulate, int8_t* btiles,
+void group_pair(const WeightView& w, int64_t g0, int n_groups, int64_t b0, int64_t nb, const PackedActs* packed,
+                int64_t n_tiles, float* y, int64_t y_stride, bool accumulate, int8_t* btiles,
                 int32_t (*ring)[4][kTileRows * 16]) {
   constexpr int64_t kGB = kGroupBlockBytes<kType>;
   QuadJob q;
   q.n_groups = n_groups;
-  q.nb = nb;
   for (int n = 0; n < 2; ++n) {
     q.gb[n] = w.group(g0 + (n < n_groups ? n : 0)) + b0 * kGB;
     q.btiles[n] = btiles + (n < n_groups ? n : 0) * kBlocksPerSlice * kBTileBytes;
@@ -221,10 +225,10 @@ void group_pair(const WeightView& w, int64_t g0, int n_groups, int64_t b0, int64
   };
   if (nb <= slice) unpack(0, nb);  // once for every token tile
   TileAcc acc[4];
-  for (int64_t t0 = 0; t0 < n_full; t0 += 2 * kTileRows) {
-    q.n_tiles = t0 + kTileRows < n_full ? 2 : 1;
-    q.acts[0] = acts + t0 * nb;
-    q.acts[1] = acts + (t0 + (q.n_tiles > 1 ? kTileRows : 0)) * nb;
+  for (int64_t m0 = 0; m0 < n_tiles; m0 += 2) {
+    q.n_tiles = m0 + 1 < n_tiles ? 2 : 1;
+    q.acts[0] = packed + m0 * nb;
+    q.acts[1] = packed + (m0 + q.n_tiles - 1) * nb;
     std::memset(acc, 0, sizeof acc);
     for (int64_t j0 = 0; j0 < nb; j0 += slice) {
       const int64_t nbs = nb - j0 < slice ? nb - j0 : slice;
@@ -233,23 +237,72 @@ void group_pair(const WeightView& w, int64_t g0, int n_groups, int64_t b0, int64
     }
     for (int m = 0; m < q.n_tiles; ++m)
       for (int n = 0; n < n_groups; ++n)
-        store_tile<kType>(acc[2 * m + n], y + (t0 + m * kTileRows) * y_stride + (g0 + n) * kRowGroup, y_stride,
+        store_tile<kType>(acc[2 * m + n], y + (m0 + m) * kTileRows * y_stride + (g0 + n) * kRowGroup, y_stride,
                           accumulate);
   }
 }
 
+// Token tiles [0, n_tiles) of acts (acts[t * nb + j]) repacked into out[m * nb + j].
+void pack_acts(const ActBlock* acts, int64_t nb, int64_t n_tiles, PackedActs* out) {
+  for (int64_t m = 0; m < n_tiles; ++m)
+    for (int64_t j = 0; j < nb; ++j) {
+      PackedActs& p = out[m * nb + j];
+      for (int t = 0; t < kTileRows; ++t) {
+        const ActBlock& a = acts[(m * kTileRows + t) * nb + j];
+        std::memcpy(p.q[t], a.q, 32);
+        p.d[t] = a.d;
+        p.dsum[t] = a.d * float(a.sum);
+      }
+    }
+}
+
+// A thread's packed activations, grown to the largest batch it has seen, freed with the thread.
+// 640 bytes per 16 tokens and block: about 1.25x the f32 activations.
+class PackedBuffer {
+ public:
+  PackedBuffer() = default;
+  PackedBuffer(const PackedBuffer&) = delete;
+  PackedBuffer& operator=(const PackedBuffer&) = delete;
+  ~PackedBuffer() { ::operator delete[](data_, std::align_val_t(64)); }
+  PackedActs* reserve(int64_t n) {
+    if (n > capacity_) {
+      ::operator delete[](data_, std::align_val_t(64));
+      data_ = static_cast<PackedActs*>(::operator new[](size_t(n) * sizeof(PackedActs), std::align_val_t(64)));
+      capacity_ = n;
+    }
+    return data_;
+  }
+
+ private:
+  PackedActs* data_ = nullptr;
+  int64_t capacity_ = 0;
+};
+
+// Token tiles per pass over the rows: their packed activations (8 x nb x 640 bytes, 320 KiB at
+// 2048 columns) stay in L2 while every row group of the range passes over them.
+constexpr int64_t kTilesPerPass = 8;
+
 template <WeightType kType>
 void qdot_grouped_amx(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
                       int64_t n_tokens, float* y, int64_t y_stride, bool accumulate) {
-  const int64_t n_full = n_tokens / kTileRows * kTileRows;
-  if (n_full > 0) {
+  const int64_t n_tiles = n_tokens / kTileRows, n_full = n_tiles * kTileRows;
+  if (n_tiles > 0) {
+    // The calling thread's packed activations: grown to the largest batch seen, kept for the
+    // thread's life (only batches of 16+ tokens come here, never decode).
+    thread_local PackedBuffer buffer;
+    PackedActs* packed = buffer.reserve(n_tiles * nb);
+    pack_acts(acts, nb, n_tiles, packed);
     static constexpr TileConfig kConfig = make_config();
     _tile_loadconfig(&kConfig);
     alignas(64) int8_t btiles[kType == WeightType::Q8_0 ? 64 : 2 * kBlocksPerSlice * kBTileBytes];
     alignas(64) int32_t ring[2][4][kTileRows * 16];
     const int64_t g_end = r1 / kRowGroup;
-    for (int64_t g = r0 / kRowGroup; g < g_end; g += 2)
-      group_pair<kType>(w, g, g + 1 < g_end ? 2 : 1, b0, nb, acts, n_full, y, y_stride, accumulate, btiles, ring);
+    for (int64_t m0 = 0; m0 < n_tiles; m0 += kTilesPerPass) {
+      const int64_t tiles = n_tiles - m0 < kTilesPerPass ? n_tiles - m0 : kTilesPerPass;
+      for (int64_t g = r0 / kRowGroup; g < g_end; g += 2)
+        group_pair<kType>(w, g, g + 1 < g_end ? 2 : 1, b0, nb, packed + m0 * nb, tiles,
+                          y + m0 * kTileRows * y_stride, y_stride, accumulate, btiles, ring);
+    }
     _tile_release();
   }
   if (n_full < n_tokens) {
