@@ -20,6 +20,7 @@
 
 #include "core/tensor.h"
 #include "hf/checkpoint.h"
+#include "quant/encode_simd.h"
 
 namespace mote::convert {
 
@@ -53,6 +54,8 @@ class TensorConverter {
   // Rows per chunk for a tensor of `cols` columns: max(1, chunk_bytes / (4 * cols)), or with
   // row groups that rounded down to a multiple of 16 and at least 16.
   uint64_t chunk_rows(uint64_t cols, int row_group = 1) const;
+  // The row encoder in use (encode_simd.h; MOTE_CONVERT_REFERENCE=1 forces the reference).
+  EncoderIsa encoder_isa() const { return isa_; }
   // Bytes currently allocated by the buffers.
   uint64_t buffer_bytes() const;
 
@@ -73,6 +76,7 @@ class TensorConverter {
 
   uint64_t chunk_bytes_;
   unsigned threads_;
+  EncoderIsa isa_;  // best_encoder_isa() at construction
   Buffer src_, f32_, out_, scale_raw_, scale_, group_;
 };
 
