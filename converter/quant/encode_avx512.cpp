@@ -86,21 +86,32 @@ MOTE_AVX512 inline unsigned load_group(const BlockGroup& g, __m512* v) {
   return bad;
 }
 
-// The reference's q4_error for 16 blocks. With d == 0 the lane's inverse is 0, so q * d is a zero
-// and diff == v: the same sum of v * v as the reference's d == 0 branch.
-MOTE_AVX512 __m512 q4_error(const __m512* v, __m512 d) {
-  const __m512 inv = safe_inverse(d);
-  __m512 err = _mm512_setzero_ps();
-  for (int j = 0; j < kQuantBlock; ++j) {
-    const __m512 q = clampv(_mm512_roundscale_ps(_mm512_mul_ps(v[j], inv), kRound), -8.0f, 7.0f);
-    const __m512 diff = _mm512_sub_ps(v[j], _mm512_mul_ps(q, d));
-    err = _mm512_add_ps(err, _mm512_mul_ps(diff, diff));
+// The reference's q4_error for 16 blocks (q4_errors below). With d == 0 the lane's inverse is 0,
+// so q * d is a zero and diff == v: the same sum of v * v as the reference's d == 0 branch.
+// q4_error for K candidate scales at once: K independent sums per pass over the 32 elements, so
+// the add latency chains overlap (each sum is still the reference's sequential one).
+template <int K>
+MOTE_AVX512 inline void q4_errors(const __m512* v, const __m512* d, __m512* err) {
+  __m512 inv[K];
+  for (int k = 0; k < K; ++k) {
+    inv[k] = safe_inverse(d[k]);
+    err[k] = _mm512_setzero_ps();
   }
-  return err;
+  for (int j = 0; j < kQuantBlock; ++j) {
+    for (int k = 0; k < K; ++k) {
+      const __m512 q = clampv(_mm512_roundscale_ps(_mm512_mul_ps(v[j], inv[k]), kRound), -8.0f, 7.0f);
+      const __m512 diff = _mm512_sub_ps(v[j], _mm512_mul_ps(q, d[k]));
+      err[k] = _mm512_add_ps(err[k], _mm512_mul_ps(diff, diff));
+    }
+  }
 }
 
-// The reference's best_q4_scale for 16 blocks: f16 scale bits per lane.
+// The reference's best_q4_scale for 16 blocks: f16 scale bits per lane. The reference tries 15
+// candidate scales in order (extreme / -8, then per step the divisor's scale and the refit) and
+// keeps the first with the lowest error; every candidate depends only on the block, so all are
+// computed first (in interleaved passes) and then compared in the reference's order.
 MOTE_AVX512 __m256i best_q4_scale(const __m512* v) {
+  constexpr int kSteps = 7, kCands = 1 + 2 * kSteps;
   const __m512 zero = _mm512_setzero_ps();
   __m512 ext = zero;  // first element of largest |x|
   for (int j = 0; j < kQuantBlock; ++j) {
@@ -108,27 +119,38 @@ MOTE_AVX512 __m256i best_q4_scale(const __m512* v) {
     ext = _mm512_mask_mov_ps(ext, gt, v[j]);
   }
   const __mmask16 zero_lane = _mm512_cmp_ps_mask(ext, zero, _CMP_EQ_OQ);
-  __m256i best16 = _mm512_cvtps_ph(_mm512_div_ps(ext, _mm512_set1_ps(-8.0f)), kRound);
-  __m512 best_err = q4_error(v, _mm512_cvtph_ps(best16));
-  for (int step = 0; step <= 6; ++step) {
-    const float divisor = -8.75f + 0.25f * float(step);
-    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(divisor), ext);
-    __m512 sxq = zero, sqq = zero;
-    for (int j = 0; j < kQuantBlock; ++j) {
-      const __m512 q = clampv(_mm512_roundscale_ps(_mm512_mul_ps(v[j], inv), kRound), -8.0f, 7.0f);
-      sxq = _mm512_add_ps(sxq, _mm512_mul_ps(v[j], q));
-      sqq = _mm512_add_ps(sqq, _mm512_mul_ps(q, q));
+  // The 7 least-squares fits in one pass.
+  __m512 inv[kSteps], sxq[kSteps], sqq[kSteps];
+  for (int s = 0; s < kSteps; ++s) {
+    inv[s] = _mm512_div_ps(_mm512_set1_ps(-8.75f + 0.25f * float(s)), ext);
+    sxq[s] = sqq[s] = zero;
+  }
+  for (int j = 0; j < kQuantBlock; ++j) {
+    for (int s = 0; s < kSteps; ++s) {
+      const __m512 q = clampv(_mm512_roundscale_ps(_mm512_mul_ps(v[j], inv[s]), kRound), -8.0f, 7.0f);
+      sxq[s] = _mm512_add_ps(sxq[s], _mm512_mul_ps(v[j], q));
+      sqq[s] = _mm512_add_ps(sqq[s], _mm512_mul_ps(q, q));
     }
-    const __mmask16 active = _mm512_cmp_ps_mask(sqq, zero, _CMP_NEQ_UQ) & ~zero_lane;
-    if (active == 0) continue;
-    const __m512 cands[2] = {_mm512_div_ps(ext, _mm512_set1_ps(divisor)), _mm512_div_ps(sxq, sqq)};
-    for (const __m512 cand : cands) {
-      const __m256i c16 = _mm512_cvtps_ph(cand, kRound);
-      const __m512 err = q4_error(v, _mm512_cvtph_ps(c16));
-      const __mmask16 better = active & _mm512_cmp_ps_mask(err, best_err, _CMP_LT_OQ);
-      best_err = _mm512_mask_mov_ps(best_err, better, err);
-      best16 = _mm256_mask_mov_epi16(best16, better, c16);
-    }
+  }
+  __m256i c16[kCands];
+  __m512 cd[kCands], err[kCands];
+  __mmask16 active[kCands];
+  c16[0] = _mm512_cvtps_ph(_mm512_div_ps(ext, _mm512_set1_ps(-8.0f)), kRound);
+  active[0] = __mmask16(0xffff);
+  for (int s = 0; s < kSteps; ++s) {
+    const float divisor = -8.75f + 0.25f * float(s);
+    c16[1 + 2 * s] = _mm512_cvtps_ph(_mm512_div_ps(ext, _mm512_set1_ps(divisor)), kRound);
+    c16[2 + 2 * s] = _mm512_cvtps_ph(_mm512_div_ps(sxq[s], sqq[s]), kRound);
+    active[1 + 2 * s] = active[2 + 2 * s] = _mm512_cmp_ps_mask(sqq[s], zero, _CMP_NEQ_UQ);  // skip sum_qq == 0
+  }
+  for (int c = 0; c < kCands; ++c) cd[c] = _mm512_cvtph_ps(c16[c]);
+  for (int c = 0; c < kCands; c += 5) q4_errors<5>(v, cd + c, err + c);
+  __m256i best16 = c16[0];
+  __m512 best_err = err[0];
+  for (int c = 1; c < kCands; ++c) {
+    const __mmask16 better = active[c] & _mm512_cmp_ps_mask(err[c], best_err, _CMP_LT_OQ);
+    best_err = _mm512_mask_mov_ps(best_err, better, err[c]);
+    best16 = _mm256_mask_mov_epi16(best16, better, c16[c]);
   }
   return _mm256_maskz_mov_epi16(__mmask16(~zero_lane), best16);
 }
@@ -148,8 +170,40 @@ MOTE_AVX512 __m512 q2_codes(const __m512* v, __m512 d, __m512 m, __m512* qf) {
   return err;
 }
 
-// The reference's best_q2_params for 16 blocks: f16 bits of d and m per lane.
+// q2_codes' error for K (d, m) pairs at once (K independent sums per pass), and with kSums the
+// least-squares sums over the codes (sq, sqq, sqv), each in the reference's order.
+template <int K, bool kSums>
+MOTE_AVX512 inline void q2_errors(const __m512* v, const __m512* d, const __m512* m, __m512* err, __m512* sq,
+                                  __m512* sqq, __m512* sqv) {
+  const __m512 half = _mm512_set1_ps(0.5f), zero = _mm512_setzero_ps();
+  const __m512i byte = _mm512_set1_epi32(0xff);
+  __m512 inv[K];
+  for (int k = 0; k < K; ++k) {
+    inv[k] = safe_inverse(d[k]);
+    err[k] = zero;
+    if (kSums) sq[k] = sqq[k] = sqv[k] = zero;
+  }
+  for (int j = 0; j < kQuantBlock; ++j) {
+    for (int k = 0; k < K; ++k) {
+      const __m512 x = clampv(_mm512_mul_ps(_mm512_sub_ps(v[j], m[k]), inv[k]), 0.0f, 3.0f);
+      const __m512 qf = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_cvttps_epi32(_mm512_add_ps(x, half)), byte));
+      const __m512 diff = _mm512_sub_ps(v[j], _mm512_add_ps(_mm512_mul_ps(d[k], qf), m[k]));
+      err[k] = _mm512_add_ps(err[k], _mm512_mul_ps(diff, diff));
+      if (kSums) {
+        sq[k] = _mm512_add_ps(sq[k], qf);
+        sqq[k] = _mm512_add_ps(sqq[k], _mm512_mul_ps(qf, qf));
+        sqv[k] = _mm512_add_ps(sqv[k], _mm512_mul_ps(qf, v[j]));
+      }
+    }
+  }
+}
+
+// The reference's best_q2_params for 16 blocks: f16 bits of d and m per lane. The reference
+// tries, per (a, b) of its 4 x 4 grid, a first (d, m) and its least-squares refit, keeping the
+// first pair with the lowest error. Each pair depends only on the block, so all 32 errors are
+// computed first (interleaved passes) and then compared in the reference's order.
 MOTE_AVX512 void best_q2_params(const __m512* v, __m256i* d_out, __m256i* m_out) {
+  constexpr int kPairs = 16, kBatch = 4;
   const __m512 zero = _mm512_setzero_ps(), n32 = _mm512_set1_ps(float(kQuantBlock));
   __m512 lo = v[0], hi = v[0];
   for (int j = 1; j < kQuantBlock; ++j) {
@@ -161,34 +215,47 @@ MOTE_AVX512 void best_q2_params(const __m512* v, __m256i* d_out, __m256i* m_out)
   __m512 best = q2_codes(v, zero, _mm512_cvtph_ps(mbest), qf);
   const __m512 range = _mm512_sub_ps(hi, lo);
   const __mmask16 live = _mm512_cmp_ps_mask(range, zero, _CMP_NLE_UQ);  // !(range <= 0)
+  if (live == 0) {
+    *d_out = dbest;
+    *m_out = mbest;
+    return;
+  }
   __m512 sv = zero;
   for (int j = 0; j < kQuantBlock; ++j) sv = _mm512_add_ps(sv, v[j]);
-  for (int a = 0; a < 4 && live != 0; ++a) {
-    for (int b = 0; b < 4; ++b) {
-      const __m512 l = _mm512_add_ps(lo, _mm512_mul_ps(_mm512_set1_ps(0.05f * float(a)), range));
-      const __m512 h = _mm512_sub_ps(hi, _mm512_mul_ps(_mm512_set1_ps(0.05f * float(b)), range));
-      __m512 d = _mm512_div_ps(_mm512_sub_ps(h, l), _mm512_set1_ps(3.0f)), m = l;
-      __mmask16 active = live;
-      for (int fit = 0; fit < 2 && active != 0; ++fit) {
-        const __m256i d16 = _mm512_cvtps_ph(d, kRound), m16 = _mm512_cvtps_ph(m, kRound);
-        const __m512 err = q2_codes(v, _mm512_cvtph_ps(d16), _mm512_cvtph_ps(m16), qf);
-        const __mmask16 better = active & _mm512_cmp_ps_mask(err, best, _CMP_LT_OQ);
-        best = _mm512_mask_mov_ps(best, better, err);
-        dbest = _mm256_mask_mov_epi16(dbest, better, d16);
-        mbest = _mm256_mask_mov_epi16(mbest, better, m16);
-        if (fit == 1) break;  // the reference's second refit is never used
-        __m512 sq = zero, sqq = zero, sqv = zero;
-        for (int j = 0; j < kQuantBlock; ++j) {
-          sq = _mm512_add_ps(sq, qf[j]);
-          sqq = _mm512_add_ps(sqq, _mm512_mul_ps(qf[j], qf[j]));
-          sqv = _mm512_add_ps(sqv, _mm512_mul_ps(qf[j], v[j]));
-        }
-        const __m512 det = _mm512_sub_ps(_mm512_mul_ps(n32, sqq), _mm512_mul_ps(sq, sq));
-        active &= _mm512_cmp_ps_mask(det, zero, _CMP_NLE_UQ);  // break when det <= 0
-        d = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(n32, sqv), _mm512_mul_ps(sq, sv)), det);
-        m = _mm512_div_ps(_mm512_sub_ps(sv, _mm512_mul_ps(d, sq)), n32);
-        active &= _mm512_cmp_ps_mask(d, zero, _CMP_GT_OQ);  // break when !(d > 0)
-      }
+  // Pair p = 4a + b, fit f: f16 bits (d16, m16)[f][p], their values, errors, and for fit 1
+  // the lanes where the reference got that far (det > 0 and d > 0 after fit 0).
+  __m256i d16[2][kPairs], m16[2][kPairs];
+  __m512 df[kPairs], mf[kPairs], err[2][kPairs], sq[kPairs], sqq[kPairs], sqv[kPairs];
+  __mmask16 second[kPairs];
+  for (int p = 0; p < kPairs; ++p) {
+    const int a = p / 4, b = p % 4;
+    const __m512 l = _mm512_add_ps(lo, _mm512_mul_ps(_mm512_set1_ps(0.05f * float(a)), range));
+    const __m512 h = _mm512_sub_ps(hi, _mm512_mul_ps(_mm512_set1_ps(0.05f * float(b)), range));
+    d16[0][p] = _mm512_cvtps_ph(_mm512_div_ps(_mm512_sub_ps(h, l), _mm512_set1_ps(3.0f)), kRound);
+    m16[0][p] = _mm512_cvtps_ph(l, kRound);
+    df[p] = _mm512_cvtph_ps(d16[0][p]);
+    mf[p] = _mm512_cvtph_ps(m16[0][p]);
+  }
+  for (int p = 0; p < kPairs; p += kBatch)
+    q2_errors<kBatch, true>(v, df + p, mf + p, err[0] + p, sq + p, sqq + p, sqv + p);
+  for (int p = 0; p < kPairs; ++p) {
+    const __m512 det = _mm512_sub_ps(_mm512_mul_ps(n32, sqq[p]), _mm512_mul_ps(sq[p], sq[p]));
+    const __m512 d = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(n32, sqv[p]), _mm512_mul_ps(sq[p], sv)), det);
+    const __m512 m = _mm512_div_ps(_mm512_sub_ps(sv, _mm512_mul_ps(d, sq[p])), n32);
+    second[p] = _mm512_cmp_ps_mask(det, zero, _CMP_NLE_UQ) & _mm512_cmp_ps_mask(d, zero, _CMP_GT_OQ);
+    d16[1][p] = _mm512_cvtps_ph(d, kRound);
+    m16[1][p] = _mm512_cvtps_ph(m, kRound);
+    df[p] = _mm512_cvtph_ps(d16[1][p]);
+    mf[p] = _mm512_cvtph_ps(m16[1][p]);
+  }
+  for (int p = 0; p < kPairs; p += 2 * kBatch)
+    q2_errors<2 * kBatch, false>(v, df + p, mf + p, err[1] + p, nullptr, nullptr, nullptr);
+  for (int p = 0; p < kPairs; ++p) {
+    for (int f = 0; f < 2; ++f) {
+      const __mmask16 better = (f == 0 ? live : live & second[p]) & _mm512_cmp_ps_mask(err[f][p], best, _CMP_LT_OQ);
+      best = _mm512_mask_mov_ps(best, better, err[f][p]);
+      dbest = _mm256_mask_mov_epi16(dbest, better, d16[f][p]);
+      mbest = _mm256_mask_mov_epi16(mbest, better, m16[f][p]);
     }
   }
   *d_out = dbest;
