@@ -163,19 +163,24 @@ const uint8_t* TensorConverter::convert_chunk(const SourceTensor& src, WeightTyp
   const int64_t c = int64_t(cols);
   parallel_rows(rows, threads_, cols * (type == WeightType::Q4_0 || type == WeightType::Q2_1 ? 8 : 1), [&](uint64_t b, uint64_t e) {
     if (e <= b) return;
-    float* dst = f32 + b * cols;
-    if (scale != nullptr) {
-      // Rows of this part start at absolute row row0 + b; point `scale` at its block row.
-      const float* srow = scale + ((row0 + b) / kFp8Block - row0 / kFp8Block) * scale_cols;
-      dequantize_fp8_rows(raw + b * src_row_bytes, int64_t(row0 + b), int64_t(e - b), c, srow,
-                          int64_t(scale_cols), dst);
-    } else if (dtype == StDtype::BF16) {
-      decode_bf16_rows(isa_, raw + b * src_row_bytes, (e - b) * cols, dst);
-    } else {
-      decode_to_f32(dtype, raw + b * src_row_bytes, (e - b) * cols, dst);
+    // Decode and encode a few rows at a time (~128 KiB of f32) so the decoded values are
+    // encoded while they are still in L2, instead of streaming the whole chunk through memory.
+    const uint64_t batch = std::max<uint64_t>(1, (uint64_t(1) << 15) / cols);
+    for (uint64_t r = b; r < e; r += batch) {
+      const uint64_t n = std::min(batch, e - r);
+      float* dst = f32 + r * cols;
+      if (scale != nullptr) {
+        // Rows from absolute row row0 + r; point `scale` at its block row.
+        const float* srow = scale + ((row0 + r) / kFp8Block - row0 / kFp8Block) * scale_cols;
+        dequantize_fp8_rows(raw + r * src_row_bytes, int64_t(row0 + r), int64_t(n), c, srow, int64_t(scale_cols), dst);
+      } else if (dtype == StDtype::BF16) {
+        decode_bf16_rows(isa_, raw + r * src_row_bytes, n * cols, dst);
+      } else {
+        decode_to_f32(dtype, raw + r * src_row_bytes, n * cols, dst);
+      }
+      // Bit-identical to quantize_row row by row (encode_simd.h).
+      encode_rows(isa_, type, dst, int64_t(n), c, out + r * out_row_bytes);
     }
-    // Bit-identical to quantize_row row by row (encode_simd.h).
-    encode_rows(isa_, type, dst, int64_t(e - b), c, out + b * out_row_bytes);
   });
   return out;
 }
