@@ -11,7 +11,9 @@
 // passed through and f32/out are not used.
 //
 // Not thread-safe (one converter per thread); internally splits a chunk's rows across
-// `threads` worker threads for decoding and quantisation.
+// `threads` worker threads for decoding and quantisation, with the row encoders of
+// encode_simd.h (bit-identical to quantize_row). While a chunk is quantised the kernel is asked
+// to read the next one into the page cache (TensorRef::prefetch), which costs no buffer here.
 #pragma once
 
 #include <cstdint>
