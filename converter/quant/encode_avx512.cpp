@@ -86,10 +86,10 @@ MOTE_AVX512 inline unsigned load_group(const BlockGroup& g, __m512* v) {
   return bad;
 }
 
-// The reference's q4_error for 16 blocks (q4_errors below). With d == 0 the lane's inverse is 0,
-// so q * d is a zero and diff == v: the same sum of v * v as the reference's d == 0 branch.
-// q4_error for K candidate scales at once: K independent sums per pass over the 32 elements, so
-// the add latency chains overlap (each sum is still the reference's sequential one).
+// The reference's q4_error for K candidate scales of 16 blocks at once: K independent sums per
+// pass over the 32 elements, so the add latency chains overlap (each sum is still the
+// reference's sequential one). With d == 0 the lane's inverse is 0, so q * d is a zero and
+// diff == v: the same sum of v * v as the reference's d == 0 branch.
 template <int K>
 MOTE_AVX512 inline void q4_errors(const __m512* v, const __m512* d, __m512* err) {
   __m512 inv[K];
