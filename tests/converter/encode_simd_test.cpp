@@ -101,6 +101,20 @@ TEST_F(EncodeSimd, MatchesReferenceOnSpecialBlocks) {
   for (WeightType t : kTypes) expect_same(t, x, 1, cols, "special");
 }
 
+// Q8_0 rounds halves away from zero (lround): with amax = 127 the scale is exactly 1, so
+// values k + 0.5 are exact ties (ties-to-even would differ on every even k).
+TEST_F(EncodeSimd, Q8RoundsExactHalvesAwayFromZero) {
+  std::vector<float> x(64);
+  for (int j = 0; j < 64; ++j) x[size_t(j)] = float((j % 32) - 16) + 0.5f;
+  x[0] = 127.0f;
+  x[32] = -127.0f;
+  for (WeightType t : {WeightType::Q8_0, WeightType::Q4_0, WeightType::Q2_1}) expect_same(t, x, 1, 64, "halves");
+  std::vector<uint8_t> fast(weight_row_bytes(WeightType::Q8_0, 64));
+  convert::encode_rows(EncoderIsa::kAvx512, WeightType::Q8_0, x.data(), 1, 64, fast.data());
+  EXPECT_EQ(int8_t(fast[2 + 1]), -15);  // -14.5 -> -15
+  EXPECT_EQ(int8_t(fast[2 + 18]), 3);   // 2.5 -> 3
+}
+
 TEST_F(EncodeSimd, MatchesReferenceOnManyRandomBlocks) {
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> scale_exp(-30.0f, 10.0f);
