@@ -21,6 +21,8 @@ struct TensorRef {
   explicit operator bool() const { return info != nullptr; }
   // Reads bytes [offset, offset + size) of the tensor into dst.
   void read(uint64_t offset, void* dst, uint64_t size) const { file->read(*info, offset, dst, size); }
+  // Starts reading those bytes into the page cache without waiting (SafetensorsFile::prefetch).
+  void prefetch(uint64_t offset, uint64_t size) const { file->prefetch(*info, offset, size); }
 };
 
 class Checkpoint {

@@ -181,4 +181,10 @@ void SafetensorsFile::read(const StTensorInfo& t, uint64_t offset, void* dst, ui
   pread_exact(fd_, dst, size, data_offset_ + t.begin + offset, path_, "tensor " + t.name);
 }
 
+void SafetensorsFile::prefetch(const StTensorInfo& t, uint64_t offset, uint64_t size) const {
+  if (offset >= t.size()) return;
+  size = std::min(size, t.size() - offset);
+  (void)::posix_fadvise(fd_, off_t(data_offset_ + t.begin + offset), off_t(size), POSIX_FADV_WILLNEED);
+}
+
 }  // namespace mote::convert

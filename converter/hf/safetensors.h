@@ -62,6 +62,10 @@ class SafetensorsFile {
   const StTensorInfo* find(std::string_view name) const;
   // Reads bytes [offset, offset + size) of tensor `t` into dst; throws on a short read.
   void read(const StTensorInfo& t, uint64_t offset, void* dst, uint64_t size) const;
+  // Asks the kernel to start reading bytes [offset, offset + size) of `t` into the page cache
+  // (posix_fadvise WILLNEED) and returns without waiting: the converter calls it for the next
+  // chunk while it quantises the current one. Best effort: errors are ignored. Thread-safe.
+  void prefetch(const StTensorInfo& t, uint64_t offset, uint64_t size) const;
 
   // Upper bound on the JSON header we accept (the format's own limit is 100 MB).
   static constexpr uint64_t kMaxHeaderBytes = uint64_t(256) << 20;

@@ -389,7 +389,12 @@ void Conversion::write_all() {
                 ProvenanceInfo{opt_.input_dir, dtypes, opt_.recipe.describe()}, has_mtp_);
   progress_.set_total(jobs_.size());
   uint64_t written = 0, done = 0;
-  for (const Job& job : jobs_) {
+  for (size_t i = 0; i < jobs_.size(); ++i) {
+    const Job& job = jobs_[i];
+    // Overlap reading with quantising: start reading the next tensor's first chunk now
+    // (page cache, TensorConverter::convert prefetches the chunks after it).
+    if (i + 1 < jobs_.size() && jobs_[i + 1].source.slice == SourceTensor::Slice::kNone)
+      jobs_[i + 1].source.data.prefetch(0, opt_.chunk_mb << 20);
     converter_.convert(
         job.source, job.type,
         [&](const uint8_t* data, uint64_t n) {

@@ -7,6 +7,7 @@
 
 #include "hf/error.h"
 #include "kernels/quant.h"
+#include "quant/encode_simd.h"
 #include "quant/source_decode.h"
 
 namespace mote::convert {
@@ -53,7 +54,7 @@ uint8_t* TensorConverter::Buffer::ensure(uint64_t bytes) {
 }
 
 TensorConverter::TensorConverter(uint64_t chunk_bytes, unsigned threads)
-    : chunk_bytes_(chunk_bytes), threads_(std::max(1u, threads)) {}
+    : chunk_bytes_(chunk_bytes), threads_(std::max(1u, threads)), isa_(best_encoder_isa()) {}
 
 TensorConverter::~TensorConverter() = default;
 
@@ -77,8 +78,13 @@ void TensorConverter::convert(const SourceTensor& src, WeightType type, const By
   if (src.slice != SourceTensor::Slice::kNone) return convert_slice(src, type, sink);
   const uint64_t rows_per_chunk = chunk_rows(src.cols, row_group);
   const uint64_t row_bytes = weight_row_bytes(type, int64_t(src.cols));
+  const uint64_t src_row_bytes = src.cols * st_dtype_size(src.data.info->dtype);
   for (uint64_t row0 = 0; row0 < src.rows; row0 += rows_per_chunk) {
     const uint64_t rows = std::min(rows_per_chunk, src.rows - row0);  // a multiple of 16 when grouped
+    // Overlap: the kernel reads the next chunk while this one is decoded and quantised (the
+    // bytes wait in the page cache, not in our buffers, so the memory bound is unchanged).
+    const uint64_t next = row0 + rows;
+    if (next < src.rows) src.data.prefetch(next * src_row_bytes, std::min(rows_per_chunk, src.rows - next) * src_row_bytes);
     const uint8_t* bytes = convert_chunk(src, type, row0, rows);
     // Quantised types are never the identity path, so the bytes are in out_ and writable.
     if (grouped) interleave_in_place(type, out_.data.get(), rows, src.cols);
@@ -157,16 +163,24 @@ const uint8_t* TensorConverter::convert_chunk(const SourceTensor& src, WeightTyp
   const int64_t c = int64_t(cols);
   parallel_rows(rows, threads_, cols * (type == WeightType::Q4_0 || type == WeightType::Q2_1 ? 8 : 1), [&](uint64_t b, uint64_t e) {
     if (e <= b) return;
-    float* dst = f32 + b * cols;
-    if (scale != nullptr) {
-      // Rows of this part start at absolute row row0 + b; point `scale` at its block row.
-      const float* srow = scale + ((row0 + b) / kFp8Block - row0 / kFp8Block) * scale_cols;
-      dequantize_fp8_rows(raw + b * src_row_bytes, int64_t(row0 + b), int64_t(e - b), c, srow,
-                          int64_t(scale_cols), dst);
-    } else {
-      decode_to_f32(dtype, raw + b * src_row_bytes, (e - b) * cols, dst);
+    // Decode and encode a few rows at a time (~128 KiB of f32) so the decoded values are
+    // encoded while they are still in L2, instead of streaming the whole chunk through memory.
+    const uint64_t batch = std::max<uint64_t>(1, (uint64_t(1) << 15) / cols);
+    for (uint64_t r = b; r < e; r += batch) {
+      const uint64_t n = std::min(batch, e - r);
+      float* dst = f32 + r * cols;
+      if (scale != nullptr) {
+        // Rows from absolute row row0 + r; point `scale` at its block row.
+        const float* srow = scale + ((row0 + r) / kFp8Block - row0 / kFp8Block) * scale_cols;
+        dequantize_fp8_rows(raw + r * src_row_bytes, int64_t(row0 + r), int64_t(n), c, srow, int64_t(scale_cols), dst);
+      } else if (dtype == StDtype::BF16) {
+        decode_bf16_rows(isa_, raw + r * src_row_bytes, n * cols, dst);
+      } else {
+        decode_to_f32(dtype, raw + r * src_row_bytes, n * cols, dst);
+      }
+      // Bit-identical to quantize_row row by row (encode_simd.h).
+      encode_rows(isa_, type, dst, int64_t(n), c, out + r * out_row_bytes);
     }
-    for (uint64_t r = b; r < e; ++r) quantize_row(type, f32 + r * cols, c, out + r * out_row_bytes);
   });
   return out;
 }

@@ -11,7 +11,9 @@
 // passed through and f32/out are not used.
 //
 // Not thread-safe (one converter per thread); internally splits a chunk's rows across
-// `threads` worker threads for decoding and quantisation.
+// `threads` worker threads for decoding and quantisation, with the row encoders of
+// encode_simd.h (bit-identical to quantize_row). While a chunk is quantised the kernel is asked
+// to read the next one into the page cache (TensorRef::prefetch), which costs no buffer here.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,7 @@
 
 #include "core/tensor.h"
 #include "hf/checkpoint.h"
+#include "quant/encode_simd.h"
 
 namespace mote::convert {
 
@@ -53,6 +56,8 @@ class TensorConverter {
   // Rows per chunk for a tensor of `cols` columns: max(1, chunk_bytes / (4 * cols)), or with
   // row groups that rounded down to a multiple of 16 and at least 16.
   uint64_t chunk_rows(uint64_t cols, int row_group = 1) const;
+  // The row encoder in use (encode_simd.h; MOTE_CONVERT_REFERENCE=1 forces the reference).
+  EncoderIsa encoder_isa() const { return isa_; }
   // Bytes currently allocated by the buffers.
   uint64_t buffer_bytes() const;
 
@@ -73,6 +78,7 @@ class TensorConverter {
 
   uint64_t chunk_bytes_;
   unsigned threads_;
+  EncoderIsa isa_;  // best_encoder_isa() at construction
   Buffer src_, f32_, out_, scale_raw_, scale_, group_;
 };
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
 #include <ctime>
 #include <numeric>
 #include <stdexcept>
@@ -150,7 +151,12 @@ void MoteWriter::begin(ConfigBuilder config, ProvenanceInfo provenance, bool has
   config_ = std::move(config);
   provenance_ = std::move(provenance);
   has_mtp_ = has_mtp;
-  created_unix_ = uint64_t(std::time(nullptr));
+  // SOURCE_DATE_EPOCH (reproducible-builds convention) pins the creation time, so two runs
+  // give identical files (tests compare whole converted files byte for byte).
+  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+  char* end = nullptr;
+  const unsigned long long pinned = epoch != nullptr ? std::strtoull(epoch, &end, 10) : 0;
+  created_unix_ = epoch != nullptr && *epoch != '\0' && *end == '\0' ? uint64_t(pinned) : uint64_t(std::time(nullptr));
   segment_offsets_.assign(segment_sizes_.size(), 0);
   segment_checksums_.assign(segment_sizes_.size(), 0);
   uint64_t offset = 0;
