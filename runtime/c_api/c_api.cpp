@@ -309,7 +309,7 @@ MOTE_EXPORT mote_status mote_model_get_eos_tokens(const mote_model* model, int32
 MOTE_EXPORT mote_session_params mote_session_params_default(void) {
   mote_session_params p{};
   p.max_context = 4096;
-  p.max_batch = 64;
+  p.max_batch = 0;  // automatic: the library's choice from the model's widths (session.h)
   p.mtp = 1;
   p.context_policy = MOTE_CONTEXT_ERROR;
   p.n_keep = 0;

@@ -33,9 +33,13 @@ namespace mote {
 
 using families::LogitsMode;
 
+// The prefill pass length a session with max_batch 0 uses: 512, 256 or 128 tokens, the largest
+// whose decoder scratch fits 256 MiB, else 64 (session.cpp says why).
+int64_t auto_prefill_batch(const backend::Backend& b, const HParams& hp, int64_t max_context);
+
 struct SessionOptions {
   int64_t max_context = 4096;  // positions the KV cache holds (prompt + generated tokens)
-  int64_t max_batch = 64;      // tokens per forward pass; longer prefills are chunked
+  int64_t max_batch = 64;      // tokens per forward pass; longer prefills are chunked; 0: auto_prefill_batch
   bool mtp = false;            // keep the MTP module's state for speculative decoding (model must have MTP)
   // Element type of the KV / latent cache rows (core/kv_type.h). The library default is exact f32
   // (tests compare its logits bit for bit); the C API's default (mote_session_params_default)

@@ -271,7 +271,8 @@ typedef enum mote_kv_type {
 
 typedef struct mote_session_params {
   int32_t max_context; /* tokens the KV cache holds; default 4096 */
-  int32_t max_batch;   /* tokens per prefill pass; default 64 */
+  int32_t max_batch;   /* tokens per prefill pass; default 0: automatic (512, 256 or 128 tokens,
+                          the largest whose scratch fits 256 MiB, else 64); 1..65536 sets it */
   int32_t mtp;         /* nonzero (default): speculative decoding with the model's MTP module when it
                           has one (greedy output unchanged; sampling keeps its distribution) */
   /* --- API version 3 --- */
