@@ -120,7 +120,7 @@ TEST(Mxfp4Kernels, QdotMatchesTheInt8ModelOnGptOssAndOddShapes) {
   if (test::fast_isas().empty()) GTEST_SKIP() << "no SIMD ISA on this CPU";
   uint32_t seed = 1;
   for (int64_t rows : {1, 17, 33})
-    for (int64_t cols : {32, 96, 2880, 33, 100})
+    for (int64_t cols : {32, 96, 2880, 33, 100, 160, 224})  // 1, 3, 90, 2, 4, 5, 7 blocks
       for (int64_t n = 1; n <= 9; ++n) {
         // Mostly scales around 2^0 (gpt-oss's are 2^-10..2^2), some e = 0 blocks, and one e = 255
         // block in row 5 (its outputs must be NaN).
@@ -149,6 +149,17 @@ TEST(Mxfp4Kernels, ExtremeScalesAreExact) {
       for (float& v : x) v *= gain;
       ASSERT_NO_FATAL_FAILURE(check_isas(w.view, x, n, "mxfp4 e=" + std::to_string(e) + " tokens=" + std::to_string(n)));
     }
+}
+
+// Calls beyond the loops' regrouped-activation buffer (2048 blocks; the driver never makes them):
+// a row of 2100 blocks (two column chunks) and 30 tokens of 90 blocks (two token passes).
+TEST(Mxfp4Kernels, CallsLargerThanTheActivationBuffer) {
+  if (test::fast_isas().empty()) GTEST_SKIP() << "no SIMD ISA on this CPU";
+  const auto pick = [](int64_t, int64_t, std::mt19937& g) { return uint8_t(118 + g() % 12); };
+  const test::Packed wide = make_mxfp4(3, 2100 * 32, 91, pick);
+  ASSERT_NO_FATAL_FAILURE(check_isas(wide.view, test::random_acts(2 * 2100 * 32, 92), 2, "mxfp4 3x67200 tokens=2"));
+  const test::Packed gpt = make_mxfp4(5, 2880, 93, pick);
+  ASSERT_NO_FATAL_FAILURE(check_isas(gpt.view, test::random_acts(30 * 2880, 94), 30, "mxfp4 5x2880 tokens=30"));
 }
 
 // A QDotRowsFn call for part of the rows and blocks, accumulating, as the driver's column chunks do.
