@@ -47,13 +47,14 @@ constexpr MxScaleTable kMxScale;
 
 // Quantised activations in the weights' element order, in groups of 4 blocks (a token's last
 // group padded with zero blocks): group g of token t is q[t * ng + g] = [even elements of its
-// blocks 0..3 (16 bytes each) | odd elements of blocks 0..3], d[4 * (t * ng + g) + k] = the
-// scale of block k (0 for padding). 72 KiB on the calling thread's stack (the driver's own buffer
-// is 80 KiB; worker stacks are MiBs).
+// blocks 0..3 (16 bytes each) | odd elements of blocks 0..3], d[t * ng + g][4k..4k+3] = the
+// scale of block k (0 for padding), repeated for the 4 int32 lanes of its dot so that one load
+// and one multiply give the lanes' scales. 96 KiB on the calling thread's stack (the driver's
+// own buffer is 80 KiB; worker stacks are MiBs).
 constexpr int64_t kMxMaxGroups = 512;
 struct MxActs {
   alignas(64) int8_t q[kMxMaxGroups][128];
-  float d[4 * kMxMaxGroups];
+  alignas(64) float d[kMxMaxGroups][16];
 };
 
 // n_tokens x nb blocks, token t's from src + t * src_stride, into ng = ceil(nb / 4) groups each.
@@ -62,11 +63,11 @@ void mx_repack(const ActBlock* src, int64_t src_stride, int64_t n_tokens, int64_
   for (int64_t t = 0; t < n_tokens; ++t)
     for (int64_t j = 0; j < 4 * ng; ++j) {
       int8_t* g = out->q[t * ng + j / 4] + 16 * (j % 4);
-      float* d = &out->d[4 * t * ng + j];
+      float* d = out->d[t * ng + j / 4] + 4 * (j % 4);
       if (j >= nb) {
         std::memset(g, 0, 16);
         std::memset(g + 64, 0, 16);
-        *d = 0.0f;
+        for (int k = 0; k < 4; ++k) d[k] = 0.0f;
         continue;
       }
       const ActBlock& a = src[t * src_stride + j];
@@ -74,7 +75,7 @@ void mx_repack(const ActBlock* src, int64_t src_stride, int64_t n_tokens, int64_
         g[k] = a.q[2 * k];
         g[64 + k] = a.q[2 * k + 1];
       }
-      *d = a.d;
+      for (int k = 0; k < 4; ++k) d[k] = a.d;
     }
 }
 
@@ -154,10 +155,11 @@ inline __m256i mx_bytes2(const uint8_t* b, bool two) {
 }
 
 // Two blocks prepared once per tile: signed weights of their even / odd elements (block b in the
-// low 16 bytes), |w| of both, and the scales 2^(e - 128) (0 for a missing second block).
+// low 16 bytes), |w| of both, and the scales 2^(e - 128) of their int32 lanes (0 for a missing
+// second block). The scales are two broadcast loads and a blend: no shuffle-port work.
 struct MxPair2 {
   __m256i ev, od, aev, aod;
-  __m128 sc;
+  __m256 sc;
 };
 
 inline MxPair2 mx_pair2(const uint8_t* b, bool two) {
@@ -167,21 +169,19 @@ inline MxPair2 mx_pair2(const uint8_t* b, bool two) {
   const __m256i v = mx_bytes2(b, two);
   const __m256i ev = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, mask));
   const __m256i od = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), mask));
-  return {ev, od, _mm256_abs_epi8(ev), _mm256_abs_epi8(od),
-          _mm_setr_ps(kMxScale.v[b[0]], two ? kMxScale.v[b[kMxB]] : 0.0f, 0.0f, 0.0f)};
+  const __m256 sc = _mm256_blend_ps(_mm256_set1_ps(kMxScale.v[b[0]]), _mm256_set1_ps(two ? kMxScale.v[b[kMxB]] : 0.0f), 0xf0);
+  return {ev, od, _mm256_abs_epi8(ev), _mm256_abs_epi8(od), sc};
 }
 
-// A pair against its activations: gq = the group's q + 32 * (pair within the group), d = its two
-// block scales. int32 lanes 0..3 sum to block b's dot, 4..7 to block b + 1's.
+// A pair against its activations: gq = the group's q + 32 * (pair within the group), d = its
+// 8 lane scales. int32 lanes 0..3 sum to block b's dot, 4..7 to block b + 1's.
 inline __m256 mx_pair2_dot(const MxPair2& p, const int8_t* gq, const float* d, __m256 acc) {
-  const __m256i expand2 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
   const __m256i ae = _mm256_load_si256(reinterpret_cast<const __m256i*>(gq));
   const __m256i ao = _mm256_load_si256(reinterpret_cast<const __m256i*>(gq + 64));
   const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(p.aev, _mm256_sign_epi8(ae, p.ev)),
                                        _mm256_maddubs_epi16(p.aod, _mm256_sign_epi8(ao, p.od)));
   const __m256i dot = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
-  const __m128 ds = _mm_mul_ps(p.sc, _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(d))));
-  return _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(ds), expand2), _mm256_cvtepi32_ps(dot), acc);
+  return _mm256_fmadd_ps(_mm256_mul_ps(p.sc, _mm256_load_ps(d)), _mm256_cvtepi32_ps(dot), acc);
 }
 
 // One row (nb blocks) against kNT tokens; two accumulators (the two pairs of a group).
@@ -195,21 +195,21 @@ void mx_row_avx2(const uint8_t* row, const MxActs& a, int64_t base, int64_t nb, 
     const MxPair2 p0 = mx_pair2(row + j * kMxB, true), p1 = mx_pair2(row + (j + 2) * kMxB, true);
     for (int t = 0; t < kNT; ++t) {
       const int64_t g = base + t * ng + j / 4;
-      acc0[t] = mx_pair2_dot(p0, a.q[g], a.d + 4 * g, acc0[t]);
-      acc1[t] = mx_pair2_dot(p1, a.q[g] + 32, a.d + 4 * g + 2, acc1[t]);
+      acc0[t] = mx_pair2_dot(p0, a.q[g], a.d[g], acc0[t]);
+      acc1[t] = mx_pair2_dot(p1, a.q[g] + 32, a.d[g] + 8, acc1[t]);
     }
   }
   if (j < nb) {  // 1..3 blocks: a pair (or one block), then one block
     const MxPair2 p0 = mx_pair2(row + j * kMxB, j + 1 < nb);
     for (int t = 0; t < kNT; ++t) {
       const int64_t g = base + t * ng + j / 4;
-      acc0[t] = mx_pair2_dot(p0, a.q[g], a.d + 4 * g, acc0[t]);
+      acc0[t] = mx_pair2_dot(p0, a.q[g], a.d[g], acc0[t]);
     }
     if (j + 2 < nb) {
       const MxPair2 p1 = mx_pair2(row + (j + 2) * kMxB, false);
       for (int t = 0; t < kNT; ++t) {
         const int64_t g = base + t * ng + j / 4;
-        acc1[t] = mx_pair2_dot(p1, a.q[g] + 32, a.d + 4 * g + 2, acc1[t]);
+        acc1[t] = mx_pair2_dot(p1, a.q[g] + 32, a.d[g] + 8, acc1[t]);
       }
     }
   }
@@ -261,17 +261,18 @@ void axpy_mxfp4_avx2(float alpha, const uint8_t* src, int64_t n, float* y) {
 namespace mote::cpu {
 namespace {
 
-// Magnitudes |2 * value| of the 16 codes, in every 128-bit lane.
-inline __m512i mx_mag_lut512() {
-  return _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, 1, 2, 3, 4, 6, 8, 12));
+// The signed weights 2 * value of the 16 codes, in every 128-bit lane.
+inline __m512i mx_lut512() {
+  return _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
 }
 
 // Four blocks prepared once per tile: |w| of their even / odd elements (block k in bytes
-// 16k..16k+15), masks of the negative codes, and their scales 2^(e - 128).
+// 16k..16k+15), masks of the negative weights (vpmovb2m, off the shuffle port, which the table
+// lookups already load), and their int32 lanes' scales 2^(e - 128) (broadcast loads, blends).
 struct MxQuad {
   __m512i mev, mod;
   __mmask64 nev, nod;
-  __m128 sc;
+  __m512 sc;
 };
 
 inline MxQuad mx_quad(const uint8_t* b) {
@@ -279,42 +280,41 @@ inline MxQuad mx_quad(const uint8_t* b) {
   v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kMxB + 1)), 1);
   v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * kMxB + 1)), 2);
   v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 3 * kMxB + 1)), 3);
-  const __m512i mask = _mm512_set1_epi8(0x0f), sign = _mm512_set1_epi8(8);
-  const __m512i ev = _mm512_and_si512(v, mask), od = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
-  return {_mm512_shuffle_epi8(mx_mag_lut512(), ev), _mm512_shuffle_epi8(mx_mag_lut512(), od),
-          _mm512_test_epi8_mask(ev, sign), _mm512_test_epi8_mask(od, sign),
-          _mm_setr_ps(kMxScale.v[b[0]], kMxScale.v[b[kMxB]], kMxScale.v[b[2 * kMxB]], kMxScale.v[b[3 * kMxB]])};
+  const __m512i mask = _mm512_set1_epi8(0x0f);
+  const __m512i ev = _mm512_shuffle_epi8(mx_lut512(), _mm512_and_si512(v, mask));
+  const __m512i od = _mm512_shuffle_epi8(mx_lut512(), _mm512_and_si512(_mm512_srli_epi16(v, 4), mask));
+  __m512 sc = _mm512_mask_blend_ps(__mmask16(0x00f0), _mm512_set1_ps(kMxScale.v[b[0]]), _mm512_set1_ps(kMxScale.v[b[kMxB]]));
+  sc = _mm512_mask_blend_ps(__mmask16(0x0f00), sc, _mm512_set1_ps(kMxScale.v[b[2 * kMxB]]));
+  sc = _mm512_mask_blend_ps(__mmask16(0xf000), sc, _mm512_set1_ps(kMxScale.v[b[3 * kMxB]]));
+  return {_mm512_abs_epi8(ev), _mm512_abs_epi8(od), _mm512_movepi8_mask(ev), _mm512_movepi8_mask(od), sc};
 }
 
-// A group of 4 blocks against its activations (gq: the group's q, d: its 4 scales): int32 lanes
-// 4k..4k+3 sum to block k's dot.
+// A group of 4 blocks against its activations (gq: the group's q, d: its 16 lane scales): int32
+// lanes 4k..4k+3 sum to block k's dot.
 inline __m512 mx_quad_dot(const MxQuad& p, const int8_t* gq, const float* d, __m512 acc) {
-  const __m512i expand4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const __m512i ae = _mm512_load_si512(gq), ao = _mm512_load_si512(gq + 64);
   const __m512i se = _mm512_mask_sub_epi8(ae, p.nev, _mm512_setzero_si512(), ae);
   const __m512i so = _mm512_mask_sub_epi8(ao, p.nod, _mm512_setzero_si512(), ao);
   const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), p.mev, se), p.mod, so);
-  const __m128 ds = _mm_mul_ps(p.sc, _mm_loadu_ps(d));
-  return _mm512_fmadd_ps(_mm512_permutexvar_ps(expand4, _mm512_castps128_ps512(ds)), _mm512_cvtepi32_ps(dot), acc);
+  return _mm512_fmadd_ps(_mm512_mul_ps(p.sc, _mm512_load_ps(d)), _mm512_cvtepi32_ps(dot), acc);
 }
 
 // The last 1..3 blocks of a row as pairs in 256 bits (AVX-512 VL + VNNI), into the low 8 lanes of
 // acc: as mx_pair2_dot, with the magnitude table and masks of mx_quad.
 inline __m512 mx_pair_tail(const uint8_t* b, bool two, const int8_t* gq, const float* d, __m512 acc) {
-  const __m256i expand2 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-  const __m256i mask = _mm256_set1_epi8(0x0f), sign = _mm256_set1_epi8(8);
-  const __m256i lut = _mm512_castsi512_si256(mx_mag_lut512());
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  const __m256i lut = _mm512_castsi512_si256(mx_lut512());
   const __m256i v = mx_bytes2(b, two);
-  const __m256i ev = _mm256_and_si256(v, mask), od = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+  const __m256i ev = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, mask));
+  const __m256i od = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), mask));
   const __m256i ae = _mm256_load_si256(reinterpret_cast<const __m256i*>(gq));
   const __m256i ao = _mm256_load_si256(reinterpret_cast<const __m256i*>(gq + 64));
-  const __m256i se = _mm256_mask_sub_epi8(ae, _mm256_test_epi8_mask(ev, sign), _mm256_setzero_si256(), ae);
-  const __m256i so = _mm256_mask_sub_epi8(ao, _mm256_test_epi8_mask(od, sign), _mm256_setzero_si256(), ao);
+  const __m256i se = _mm256_mask_sub_epi8(ae, _mm256_movepi8_mask(ev), _mm256_setzero_si256(), ae);
+  const __m256i so = _mm256_mask_sub_epi8(ao, _mm256_movepi8_mask(od), _mm256_setzero_si256(), ao);
   const __m256i dot = _mm256_dpbusd_epi32(
-      _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_shuffle_epi8(lut, ev), se), _mm256_shuffle_epi8(lut, od), so);
-  const __m128 sc = _mm_setr_ps(kMxScale.v[b[0]], two ? kMxScale.v[b[kMxB]] : 0.0f, 0.0f, 0.0f);
-  const __m128 ds = _mm_mul_ps(sc, _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(d))));
-  const __m256 s8 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(ds), expand2);
+      _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(ev), se), _mm256_abs_epi8(od), so);
+  const __m256 sc = _mm256_blend_ps(_mm256_set1_ps(kMxScale.v[b[0]]), _mm256_set1_ps(two ? kMxScale.v[b[kMxB]] : 0.0f), 0xf0);
+  const __m256 s8 = _mm256_mul_ps(sc, _mm256_load_ps(d));
   return _mm512_mask3_fmadd_ps(_mm512_castps256_ps512(s8), _mm512_castps256_ps512(_mm256_cvtepi32_ps(dot)), acc,
                                __mmask16(0x00ff));
 }
@@ -330,23 +330,23 @@ void mx_row_avx512(const uint8_t* row, const MxActs& a, int64_t base, int64_t nb
     const MxQuad p0 = mx_quad(row + j * kMxB), p1 = mx_quad(row + (j + 4) * kMxB);
     for (int t = 0; t < kNT; ++t) {
       const int64_t g = base + t * ng + j / 4;
-      acc0[t] = mx_quad_dot(p0, a.q[g], a.d + 4 * g, acc0[t]);
-      acc1[t] = mx_quad_dot(p1, a.q[g + 1], a.d + 4 * (g + 1), acc1[t]);
+      acc0[t] = mx_quad_dot(p0, a.q[g], a.d[g], acc0[t]);
+      acc1[t] = mx_quad_dot(p1, a.q[g + 1], a.d[g + 1], acc1[t]);
     }
   }
   if (j + 3 < nb) {
     const MxQuad p0 = mx_quad(row + j * kMxB);
     for (int t = 0; t < kNT; ++t) {
       const int64_t g = base + t * ng + j / 4;
-      acc0[t] = mx_quad_dot(p0, a.q[g], a.d + 4 * g, acc0[t]);
+      acc0[t] = mx_quad_dot(p0, a.q[g], a.d[g], acc0[t]);
     }
     j += 4;
   }
   if (j < nb) {  // 1..3 blocks
     for (int t = 0; t < kNT; ++t) {
       const int64_t g = base + t * ng + j / 4;
-      acc1[t] = mx_pair_tail(row + j * kMxB, j + 1 < nb, a.q[g], a.d + 4 * g, acc1[t]);
-      if (j + 2 < nb) acc1[t] = mx_pair_tail(row + (j + 2) * kMxB, false, a.q[g] + 32, a.d + 4 * g + 2, acc1[t]);
+      acc1[t] = mx_pair_tail(row + j * kMxB, j + 1 < nb, a.q[g], a.d[g], acc1[t]);
+      if (j + 2 < nb) acc1[t] = mx_pair_tail(row + (j + 2) * kMxB, false, a.q[g] + 32, a.d[g] + 8, acc1[t]);
     }
   }
   for (int t = 0; t < kNT; ++t) s[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));
