@@ -15,8 +15,9 @@
 // each. Only the order inside a block changes: all its lanes share one scale.
 //  AVX2: maddubs(|w|, sign(q_a, w)) on evens and odds (int16 sums at most 4 * 12 * 127, no
 //        saturation), madd to int32 (lanes 0..3 block j, 4..7 block j + 1), one fma per pair.
-//  AVX-512: |w| from a magnitude table and a mask of the negative codes that negates the
-//        activations (|q_a| <= 127, so -q_a is exact); two vpdpbusd and one fma per 4 blocks.
+//  AVX-512 (no byte sign instruction): |w| and a mask of the negative weights (vpmovb2m) that
+//        negates the activations (|q_a| <= 127, so -q_a is exact); two vpdpbusd (u8 x s8) and
+//        one fma per 4 blocks.
 // Prepared weights are applied to a register tile of up to 4 tokens (prefill); each token's sum
 // is formed in the same order whatever the tile, so a result never depends on its batch.
 #if defined(__x86_64__)
