@@ -60,7 +60,7 @@ inline void store_non_finite_block(ActBlock* out) {
 using QuantizeActsFn = void (*)(const float* x, int64_t n, ActBlock* out);
 void quantize_acts_ref(const float* x, int64_t n, ActBlock* out);
 
-// Quantised weights (Q8_0, Q4_0 or Q2_1) times quantised activations, for rows [r0, r1) and the
+// Quantised weights (Q8_0, Q4_0, Q2_1 or MXFP4) times quantised activations, for rows [r0, r1) and the
 // weight blocks [b0, b0 + nb) of each row. acts[t * nb + j] is block b0 + j of token t < n_tokens.
 // Writes y[t * y_stride + r] (or adds to it when `accumulate`, for column-chunked calls).
 using QDotRowsFn = void (*)(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
