@@ -5,7 +5,8 @@
 // weights of the same size, and reports GB/s of weight bytes read and the ratio to the bandwidth
 // measured with the same thread count. Target (issue 5): ratio >= 0.8 for matmul (decode_t: the
 // transposed product matmul_t, shown for information). Q8_0 / Q4_0 / Q2_1 run in both layouts:
-// row-major and row groups ("grouped", kernels/quant.h), the layout the converter writes for them.
+// row-major and row groups ("grouped", kernels/quant.h), the layout the converter writes for them;
+// MXFP4 (gpt-oss experts) is row-major only.
 // Prefill (64 and 512 tokens through a 4096 x 4096 matrix) reports GFLOP/s for both layouts.
 //
 //   mote-bench-kernels [--size-mb N] [google benchmark flags, e.g. --benchmark_filter=q4]
@@ -152,6 +153,8 @@ void make_weights(mote::WeightType type, uint8_t* p, int64_t rows, uint64_t row_
       p[i + 1] = uint8_t(0x20 | (p[i + 1] & 0x0f));
       p[i + 3] = uint8_t(0x20 | (p[i + 3] & 0x8f));
     }
+  } else if (type == WeightType::MXFP4) {  // E8M0 scale byte 2^-7..2^0
+    for (int64_t i = 0; i < n; i += mote::kMxfp4BlockBytes) p[i] = uint8_t(120 + (p[i] & 7));
   } else if (type == WeightType::F16 || type == WeightType::BF16) {
     for (int64_t i = 1; i < n; i += 2) p[i] = uint8_t(type == WeightType::F16 ? 0x30 | (p[i] & 0x83) : 0x3c | (p[i] & 0x81));
   } else {
@@ -280,8 +283,9 @@ int main(int argc, char** argv) {
   const int n_tables = mote::kernels::available_kernels(tables, 8);
   for (int k = 0; k < n_tables; ++k) {
     if (tables[k] == &mote::kernels::reference_kernels()) continue;
-    for (mote::WeightType type : {mote::WeightType::Q2_1, mote::WeightType::Q4_0, mote::WeightType::Q8_0,
-                                  mote::WeightType::F16, mote::WeightType::BF16, mote::WeightType::F32})
+    for (mote::WeightType type : {mote::WeightType::Q2_1, mote::WeightType::Q4_0, mote::WeightType::MXFP4,
+                                  mote::WeightType::Q8_0, mote::WeightType::F16, mote::WeightType::BF16,
+                                  mote::WeightType::F32})
       for (bool transposed : {false, true})
         for (bool grouped : {false, true}) {
           if (grouped && (transposed || !has_row_groups(type))) continue;  // matmul_t never meets row groups
@@ -295,8 +299,8 @@ int main(int argc, char** argv) {
   }
   for (int k = 0; k < n_tables; ++k) {
     if (tables[k] == &mote::kernels::reference_kernels()) continue;
-    for (mote::WeightType type : {mote::WeightType::Q2_1, mote::WeightType::Q4_0, mote::WeightType::Q8_0,
-                                  mote::WeightType::F32})
+    for (mote::WeightType type : {mote::WeightType::Q2_1, mote::WeightType::Q4_0, mote::WeightType::MXFP4,
+                                  mote::WeightType::Q8_0, mote::WeightType::F32})
       for (int64_t n : {64, 512})
         for (bool grouped : {false, true}) {
           if (grouped && !has_row_groups(type)) continue;

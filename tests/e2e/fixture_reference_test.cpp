@@ -1,7 +1,8 @@
 // End-to-end: convert each Python-generated reference checkpoint (tests/fixtures/<name>, every
 // supported family) with mote-convert, run it with the mote CLI, and compare with the
 // transformers reference outputs committed next to it (reference.json + logits.f32).
-//   F32: relative max error <= 1e-3 in prefill and decode mode, identical greedy continuation.
+//   F32: relative max error <= 1e-3 in prefill and decode mode (gpt-oss, whose MXFP4 experts the
+//   fast kernels run with int8 activations: 1e-2), identical greedy continuation.
 //   BF16 and Q8_0: cosine >= 0.999 at every position; `--weights q4` (lm_head stays Q8_0 by the
 //   converter's default recipe): cosine >= 0.99 over all logits and >= 0.98 at every position
 //   (random matrices have no outliers for block scales to exploit, and a few positions flip an
@@ -146,8 +147,13 @@ TEST_P(FixtureTest, F32MatchesReferenceInPrefillAndDecode) {
   RecordProperty("rel_err_decode", std::to_string(err_decode));
   std::printf("[%s] f32 relative max error: prefill %.3g, decode %.3g\n", GetParam().c_str(),
               err_prefill, err_decode);
-  EXPECT_LE(err_prefill, 1e-3);
-  EXPECT_LE(err_decode, 1e-3);
+  // gpt-oss's experts stay MXFP4 in every recipe, and the fast kernels run MXFP4 with int8
+  // activations (as Q8_0 / Q4_0): their rounding, not the f32 path, sets the error there
+  // (measured 4.8e-3 on gpt_oss_tiny with avx2 and avx512, 6.9e-5 with the reference kernels;
+  // per-position cosine 0.99998, greedy continuation identical).
+  const double bound = GetParam() == "gpt_oss_tiny" ? 1e-2 : 1e-3;
+  EXPECT_LE(err_prefill, bound);
+  EXPECT_LE(err_decode, bound);
   EXPECT_LE(relative_max_error(prefill, decode), 1e-4) << "prefill and decode disagree";
 }
 

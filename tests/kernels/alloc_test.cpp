@@ -21,7 +21,8 @@ TEST(FastKernelsAllocation, NoHeapAllocationInsideKernelCalls) {
                         {WeightType::Q8_0, 300, 1100, 64}, {WeightType::Q4_0, 5, 70000, 2},
                         {WeightType::F16, 500, 1000, 2},   {WeightType::BF16, 9, 33, 1},
                         {WeightType::F32, 300, 1000, 9},   {WeightType::Q2_1, 600, 1100, 1},
-                        {WeightType::Q2_1, 300, 1100, 64}, {WeightType::Q2_1, 5, 70000, 2}};
+                        {WeightType::Q2_1, 300, 1100, 64}, {WeightType::Q2_1, 5, 70000, 2},
+                        {WeightType::MXFP4, 600, 1100, 1}, {WeightType::MXFP4, 5, 70000, 2}};
   for (int threads : {1, 0}) {
     kernels::set_num_threads(threads);
     for (const kernels::KernelTable* k : test::fast_tables())

@@ -83,6 +83,7 @@ TEST(ExpertJobs, TogetherEqualsOneByOne) {
   decode.push_back(make_expert(WeightType::Q8_0, false, 37, 96, 1, 20));
   decode.push_back(make_expert(WeightType::Q2_1, true, 64, 96, 2, 30));
   decode.push_back(make_expert(WeightType::Q4_0, false, 40, 96, 3, 40));
+  decode.push_back(make_expert(WeightType::MXFP4, false, 37, 96, 2, 60));  // gpt-oss experts
   expect_same(std::move(decode), "mixed");
 }
 

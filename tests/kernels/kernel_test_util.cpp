@@ -78,6 +78,7 @@ bool int8_activations(const kernels::KernelTable& k, WeightType type, bool group
     case WeightType::Q8_0: return (grouped ? ops->qdot_grouped_q8_0 : ops->qdot_q8_0) != nullptr;
     case WeightType::Q4_0: return (grouped ? ops->qdot_grouped_q4_0 : ops->qdot_q4_0) != nullptr;
     case WeightType::Q2_1: return (grouped ? ops->qdot_grouped_q2_1 : ops->qdot_q2_1) != nullptr;
+    case WeightType::MXFP4: return !grouped && ops->qdot_mxfp4 != nullptr;
     default: return false;
   }
 }

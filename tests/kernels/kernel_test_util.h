@@ -36,8 +36,8 @@ std::vector<const kernels::KernelTable*> fast_tables();
 std::vector<const kernels::KernelTable*> all_tables();
 // The ISA ops this CPU can run.
 std::vector<const cpu::IsaOps*> fast_isas();
-// True if table k quantises activations to int8 for `type`: Q8_0 and Q4_0 always; Q2_1 where the
-// table's ISA has a Q2_1 loop (elsewhere, e.g. NEON, that entry is the float reference kernel).
+// True if table k quantises activations to int8 for `type`: Q8_0 and Q4_0 always; Q2_1 and MXFP4
+// where the table's ISA has a loop for them (elsewhere that entry is the float reference kernel).
 // `grouped`: the same for row-grouped views (the qdot_grouped_* entries; null ones run the reference).
 bool int8_activations(const kernels::KernelTable& k, WeightType type, bool grouped = false);
 

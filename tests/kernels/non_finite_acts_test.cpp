@@ -63,7 +63,7 @@ TEST(NonFiniteActs, EveryIsaMatchesTheScalarQuantiserBitForBit) {
 }
 
 TEST(NonFiniteActs, MatmulOutputsAreNaNWhereAnActivationIsNaNOrInf) {
-  const WeightType types[] = {WeightType::F32, WeightType::Q8_0, WeightType::Q4_0, WeightType::Q2_1};
+  const WeightType types[] = {WeightType::F32, WeightType::Q8_0, WeightType::Q4_0, WeightType::Q2_1, WeightType::MXFP4};
   for (const kernels::KernelTable* k : test::all_tables())
     for (WeightType type : types)
       for (float bad : {kNaN, kInf}) {

@@ -41,7 +41,8 @@ void check(const kernels::KernelTable& k, WeightType type, int64_t rows, int64_t
 
 TEST(Swiglu, FusedEqualsTwoMatmulsAndTheCombine) {
   for (const auto* k : all_tables())
-    for (WeightType type : {WeightType::F32, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0, WeightType::Q2_1})
+    for (WeightType type : {WeightType::F32, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0, WeightType::Q2_1,
+                             WeightType::MXFP4})
       for (int64_t n : {1, 3, 9})
         for (auto [rows, cols] : {std::pair<int64_t, int64_t>{37, 300}, {48, 77}}) {
           check(*k, type, rows, cols, n, false);

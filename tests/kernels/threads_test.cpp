@@ -26,7 +26,9 @@ const Big kBig[] = {{WeightType::Q8_0, 600, 1100, 1},  {WeightType::Q8_0, 600, 1
                     {WeightType::Q4_0, 300, 1100, 70}, {WeightType::F32, 300, 1000, 2},
                     {WeightType::F16, 500, 1000, 1},   {WeightType::BF16, 500, 1000, 3},
                     {WeightType::Q2_1, 1500, 1100, 1}, {WeightType::Q2_1, 1500, 1100, 5},
-                    {WeightType::Q2_1, 300, 1100, 70}, {WeightType::Q2_1, 9, 70000, 2}};
+                    {WeightType::Q2_1, 300, 1100, 70}, {WeightType::Q2_1, 9, 70000, 2},
+                    {WeightType::MXFP4, 1500, 1100, 1}, {WeightType::MXFP4, 300, 1100, 70},
+                    {WeightType::MXFP4, 9, 70000, 2}};
 
 class ThreadCount : public ::testing::Test {
  protected:
@@ -71,7 +73,7 @@ TEST_F(ThreadCount, LargeMatmulIsIdenticalForOneAndManyThreadsAndExact) {
 
 TEST_F(ThreadCount, LargeTransposedMatmulIsIdenticalForOneAndManyThreads) {
   for (const kernels::KernelTable* k : test::fast_tables())
-    for (WeightType type : {WeightType::F32, WeightType::Q8_0, WeightType::Q4_0, WeightType::Q2_1}) {
+    for (WeightType type : {WeightType::F32, WeightType::Q8_0, WeightType::Q4_0, WeightType::Q2_1, WeightType::MXFP4}) {
       // 1500 x 1000 q4_0: 844 KiB; matmul_t splits columns only for 8 tokens or more.
       const int64_t rows = 1500, cols = 1000, n = 9;
       const test::Packed w = test::pack_random(type, rows, cols, 9);

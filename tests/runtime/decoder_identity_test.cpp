@@ -57,8 +57,10 @@ const std::map<std::string, uint64_t> kExpected = {
     {"ds3_tiny/avx2", 0xea691da0374b6291ull},
     {"ds3_tiny/avx512", 0x7740a475d72aa0f0ull},
     {"gpt_oss_tiny/reference", 0x95b989f5810a6df0ull},
-    {"gpt_oss_tiny/avx2", 0x5fed56cd7a88d165ull},
-    {"gpt_oss_tiny/avx512", 0x603a2011c992a321ull},
+    // gpt-oss on avx2 / avx512: re-recorded when its MXFP4 experts moved from the scalar kernel
+    // to the int8 loops (x86_mxfp4.cpp; an intended change of every logit bit).
+    {"gpt_oss_tiny/avx2", 0xd5fce8db5d3b85fbull},
+    {"gpt_oss_tiny/avx512", 0x21b67c32c34046c4ull},
     {"llama_dense/reference", 0x3f97102dc6f6fd26ull},
     {"llama_dense/avx2", 0x5543a9ca0abffd4bull},
     {"llama_dense/avx512", 0x74520e7d2baad880ull},

@@ -224,6 +224,7 @@ const IsaOps kNeonOps = {
     qdot_neon<true>,
     qdot_neon<false>,
     qdot_q2_1_neon,
+    qdot_mxfp4_neon,
     qdot_grouped_q8_0_neon,
     qdot_grouped_q4_0_neon,
     qdot_grouped_q2_1_neon,

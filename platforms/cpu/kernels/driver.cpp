@@ -1,4 +1,4 @@
-// ISA-independent kernel drivers: the int8 quantisation of activations for Q8_0/Q4_0/Q2_1 weights
+// ISA-independent kernel drivers: the int8 quantisation of activations for Q8_0/Q4_0/Q2_1/MXFP4 weights
 // (in bounded stack buffers, chunked by tokens and if need be by columns), the split of work
 // across the kernel threads, and the KernelTables built from each ISA's inner loops (isa.h).
 // Also the choice of the default table (best ISA, or MOTE_KERNELS).
@@ -203,7 +203,7 @@ void matmul_t_fast(const IsaOps& ops, const WeightView& w, const float* x, int64
 }
 
 // KernelTable entries must be plain function pointers: one instantiation per ISA and type.
-// Q8_0 / Q4_0 / Q2_1: the ISA's inner loop for the view's layout (row-major or row groups), or
+// Q8_0 / Q4_0 / Q2_1 / MXFP4: the ISA's inner loop for the view's layout (row-major or row groups), or
 // the scalar reference where the ISA has none (so no table entry is ever null).
 template <const IsaOps& O, WeightType kType>
 void matmul_q(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
@@ -251,18 +251,12 @@ void axpy(float alpha, const float* x, float* y, int64_t n) { O.axpy(alpha, x, y
 
 void get_row(const WeightView& w, int64_t row, float* out) { dequantize_view_piece(w, row, 0, w.cols, out); }
 
-// Types without an ISA inner loop (MXFP4, gpt-oss experts): the scalar reference kernel, so no
-// table entry is ever null. matmul_t needs no such entry: its generic path decodes any type.
-void matmul_reference(const WeightView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys) {
-  kernels::reference_kernels().matmul[int(w.type)](w, x, xs, n, y, ys);
-}
-
 // Constant-initialised (only addresses), so usable from any static initialiser.
 template <const IsaOps& O>
 constexpr kernels::KernelTable make_table(const char* name) {
   return {name,
           {matmul_f<O, WeightType::F32>, matmul_f<O, WeightType::F16>, matmul_f<O, WeightType::BF16>,
-           matmul_q<O, WeightType::Q8_0>, matmul_q<O, WeightType::Q4_0>, matmul_reference,
+           matmul_q<O, WeightType::Q8_0>, matmul_q<O, WeightType::Q4_0>, matmul_q<O, WeightType::MXFP4>,
            matmul_q<O, WeightType::Q2_1>},
           {matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>, matmul_t<O>},
           get_row,

@@ -3,7 +3,7 @@
 // (x86_avx2.cpp, x86_avx512.cpp, arm_neon.cpp). Not part of the runtime's public surface; tests
 // include it to check each ISA's pieces against the scalar versions.
 //
-// Activations for Q8_0/Q4_0/Q2_1 weights are quantised per block of 32 to int8 with an f32 scale:
+// Activations for Q8_0/Q4_0/Q2_1/MXFP4 weights are quantised per block of 32 to int8 with an f32 scale:
 // a = d * q, d = amax / 127, q = round-half-even(x * (1 / d)), |q| <= 127. Every ISA's
 // quantiser produces bit-identical blocks to quantize_acts_ref (same operations, IEEE division,
 // ties-to-even rounding), so a test can rebuild the exact int8 product on the scalar side.
@@ -60,7 +60,7 @@ inline void store_non_finite_block(ActBlock* out) {
 using QuantizeActsFn = void (*)(const float* x, int64_t n, ActBlock* out);
 void quantize_acts_ref(const float* x, int64_t n, ActBlock* out);
 
-// Quantised weights (Q8_0, Q4_0 or Q2_1) times quantised activations, for rows [r0, r1) and the
+// Quantised weights (Q8_0, Q4_0, Q2_1 or MXFP4) times quantised activations, for rows [r0, r1) and the
 // weight blocks [b0, b0 + nb) of each row. acts[t * nb + j] is block b0 + j of token t < n_tokens.
 // Writes y[t * y_stride + r] (or adds to it when `accumulate`, for column-chunked calls).
 using QDotRowsFn = void (*)(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
@@ -79,6 +79,7 @@ struct IsaOps {
   QDotRowsFn qdot_q8_0;
   QDotRowsFn qdot_q4_0;
   QDotRowsFn qdot_q2_1;             // null: the reference kernel runs Q2_1 (driver.cpp)
+  QDotRowsFn qdot_mxfp4;            // row-major only (MXFP4 has no row groups); null: reference
   // The same products on row-grouped views (WeightView::row_group == 16, kernels/quant.h has
   // the layout); r0 and r1 are multiples of 16. Null: the reference kernel runs them.
   QDotRowsFn qdot_grouped_q8_0;
@@ -120,6 +121,13 @@ void qdot_q2_1_avx2(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int
                     int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
 void qdot_q2_1_avx512(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
                       int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+// MXFP4 inner loops and fused decode + axpy (x86_mxfp4.cpp), referenced from the two tables above.
+void qdot_mxfp4_avx2(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                     int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void qdot_mxfp4_avx512(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                       int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
+void axpy_mxfp4_avx2(float alpha, const uint8_t* src, int64_t n, float* y);
+void axpy_mxfp4_avx512(float alpha, const uint8_t* src, int64_t n, float* y);
 // Row-grouped Q8_0 / Q4_0 / Q2_1 inner loops (x86_grouped_avx2.cpp, x86_grouped_avx512.cpp).
 void qdot_grouped_q8_0_avx2(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
                             int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
@@ -136,16 +144,40 @@ void qdot_grouped_q2_1_avx512(const WeightView& w, int64_t r0, int64_t r1, int64
 #endif
 #if defined(__aarch64__)
 extern const IsaOps kNeonOps;
+// MXFP4 inner loop (arm_mxfp4.cpp), referenced from kNeonOps.
+void qdot_mxfp4_neon(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                     int64_t n_tokens, float* y, int64_t y_stride, bool accumulate);
 #endif
 
+// MXFP4 (kernels/quant.h) in the int8 loops: an E2M1 code's value times 2 is an integer, so a
+// 16-entry byte table turns each nibble into the int8 weight 2 * value (|w| <= 12; with |q_a| <=
+// 127 a block's int8 dot is at most 32 * 12 * 127, exact in int32 and in the int16 pair sums of
+// maddubs), and the block's scale is applied halved: 2^(e - 127) / 2 = 2^(e - 128).
+inline constexpr int8_t kMxfp4Int8[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// 2^(e - 128) for an E8M0 scale byte, built from its bits: exact for every e < 255, including
+// e = 0 and 1 (2^-128 and 2^-127, subnormal floats: 0x00200000 << e). e = 255 is NaN (OCP MX: the
+// E8M0 NaN encoding), so every product with such a block is NaN. The reference decode
+// (dequantize_row: ldexp(1, 128) = inf) turns such a block into inf * code, NaN for its zero codes,
+// so rows with a realistic e = 255 block are NaN there too; a block without any zero code gives
+// +-inf or NaN in the reference but always NaN here.
+inline float mxfp4_half_scale(uint8_t e) {
+  uint32_t bits = e >= 2 ? uint32_t(e - 1) << 23 : 0x00200000u << e;
+  if (e == 255) bits = 0x7fc00000u;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 // The quantised inner loop of `ops` for w's type and layout (row-major or row groups), or null
-// when the ISA has none (float and MXFP4 weights, or a missing loop): the callers then use the
+// when the ISA has none (float weights, row-grouped MXFP4, or a missing loop): the callers then use the
 // reference or float paths.
 inline QDotRowsFn qdot_for(const IsaOps& ops, const WeightView& w) {
   switch (w.type) {
     case WeightType::Q8_0: return w.grouped() ? ops.qdot_grouped_q8_0 : ops.qdot_q8_0;
     case WeightType::Q4_0: return w.grouped() ? ops.qdot_grouped_q4_0 : ops.qdot_q4_0;
     case WeightType::Q2_1: return w.grouped() ? ops.qdot_grouped_q2_1 : ops.qdot_q2_1;
+    case WeightType::MXFP4: return w.grouped() ? nullptr : ops.qdot_mxfp4;
     default: return nullptr;
   }
 }
