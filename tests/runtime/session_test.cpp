@@ -190,7 +190,11 @@ TEST(Session, ErrorsLeaveTheSessionUnchanged) {
   EXPECT_EQ(s->position(), 8);
   EXPECT_EQ(s->decode(7, logits.data()).code(), StatusCode::kOutOfRange);
   EXPECT_FALSE(Session::create(*m, {0, 4}));
-  EXPECT_FALSE(Session::create(*m, {8, 0}));
+  EXPECT_FALSE(Session::create(*m, {8, -1}));
+  // max_batch 0: the automatic pass length, capped by max_context.
+  const auto auto_batch = Session::create(*m, {8, 0});
+  ASSERT_TRUE(auto_batch);
+  EXPECT_EQ((*auto_batch)->max_batch(), 8);
 }
 
 TEST(Session, GreedyGenerationMatchesArgmaxOfTheNaiveForward) {

@@ -226,7 +226,9 @@ AttentionFn find_attention(const char* name) {
   if (!cpu::cpu_supports(name)) return nullptr;
 #if defined(__x86_64__)
   if (std::strcmp(name, "avx2") == 0) return cpu::attention_avx2;
-  if (std::strcmp(name, "avx512") == 0) return cpu::attention_with<cpu::attn_range_avx512>;
+  // avx512-amx: the AVX-512 table with AMX matrix loops; attention is AVX-512's.
+  if (std::strcmp(name, "avx512") == 0 || std::strcmp(name, "avx512-amx") == 0)
+    return cpu::attention_with<cpu::attn_range_avx512>;
 #endif
 #if defined(__aarch64__)
   if (std::strcmp(name, "neon") == 0) return cpu::attention_with<cpu::attn_range_neon>;
