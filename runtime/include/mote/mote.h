@@ -37,7 +37,9 @@
  * mote_model_open_memory (a model from bytes in memory).
  * Version 4 appended mote_model_params.kernels (the kernel table per model) and
  * mote_session_params.kv_type (the KV cache element type, mote_kv_type; default MOTE_KV_F16):
- * code built against version 3 must be rebuilt.
+ * code built against version 3 must be rebuilt. Version 4 also added, as new functions only,
+ * mote_session_get_kv_read_bytes, mote_model_get_kernels and mote_available_kernels (the decode
+ * roofline figures of `mote bench`).
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
