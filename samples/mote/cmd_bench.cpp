@@ -318,15 +318,16 @@ int cmd_bench(const Args& args) {
   // Before any weight is touched (opening maps the file and reads only its metadata): the
   // bandwidth the decode roofline is measured against, on the model's kernel thread count.
   const double bandwidth_gbs = measure_read_bandwidth_gbs(info.n_threads);
-  SessionPtr session;
-  if (mote_status st = create_session(model.get(), n_prompt + n_gen, false, kv_type_from_args(args), &session); st != MOTE_OK) return fail_c(st);
   BenchRun run;
   run.open_s = open_s;
+  // Before the timed session exists, so that the two sessions' buffers never add up in the peak RSS.
   if (!args.has("--no-warmup")) {
     const auto t_warm = std::chrono::steady_clock::now();
     if (mote_status st = warm_up(model.get(), prompt, kv_type_from_args(args)); st != MOTE_OK) return fail_c(st);
     run.warmup_s = seconds_since(t_warm);
   }
+  SessionPtr session;
+  if (mote_status st = create_session(model.get(), n_prompt + n_gen, false, kv_type_from_args(args), &session); st != MOTE_OK) return fail_c(st);
   if (mote_status st = run_plain(model.get(), session.get(), prompt, n_gen, size_t(info.vocab_size), &run); st != MOTE_OK)
     return fail_c(st);
   nlohmann::ordered_json out = bench_report(args, info, run, n_prompt, n_gen, bandwidth_gbs);
