@@ -368,6 +368,44 @@ MOTE_EXPORT mote_status mote_session_reset(mote_session* session) {
   });
 }
 
+MOTE_EXPORT mote_status mote_session_get_kv_read_bytes(const mote_session* session, int64_t position,
+                                                       uint64_t* out_bytes) {
+  return guarded("mote_session_get_kv_read_bytes", [&]() -> mote_status {
+    if (session == nullptr || out_bytes == nullptr)
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_session_get_kv_read_bytes: NULL argument");
+    if (position < 0)
+      return fail(MOTE_ERR_INVALID_ARGUMENT,
+                  "mote_session_get_kv_read_bytes: position " + std::to_string(position) + " is negative");
+    *out_bytes = uint64_t(mote::kv_read_bytes_at(session->session->layer_state_plan(),
+                                                 session->owner->model().hparams(), position));
+    return MOTE_OK;
+  });
+}
+
+MOTE_EXPORT mote_status mote_model_get_kernels(const mote_model* model, const char** out_name) {
+  return guarded("mote_model_get_kernels", [&]() -> mote_status {
+    if (model == nullptr || out_name == nullptr)
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_get_kernels: NULL argument");
+    *out_name = model->model().backend().kernels_name();
+    return MOTE_OK;
+  });
+}
+
+MOTE_EXPORT mote_status mote_available_kernels(const char** names, size_t capacity, size_t* out_count) {
+  return guarded("mote_available_kernels", [&]() -> mote_status {
+    if (out_count == nullptr || (names == nullptr && capacity > 0))
+      return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_available_kernels: NULL argument");
+    const mote::kernels::KernelTable* tables[8];
+    const int n = mote::kernels::available_kernels(tables, 8);
+    *out_count = size_t(n);
+    if (capacity < size_t(n))
+      return fail(MOTE_ERR_BUFFER_TOO_SMALL, "mote_available_kernels: room for " + std::to_string(capacity) +
+                                                 " names, " + std::to_string(n) + " needed");
+    for (int i = 0; i < n; ++i) names[i] = tables[i]->name;
+    return MOTE_OK;
+  });
+}
+
 MOTE_EXPORT mote_status mote_session_get_stats(const mote_session* session, mote_stats* out_stats) {
   return guarded("mote_session_get_stats", [&]() -> mote_status {
     if (session == nullptr || out_stats == nullptr)

@@ -136,4 +136,16 @@ LayerStateBytes layer_state_bytes(const LayerStatePlan& plan) {
   return b;
 }
 
+int64_t kv_read_bytes_at(const LayerStatePlan& plan, const HParams& hp, int64_t position) {
+  if (position < 0) return 0;
+  int64_t bytes = 0;
+  for (const LayerStateDesc& d : plan.layers) {
+    if (d.layer >= hp.n_layers || d.kind == LayerStateKind::kRecurrent) continue;  // MTP block; no rows
+    const int64_t window = hp.window_for(d.layer);
+    const int64_t rows = window > 0 ? std::min(position + 1, window) : position + 1;
+    bytes += rows * d.row_bytes;
+  }
+  return bytes;
+}
+
 }  // namespace mote

@@ -119,4 +119,11 @@ struct LayerStateBytes {
 };
 LayerStateBytes layer_state_bytes(const LayerStatePlan& plan);
 
+// Cache bytes one decoded token at `position` (0-based) reads over the main layers (the MTP
+// block's are left out): per layer the rows of the positions it attends to, its own included,
+// times row_bytes at the layer's KvType (K and V heads for GQA, the [c_kv | k_pe] piece for MLA).
+// A sliding layer (hp.window_for(layer) > 0, ring or not) reads min(position + 1, window) rows,
+// every other layer position + 1. For the decode roofline (`mote bench`); position < 0: 0.
+int64_t kv_read_bytes_at(const LayerStatePlan& plan, const HParams& hp, int64_t position);
+
 }  // namespace mote

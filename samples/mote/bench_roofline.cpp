@@ -4,9 +4,18 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <fstream>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 namespace mote::cli {
 namespace {
@@ -20,7 +29,60 @@ uint64_t sum_words(const uint64_t* p, size_t begin, size_t end) {
   return s0 + s1 + s2 + s3;
 }
 
+// The CPUID brand string (leaves 0x80000002..4), or "" where there is none.
+std::string cpuid_brand() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(0x80000000u, &a, &b, &c, &d) == 0 || a < 0x80000004u) return "";
+  char brand[49] = {};
+  for (unsigned leaf = 0; leaf < 3; ++leaf) {
+    __get_cpuid(0x80000002u + leaf, &a, &b, &c, &d);
+    const unsigned regs[4] = {a, b, c, d};
+    std::memcpy(brand + 16 * leaf, regs, 16);
+  }
+  std::string s(brand);
+  const size_t first = s.find_first_not_of(' ');
+  return first == std::string::npos ? "" : s.substr(first);
+#else
+  return "";
+#endif
+}
+
+// "key\t: value" -> value, for the first line of /proc/cpuinfo whose key is `key`.
+std::string cpuinfo_field(const std::string& text, const std::string& key) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(key, 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos || line.find_first_not_of(" \t", key.size()) != colon) continue;
+    const size_t v = line.find_first_not_of(' ', colon + 1);
+    return v == std::string::npos ? "" : line.substr(v);
+  }
+  return "";
+}
+
 }  // namespace
+
+CpuDescription describe_cpu() {
+  std::ifstream f("/proc/cpuinfo");
+  std::stringstream text;
+  if (f) text << f.rdbuf();
+  CpuDescription cpu;
+  cpu.model = cpuinfo_field(text.str(), "model name");
+  if (cpu.model.empty()) cpu.model = cpuid_brand();
+  std::string listed = cpuinfo_field(text.str(), "flags");
+  if (listed.empty()) listed = cpuinfo_field(text.str(), "Features");  // aarch64
+  std::istringstream words(listed);
+  const std::set<std::string> have{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+#if defined(__aarch64__)
+  const char* wanted[] = {"asimd", "asimddp", "sve", "i8mm", "bf16"};
+#else
+  const char* wanted[] = {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                          "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16"};
+#endif
+  for (const char* w : wanted) cpu.flags.emplace_back(w, have.count(w) != 0);
+  return cpu;
+}
 
 double measure_read_bandwidth_gbs(int threads) {
   constexpr size_t kBytes = size_t(256) << 20;

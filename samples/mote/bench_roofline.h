@@ -2,7 +2,21 @@
 // weight bytes (and multiply-adds) one token touches come from the library (mote_model_info).
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace mote::cli {
+
+// This machine's CPU, for the bench JSON: the model name (/proc/cpuinfo "model name", else the
+// CPUID brand string on x86, else "") and, for each ISA flag the kernels care about (avx2, fma,
+// f16c, avx512f/bw/vl, avx512_vnni, avx512_bf16, amx_tile/int8/bf16; asimd and asimddp on arm),
+// whether /proc/cpuinfo lists it (all false where there is no /proc/cpuinfo).
+struct CpuDescription {
+  std::string model;
+  std::vector<std::pair<std::string, bool>> flags;
+};
+CpuDescription describe_cpu();
 
 // Best of a few multi-threaded streaming reads of a 256 MiB buffer (far beyond the last-level
 // cache), in GB/s (1e9 bytes/s). Allocates and frees the buffer, then resets the process's peak

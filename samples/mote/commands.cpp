@@ -45,9 +45,16 @@ const char kRunHelp[] =
     "  --no-parse-special   control-token text in the prompt stays plain text (-p)\n"
     "  Ctrl-C stops generation (exit 130).\n" MOTE_SAMPLING_HELP MOTE_EXPERT_HELP;
 const char kBenchHelp[] =
-    "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--batch N] [--mtp-compare]\n"
-    "Prefill and decode speed, expert cache and memory of one run, as JSON.\n"
-    "  --batch N       tokens per prefill pass (default: the library's, mote_session_params)\n"
+    "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--batch N] [--no-warmup] [--mtp-compare]\n"
+    "Prefill and decode speed, expert cache and memory of one run, as JSON, with the CPU model,\n"
+    "its ISA flags and the kernel tables (available, active).\n"
+    "Roofline: roofline_ratio = (weight_bytes_per_token + kv_bytes_per_token) x decode tok/s /\n"
+    "memory_bw_gbs (read bandwidth measured in the same run); roofline_ratio_weights_only leaves\n"
+    "the KV cache out. kv_bytes_per_token: the K/V (or MLA latent) rows every layer reads at the\n"
+    "session's --kv-type, averaged over the decoded tokens (a sliding layer reads its window).\n"
+    "  --batch N       tokens per prefill pass (default: the library's automatic choice)\n"
+    "  --no-warmup     time from cold: by default a throwaway session first prefills up to 64\n"
+    "                  tokens and decodes 4, so the first touch of the weights is not timed\n"
     "  --mtp-compare   decode with and without MTP drafts\n" MOTE_EXPERT_HELP;
 const char kPerplexityHelp[] =
     "usage: mote perplexity FILE --text PATH [--ctx 128] [--max-tokens N] [--kv-type T] [--kl-base T]\n"
@@ -171,7 +178,7 @@ const std::vector<Command>& commands() {
         {"perplexity", "perplexity of a text file, as JSON", kPerplexityHelp,
          join({"--text", "--ctx", "--max-tokens", "--kl-base"}, expert_values), expert_switches, cmd_perplexity},
         {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
-         join({"--prompt", "--gen", "--seed", "--batch"}, expert_values), join({"--mtp-compare"}, expert_switches), cmd_bench},
+         join({"--prompt", "--gen", "--seed", "--batch"}, expert_values), join({"--mtp-compare", "--no-warmup"}, expert_switches), cmd_bench},
         {"serve", "OpenAI-compatible local HTTP server (chat, completions, metrics)", kServeHelp,
          join(join({"--host", "--port", "--slots", "--queue", "--api-key", "--slot-dir", "--model-name", "--timeout"},
                    sampling),

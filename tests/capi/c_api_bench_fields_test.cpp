@@ -1,9 +1,11 @@
 // What `mote bench` reads through the C API: the expert cache's geometry, settings and counters
 // (mote_expert_stats), mote_model_wait_expert_io, the per-token active-weight figures of
-// mote_model_info, and greedy ids from mote_generate_tokens on a model without a tokenizer.
+// mote_model_info, the KV bytes a decoded token reads (mote_session_get_kv_read_bytes), the
+// kernel tables (mote_model_get_kernels, mote_available_kernels), and greedy ids from mote_generate_tokens on a model without a tokenizer.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -204,6 +206,64 @@ TEST_F(CApiBenchFields, GenerateTokensWithoutATokenizerGivesIds) {
   EXPECT_NE(mote_generate(s, "Hi", 2, nullptr, nullptr, nullptr), MOTE_OK);
   mote_session_destroy(s);
   mote_model_destroy(bare);
+  mote_model_destroy(m);
+}
+
+// KV bytes one decoded token reads: linear in the depth for this MLA model (no window), half
+// for f16 what f32 is, less again for q8_0.
+TEST_F(CApiBenchFields, KvReadBytesGrowWithDepthAndShrinkWithTheType) {
+  mote_model* m = open(path_, mote_model_params_default());
+  ASSERT_NE(m, nullptr);
+  uint64_t by_type[3] = {};
+  const mote_kv_type types[3] = {MOTE_KV_F32, MOTE_KV_F16, MOTE_KV_Q8_0};
+  for (int i = 0; i < 3; ++i) {
+    mote_session_params sp = mote_session_params_default();
+    sp.kv_type = types[i];
+    sp.max_context = 64;
+    mote_session* s = nullptr;
+    ASSERT_EQ(mote_session_create(m, &sp, &s), MOTE_OK) << mote_last_error();
+    uint64_t at0 = 0, at9 = 0, beyond = 0;
+    ASSERT_EQ(mote_session_get_kv_read_bytes(s, 0, &at0), MOTE_OK);
+    ASSERT_EQ(mote_session_get_kv_read_bytes(s, 9, &at9), MOTE_OK);
+    ASSERT_EQ(mote_session_get_kv_read_bytes(s, 1000, &beyond), MOTE_OK);  // not held: a figure still
+    EXPECT_GT(at0, 0u);
+    EXPECT_EQ(at9, 10 * at0);
+    EXPECT_EQ(beyond, 1001 * at0);
+    by_type[i] = at0;
+    uint64_t out = 0;
+    EXPECT_EQ(mote_session_get_kv_read_bytes(s, -1, &out), MOTE_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(mote_last_error()).find("position -1"), std::string::npos) << mote_last_error();
+    EXPECT_EQ(mote_session_get_kv_read_bytes(s, 0, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+    mote_session_destroy(s);
+  }
+  EXPECT_EQ(by_type[0], 2 * by_type[1]);
+  EXPECT_LT(by_type[2], by_type[1]);  // 32 int8 codes + one f16 scale per 32 values (widths padded to 32)
+  EXPECT_EQ(mote_session_get_kv_read_bytes(nullptr, 0, &by_type[0]), MOTE_ERR_INVALID_ARGUMENT);
+  mote_model_destroy(m);
+}
+
+// The kernel tables: the model's is one of the available ones; reference always comes first.
+TEST_F(CApiBenchFields, KernelTables) {
+  size_t n = 0;
+  EXPECT_EQ(mote_available_kernels(nullptr, 0, &n), MOTE_ERR_BUFFER_TOO_SMALL);
+  ASSERT_GE(n, 1u);
+  std::vector<const char*> names(n);
+  ASSERT_EQ(mote_available_kernels(names.data(), names.size(), &n), MOTE_OK);
+  EXPECT_STREQ(names[0], "reference");
+  EXPECT_EQ(mote_available_kernels(nullptr, 0, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  mote_model_params p = mote_model_params_default();
+  p.kernels = "reference";
+  mote_model* m = open(path_, p);
+  ASSERT_NE(m, nullptr);
+  const char* active = nullptr;
+  ASSERT_EQ(mote_model_get_kernels(m, &active), MOTE_OK);
+  EXPECT_STREQ(active, "reference");
+  EXPECT_EQ(mote_model_get_kernels(m, nullptr), MOTE_ERR_INVALID_ARGUMENT);
+  mote_model_destroy(m);
+  m = open(path_, mote_model_params_default());
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(mote_model_get_kernels(m, &active), MOTE_OK);
+  if (std::getenv("MOTE_KERNELS") == nullptr) EXPECT_STREQ(active, names.back());  // the best table by default
   mote_model_destroy(m);
 }
 

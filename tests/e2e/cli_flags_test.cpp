@@ -214,4 +214,59 @@ TEST_F(CliFlagsTest, KvTypeFlag) {
   EXPECT_GT(j["kv_cache_bytes"].get<uint64_t>(), 0u);
 }
 
+// mote bench's roofline fields: the weight and KV bytes a decoded token reads (KV growing with
+// the depth, f16 half of f32), both ratios, the warm-up (on by default, --no-warmup skips it), the
+// CPU and the kernel tables; bad flags are one-line errors.
+TEST_F(CliFlagsTest, BenchRooflineFields) {
+  auto bench = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {MOTE_CLI_BIN, "bench", model_, "--gen", "4", "--threads", "1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const auto r = run_command(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+  };
+  const auto warm = bench({"--prompt", "8"});
+  ASSERT_TRUE(warm.contains("kv_bytes_per_token")) << warm.dump();
+  EXPECT_TRUE(warm["warmup"].get<bool>());
+  EXPECT_GT(warm["warmup_s"].get<double>(), 0.0);
+  EXPECT_EQ(warm["weight_bytes_per_token"], warm["active_bytes_per_token"]);
+  EXPECT_GT(warm["kv_bytes_per_token"].get<double>(), 0.0);
+  const double w = warm["weight_bytes_per_token"].get<double>(), kv = warm["kv_bytes_per_token"].get<double>();
+  EXPECT_NEAR(warm["roofline_ratio"].get<double>(), warm["roofline_ratio_weights_only"].get<double>() * (w + kv) / w,
+              1e-9 * warm["roofline_ratio"].get<double>());
+  EXPECT_TRUE(warm["cpu_model"].is_string());
+  EXPECT_TRUE(warm["cpu_flags"].is_object());
+#if defined(__x86_64__)
+  EXPECT_TRUE(warm["cpu_flags"].contains("avx512_vnni")) << warm["cpu_flags"].dump();
+  EXPECT_TRUE(warm["cpu_flags"].contains("amx_int8")) << warm["cpu_flags"].dump();
+#endif
+  const auto& tables = warm["kernels_available"];
+  ASSERT_TRUE(tables.is_array());
+  EXPECT_EQ(tables.front(), "reference");
+  EXPECT_NE(std::find(tables.begin(), tables.end(), warm["kernels"]), tables.end()) << warm.dump();
+  // --no-warmup: accepted, nothing warmed. ds3_tiny is all MLA (no window): the decode tokens
+  // at positions 8..11 read 10.5 latent rows a layer on average, at 32..35 34.5 rows.
+  const auto cold = bench({"--prompt", "32", "--no-warmup"});
+  EXPECT_FALSE(cold["warmup"].get<bool>());
+  EXPECT_EQ(cold["warmup_s"].get<double>(), 0.0);
+  EXPECT_NEAR(cold["kv_bytes_per_token"].get<double>() / kv, 34.5 / 10.5, 1e-9);
+  const auto f32 = bench({"--prompt", "8", "--kv-type", "f32", "--no-warmup"});
+  EXPECT_EQ(warm["kv_type"], "f16");  // the CLI's default
+  EXPECT_DOUBLE_EQ(f32["kv_bytes_per_token"].get<double>(), 2 * kv);
+  const auto q8 = bench({"--prompt", "8", "--kv-type", "q8_0", "--no-warmup"});
+  EXPECT_LT(q8["kv_bytes_per_token"].get<double>(), kv);
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"--no-warmup", "1"}, {"--no-warmp"}, {"--prompt", "x"}, {"--gen", "0"}}) {
+    std::vector<std::string> argv = {MOTE_CLI_BIN, "bench", model_};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    const auto r = run_command(argv);
+    EXPECT_NE(r.exit_code, 0) << bad[0];
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  const auto help = run_command({MOTE_CLI_BIN, "bench", "--help"});
+  EXPECT_NE(help.out.find("--no-warmup"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("roofline_ratio_weights_only"), std::string::npos) << help.out;
+}
+
 }  // namespace

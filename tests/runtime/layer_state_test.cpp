@@ -133,6 +133,28 @@ TEST(LayerState, OlmoeFullKv) {
   EXPECT_EQ(b.kv_ring + b.mla_latent + b.recurrent, 0);
 }
 
+// kv_read_bytes_at: what one decoded token reads (the `mote bench` KV roofline), by hand.
+TEST(LayerState, KvReadBytesPerToken) {
+  // gpt-oss-20b f16: row 2048 bytes; 12 sliding layers read min(p + 1, 128) rows, 12 full p + 1.
+  const HParams gpt = real_config("gpt-oss-20b");
+  for (bool rings : {true, false}) {  // a sliding layer reads its window whether or not it is a ring
+    const LayerStatePlan f16 = plan(gpt, KvType::kF16, 4096, 64, false, rings);
+    EXPECT_EQ(kv_read_bytes_at(f16, gpt, 0), 24LL * 2048);
+    EXPECT_EQ(kv_read_bytes_at(f16, gpt, 99), 24LL * 100 * 2048);
+    EXPECT_EQ(kv_read_bytes_at(f16, gpt, 4095), 12LL * 128 * 2048 + 12LL * 4096 * 2048);
+  }
+  EXPECT_EQ(kv_read_bytes_at(plan(gpt, KvType::kF16, 4096, 64, false), gpt, -1), 0);
+  // DeepSeek-V3 with its MTP layer planned: only the 61 main layers count. f32 2304, f16 1152,
+  // q8_0 648 bytes a row.
+  const HParams ds = real_config("deepseek-v3");
+  EXPECT_EQ(kv_read_bytes_at(plan(ds, KvType::kF32, 4096, 512, true), ds, 511), 61LL * 512 * 2304);
+  EXPECT_EQ(kv_read_bytes_at(plan(ds, KvType::kF16, 4096, 512, true), ds, 511), 61LL * 512 * 1152);
+  EXPECT_EQ(kv_read_bytes_at(plan(ds, KvType::kQ8_0, 4096, 512, false), ds, 511), 61LL * 512 * 648);
+  // OLMoE q8_0: 16 layers of 4608-byte rows.
+  const HParams olmoe = real_config("olmoe-1b-7b");
+  EXPECT_EQ(kv_read_bytes_at(plan(olmoe, KvType::kQ8_0, 4096, 32, false), olmoe, 4095), 16LL * 4096 * 4608);
+}
+
 TEST(LayerState, RejectsBadOptions) {
   const HParams hp = real_config("olmoe-1b-7b");
   LayerStateOptions o;

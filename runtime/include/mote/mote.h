@@ -37,7 +37,9 @@
  * mote_model_open_memory (a model from bytes in memory).
  * Version 4 appended mote_model_params.kernels (the kernel table per model) and
  * mote_session_params.kv_type (the KV cache element type, mote_kv_type; default MOTE_KV_F16):
- * code built against version 3 must be rebuilt.
+ * code built against version 3 must be rebuilt. Version 4 also added, as new functions only,
+ * mote_session_get_kv_read_bytes, mote_model_get_kernels and mote_available_kernels (the decode
+ * roofline figures of `mote bench`).
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -449,6 +451,21 @@ typedef struct mote_stats {
 } mote_stats;
 
 mote_status mote_session_get_stats(const mote_session* session, mote_stats* out_stats);
+
+/* --- Figures for a decode roofline (API version 4; new functions only, no struct changed) --- */
+/* Bytes of this session's KV cache one decoded token at `position` (0-based: the token after
+ * `position` tokens already held) reads, over the main layers: each layer's rows of the positions
+ * it attends to (its own included; a sliding-window layer only the window), at the session's
+ * kv_type (K and V heads for GQA, the MLA latent [c_kv | k_pe] piece for DeepSeek). Any position
+ * >= 0 may be asked (it need not be held yet); position < 0 is MOTE_ERR_INVALID_ARGUMENT. */
+mote_status mote_session_get_kv_read_bytes(const mote_session* session, int64_t position, uint64_t* out_bytes);
+/* The kernel table this model's calls run on ("reference", "avx2", "avx512", "neon"; static
+ * storage). */
+mote_status mote_model_get_kernels(const mote_model* model, const char** out_name);
+/* The kernel tables this build and CPU can run, reference first, best last (static storage).
+ * Output rules as mote_tokenize: *out_count is the number of tables, on success and when the
+ * buffer is too small (MOTE_ERR_BUFFER_TOO_SMALL); names may be NULL when capacity is 0. */
+mote_status mote_available_kernels(const char** names, size_t capacity, size_t* out_count);
 
 #ifdef __cplusplus
 }  /* extern "C" */
