@@ -192,7 +192,7 @@ TEST(Session, ErrorsLeaveTheSessionUnchanged) {
   EXPECT_FALSE(Session::create(*m, {0, 4}));
   EXPECT_FALSE(Session::create(*m, {8, -1}));
   // max_batch 0: the automatic pass length, capped by max_context.
-  const auto auto_batch = Session::create(*m, {8, 0});
+  auto auto_batch = Session::create(*m, {8, 0});
   ASSERT_TRUE(auto_batch);
   EXPECT_EQ((*auto_batch)->max_batch(), 8);
 }
