@@ -8,7 +8,8 @@
 # (its source folder, for convert_hf_to_gguf.py, is read from its CMakeCache.txt).
 # HF_CHECKPOINT: a Hugging Face checkpoint folder (config.json, safetensors, tokenizer.json).
 # Converts the checkpoint once for each runtime (llama.cpp: convert_hf_to_gguf.py to BF16, then
-# llama-quantize; mote: mote-convert), reusing files already there, then runs ROUNDS rounds,
+# llama-quantize; mote: mote-convert), reusing files already there (MODELS_DIR/llama.bf16.gguf,
+# llama.QUANT.gguf, mote.QUANT.mote), then runs ROUNDS rounds,
 # alternating which runtime goes first, of: llama-bench pp (depth 0) and tg (at depth DEPTH),
 # and `mote bench --prompt PP --gen TG` (its decode starts after the PP-token prompt, i.e. at
 # depth PP). Prints per thread count the median tok/s of each runtime and mote/llama.cpp.
@@ -39,7 +40,7 @@ reconvert=0 reconvert_mote=0
 positional=()
 while [ $# -gt 0 ]; do
   case $1 in
-    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --threads | --quant | --rounds | --pp | --tg | --models-dir | --mote-build | --python)
       [ $# -ge 2 ] || usage_error "$1 needs a value"
       case $1 in
@@ -79,7 +80,7 @@ mote=$mote_build/samples/mote mote_convert=$mote_build/converter/mote-convert
 models_dir=${models_dir:-$ckpt-bench}
 mkdir -p "$models_dir"
 gguf=$models_dir/llama.$quant.gguf mote_file=$models_dir/mote.$quant.mote
-if [ $reconvert = 1 ]; then rm -f "$gguf" "$mote_file"; fi
+if [ $reconvert = 1 ]; then rm -f "$gguf" "$mote_file" "$models_dir/llama.bf16.gguf"; fi
 if [ $reconvert_mote = 1 ]; then rm -f "$mote_file"; fi
 
 if [ ! -f "$gguf" ]; then
@@ -88,15 +89,19 @@ if [ ! -f "$gguf" ]; then
   "$python" -c 'import torch, numpy, transformers, sentencepiece, safetensors' 2> /dev/null ||
     die "$python lacks the converter's modules (torch numpy transformers sentencepiece safetensors): pip install -r $llama_src/requirements/requirements-convert_hf_to_gguf.txt, then give --python"
   [ -f "$ckpt/tokenizer.json" ] || [ -f "$ckpt/tokenizer.model" ] || die "no tokenizer.json or tokenizer.model in $ckpt (llama.cpp's converter needs one)"
-  echo "$me: converting $ckpt for llama.cpp ($llama_type)" >&2
-  bf16=$models_dir/llama.bf16.tmp.gguf
-  "$python" "$llama_src/convert_hf_to_gguf.py" "$ckpt" --outtype bf16 --outfile "$bf16" > "$models_dir/convert-llama.log" 2>&1 ||
-    die "convert_hf_to_gguf.py failed; see $models_dir/convert-llama.log"
+  # The BF16 GGUF is kept for the other --quant (delete it to save space).
+  bf16=$models_dir/llama.bf16.gguf
+  if [ ! -f "$bf16" ]; then
+    echo "$me: converting $ckpt for llama.cpp (BF16)" >&2
+    "$python" "$llama_src/convert_hf_to_gguf.py" "$ckpt" --outtype bf16 --outfile "$bf16.tmp" > "$models_dir/convert-llama.log" 2>&1 ||
+      die "convert_hf_to_gguf.py failed; see $models_dir/convert-llama.log"
+    mv "$bf16.tmp" "$bf16"
+  fi
+  echo "$me: quantizing for llama.cpp ($llama_type)" >&2
   # lm_head stays Q8_0 in both runtimes (mote's q4 recipe keeps it Q8_0; llama.cpp's would pick Q6_K).
   "$llama_build/bin/llama-quantize" --output-tensor-type q8_0 "$bf16" "$gguf.tmp" "$llama_type" "$(nproc)" > "$models_dir/quantize-llama.log" 2>&1 ||
     die "llama-quantize failed; see $models_dir/quantize-llama.log"
   mv "$gguf.tmp" "$gguf"
-  rm -f "$bf16"
 fi
 if [ ! -f "$mote_file" ]; then
   echo "$me: converting $ckpt for mote (${mote_args[*]})" >&2
