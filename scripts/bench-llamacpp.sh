@@ -25,6 +25,7 @@
 #   --python PY        a Python with the converter's modules (torch, numpy, transformers,
 #                      sentencepiece) (default: $PYTHON, else python3)
 #   --reconvert        convert again for both; --reconvert-mote: only the .mote file (a new mote)
+#   --llama-args "A B" extra llama-bench arguments (e.g. "--repack 0"); --mote-args: for mote bench
 # Raw outputs go under MODELS_DIR/runs/. Numbers from a shared machine are noisy: read the ratio,
 # measured in the same run, against the min..max of the rounds (printed too).
 set -euo pipefail
@@ -33,19 +34,20 @@ me=bench-llamacpp
 die() { echo "$me: $*" >&2; exit 1; }
 usage_error() { echo "$me: $* (see --help)" >&2; exit 2; }
 
-threads=1 quant=q8_0 rounds=3 pp=512 tg=64 models_dir="" python=${PYTHON:-python3}
+threads=1 quant=q8_0 rounds=3 pp=512 tg=64 models_dir="" python=${PYTHON:-python3} llama_extra="" mote_extra=""
 repo=$(cd "$(dirname "$0")/.." && pwd)
 mote_build=$repo/build
 reconvert=0 reconvert_mote=0
 positional=()
 while [ $# -gt 0 ]; do
   case $1 in
-    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    --threads | --quant | --rounds | --pp | --tg | --models-dir | --mote-build | --python)
+    -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --threads | --quant | --rounds | --pp | --tg | --models-dir | --mote-build | --python | --llama-args | --mote-args)
       [ $# -ge 2 ] || usage_error "$1 needs a value"
       case $1 in
         --threads) threads=$2 ;; --quant) quant=$2 ;; --rounds) rounds=$2 ;; --pp) pp=$2 ;;
         --tg) tg=$2 ;; --models-dir) models_dir=$2 ;; --mote-build) mote_build=$2 ;; --python) python=$2 ;;
+        --llama-args) llama_extra=$2 ;; --mote-args) mote_extra=$2 ;;
       esac
       shift 2 ;;
     --reconvert) reconvert=1; shift ;;
@@ -115,22 +117,23 @@ mkdir -p "$out"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "cpu: $cpu ($(nproc) cores available); raw outputs: $out" >&2
 
+# shellcheck disable=SC2086  # $llama_extra and $mote_extra split into arguments on purpose
 run_llama() {  # THREADS ROUND: pp at depth 0, tg at depth PP; JSON arrays from llama-bench.
   local t=$1 r=$2
-  "$llama_build/bin/llama-bench" -m "$gguf" -t "$t" -p "$pp" -n 0 -r 1 --no-warmup -o json > "$out/llama.pp.t$t.r$r.json" 2> "$out/llama.pp.t$t.r$r.err" ||
+  "$llama_build/bin/llama-bench" -m "$gguf" -t "$t" -p "$pp" -n 0 -r 1 --no-warmup -o json $llama_extra > "$out/llama.pp.t$t.r$r.json" 2> "$out/llama.pp.t$t.r$r.err" ||
     die "llama-bench failed; see $out/llama.pp.t$t.r$r.err"
-  "$llama_build/bin/llama-bench" -m "$gguf" -t "$t" -p 0 -n "$tg" -d "$pp" -r 1 --no-warmup -o json > "$out/llama.tg.t$t.r$r.json" 2> "$out/llama.tg.t$t.r$r.err" ||
+  "$llama_build/bin/llama-bench" -m "$gguf" -t "$t" -p 0 -n "$tg" -d "$pp" -r 1 --no-warmup -o json $llama_extra > "$out/llama.tg.t$t.r$r.json" 2> "$out/llama.tg.t$t.r$r.err" ||
     die "llama-bench failed; see $out/llama.tg.t$t.r$r.err"
 }
 run_mote() {  # THREADS ROUND
   local t=$1 r=$2
-  "$mote" bench "$mote_file" --threads "$t" --prompt "$pp" --gen "$tg" > "$out/mote.t$t.r$r.json" 2> "$out/mote.t$t.r$r.err" ||
+  "$mote" bench "$mote_file" --threads "$t" --prompt "$pp" --gen "$tg" $mote_extra > "$out/mote.t$t.r$r.json" 2> "$out/mote.t$t.r$r.err" ||
     die "mote bench failed; see $out/mote.t$t.r$r.err"
 }
 
 # One short unmeasured run of each first: page cache, CPU frequency, lazy binding.
-"$llama_build/bin/llama-bench" -m "$gguf" -t "${thread_list[0]}" -p 32 -n 4 -r 1 --no-warmup > /dev/null 2>&1 || die "llama-bench cannot run $gguf"
-"$mote" bench "$mote_file" --threads "${thread_list[0]}" --prompt 32 --gen 4 > /dev/null 2>&1 || die "mote bench cannot run $mote_file"
+"$llama_build/bin/llama-bench" -m "$gguf" -t "${thread_list[0]}" -p 32 -n 4 -r 1 --no-warmup $llama_extra > /dev/null 2>&1 || die "llama-bench cannot run $gguf"
+"$mote" bench "$mote_file" --threads "${thread_list[0]}" --prompt 32 --gen 4 $mote_extra > /dev/null 2>&1 || die "mote bench cannot run $mote_file"
 for ((r = 1; r <= rounds; r++)); do
   for t in "${thread_list[@]}"; do
     if ((r % 2)); then run_llama "$t" "$r"; run_mote "$t" "$r"; else run_mote "$t" "$r"; run_llama "$t" "$r"; fi
