@@ -67,6 +67,8 @@ esac
 for n in "$rounds" "$pp" "$tg"; do [[ $n =~ ^[1-9][0-9]*$ ]] || usage_error "--rounds, --pp and --tg take a positive integer, not $n"; done
 [[ $threads =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || usage_error "--threads takes a comma-separated list of positive integers, not $threads"
 IFS=, read -r -a thread_list <<< "$threads"
+read -r -a llama_extra_a <<< "$llama_extra"
+read -r -a mote_extra_a <<< "$mote_extra"
 
 # Tools, each checked with a one-line message before anything runs.
 command -v python3 > /dev/null || die "python3 is missing (it computes the medians)"
@@ -117,23 +119,22 @@ mkdir -p "$out"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "cpu: $cpu ($(nproc) cores available); raw outputs: $out" >&2
 
-# shellcheck disable=SC2086  # $llama_extra and $mote_extra split into arguments on purpose
 run_llama() {  # THREADS ROUND: pp at depth 0, tg at depth PP; JSON arrays from llama-bench.
   local t=$1 r=$2
-  "$llama_build/bin/llama-bench" -m "$gguf" -t "$t" -p "$pp" -n 0 -r 1 --no-warmup -o json $llama_extra > "$out/llama.pp.t$t.r$r.json" 2> "$out/llama.pp.t$t.r$r.err" ||
+  "$llama_build/bin/llama-bench" -m "$gguf" -t "$t" -p "$pp" -n 0 -r 1 --no-warmup -o json "${llama_extra_a[@]}" > "$out/llama.pp.t$t.r$r.json" 2> "$out/llama.pp.t$t.r$r.err" ||
     die "llama-bench failed; see $out/llama.pp.t$t.r$r.err"
-  "$llama_build/bin/llama-bench" -m "$gguf" -t "$t" -p 0 -n "$tg" -d "$pp" -r 1 --no-warmup -o json $llama_extra > "$out/llama.tg.t$t.r$r.json" 2> "$out/llama.tg.t$t.r$r.err" ||
+  "$llama_build/bin/llama-bench" -m "$gguf" -t "$t" -p 0 -n "$tg" -d "$pp" -r 1 --no-warmup -o json "${llama_extra_a[@]}" > "$out/llama.tg.t$t.r$r.json" 2> "$out/llama.tg.t$t.r$r.err" ||
     die "llama-bench failed; see $out/llama.tg.t$t.r$r.err"
 }
 run_mote() {  # THREADS ROUND
   local t=$1 r=$2
-  "$mote" bench "$mote_file" --threads "$t" --prompt "$pp" --gen "$tg" $mote_extra > "$out/mote.t$t.r$r.json" 2> "$out/mote.t$t.r$r.err" ||
+  "$mote" bench "$mote_file" --threads "$t" --prompt "$pp" --gen "$tg" "${mote_extra_a[@]}" > "$out/mote.t$t.r$r.json" 2> "$out/mote.t$t.r$r.err" ||
     die "mote bench failed; see $out/mote.t$t.r$r.err"
 }
 
 # One short unmeasured run of each first: page cache, CPU frequency, lazy binding.
-"$llama_build/bin/llama-bench" -m "$gguf" -t "${thread_list[0]}" -p 32 -n 4 -r 1 --no-warmup $llama_extra > /dev/null 2>&1 || die "llama-bench cannot run $gguf"
-"$mote" bench "$mote_file" --threads "${thread_list[0]}" --prompt 32 --gen 4 $mote_extra > /dev/null 2>&1 || die "mote bench cannot run $mote_file"
+"$llama_build/bin/llama-bench" -m "$gguf" -t "${thread_list[0]}" -p 32 -n 4 -r 1 --no-warmup "${llama_extra_a[@]}" > /dev/null 2>&1 || die "llama-bench cannot run $gguf"
+"$mote" bench "$mote_file" --threads "${thread_list[0]}" --prompt 32 --gen 4 "${mote_extra_a[@]}" > /dev/null 2>&1 || die "mote bench cannot run $mote_file"
 for ((r = 1; r <= rounds; r++)); do
   for t in "${thread_list[@]}"; do
     if ((r % 2)); then run_llama "$t" "$r"; run_mote "$t" "$r"; else run_mote "$t" "$r"; run_llama "$t" "$r"; fi
