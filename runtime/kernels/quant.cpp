@@ -166,7 +166,10 @@ void quantize_mxfp4(const float* src, int64_t cols, uint8_t* dst) {
     float amax = 0.0f;
     for (float x : v) amax = std::max(amax, std::fabs(x));
     // OCP MX: shared exponent = floor(log2(amax)) - emax(E2M1) = ... - 2, clamped to E8M0's range.
-    const int e = amax > 0.0f ? std::clamp(int(std::floor(std::log2(amax))) - 2, -127, 127) : -127;
+    // An infinite amax takes the largest exponent (converting log2(inf) to int is undefined).
+    const int e = !(amax > 0.0f)            ? -127
+                  : !std::isfinite(amax)    ? 127
+                                            : std::clamp(int(std::floor(std::log2(amax))) - 2, -127, 127);
     const float inv = std::ldexp(1.0f, -e);
     uint8_t* block = dst + b * kMxfp4BlockBytes;
     block[0] = uint8_t(e + 127);
