@@ -1,13 +1,14 @@
 // AMX-INT8 inner loops for row-grouped Q8_0 / Q4_0 / Q2_1 weights in batches (prefill, batched
-// expert FFNs), and the "amx" ops: the AVX-512 ops with these loops in the grouped slots.
+// expert FFNs), and the "avx512-amx" ops: the AVX-512 ops with these loops in the grouped slots.
 //
 // Why the row-group layout needs no repacking: a group block of Q8_0 (kernels/quant.h, "Row
 // groups") is 8 chunks of 64 bytes where chunk k, lane r holds q[r][4k..4k+3]; that is exactly an
 // AMX B tile of 8 rows x 64 bytes in the VNNI order TDPBSSD expects (B row k = columns 4k..4k+3 of
 // each of the 16 output rows). Q4_0 and Q2_1 codes are unpacked per group block into the same
 // order (signed: nibble - 8; Q2_1 codes 0..3) once per row group and call, then reused by every
-// token tile. The A tile is 16 tokens' ActBlock::q of one block, loaded in place with the stride
-// of a token's activation row (nb * 40 bytes).
+// token tile. The A tile is 16 tokens' ActBlock::q of one block, repacked once per call into a
+// contiguous 512-byte tile with the 16 scales beside it (PackedActs): loading the 16 rows in
+// place, one token's whole activation row apart, left the tile loads waiting on memory (perf).
 //
 // One TDPBSSD per (block, 16 tokens, 16 rows) gives the exact int32 dots the AVX-512 VNNI loops
 // compute (x86_grouped_avx512.cpp: there the offsets -128 * sum / -8 * sum are folded in, here
@@ -19,8 +20,10 @@
 //
 // Tile state is per thread: every call configures the tiles (LDTILECFG) and releases them
 // (TILERELEASE) before it returns, so no AMX state outlives a call. The process must have asked
-// the kernel for AMX state first (cpu_supports("amx") does, isa.cpp). Thread-safe; no allocation
-// (the unpacked weights and tile results live in a bounded stack buffer).
+// the kernel for AMX state first (cpu_supports("avx512-amx") does, isa.cpp). Thread-safe. The
+// unpacked weights (64 KiB) and tile results live on the stack; the packed activations in a
+// per-thread buffer that grows to the largest batch seen (only batches of 16+ tokens get here,
+// never decode).
 #if defined(__x86_64__)
 #include <immintrin.h>
 
