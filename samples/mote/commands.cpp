@@ -16,7 +16,7 @@ namespace {
   "  --expert-budget SIZE  cap routed-expert memory (512M, 2G or bytes; default: all resident)\n" \
   "  --expert-policy lfu|lru, --expert-hot N, --no-prefetch   (need --expert-budget)\n"           \
   "  --threads N           kernel threads (default 0 = all cores)\n"                              \
-  "  --kernels NAME        kernel table: reference, avx2, avx512, neon (default: the best)\n"       \
+  "  --kernels NAME        kernel table: reference, avx2, avx512, avx512-amx, neon (default: the best)\n"       \
   "  --kv-type T           KV cache element type: f32, f16 (default), q8_0\n"
 
 #define MOTE_SAMPLING_HELP                                                                         \

@@ -126,7 +126,7 @@ typedef struct mote_model_params {
   void* progress_user_data;
   /* --- API version 4 --- */
   const char* kernels;          /* kernel table of this model's calls: "reference", "avx2", "avx512",
-                                   "neon"; NULL or "" (default): the best this CPU runs (or the one the
+                                   "avx512-amx", "neon"; NULL or "" (default): the best this CPU runs (or the one the
                                    MOTE_KERNELS environment variable names). Per model: models with
                                    different tables run side by side. A name this build or CPU cannot
                                    run is MOTE_ERR_INVALID_ARGUMENT naming it. Copied at open */
