@@ -159,6 +159,9 @@ Status moe_ffn(backend::Backend& b, const RouterParams& router, const FfnWeights
     for (; e < router.n_experts && n < group_max; ++e)
       if ((e == 0 ? 0 : s.expert_end[e - 1]) != s.expert_end[e]) ids[n++] = int32_t(e);
     if (n == 0) break;
+    int32_t tokens[kMaxExpertGroup];
+    for (int64_t i = 0; i < n; ++i) tokens[i] = s.expert_end[ids[i]] - (ids[i] == 0 ? 0 : s.expert_end[ids[i] - 1]);
+    experts.count_routed_tokens(layer, ids, tokens, n);
     MOTE_RETURN_IF_ERROR(experts.acquire(layer, ids, n, host_views));
     b.stage_experts(host_views, n, s.expert_slots, views);
     bool last_group = true;

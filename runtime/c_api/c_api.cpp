@@ -117,6 +117,8 @@ MOTE_EXPORT mote_model_params mote_model_params_default(void) {
   p.progress_callback = nullptr;
   p.progress_user_data = nullptr;
   p.kernels = nullptr;
+  p.expert_learn = 0;
+  p.expert_stats_path = nullptr;
   return p;
 }
 
@@ -162,6 +164,9 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
   options->model.expert_budget_bytes = p.expert_budget_bytes;
   options->model.expert_prefetch = p.expert_prefetch != 0;
   options->model.expert_hot_slots = p.expert_hot_slots;
+  options->model.expert_learn = p.expert_learn != 0;
+  options->model.expert_stats_path = p.expert_stats_path != nullptr ? p.expert_stats_path : "";
+  if (p.expert_hot_slots > 0) options->model.expert_learn_pin = p.expert_hot_slots;
   options->model.expert_policy = policy == int(MOTE_EXPERT_POLICY_LRU) ? mote::EvictionKind::kLru : mote::EvictionKind::kLfu;
   if (p.progress_callback != nullptr) {
     const mote_progress_callback callback = p.progress_callback;
@@ -254,6 +259,12 @@ MOTE_EXPORT mote_status mote_model_get_expert_stats(const mote_model* model, mot
     e.policy = store.policy() == mote::EvictionKind::kLru ? MOTE_EXPERT_POLICY_LRU : MOTE_EXPERT_POLICY_LFU;
     e.prefetch = store.wants_prefetch() ? 1 : 0;
     e.direct_io = store.direct_io() ? 1 : 0;
+    e.preloaded = s.preloaded;
+    if (const mote::ExpertLearning* learning = model->engine->model().expert_learning()) {
+      e.learned = learning->loaded() ? 1 : 0;
+      e.learned_tokens = learning->loaded() ? learning->learned_tokens() : 0.0;
+      e.stats_path = learning->path().c_str();
+    }
     *out_stats = e;
     return MOTE_OK;
   });
@@ -263,6 +274,14 @@ MOTE_EXPORT mote_status mote_model_wait_expert_io(mote_model* model) {
   return guarded("mote_model_wait_expert_io", [&]() -> mote_status {
     if (model == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_wait_expert_io: model is NULL");
     model->engine->model().expert_store().wait_idle();
+    return MOTE_OK;
+  });
+}
+
+MOTE_EXPORT mote_status mote_model_save_expert_stats(mote_model* model) {
+  return guarded("mote_model_save_expert_stats", [&]() -> mote_status {
+    if (model == nullptr) return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_model_save_expert_stats: model is NULL");
+    if (mote::Status st = model->engine->model().save_expert_stats(); !st) return from_status(st);
     return MOTE_OK;
   });
 }

@@ -29,6 +29,11 @@ class ExpertProvider {
   virtual void prefetch(int64_t /*layer*/, const int32_t* /*ids*/, int64_t /*n*/) {}
   // Whether prefetch hints are worth computing (false: resident experts, nothing to read).
   virtual bool wants_prefetch() const { return false; }
+  // How many tokens of the forward pass `layer` routes to each of experts ids[0..n) (called once
+  // per acquired group, before acquire): the per-token routing counts that learning keeps
+  // (acquire itself counts once per pass, whatever the token count). Never blocks or allocates.
+  virtual void count_routed_tokens(int64_t /*layer*/, const int32_t* /*ids*/, const int32_t* /*tokens*/,
+                                   int64_t /*n*/) {}
 };
 
 // The experts a later layer will probably need, handed to moe_ffn to pass on as a prefetch hint.

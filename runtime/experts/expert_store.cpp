@@ -34,6 +34,7 @@ Status ExpertStore::index_experts(const MoteFile& file) {
   if (E <= 0 || file.model().expert_layers() == nullptr) return Status::ok();
   entries_.assign(size_t(n_store_layers() * E), Entry{});
   use_counts_ = std::make_unique<std::atomic<uint64_t>[]>(entries_.size());  // value-initialised: 0
+  token_counts_ = std::make_unique<std::atomic<uint64_t>[]>(entries_.size());
   for (const fb::ExpertLayer* el : *file.model().expert_layers()) {
     const int64_t l = el->layer();
     const FfnWeights* ffn = ffn_of(l);
@@ -231,16 +232,99 @@ void ExpertStore::repin_hot() {
 void ExpertStore::run_io_job(const IoJob& job) {
   uint64_t ns = 0;
   Status st = read_into(job.key, job.slot, &ns);
-  if (!job.demand) {
+  if (job.preload && st) preloaded_.fetch_add(1, std::memory_order_relaxed);
+  if (!job.demand && !job.preload) {
     prefetch_ns_.fetch_add(ns, std::memory_order_relaxed);
     prefetch_reads_.fetch_add(1, std::memory_order_relaxed);
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    finish_loading(job.slot, std::move(st));
+    finish_preload_or_loading(job.slot, std::move(st));
     if (!job.demand) --prefetch_in_flight_;
   }
   changed_.notify_all();
+}
+
+void ExpertStore::finish_preload_or_loading(int32_t slot, Status st) {
+  const bool failed = !st;
+  finish_loading(slot, std::move(st));
+  Slot& s = slots_[size_t(slot)];
+  if (failed && s.hot) s.hot = false, unpin(slot);  // a failed hot slot must not stay held
+}
+
+int64_t ExpertStore::preload(const std::vector<int64_t>& order, int64_t pin, const std::vector<uint32_t>& seed_uses) {
+  if (resident()) return 0;
+  const int64_t main_keys = hp_.n_layers * hp_.n_routed_experts;
+  std::vector<std::pair<int64_t, int32_t>> sync_reads;  // (key, slot) read on this thread: no pool
+  int64_t started = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (seed_uses.size() == size_t(main_keys))
+      for (int64_t k = 0; k < main_keys; ++k) entries_[size_t(k)].uses = seed_uses[size_t(k)];
+    const int64_t max_hot = std::max<int64_t>(n_slots_ - max_group(), 0);
+    pin = std::clamp<int64_t>(pin, 0, max_hot);
+    hot_slots_ = std::max(hot_slots_, pin);
+    for (const int64_t key : order) {
+      if (free_.empty()) break;
+      if (key < 0 || key >= main_keys || entries_[size_t(key)].size == 0 || entries_[size_t(key)].slot >= 0) continue;
+      const int32_t slot = free_.back();
+      free_.pop_back();
+      start_loading(key, slot, /*prefetched=*/false);
+      if (started < pin) {
+        Slot& sl = slots_[size_t(slot)];
+        sl.hot = true;
+        pins_[size_t(slot)] = ++sl.pins;
+      }
+      ++started;
+      if (pool_) {
+        ++prefetch_in_flight_;
+        IoJob job{key, slot};
+        job.preload = true;
+        if (!pool_->submit(job)) {  // cannot happen: the queue holds n_slots jobs
+          --prefetch_in_flight_;
+          finish_preload_or_loading(slot, internal_error("expert store: preload queue full"));
+        }
+      } else {
+        sync_reads.emplace_back(key, slot);
+      }
+    }
+  }
+  for (const auto& [key, slot] : sync_reads) {
+    uint64_t ns = 0;
+    Status st = read_into(key, slot, &ns);
+    if (st) preloaded_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(mu_);
+    finish_preload_or_loading(slot, std::move(st));
+  }
+  if (!sync_reads.empty()) changed_.notify_all();
+  return started;
+}
+
+void ExpertStore::count_routed_tokens(int64_t layer, const int32_t* ids, const int32_t* tokens, int64_t n) {
+  if (!token_counts_ || layer < 0 || layer >= n_store_layers()) return;
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] >= 0 && ids[i] < hp_.n_routed_experts && tokens[i] > 0)
+      token_counts_[size_t(layer * hp_.n_routed_experts + ids[i])].fetch_add(uint64_t(tokens[i]),
+                                                                            std::memory_order_relaxed);
+}
+
+std::vector<uint64_t> ExpertStore::routed_token_counts() const {
+  const size_t main_keys = size_t(hp_.n_layers * hp_.n_routed_experts);
+  std::vector<uint64_t> out(token_counts_ ? main_keys : 0);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = token_counts_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
+double ExpertStore::routed_tokens() const {
+  if (!token_counts_ || hp_.n_experts_per_tok <= 0) return 0;
+  uint64_t busiest = 0;
+  for (int64_t l = 0; l < hp_.n_layers; ++l) {
+    uint64_t layer_total = 0;
+    for (int64_t e = 0; e < hp_.n_routed_experts; ++e)
+      layer_total += token_counts_[size_t(l * hp_.n_routed_experts + e)].load(std::memory_order_relaxed);
+    busiest = std::max(busiest, layer_total);
+  }
+  return double(busiest) / double(hp_.n_experts_per_tok);
 }
 
 void ExpertStore::prefetch(int64_t layer, const int32_t* ids, int64_t n) {
@@ -423,6 +507,7 @@ ExpertStats ExpertStore::stats() const {
   s.prefetch_unused = prefetch_unused_.load();
   s.prefetch_ns = prefetch_ns_.load();
   s.read_ns = read_ns_.load();
+  s.preloaded = preloaded_.load();
   return s;
 }
 

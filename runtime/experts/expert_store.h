@@ -18,6 +18,10 @@
 // Hot pinning: with hot_slots > 0, every repin period the store pins the hot_slots resident
 // experts used most (use counts halve each period), so a burst of cold experts cannot evict them.
 //
+// Learned start (preload): at open the model may hand the store the experts its learned routing
+// statistics rank hottest (experts/routing_stats.h); they are read into the free slots in the
+// background and the hottest are held by hot pinning, with their use counts seeded so the
+// periodic repin keeps them until this run's routing says otherwise.
 // Slot life cycle: empty -> loading (pinned by the reader) -> ready, or -> failed (the read's
 // error is kept for whoever waited on it; the slot is freed when its last pin goes).
 //
@@ -71,6 +75,8 @@ struct ExpertStats {
   uint64_t prefetch_unused = 0;  // prefetched experts evicted before any use
   uint64_t prefetch_ns = 0;      // nanoseconds the I/O pool spent reading
   uint64_t read_ns = 0;          // nanoseconds inside reads, demand + prefetch, summed over threads
+  uint64_t preloaded = 0;        // experts read at open from learned routing statistics (preload;
+                                 // kept by reset_stats: a fact of the open)
 };
 
 // One routed expert's state at a moment (ExpertStore::snapshot).
@@ -132,6 +138,21 @@ class ExpertStore final : public ExpertProvider {
   // out). Use counts are read with relaxed loads (never reset by reset_stats); residency is read
   // under the mutex, one consistent picture of the slots. False for a layer without experts.
   bool snapshot(int64_t layer, ExpertState* out) const;
+  // Reads the experts `order` names (main-layer keys layer * n_routed_experts + id, hottest
+  // first; other keys are skipped) into free slots, never evicting: on the I/O pool when there is
+  // one (returns at once; a forward pass needing one still loading waits for that read), else on
+  // this thread. The first `pin` of them are held by hot pinning (at most slot_count() -
+  // max_group(); hot_slot_count() grows to that when it was smaller) and `seed_uses`
+  // ([n_layers * n_routed_experts] or empty) sets the hot-pinning use counts, so the periodic
+  // repin adapts from the learned picture. Budget mode only (a no-op when resident). Returns how
+  // many reads were started. Call before the first forward pass.
+  int64_t preload(const std::vector<int64_t>& order, int64_t pin, const std::vector<uint32_t>& seed_uses);
+  // Tokens routed to each main-layer expert since create ([n_layers * n_routed_experts], from
+  // count_routed_tokens: a prefill pass of T tokens adds T over its experts), and the tokens the
+  // busiest MoE layer routed (per-layer token count: each token goes to k experts of a layer).
+  std::vector<uint64_t> routed_token_counts() const;
+  double routed_tokens() const;
+  void count_routed_tokens(int64_t layer, const int32_t* ids, const int32_t* tokens, int64_t n) override;
   // Blocks until no prefetch read is queued or running (tests; statistics at a quiet point).
   void wait_idle();
   // Test hook: after n more successful reads, every read fails with kIoError until called
@@ -180,8 +201,10 @@ class ExpertStore final : public ExpertProvider {
   void unpin(int32_t slot);
   // Under mu_: pins the hot_slots_ most used resident experts (called every repin period).
   void repin_hot();
-  // An I/O pool job: reads, then finishes the slot (prefetch, or a demand read handed off).
+  // An I/O pool job: reads, then finishes the slot (prefetch, preload, or a demand read handed off).
   void run_io_job(const IoJob& job);
+  // Under mu_: finish_loading, and a failed read of a hot (preloaded) slot drops the hot pin too.
+  void finish_preload_or_loading(int32_t slot, Status st);
   // Under mu_: pins the experts of the group that have a slot (ready or loading); slot_of[i] =
   // their slot or -1. Returns whether one is still loading.
   bool pin_present(int64_t layer, const int32_t* ids, int64_t n, int32_t* slot_of);
@@ -216,6 +239,9 @@ class ExpertStore final : public ExpertProvider {
   std::atomic<uint64_t> accesses_{0}, hits_{0}, misses_{0}, bytes_read_{0}, evictions_{0}, stall_ns_{0};
   std::atomic<uint64_t> prefetch_reads_{0}, prefetch_hits_{0}, prefetch_unused_{0}, prefetch_ns_{0}, read_ns_{0};
   std::atomic<int64_t> fail_after_{-1};
+  std::atomic<uint64_t> preloaded_{0};
+  // [n_store_layers * E] tokens routed per expert (count_routed_tokens; relaxed).
+  std::unique_ptr<std::atomic<uint64_t>[]> token_counts_;
   // [n_store_layers * E] acquisitions per expert since create (relaxed; counted on every acquire,
   // resident or not). Kept apart from Entry::uses, which hot pinning halves.
   std::unique_ptr<std::atomic<uint64_t>[]> use_counts_;

@@ -21,6 +21,7 @@ struct IoJob {
   int64_t key = 0;      // which expert (layer * n_experts + id)
   int32_t slot = 0;     // which cache slot receives it
   bool demand = false;  // a forward pass waits for it (else a prefetch)
+  bool preload = false; // read at open from learned routing statistics (ExpertStore::preload)
 };
 
 class IoPool {

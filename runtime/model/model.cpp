@@ -92,10 +92,28 @@ Result<std::unique_ptr<Model>> Model::open(std::unique_ptr<DataLoader> loader, c
   if (!experts) return Status(experts.status().code(), path + ": " + experts.status().message());
   model->experts_ = std::move(experts).value();
   MOTE_RETURN_IF_ERROR(model->file_->check_mapping());  // shrank while being checked and bound
+  if (options.expert_learn && model->hparams_.n_routed_experts > 0) {
+    const ModelIdentity identity{model->file_->header().file_size, model->file_->header().metadata_checksum};
+    ExpertLearningOptions learn;
+    learn.path = !options.expert_stats_path.empty()
+                     ? options.expert_stats_path
+                     : default_routing_stats_path(model->file_->loader().kind() == LoaderKind::kMemory ? "" : path,
+                                                  identity);
+    learn.pin_slots = options.expert_learn_pin;
+    model->learning_ = std::make_unique<ExpertLearning>(*model->experts_, model->hparams_, identity, learn);
+  }
   MOTE_RETURN_IF_ERROR(report(1.0f));
   log_opened(path, *model);
   return model;
 }
+
+Model::~Model() {
+  if (!learning_) return;
+  if (Status st = learning_->save(); !st) log(LogLevel::kWarn, "routing statistics not saved: " + st.message());
+  learning_.reset();
+}
+
+Status Model::save_expert_stats() const { return learning_ ? learning_->save() : Status::ok(); }
 
 uint64_t Model::dense_bytes() const {
   const fb::Model& m = file_->model();

@@ -18,6 +18,7 @@
 
 #include "backend/backend.h"
 #include "core/status.h"
+#include "experts/expert_learning.h"
 #include "experts/expert_store.h"
 #include "format/mote_file.h"
 #include "model/hparams.h"
@@ -32,6 +33,13 @@ struct ModelOptions {
   EvictionKind expert_policy = EvictionKind::kLfu;  // LFU with aging; kLru is the baseline
   bool expert_prefetch = true;     // budget mode: read the next layer's predicted experts ahead
   int64_t expert_hot_slots = 0;    // budget mode: slots pinned for the most used experts
+  // Learning expert cache (experts/expert_learning.h): load the routing statistics sidecar at
+  // open (with a budget: pre-load and pin the hottest experts) and save it when the Model is
+  // destroyed or save_expert_stats() is called. Path: expert_stats_path, or when empty the
+  // default (default_routing_stats_path: the user cache dir, else next to the model file).
+  bool expert_learn = false;
+  std::string expert_stats_path;
+  int64_t expert_learn_pin = -1;   // experts pinned after the pre-load; -1: half the slots
   // Load progress, called on the opening thread with the fraction of open() done: in [0, 1],
   // non-decreasing, 1 once the model is ready (after mapping, each checksummed segment when
   // verify_checksums, binding, expert store setup). Returning false cancels: open() frees what
@@ -76,6 +84,13 @@ class Model {
   uint64_t resident_bytes() const;
   // The routed-expert store (thread-safe; shared by every Session of this Model).
   ExpertStore& expert_store() const { return *experts_; }
+  // The learning expert cache, or null when ModelOptions::expert_learn was off.
+  const ExpertLearning* expert_learning() const { return learning_.get(); }
+  // Merges the routing since open (or the last save) into the statistics file now; OK and a
+  // no-op without learning. Also done by the destructor (a failure there is logged). One thread
+  // at a time.
+  Status save_expert_stats() const;
+  ~Model();
 
  private:
   Model() = default;
@@ -85,6 +100,7 @@ class Model {
   std::unique_ptr<backend::Backend> backend_;
   ModelWeights device_weights_;  // weights_ placed on backend_
   std::unique_ptr<ExpertStore> experts_;  // borrows file_, hparams_, weights_
+  std::unique_ptr<ExpertLearning> learning_;  // borrows experts_, hparams_
 };
 
 }  // namespace mote

@@ -1,6 +1,7 @@
 #include "capi.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "session/text_generation.h"
@@ -23,6 +24,21 @@ mote_model_params c_model_params(const Args& args) {
   if (args.has("--expert-hot"))
     p.expert_hot_slots = int32_t(parse_int("--expert-hot", args.get("--expert-hot"), 0, 1 << 30));
   p.expert_prefetch = !args.has("--no-prefetch");
+  // The learning expert cache (README "Learning expert cache"): on with a budget unless
+  // --expert-stats off (or MOTE_EXPERT_STATS=off); --expert-stats PATH (or MOTE_EXPERT_STATS=PATH)
+  // names the statistics file, which turns learning on even without a budget (to learn from a
+  // resident run). Both pointers outlive the model open (args; the environment).
+  const char* env_stats = std::getenv("MOTE_EXPERT_STATS");
+  const char* stats = args.has("--expert-stats") ? args.flags.at("--expert-stats").c_str() : env_stats;
+  const std::string stats_text = stats != nullptr ? stats : "";
+  if (stats_text == "off") {
+    p.expert_learn = 0;
+  } else if (!stats_text.empty()) {
+    p.expert_learn = 1;
+    p.expert_stats_path = stats;
+  } else {
+    p.expert_learn = p.expert_budget_bytes != 0 ? 1 : 0;
+  }
   const bool tuning = args.has("--expert-policy") || args.has("--expert-hot") || args.has("--no-prefetch");
   if (tuning && p.expert_budget_bytes == 0)
     throw std::runtime_error("--expert-policy, --expert-hot and --no-prefetch need --expert-budget");

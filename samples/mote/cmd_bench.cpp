@@ -8,6 +8,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,29 @@ std::vector<int32_t> seeded_prompt(int64_t n, int64_t vocab, uint64_t seed) {
     id = int32_t(x % uint64_t(vocab));
   }
   return ids;
+}
+
+// The first n tokens of the text file at `path` (tokenized with BOS as the model asks); an error
+// names the file when it cannot be read or holds fewer than n tokens. Returns the exit code (0 = ok).
+int text_tokens(const mote_model* model, const std::string& path, size_t n, std::vector<int32_t>* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "mote: error: --text %s: cannot read the file\n", path.c_str());
+    return 1;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t count = 0;
+  mote_status st = mote_tokenize(model, text.data(), text.size(), 1, nullptr, 0, &count);
+  if (st != MOTE_OK && st != MOTE_ERR_BUFFER_TOO_SMALL) return fail_c(st);
+  out->resize(count);
+  if (count > 0 && (st = mote_tokenize(model, text.data(), text.size(), 1, out->data(), count, &count)) != MOTE_OK)
+    return fail_c(st);
+  if (count < n) {
+    std::fprintf(stderr, "mote: error: --text %s: %zu tokens, --prompt + --gen need %zu\n", path.c_str(), count, n);
+    return 1;
+  }
+  out->resize(n);
+  return 0;
 }
 
 // Greedy choice: the first id of the largest logit (lowest id on ties).
@@ -268,6 +294,11 @@ nlohmann::ordered_json bench_report(const Args& args, const mote_model_info& inf
       {"scratch_bytes", scratch},
       {"rss_bound_bytes", bound},
       {"rss_within_bound", peak <= bound},
+      {"expert_stats_path", total.stats_path != nullptr ? total.stats_path : ""},
+      {"expert_stats_learned", total.learned != 0},
+      {"expert_stats_learned_tokens", total.learned_tokens},
+      {"experts_preloaded", total.preloaded},
+      {"prompt_source", args.has("--text") ? "text" : "random"},
       {"prefill", store_json(after_prefill)},
       {"decode", store_json(decode)},
   };
@@ -276,8 +307,9 @@ nlohmann::ordered_json bench_report(const Args& args, const mote_model_info& inf
 
 // Prefill of the prompt, then n_gen greedy decode steps (one token per pass, no MTP), timed; the
 // expert counters relative to `base` (taken before the prefill).
+// forced (--text): the tokens fed to the decode steps instead of the greedy choice ([n_gen]) or empty.
 mote_status run_plain(mote_model* model, mote_session* session, const std::vector<int32_t>& prompt, int64_t n_gen,
-                      size_t vocab, BenchRun* run) {
+                      size_t vocab, const std::vector<int32_t>& forced, BenchRun* run) {
   mote_expert_stats base{}, after_prefill{}, total{};
   if (mote_status st = expert_stats(model, false, &base); st != MOTE_OK) return st;
   std::vector<float> logits(vocab);
@@ -289,7 +321,7 @@ mote_status run_plain(mote_model* model, mote_session* session, const std::vecto
   if (mote_status st = expert_stats(model, false, &after_prefill); st != MOTE_OK) return st;
   const auto t_decode = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < n_gen; ++i) {
-    const int32_t next = argmax(logits);
+    const int32_t next = forced.empty() ? argmax(logits) : forced[size_t(i)];
     if (mote_status st = mote_session_eval(session, &next, 1, 0, logits.data(), logits.size()); st != MOTE_OK)
       return st;
   }
@@ -310,7 +342,9 @@ int cmd_bench(const Args& args) {
   const int64_t n_gen = parse_int("--gen", args.get("--gen", "32"), 1, 1 << 20);
   const uint64_t seed = uint64_t(parse_int("--seed", args.get("--seed", "1"), 0, INT64_MAX));
   g_batch = parse_int("--batch", args.get("--batch", "0"), 0, 1 << 16);
-  const mote_model_params params = c_model_params(args);
+  mote_model_params params = c_model_params(args);
+  // Learning only when asked for by name: two bench runs must not influence each other.
+  if (!args.has("--expert-stats") && std::getenv("MOTE_EXPERT_STATS") == nullptr) params.expert_learn = 0;
   const auto t_open = std::chrono::steady_clock::now();
   mote_model* raw = nullptr;
   if (mote_status st = mote_model_open(args.positional[0].c_str(), &params, &raw); st != MOTE_OK) return fail_c(st);
@@ -318,7 +352,13 @@ int cmd_bench(const Args& args) {
   const double open_s = seconds_since(t_open);
   mote_model_info info{};
   if (mote_status st = mote_model_get_info(model.get(), &info); st != MOTE_OK) return fail_c(st);
-  const std::vector<int32_t> prompt = seeded_prompt(n_prompt, info.vocab_size, seed);
+  std::vector<int32_t> prompt = seeded_prompt(n_prompt, info.vocab_size, seed), forced;
+  if (args.has("--text")) {
+    std::vector<int32_t> ids;
+    if (int rc = text_tokens(model.get(), args.get("--text"), size_t(n_prompt + n_gen), &ids); rc != 0) return rc;
+    prompt.assign(ids.begin(), ids.begin() + n_prompt);
+    forced.assign(ids.begin() + n_prompt, ids.end());
+  }
   if (args.has("--mtp-compare")) return mtp_compare(args, model.get(), info, prompt, n_gen);
   // Before any weight is touched (opening maps the file and reads only its metadata): the
   // bandwidth the decode roofline is measured against, on the model's kernel thread count.
@@ -333,7 +373,8 @@ int cmd_bench(const Args& args) {
   }
   SessionPtr session;
   if (mote_status st = create_session(model.get(), n_prompt + n_gen, false, kv_type_from_args(args), &session); st != MOTE_OK) return fail_c(st);
-  if (mote_status st = run_plain(model.get(), session.get(), prompt, n_gen, size_t(info.vocab_size), &run); st != MOTE_OK)
+  if (mote_status st = run_plain(model.get(), session.get(), prompt, n_gen, size_t(info.vocab_size), forced, &run);
+      st != MOTE_OK)
     return fail_c(st);
   nlohmann::ordered_json out = bench_report(args, info, run, n_prompt, n_gen, bandwidth_gbs);
   if (mote_status st = cpu_json(model.get(), &out); st != MOTE_OK) return fail_c(st);

@@ -15,6 +15,8 @@ namespace {
   "expert and thread flags:\n"                                                                     \
   "  --expert-budget SIZE  cap routed-expert memory (512M, 2G or bytes; default: all resident)\n" \
   "  --expert-policy lfu|lru, --expert-hot N, --no-prefetch   (need --expert-budget)\n"           \
+  "  --expert-stats PATH|off   learned routing statistics (default with a budget: the user cache\n" \
+  "                        dir; the hottest experts are pre-loaded at open; env MOTE_EXPERT_STATS)\n" \
   "  --threads N           kernel threads (default 0 = all cores)\n"                              \
   "  --kernels NAME        kernel table: reference, avx2, avx512, avx512-amx, neon (default: the best)\n"       \
   "  --kv-type T           KV cache element type: f32, f16 (default), q8_0\n"
@@ -45,7 +47,8 @@ const char kRunHelp[] =
     "  --no-parse-special   control-token text in the prompt stays plain text (-p)\n"
     "  Ctrl-C stops generation (exit 130).\n" MOTE_SAMPLING_HELP MOTE_EXPERT_HELP;
 const char kBenchHelp[] =
-    "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--batch N] [--no-warmup] [--mtp-compare]\n"
+    "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--text PATH] [--batch N] [--no-warmup]\n"
+    "                  [--mtp-compare]\n"
     "Prefill and decode speed, expert cache and memory of one run, as JSON, with the CPU model,\n"
     "its ISA flags and the kernel tables (available, active).\n"
     "Roofline: roofline_ratio = (weight_bytes_per_token + kv_bytes_per_token) x decode tok/s /\n"
@@ -55,7 +58,11 @@ const char kBenchHelp[] =
     "  --batch N       tokens per prefill pass (default: the library's automatic choice)\n"
     "  --no-warmup     time from cold: by default a throwaway session first prefills up to 64\n"
     "                  tokens and decodes 4, so the first touch of the weights is not timed\n"
-    "  --mtp-compare   decode with and without MTP drafts\n" MOTE_EXPERT_HELP;
+    "  --text PATH     real text instead of seeded random ids: the prompt is its first --prompt\n"
+    "                  tokens and each decode step is fed the text's next token (routing follows the\n"
+    "                  text; the model's own choice is not used)\n"
+    "  --mtp-compare   decode with and without MTP drafts\n"
+    "bench learns routing statistics only with an explicit --expert-stats PATH (runs stay independent).\n" MOTE_EXPERT_HELP;
 const char kPerplexityHelp[] =
     "usage: mote perplexity FILE --text PATH [--ctx 128] [--max-tokens N] [--kv-type T] [--kl-base T]\n"
     "Perplexity of a text file in windows of --ctx tokens, as JSON; progress on stderr.\n"
@@ -178,7 +185,7 @@ const std::vector<Command>& commands() {
         {"perplexity", "perplexity of a text file, as JSON", kPerplexityHelp,
          join({"--text", "--ctx", "--max-tokens", "--kl-base"}, expert_values), expert_switches, cmd_perplexity},
         {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
-         join({"--prompt", "--gen", "--seed", "--batch"}, expert_values), join({"--mtp-compare", "--no-warmup"}, expert_switches), cmd_bench},
+         join({"--prompt", "--gen", "--seed", "--batch", "--text"}, expert_values), join({"--mtp-compare", "--no-warmup"}, expert_switches), cmd_bench},
         {"serve", "OpenAI-compatible local HTTP server (chat, completions, metrics)", kServeHelp,
          join(join({"--host", "--port", "--slots", "--queue", "--api-key", "--slot-dir", "--model-name", "--timeout"},
                    sampling),

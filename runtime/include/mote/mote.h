@@ -130,6 +130,23 @@ typedef struct mote_model_params {
                                    MOTE_KERNELS environment variable names). Per model: models with
                                    different tables run side by side. A name this build or CPU cannot
                                    run is MOTE_ERR_INVALID_ARGUMENT naming it. Copied at open */
+  /* --- API version 5 --- */
+  int32_t expert_learn;         /* nonzero: the learning expert cache. At open, the routing statistics
+                                   file (expert_stats_path) is read; with an expert budget the experts
+                                   it ranks hottest are read into the cache in the background and
+                                   the hottest held by hot pinning (expert_hot_slots when set, else
+                                   half the slots, leaving at least one token's experts of every
+                                   layer unpinned). At mote_model_destroy (or
+                                   mote_model_save_expert_stats) this run's per-token routing is
+                                   merged in (older counts decay: half weight per 4096 new tokens)
+                                   and the file rewritten atomically. A missing file is a first run;
+                                   a corrupt, truncated or other model's file is ignored with one
+                                   warning and replaced. Default 0 (off: the library writes no file
+                                   unasked; the mote CLI turns it on with a budget) */
+  const char* expert_stats_path; /* with expert_learn: the statistics file; NULL or "" (default):
+                                   $MOTE_CACHE_DIR, $XDG_CACHE_HOME/mote or ~/.cache/mote, named
+                                   "<model file name>-<model identity>.experts"; with none of those
+                                   variables "<model path>.experts". Copied at open */
 } mote_model_params;
 
 mote_model_params mote_model_params_default(void);
@@ -203,6 +220,12 @@ typedef struct mote_expert_stats {
   mote_expert_policy policy; /* eviction policy as opened */
   int32_t prefetch;          /* nonzero: experts are read ahead by prediction */
   int32_t direct_io;         /* nonzero: expert reads bypass the page cache (O_DIRECT) */
+  /* --- API version 5 --- */
+  uint64_t preloaded;        /* experts read at open from the learned routing statistics */
+  int32_t learned;           /* nonzero: routing statistics were loaded at open (expert_learn) */
+  double learned_tokens;     /* tokens the loaded statistics stand for (decayed); 0 without */
+  const char* stats_path;    /* the routing statistics file with expert_learn, else NULL; valid
+                                while the model is open */
 } mote_expert_stats;
 
 mote_status mote_model_get_expert_stats(const mote_model* model, mote_expert_stats* out_stats);
@@ -210,6 +233,11 @@ mote_status mote_model_get_expert_stats(const mote_model* model, mote_expert_sta
  * mote_model_get_expert_stats include every read started so far (API version 3). Returns at once
  * when the experts are resident or prefetch is off. */
 mote_status mote_model_wait_expert_io(mote_model* model);
+/* With mote_model_params.expert_learn: merges the routing of every session since open (or the
+ * last call) into the routing statistics file now, as mote_model_destroy does (for a long-running
+ * process such as a server). OK and a no-op without expert_learn. One thread at a time per model
+ * (API version 5). */
+mote_status mote_model_save_expert_stats(mote_model* model);
 
 /* The expert map (API version 3): one entry per routed expert of every main MoE layer, for a view
  * of which experts the model uses and which are in memory. Rows are the MoE layers in ascending
