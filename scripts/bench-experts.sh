@@ -10,8 +10,11 @@
 # Prints a table and writes every JSON to $WORK. Needs root for drop_caches and the cgroup.
 #
 # Usage: bash scripts/bench-experts.sh        (env: LAYERS=4 PROMPT=16 GEN=48 WORK=/tmp/mote-bench-experts)
+#
+# --scale (issue 17): the same proof at a real size, see scripts/bench-experts-scale.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--scale" ]; then shift; exec bash scripts/bench-experts-scale.sh "$@"; fi
 LAYERS=${LAYERS:-4}
 PROMPT=${PROMPT:-16}
 GEN=${GEN:-48}
