@@ -3,9 +3,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <functional>
 #include <sstream>
+
+#include "cpu/file_reader.h"
+#include "format/mote_file.h"
 
 namespace mote {
 
@@ -187,6 +191,41 @@ double expected_hit_rate(const std::vector<double>& counts, int64_t slots) {
   double top = 0;
   for (int64_t i = 0; i < slots; ++i) top += sorted[size_t(i)];
   return top / total;
+}
+
+Result<ReadSpeed> measure_expert_reads(const MoteFile& file, double max_seconds) {
+  if (file.loader().kind() == LoaderKind::kMemory)
+    return unsupported(file.loader().name() + ": the expert read speed needs a file, not a memory buffer");
+  std::vector<std::pair<uint64_t, uint64_t>> segments;  // (file offset, bytes)
+  uint64_t max_seg = 0;
+  if (const auto* layers = file.model().expert_layers())
+    for (const fb::ExpertLayer* el : *layers)
+      for (const fb::Expert* e : *el->experts()) {
+        segments.emplace_back(file.segment_file_offset(e->segment()), file.segment_size(e->segment()));
+        max_seg = std::max(max_seg, segments.back().second);
+      }
+  if (segments.empty()) return unsupported(file.loader().name() + ": no routed experts to read");
+  MOTE_ASSIGN_OR_RETURN(std::unique_ptr<DataLoader> reader, file.loader().reader(/*direct_io=*/true));
+  const uint64_t capacity = align_up(max_seg, kDirectIoAlign) + kDirectIoAlign;
+  MOTE_ASSIGN_OR_RETURN(AlignedBuffer buffer, AlignedBuffer::allocate(capacity));
+  const uint64_t n = segments.size();
+  uint64_t stride = 7919;  // a prime: coprime with n unless n is a multiple of it
+  while (n % stride == 0) stride += 2;
+  ReadSpeed speed;
+  speed.direct_io = reader->direct_io();
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  double elapsed = 0;
+  for (uint64_t i = 0, index = 0; i < n; ++i, index = (index + stride) % n) {
+    const auto& [offset, bytes] = segments[index];
+    MOTE_RETURN_IF_ERROR(reader->read_at(offset, buffer.data(), bytes, capacity));
+    speed.bytes += bytes;
+    ++speed.reads;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    if (elapsed >= max_seconds) break;
+  }
+  speed.bytes_per_s = elapsed > 0 ? double(speed.bytes) / elapsed : 0;
+  return speed;
 }
 
 }  // namespace mote

@@ -80,4 +80,19 @@ BudgetPlan plan_expert_budget(const BudgetInputs& in);
 // uniform estimate (slots / size, or 0 for no experts); slots >= size: 1.
 double expected_hit_rate(const std::vector<double>& counts_of_one_layer, int64_t slots_per_layer);
 
+class MoteFile;
+
+// The routed-expert read speed of `file`, as the expert cache's demand misses see it: one thread
+// reads whole expert segments through file.loader().reader(direct_io = true) (O_DIRECT when the
+// file system allows) into one aligned buffer, in a scattered order (a stride coprime with the
+// expert count over every expert layer, like misses across layers), for up to max_seconds and
+// at most one pass. Errors: no routed experts, read errors, a memory-buffer model (kUnsupported).
+struct ReadSpeed {
+  double bytes_per_s = 0;
+  uint64_t bytes = 0;     // read in all
+  int64_t reads = 0;      // segments read
+  bool direct_io = false; // the reads bypassed the page cache
+};
+Result<ReadSpeed> measure_expert_reads(const MoteFile& file, double max_seconds);
+
 }  // namespace mote

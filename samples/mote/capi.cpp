@@ -14,7 +14,16 @@ mote_model_params c_model_params(const Args& args) {
   if (args.has("--threads")) p.n_threads = int32_t(parse_int("--threads", args.get("--threads"), 0, 4096));
   // Points into args, which outlives the model open of every command.
   if (args.has("--kernels")) p.kernels = args.flags.at("--kernels").c_str();
-  if (args.has("--expert-budget")) p.expert_budget_bytes = parse_size("--expert-budget", args.get("--expert-budget"));
+  if (args.has("--expert-budget")) {
+    const std::string budget = args.get("--expert-budget");
+    p.expert_budget_bytes = budget == "auto" ? MOTE_EXPERT_BUDGET_AUTO : parse_size("--expert-budget", budget);
+  }
+  if (args.has("--mem-limit")) {
+    p.mem_limit_bytes = parse_size("--mem-limit", args.get("--mem-limit"));
+    if (p.mem_limit_bytes == 0) throw std::runtime_error("--mem-limit must be > 0 (omit it to detect the memory)");
+  }
+  // The memory plan keeps room for the KV cache of the session the command opens.
+  if (args.has("--ctx")) p.plan_context = int32_t(parse_int("--ctx", args.get("--ctx"), 1, 1 << 24));
   if (args.has("--expert-policy")) {
     const std::string policy = args.get("--expert-policy");
     if (policy != "lfu" && policy != "lru") throw std::runtime_error("--expert-policy must be lru or lfu");
@@ -26,6 +35,8 @@ mote_model_params c_model_params(const Args& args) {
   const bool tuning = args.has("--expert-policy") || args.has("--expert-hot") || args.has("--no-prefetch");
   if (tuning && p.expert_budget_bytes == 0)
     throw std::runtime_error("--expert-policy, --expert-hot and --no-prefetch need --expert-budget");
+  if (args.has("--mem-limit") && p.expert_budget_bytes != MOTE_EXPERT_BUDGET_AUTO)
+    throw std::runtime_error("--mem-limit needs --expert-budget auto (or use mote plan)");
   return p;
 }
 
