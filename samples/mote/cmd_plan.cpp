@@ -19,6 +19,7 @@ namespace {
 
 struct PlanFlags {
   int32_t ctx = 4096;
+  int64_t kv_at = -1;  // position whose KV read is counted; -1: ctx / 2
   uint64_t mem_limit = 0;
   int32_t threads = 0;
   double read_seconds = 1.0;
@@ -29,6 +30,7 @@ PlanFlags plan_flags(const Args& args) {
   PlanFlags f;
   if (args.positional.size() != 1) throw std::runtime_error("plan takes one FILE (mote plan --help)");
   f.ctx = int32_t(parse_int("--ctx", args.get("--ctx", "4096"), 1, 1 << 24));
+  if (args.has("--kv-at")) f.kv_at = parse_int("--kv-at", args.get("--kv-at"), 0, f.ctx - 1);
   if (args.has("--mem-limit")) {
     f.mem_limit = parse_size("--mem-limit", args.get("--mem-limit"));
     if (f.mem_limit == 0) throw std::runtime_error("--mem-limit must be > 0 (omit it to detect the memory)");
@@ -133,7 +135,7 @@ int cmd_plan(const Args& args) {
   mote_model_info info{};
   if (mote_status st = mote_model_get_memory_plan(model.get(), &plan); st != MOTE_OK) return fail_c(st);
   if (mote_status st = mote_model_get_info(model.get(), &info); st != MOTE_OK) return fail_c(st);
-  // KV bytes one token reads at the middle of the planning context.
+  // KV bytes one token reads at --kv-at (default: the middle of the planning context).
   mote_session_params sp = mote_session_params_default();
   sp.max_context = f.ctx;
   sp.mtp = 0;
@@ -141,7 +143,7 @@ int cmd_plan(const Args& args) {
   if (mote_status st = mote_session_create(model.get(), &sp, &s); st != MOTE_OK) return fail_c(st);
   SessionPtr session(s);
   uint64_t kv_read = 0;
-  if (mote_status st = mote_session_get_kv_read_bytes(s, f.ctx / 2, &kv_read); st != MOTE_OK) return fail_c(st);
+  if (mote_status st = mote_session_get_kv_read_bytes(s, f.kv_at >= 0 ? f.kv_at : f.ctx / 2, &kv_read); st != MOTE_OK) return fail_c(st);
   session.reset();
   double disk_bps = 0;
   int32_t direct = 0;
@@ -149,7 +151,7 @@ int cmd_plan(const Args& args) {
     if (mote_status st = mote_model_measure_expert_reads(model.get(), f.read_seconds, &disk_bps, &direct);
         st != MOTE_OK)
       return fail_c(st);
-  const double mem_gbs = measure_read_bandwidth_gbs(info.n_threads);
+  const double mem_gbs = measure_read_bandwidth_gbs(info.n_threads, bandwidth_buffer_bytes(model.get()));
   bool from_counts = false;
   const double hit = hit_rate(model.get(), plan, &from_counts);
   const double expert_bytes = double(info.n_experts_per_tok) * plan.n_moe_layers * info.expert_bytes;

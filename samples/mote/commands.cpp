@@ -37,7 +37,7 @@ const char kInspectHelp[] =
     "tokenizer and chat template, file size.\n"
     "  --json   the full metadata as one JSON object (for scripts: jq .bytes.routed_experts)\n";
 const char kPlanHelp[] =
-    "usage: mote plan FILE [--ctx N] [--mem-limit SIZE] [--json] [--threads N] [--read-seconds S]\n"
+    "usage: mote plan FILE [--ctx N] [--mem-limit SIZE] [--json] [--threads N] [--read-seconds S] [--kv-at P]\n"
     "The memory plan of --expert-budget auto and a decode-speed prediction: the memory found and\n"
     "where from, dense weights, KV cache at --ctx tokens, scratch, margin, the expert budget and\n"
     "slots, the expected hit rate (uniform routing: slots / experts; the experts' use counts when\n"
@@ -45,7 +45,8 @@ const char kPlanHelp[] =
     "expert read speed measured on this file (O_DIRECT, --read-seconds, default 1) and the memory\n"
     "read bandwidth measured now: 1 / (bytes read from memory per token / memory bandwidth +\n"
     "bytes read from disk per token / disk speed). Compute time is left out (an upper bound).\n"
-    "  --ctx N           context tokens to keep room for (default 4096); KV read at N/2\n"
+    "  --ctx N           context tokens to keep room for (default 4096)\n"
+    "  --kv-at P         count the KV cache read of the token at position P (default: ctx / 2)\n"
     "  --mem-limit SIZE  plan for this much memory instead of what is found (512M, 2G)\n"
     "  --json            one JSON object\n";
 const char kLogitsHelp[] =
@@ -194,7 +195,7 @@ const std::vector<Command>& commands() {
         {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
          join({"--prompt", "--gen", "--seed", "--batch"}, expert_values), join({"--mtp-compare", "--no-warmup"}, expert_switches), cmd_bench},
         {"plan", "memory plan of --expert-budget auto and predicted decode speed", kPlanHelp,
-         {"--ctx", "--mem-limit", "--threads", "--read-seconds"}, {"--json"}, cmd_plan},
+         {"--ctx", "--mem-limit", "--threads", "--read-seconds", "--kv-at"}, {"--json"}, cmd_plan},
         {"serve", "OpenAI-compatible local HTTP server (chat, completions, metrics)", kServeHelp,
          join(join({"--host", "--port", "--slots", "--queue", "--api-key", "--slot-dir", "--model-name", "--timeout"},
                    sampling),
