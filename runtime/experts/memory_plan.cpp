@@ -97,6 +97,22 @@ std::vector<Hierarchy> hierarchies(const std::string& root) {
   return out;
 }
 
+// Page cache the kernel reclaims first (inactive file pages) from a cgroup's memory.stat: v1
+// "total_inactive_file" (hierarchical), v2 "inactive_file"; 0 if absent or unreadable. Usage
+// counts it, but it is not a process's to keep: a cgroup that just wrote a model file holds
+// gigabytes of it, and limit - usage would leave nothing for the experts.
+uint64_t inactive_file_bytes(const std::string& path, const std::string& version) {
+  std::ifstream f(path);
+  const std::string key = version == "v1" ? "total_inactive_file " : "inactive_file ";
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind(key, 0) != 0) continue;
+    auto value = parse_bytes(path, line.substr(key.size()));
+    return value ? *value : 0;
+  }
+  return 0;
+}
+
 // Tightens *probe with each limited cgroup from h's directory up to its mount.
 Status read_hierarchy(const Hierarchy& h, const std::string& root, MemoryProbe* probe, bool* limited) {
   std::string dir = h.mount + (h.path == "/" ? "" : h.path);
@@ -110,6 +126,7 @@ Status read_hierarchy(const Hierarchy& h, const std::string& root, MemoryProbe* 
         if (!read_line(dir + "/" + h.usage_file, &used_text))
           return not_found(dir + "/" + h.usage_file + ": cannot be read (the limit next to it is " + text + ")");
         MOTE_ASSIGN_OR_RETURN(uint64_t usage, parse_bytes(dir + "/" + h.usage_file, used_text));
+        usage -= std::min(usage, inactive_file_bytes(dir + "/memory.stat", h.version));
         const uint64_t left = limit > usage ? limit - usage : 0;
         if (!*limited || left < probe->available) {  // the tightest cgroup binds
           probe->available = left;

@@ -14,7 +14,7 @@
 // absent under the mount (a container's own cgroup namespace) is read at the mount itself.
 // "max" and v1's "no limit" (>= 2^60) are no limit; a directory without the files (no memory
 // controller there) is skipped. Available = the smallest of MemAvailable and, per limited
-// cgroup, limit - usage. A cgroup file holding something else than a byte count is an error
+// cgroup, limit - (usage - inactive file pages of its memory.stat: page cache reclaimed first). A cgroup file holding something else than a byte count is an error
 // naming the file (a limit that cannot be read may be a tight one: guessing risks the OOM
 // killer); no readable MemAvailable and no cgroup limit is an error telling to set a limit.
 //
@@ -33,7 +33,7 @@ struct MemoryProbe {
   uint64_t available = 0;      // bytes this process may still use (the minimum below)
   uint64_t mem_available = 0;  // /proc/meminfo MemAvailable in bytes; 0 if not read
   uint64_t cgroup_limit = 0;   // limit of the binding cgroup; 0 = no cgroup limit found
-  uint64_t cgroup_usage = 0;   // that cgroup's usage when probed
+  uint64_t cgroup_usage = 0;   // that cgroup's usage when probed, less its inactive file pages
   std::string source;          // where `available` came from, e.g. "cgroup v1 /sys/fs/cgroup/memory/x"
 };
 

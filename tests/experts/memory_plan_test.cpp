@@ -61,6 +61,28 @@ TEST_F(MemoryProbeTest, CgroupV1LimitMinusUsage) {
   EXPECT_EQ(p->source, "cgroup v1 /sys/fs/cgroup/memory/jobs/a");
 }
 
+TEST_F(MemoryProbeTest, InactivePageCacheDoesNotCount) {
+  meminfo(8 * 1024 * 1024);
+  put("proc/self/cgroup", "4:memory:/a\n0::/a\n");
+  put("sys/fs/cgroup/memory/a/memory.limit_in_bytes", std::to_string(1024 * kMiB));
+  put("sys/fs/cgroup/memory/a/memory.usage_in_bytes", std::to_string(900 * kMiB));
+  put("sys/fs/cgroup/memory/a/memory.stat", "cache 1\ninactive_file 5\ntotal_inactive_file " +
+                                                std::to_string(800 * kMiB) + "\n");
+  auto p = probe_memory(root());
+  ASSERT_TRUE(bool(p)) << p.status().message();
+  EXPECT_EQ(p->available, 924 * kMiB);
+  EXPECT_EQ(p->cgroup_usage, 100 * kMiB);
+  // v2 names it inactive_file.
+  put("proc/self/cgroup", "0::/b\n");
+  put("sys/fs/cgroup/cgroup.controllers", "memory");
+  put("sys/fs/cgroup/b/memory.max", std::to_string(1024 * kMiB));
+  put("sys/fs/cgroup/b/memory.current", std::to_string(1000 * kMiB));
+  put("sys/fs/cgroup/b/memory.stat", "anon 1\ninactive_file " + std::to_string(500 * kMiB) + "\n");
+  p = probe_memory(root());
+  ASSERT_TRUE(bool(p)) << p.status().message();
+  EXPECT_EQ(p->available, 524 * kMiB);
+}
+
 TEST_F(MemoryProbeTest, ParentLimitBinds) {
   meminfo(8 * 1024 * 1024);
   put("proc/self/cgroup", "4:memory:/jobs/a\n");

@@ -111,7 +111,7 @@ typedef int (*mote_progress_callback)(void* user_data, float fraction);
 
 /* mote_model_params.expert_budget_bytes: plan the budget at open from the memory available
  * (API version 5). The library reads MemAvailable (/proc/meminfo) and the process's cgroup memory
- * limit minus its usage (v1 and v2, every level up the hierarchy), or takes
+ * limit minus its usage less inactive page cache (v1 and v2, every level up the hierarchy), or takes
  * mote_model_params.mem_limit_bytes when nonzero; from the smallest it takes off the dense weights
  * (mapped and resident), the KV cache and scratch of one session at plan_context tokens (the
  * session defaults: kv_type, automatic prefill pass, MTP state when the model has MTP) and a
