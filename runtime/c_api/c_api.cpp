@@ -119,6 +119,8 @@ MOTE_EXPORT mote_model_params mote_model_params_default(void) {
   p.kernels = nullptr;
   p.expert_learn = 0;
   p.expert_stats_path = nullptr;
+  p.mem_limit_bytes = 0;
+  p.plan_context = 4096;
   return p;
 }
 
@@ -160,8 +162,24 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
                                                " is not a mote_expert_policy value");
   options->model.backend.n_threads = p.n_threads;  // the backend owns the model's kernel pool
   options->model.backend.kernels = kernels;        // "" = the best table (or MOTE_KERNELS)
+  if (p.plan_context < 1) return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": plan_context must be >= 1");
   options->model.verify_checksums = p.verify_checksums != 0;
-  options->model.expert_budget_bytes = p.expert_budget_bytes;
+  options->model.expert_budget_auto = p.expert_budget_bytes == MOTE_EXPERT_BUDGET_AUTO;
+  options->model.expert_budget_bytes = options->model.expert_budget_auto ? 0 : p.expert_budget_bytes;
+  options->model.mem_limit_bytes = p.mem_limit_bytes;
+  // Every open makes the memory plan (mote_model_get_memory_plan), for one session with the
+  // C API's session defaults (mote_session_params_default) at plan_context tokens.
+  options->model.plan_session = [context = p.plan_context](const mote::Model& model)
+      -> mote::Result<std::pair<uint64_t, uint64_t>> {
+    const mote_session_params d = mote_session_params_default();
+    mote::SessionOptions so;
+    so.max_context = context;
+    so.max_batch = d.max_batch;
+    so.kv_type = static_cast<mote::KvType>(d.kv_type);
+    so.mtp = d.mtp != 0 && model.has_mtp() && !model.hparams().is_gqa();
+    MOTE_ASSIGN_OR_RETURN(mote::SessionBytes bytes, mote::session_bytes(model, so));
+    return std::make_pair(bytes.kv, bytes.scratch);
+  };
   options->model.expert_prefetch = p.expert_prefetch != 0;
   options->model.expert_hot_slots = p.expert_hot_slots;
   options->model.expert_learn = p.expert_learn != 0;

@@ -58,6 +58,8 @@ ExpertLearning::ExpertLearning(ExpertStore& store, const HParams& hp, const Mode
   learned_ = std::move(loaded).value();
   loaded_ = true;
   loaded_tokens_ = learned_.tokens;
+  if (learned_.tokens > 0)
+    for (float c : learned_.counts) loaded_shares_.push_back(float(double(c) / learned_.tokens));
   if (store_.resident() || learned_.empty()) return;
   const int64_t pin = options_.pin_slots >= 0 ? options_.pin_slots : default_pin_slots(store_, hp_);
   preload_started_ = store_.preload(hottest_first(learned_), pin, seed_uses(learned_));

@@ -38,7 +38,11 @@ class ExpertLearning {
   bool loaded() const { return loaded_; }         // statistics were read at open
   double learned_tokens() const { return loaded_tokens_; }  // of the statistics read at open
   int64_t preloaded() const { return preload_started_; }
-  const RoutingStats& statistics() const { return learned_; }
+  const RoutingStats& statistics() const { return learned_; }  // changes at save(): opening thread only
+  // Per main-layer expert ([n_layers * n_routed_experts]): the share of tokens routed to it in the
+  // statistics read at open (counts / tokens); empty without. Constant after construction, so
+  // any thread may read it.
+  const std::vector<float>& loaded_shares() const { return loaded_shares_; }
 
  private:
   ExpertStore& store_;
@@ -47,6 +51,7 @@ class ExpertLearning {
   RoutingStats learned_;
   bool loaded_ = false;
   double loaded_tokens_ = 0;
+  std::vector<float> loaded_shares_;
   int64_t preload_started_ = 0;
   std::vector<uint64_t> saved_counts_;  // token counts already merged by an earlier save()
   double saved_tokens_ = 0;

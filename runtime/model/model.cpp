@@ -38,6 +38,61 @@ void log_opened(const std::string& path, const Model& model) {
                            std::to_string(model.file().file_size()) + " bytes; " + experts);
 }
 
+// The memory plan of `model` (bound, no expert store yet): the probe or the explicit limit, the
+// session's bytes from options.plan_session, the experts' sizes from the file's expert table
+// (the store's own slot rule: the largest segment rounded up to 4 KiB, MTP layers included).
+ModelMemoryPlan plan_memory(const Model& model, const ModelOptions& options) {
+  ModelMemoryPlan mp;
+  mp.computed = true;
+  if (options.mem_limit_bytes > 0) {
+    mp.explicit_limit = true;
+    mp.probe.available = options.mem_limit_bytes;
+    mp.probe.source = "mem_limit_bytes";
+  } else {
+    auto probe = probe_memory();
+    if (!probe) return mp.status = probe.status(), mp;
+    mp.probe = std::move(probe).value();
+  }
+  BudgetInputs& in = mp.inputs;
+  in.available = mp.probe.available;
+  in.dense_bytes = model.dense_bytes();
+  if (options.plan_session) {
+    auto bytes = options.plan_session(model);
+    if (!bytes) return mp.status = bytes.status(), mp;
+    in.kv_bytes = bytes->first;
+    in.scratch_bytes = bytes->second;
+  }
+  const MoteFile& file = model.file();
+  uint64_t max_seg = 0;
+  if (const auto* layers = file.model().expert_layers())
+    for (const fb::ExpertLayer* el : *layers)
+      for (const fb::Expert* e : *el->experts()) {
+        const uint64_t size = file.segment_size(e->segment());
+        max_seg = std::max(max_seg, size);
+        in.expert_total_bytes += size;
+        ++in.n_experts;
+      }
+  in.slot_bytes = align_up(max_seg, kDirectIoAlign);
+  in.min_slots = std::max<int64_t>(model.hparams().n_experts_per_tok, 1);
+  mp.plan = plan_expert_budget(in);
+  return mp;
+}
+
+// The INFO note of the automatic budget (once per open).
+void log_plan(const std::string& path, const ModelMemoryPlan& mp) {
+  if (!log_enabled(LogLevel::kInfo)) return;
+  const BudgetInputs& in = mp.inputs;
+  const std::string choice = mp.plan.all_resident
+                                 ? "every routed expert resident (no budget)"
+                                 : "expert budget " + std::to_string(mp.plan.budget_bytes) + " bytes (" +
+                                       std::to_string(mp.plan.slots) + " of " + std::to_string(in.n_experts) +
+                                       " experts)";
+  log(LogLevel::kInfo, path + ": automatic expert budget: " + std::to_string(in.available) + " bytes available (" +
+                           mp.probe.source + ") - dense " + std::to_string(in.dense_bytes) + " - KV " +
+                           std::to_string(in.kv_bytes) + " - scratch " + std::to_string(in.scratch_bytes) +
+                           " - margin " + std::to_string(mp.plan.margin_bytes) + ": " + choice);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Model>> Model::open(const std::string& path, const ModelOptions& options) {
@@ -62,7 +117,8 @@ Result<std::unique_ptr<Model>> Model::open(std::unique_ptr<DataLoader> loader, c
       cancelled = !report(kMappedFraction + (kChecksumsFraction - kMappedFraction) * share);
       return !cancelled;
     };
-    Status st = file->verify_checksums(/*release_pages=*/options.expert_budget_bytes > 0, on_segment);
+    const bool budget = options.expert_budget_bytes > 0 || options.expert_budget_auto;
+    Status st = file->verify_checksums(/*release_pages=*/budget, on_segment);
     if (cancelled) return cancelled_status;
     MOTE_RETURN_IF_ERROR(st);
   }
@@ -85,6 +141,16 @@ Result<std::unique_ptr<Model>> Model::open(std::unique_ptr<DataLoader> loader, c
   model->device_weights_ = std::move(placed).value();
   ExpertStoreOptions store;
   store.budget_bytes = options.expert_budget_bytes;
+  if (options.expert_budget_auto || options.plan_session) {
+    model->memory_plan_ = plan_memory(*model, options);
+    const ModelMemoryPlan& mp = model->memory_plan_;
+    if (options.expert_budget_auto) {
+      if (!mp.status) return Status(mp.status.code(), path + ": automatic expert budget: " + mp.status.message());
+      if (!mp.plan.fits) return Status(StatusCode::kOutOfMemory, path + ": " + mp.plan.error);
+      store.budget_bytes = mp.plan.all_resident ? 0 : mp.plan.budget_bytes;
+      log_plan(path, mp);
+    }
+  }
   store.policy = options.expert_policy;
   store.prefetch = options.expert_prefetch;
   store.hot_slots = options.expert_hot_slots;

@@ -20,11 +20,14 @@
 #include "core/status.h"
 #include "experts/expert_learning.h"
 #include "experts/expert_store.h"
+#include "experts/memory_plan.h"
 #include "format/mote_file.h"
 #include "model/hparams.h"
 #include "model/weights.h"
 
 namespace mote {
+
+class Model;
 
 struct ModelOptions {
   bool verify_checksums = false;  // recompute every segment checksum at open (a full read; with an
@@ -48,6 +51,27 @@ struct ModelOptions {
   // The backend the model's forward runs on (kind, kernel threads, kernel table); Model::open
   // creates it and places the weights through it.
   backend::BackendOptions backend;
+  // Automatic expert budget: expert_budget_bytes is ignored and the budget is planned at open
+  // (experts/memory_plan.h) from mem_limit_bytes, or when 0 the memory found (MemAvailable,
+  // cgroup limits), minus the dense weights, plan_session's KV + scratch and a margin. A plan
+  // below the store's minimum fails the open with the numbers.
+  bool expert_budget_auto = false;
+  uint64_t mem_limit_bytes = 0;
+  // The KV and scratch bytes of the session the plan keeps room for (session_bytes of
+  // session/session.h at the planning context; that layer is above the Model, so the caller
+  // supplies it). Called once in open() on the bound model before its expert store exists. Empty:
+  // 0 and 0. When set, the plan is computed (and memory_plan() filled) even without auto.
+  std::function<Result<std::pair<uint64_t, uint64_t>>(const Model&)> plan_session;
+};
+
+// The memory plan of an open (ModelOptions::expert_budget_auto / plan_session).
+struct ModelMemoryPlan {
+  bool computed = false;        // false: no plan was asked for
+  Status status;                // the probe's or the session sizing's error (then nothing below)
+  MemoryProbe probe;            // what was found (available = mem_limit_bytes when explicit)
+  bool explicit_limit = false;  // mem_limit_bytes given
+  BudgetInputs inputs;
+  BudgetPlan plan;
 };
 
 class Model {
@@ -91,6 +115,8 @@ class Model {
   // at a time.
   Status save_expert_stats() const;
   ~Model();
+  // The memory plan made at open (computed false when none was asked for).
+  const ModelMemoryPlan& memory_plan() const { return memory_plan_; }
 
  private:
   Model() = default;
@@ -101,6 +127,7 @@ class Model {
   ModelWeights device_weights_;  // weights_ placed on backend_
   std::unique_ptr<ExpertStore> experts_;  // borrows file_, hparams_, weights_
   std::unique_ptr<ExpertLearning> learning_;  // borrows experts_, hparams_
+  ModelMemoryPlan memory_plan_;
 };
 
 }  // namespace mote

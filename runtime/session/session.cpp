@@ -52,7 +52,17 @@ Session::DeviceBuffer Session::device_alloc(uint64_t bytes) const {
   return DeviceBuffer(b.alloc(std::max<uint64_t>(bytes, 1)), DeviceFree{&b});
 }
 
-Result<std::unique_ptr<Session>> Session::create(const Model& model, const SessionOptions& options) {
+namespace {
+
+// What Session::create and session_bytes share: the checked options, the pass length, the state
+// plan and the scratch size.
+struct Sizing {
+  int64_t batch = 0;
+  LayerStatePlan plan;
+  families::ScratchSize size;
+};
+
+Result<Sizing> size_session(const Model& model, const SessionOptions& options) {
   if (options.max_context < 1) return invalid_argument("session: max_context must be >= 1");
   if (options.max_batch < 0)
     return invalid_argument("session: max_batch must be >= 1, or 0 for the automatic choice");
@@ -63,10 +73,9 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
                             std::to_string(HParamLimits::kPositions));
   const HParams& hp = model.hparams();
   backend::Backend& b = model.backend();
-  std::unique_ptr<Session> s(new Session(model, options));
+  Sizing z;
   const int64_t batch = options.max_batch > 0 ? options.max_batch : auto_prefill_batch(b, hp, options.max_context);
-  s->options_.max_batch = std::min({batch, options.max_context, kMaxBatch});
-  const int64_t T = s->options_.max_batch, C = options.max_context;
+  z.batch = std::min({batch, options.max_context, kMaxBatch});
   if (options.kv_type != KvType::kF32 && options.kv_type != KvType::kF16 && options.kv_type != KvType::kQ8_0)
     return invalid_argument("session: kv_type " + std::to_string(int(options.kv_type)) + " is not f32, f16 or q8_0");
   if (options.mtp && (!model.has_mtp() || hp.is_gqa()))
@@ -74,14 +83,48 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
                             "convert without --no-mtp)");
   LayerStateOptions state_options;
   state_options.type = options.kv_type;
-  state_options.max_context = C;
-  state_options.max_batch = T;
+  state_options.max_context = options.max_context;
+  state_options.max_batch = z.batch;
   state_options.mtp = options.mtp;
   state_options.rewind_slack = 1;  // MTP's rejected draft
   state_options.rings = options.rings;
-  MOTE_ASSIGN_OR_RETURN(s->plan_, plan_layer_state(hp, state_options));
+  MOTE_ASSIGN_OR_RETURN(z.plan, plan_layer_state(hp, state_options));
+  z.size = families::decoder_scratch_size(b, hp, z.batch, options.max_context);
+  return z;
+}
+
+// Host and device bytes beyond the decoder scratch: logits [V] and token ids [C + 1].
+uint64_t host_scratch_bytes(const HParams& hp, int64_t max_context) {
+  return uint64_t(hp.vocab_size) * sizeof(float) + uint64_t(max_context + 1) * sizeof(int32_t);
+}
+
+// The MTP buffers (Session::allocate_mtp): hidden rows [rows, H], logits [V], verify logits [2, V].
+int64_t mtp_row_count(int64_t max_batch) { return std::max<int64_t>(max_batch, 2) + 2; }  // + pending + backup row
+uint64_t mtp_scratch_bytes(const HParams& hp, int64_t max_batch) {
+  return uint64_t(mtp_row_count(max_batch) * hp.hidden_size + 3 * hp.vocab_size) * sizeof(float);
+}
+
+}  // namespace
+
+Result<SessionBytes> session_bytes(const Model& model, const SessionOptions& options) {
+  MOTE_ASSIGN_OR_RETURN(Sizing z, size_session(model, options));
+  SessionBytes out;
+  out.kv = uint64_t(z.plan.total_bytes);
+  out.scratch = z.size.device_bytes + z.size.host_bytes + host_scratch_bytes(model.hparams(), options.max_context);
+  if (options.mtp) out.scratch += mtp_scratch_bytes(model.hparams(), z.batch);
+  return out;
+}
+
+Result<std::unique_ptr<Session>> Session::create(const Model& model, const SessionOptions& options) {
+  MOTE_ASSIGN_OR_RETURN(Sizing z, size_session(model, options));
+  const HParams& hp = model.hparams();
+  backend::Backend& b = model.backend();
+  std::unique_ptr<Session> s(new Session(model, options));
+  s->options_.max_batch = z.batch;
+  const int64_t T = z.batch, C = options.max_context;
+  s->plan_ = std::move(z.plan);
   s->tracker_ = RewindTracker(s->plan_);
-  const families::ScratchSize size = families::decoder_scratch_size(b, hp, T, C);
+  const families::ScratchSize size = z.size;
   const uint64_t state_bytes = uint64_t(s->plan_.total_bytes);
   s->state_ = s->device_alloc(state_bytes);
   s->arena_ = s->device_alloc(size.device_bytes);
@@ -96,8 +139,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   for (int64_t l = 0; l < hp.n_layers; ++l) s->layer_caches_[size_t(l)] = s->cache_of(size_t(l));
   s->scratch_ = families::carve_decoder_scratch(b, hp, T, C, s->arena_.get(), s->host_arena_.get());
   s->kv_cache_bytes_ = state_bytes;
-  s->scratch_bytes_ = size.device_bytes + size.host_bytes + uint64_t(hp.vocab_size) * sizeof(float) +
-                      uint64_t(C + 1) * sizeof(int32_t);
+  s->scratch_bytes_ = size.device_bytes + size.host_bytes + host_scratch_bytes(hp, C);
   if (options.mtp) MOTE_RETURN_IF_ERROR(s->allocate_mtp());
   return s;
 }
@@ -112,7 +154,7 @@ families::LayerCache Session::cache_of(size_t plan_layer) const {
 Status Session::allocate_mtp() {
   const HParams& hp = model_.hparams();
   const int64_t C = options_.max_context, H = hp.hidden_size, V = hp.vocab_size;
-  const int64_t rows = std::max<int64_t>(options_.max_batch, 2) + 2;  // + the pending row + a backup row
+  const int64_t rows = mtp_row_count(options_.max_batch);
   mtp_hidden_ = device_alloc(uint64_t(rows * H) * sizeof(float));
   mtp_logits_ = allocate<float>(V);
   verify_logits_ = allocate<float>(2 * V);
@@ -120,7 +162,7 @@ Status Session::allocate_mtp() {
     return Status(StatusCode::kOutOfMemory, "session: cannot allocate the MTP state for max_context " + std::to_string(C));
   mtp_layer_cache_ = cache_of(size_t(hp.n_layers));
   mtp_cache_ = mtp_layer_cache_.rows;
-  scratch_bytes_ += uint64_t(rows * H + 3 * V) * sizeof(float);
+  scratch_bytes_ += mtp_scratch_bytes(hp, options_.max_batch);
   return Status::ok();
 }
 

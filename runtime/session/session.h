@@ -71,6 +71,16 @@ struct DeviceFree {
   }
 };
 
+// Bytes a Session with `options` allocates on `model` (what its kv_cache_bytes() and
+// scratch_bytes() report once created), computed without allocating: for the memory plan
+// (experts/memory_plan.h). Same errors as Session::create's option checks. The model need only be
+// bound (hparams, backend, has_mtp): Model::open calls it before the expert store exists.
+struct SessionBytes {
+  uint64_t kv = 0;       // the KV / state arena
+  uint64_t scratch = 0;  // activation scratch, logits, token ids, the MTP buffers
+};
+Result<SessionBytes> session_bytes(const Model& model, const SessionOptions& options);
+
 class Session {
  public:
   // Errors: options out of range (kInvalidArgument), allocation failure (kOutOfMemory).

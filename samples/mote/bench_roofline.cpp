@@ -1,5 +1,7 @@
 #include "bench_roofline.h"
 
+#include <mote/mote.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -84,8 +86,8 @@ CpuDescription describe_cpu() {
   return cpu;
 }
 
-double measure_read_bandwidth_gbs(int threads) {
-  constexpr size_t kBytes = size_t(256) << 20;
+double measure_read_bandwidth_gbs(int threads, size_t max_bytes) {
+  const size_t kBytes = std::max<size_t>(std::min<size_t>(size_t(256) << 20, max_bytes), size_t(16) << 20);
   const size_t words = kBytes / sizeof(uint64_t);
   std::unique_ptr<uint64_t[]> buf(new uint64_t[words]);
   for (size_t i = 0; i < words; ++i) buf[i] = i;  // touch every page
@@ -110,6 +112,13 @@ double measure_read_bandwidth_gbs(int threads) {
     std::fclose(f);
   }
   return best;
+}
+
+size_t bandwidth_buffer_bytes(const mote_model* model) {
+  mote_memory_plan plan{};
+  size_t bytes = size_t(256) << 20;
+  if (mote_model_get_memory_plan(model, &plan) == MOTE_OK) bytes = std::min<size_t>(bytes, plan.available_bytes / 2);
+  return bytes;
 }
 
 }  // namespace mote::cli

@@ -15,7 +15,16 @@ mote_model_params c_model_params(const Args& args) {
   if (args.has("--threads")) p.n_threads = int32_t(parse_int("--threads", args.get("--threads"), 0, 4096));
   // Points into args, which outlives the model open of every command.
   if (args.has("--kernels")) p.kernels = args.flags.at("--kernels").c_str();
-  if (args.has("--expert-budget")) p.expert_budget_bytes = parse_size("--expert-budget", args.get("--expert-budget"));
+  if (args.has("--expert-budget")) {
+    const std::string budget = args.get("--expert-budget");
+    p.expert_budget_bytes = budget == "auto" ? MOTE_EXPERT_BUDGET_AUTO : parse_size("--expert-budget", budget);
+  }
+  if (args.has("--mem-limit")) {
+    p.mem_limit_bytes = parse_size("--mem-limit", args.get("--mem-limit"));
+    if (p.mem_limit_bytes == 0) throw std::runtime_error("--mem-limit must be > 0 (omit it to detect the memory)");
+  }
+  // The memory plan keeps room for the KV cache of the session the command opens.
+  if (args.has("--ctx")) p.plan_context = int32_t(parse_int("--ctx", args.get("--ctx"), 1, 1 << 24));
   if (args.has("--expert-policy")) {
     const std::string policy = args.get("--expert-policy");
     if (policy != "lfu" && policy != "lru") throw std::runtime_error("--expert-policy must be lru or lfu");
@@ -42,6 +51,8 @@ mote_model_params c_model_params(const Args& args) {
   const bool tuning = args.has("--expert-policy") || args.has("--expert-hot") || args.has("--no-prefetch");
   if (tuning && p.expert_budget_bytes == 0)
     throw std::runtime_error("--expert-policy, --expert-hot and --no-prefetch need --expert-budget");
+  if (args.has("--mem-limit") && p.expert_budget_bytes != MOTE_EXPERT_BUDGET_AUTO)
+    throw std::runtime_error("--mem-limit needs --expert-budget auto (or use mote plan)");
   return p;
 }
 
@@ -97,6 +108,22 @@ mote_kv_type kv_type_from_args(const Args& args) {
   return args.has("--kv-type") ? parse_kv_type("--kv-type", args.get("--kv-type")) : fallback;
 }
 
+void print_auto_budget(const Args& args, const mote_model* model) {
+  mote_memory_plan p{};
+  if (args.get("--expert-budget") != "auto" || mote_model_get_memory_plan(model, &p) != MOTE_OK) return;
+  const auto mib = [](uint64_t b) { return double(b) / (1 << 20); };
+  std::fprintf(stderr,
+               "mote: expert budget auto: %.1f MiB available (%s) - dense %.1f - KV %.1f (%d tokens) - scratch %.1f - "
+               "margin %.1f MiB: ",
+               mib(p.available_bytes), p.source, mib(p.dense_bytes), mib(p.kv_bytes), p.plan_context,
+               mib(p.scratch_bytes), mib(p.margin_bytes));
+  if (p.all_resident)
+    std::fprintf(stderr, "every expert resident (%.1f MiB)\n", mib(p.expert_total_bytes));
+  else
+    std::fprintf(stderr, "%.1f MiB, %lld of %lld experts\n", mib(p.expert_budget_bytes), (long long)p.slots,
+                 (long long)p.n_experts);
+}
+
 int open_c(const Args& args, ModelPtr* model, SessionPtr* session, mote_context_policy policy) {
   mote_model_params params = c_model_params(args);
   const std::string chat_template = args.get("--chat-template");
@@ -104,6 +131,7 @@ int open_c(const Args& args, ModelPtr* model, SessionPtr* session, mote_context_
   mote_model* m = nullptr;
   if (mote_status st = mote_model_open(args.positional[0].c_str(), &params, &m); st != MOTE_OK) return fail_c(st);
   model->reset(m);
+  print_auto_budget(args, m);
   mote_session_params sp = mote_session_params_default();
   sp.max_context = int32_t(parse_int("--ctx", args.get("--ctx", "4096"), 1, 1 << 24));
   sp.mtp = !args.has("--no-mtp");

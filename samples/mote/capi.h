@@ -50,6 +50,8 @@ int open_c(const Args& args, ModelPtr* model, SessionPtr* session,
            mote_context_policy policy = MOTE_CONTEXT_ERROR);
 // "max tokens", "end of sequence", "stop string", "stopped", "error", "none".
 const char* stop_reason_name(mote_stop_reason reason);
+// With --expert-budget auto: one stderr line of what the plan chose and why (open_c calls it).
+void print_auto_budget(const Args& args, const mote_model* model);
 // Prints one stderr line of expert-cache counters when the model has a budget.
 void print_c_expert_stats(const mote_model* model);
 

@@ -45,5 +45,6 @@ int cmd_run(const Args& args);       // --ids: greedy ids
 int cmd_run_text(const Args& args);  // -p: streamed text
 int cmd_tokenize(const Args& args);
 int cmd_chat(const Args& args);
+int cmd_plan(const Args& args);       // memory plan and speed prediction (cmd_plan.cpp)
 
 }  // namespace mote::cli

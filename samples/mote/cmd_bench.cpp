@@ -350,6 +350,7 @@ int cmd_bench(const Args& args) {
   if (mote_status st = mote_model_open(args.positional[0].c_str(), &params, &raw); st != MOTE_OK) return fail_c(st);
   const ModelPtr model(raw);
   const double open_s = seconds_since(t_open);
+  print_auto_budget(args, model.get());
   mote_model_info info{};
   if (mote_status st = mote_model_get_info(model.get(), &info); st != MOTE_OK) return fail_c(st);
   std::vector<int32_t> prompt = seeded_prompt(n_prompt, info.vocab_size, seed), forced;
@@ -362,7 +363,7 @@ int cmd_bench(const Args& args) {
   if (args.has("--mtp-compare")) return mtp_compare(args, model.get(), info, prompt, n_gen);
   // Before any weight is touched (opening maps the file and reads only its metadata): the
   // bandwidth the decode roofline is measured against, on the model's kernel thread count.
-  const double bandwidth_gbs = measure_read_bandwidth_gbs(info.n_threads);
+  const double bandwidth_gbs = measure_read_bandwidth_gbs(info.n_threads, bandwidth_buffer_bytes(model.get()));
   BenchRun run;
   run.open_s = open_s;
   // Before the timed session exists, so that the two sessions' buffers never add up in the peak RSS.

@@ -23,6 +23,7 @@ int open_plain(const Args& args, int64_t context, ModelPtr* model, SessionPtr* s
   mote_model* m = nullptr;
   if (mote_status st = mote_model_open(args.positional[0].c_str(), &params, &m); st != MOTE_OK) return fail_c(st);
   model->reset(m);
+  print_auto_budget(args, m);
   mote_session_params sp = mote_session_params_default();
   sp.max_context = int32_t(std::min<int64_t>(context, INT32_MAX));
   sp.mtp = 0;

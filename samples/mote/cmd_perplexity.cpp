@@ -154,6 +154,7 @@ int cmd_perplexity(const Args& args) {
   mote_model* opened = nullptr;
   if (mote_status st = mote_model_open(args.positional[0].c_str(), &params, &opened); st != MOTE_OK) return fail_c(st);
   const ModelPtr model(opened);
+  print_auto_budget(args, model.get());
   mote_model_info info{};
   mote_model_get_info(model.get(), &info);
   std::vector<int32_t> ids;

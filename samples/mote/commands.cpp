@@ -13,7 +13,9 @@ namespace {
 
 #define MOTE_EXPERT_HELP                                                                           \
   "expert and thread flags:\n"                                                                     \
-  "  --expert-budget SIZE  cap routed-expert memory (512M, 2G or bytes; default: all resident)\n" \
+  "  --expert-budget SIZE  cap routed-expert memory (512M, 2G or bytes; default: all resident);\n" \
+  "                        auto: plan it from the memory free (MemAvailable, cgroup limit)\n"   \
+  "  --mem-limit SIZE      with --expert-budget auto: plan for this much memory instead\n"      \
   "  --expert-policy lfu|lru, --expert-hot N, --no-prefetch   (need --expert-budget)\n"           \
   "  --expert-stats PATH|off   learned routing statistics (default with a budget: the user cache\n" \
   "                        dir; the hottest experts are pre-loaded at open; env MOTE_EXPERT_STATS)\n" \
@@ -36,6 +38,22 @@ const char kInspectHelp[] =
     "Summary of a .mote file: architecture, layers, experts, vocabulary, tensors by weight type,\n"
     "tokenizer and chat template, file size.\n"
     "  --json   the full metadata as one JSON object (for scripts: jq .bytes.routed_experts)\n";
+const char kPlanHelp[] =
+    "usage: mote plan FILE [--ctx N] [--mem-limit SIZE] [--json] [--threads N] [--read-seconds S] [--kv-at P]\n"
+    "                 [--expert-stats PATH|off]\n"
+    "The memory plan of --expert-budget auto and a decode-speed prediction: the memory found and\n"
+    "where from, dense weights, KV cache at --ctx tokens, scratch, margin, the expert budget and\n"
+    "slots, the expected hit rate (the learned routing statistics when there are some: the hottest\n"
+    "experts over all layers cached; else uniform routing: slots / experts), expert bytes read from\n"
+    "disk per token, and predicted tok/s from the\n"
+    "expert read speed measured on this file (O_DIRECT, --read-seconds, default 1) and the memory\n"
+    "read bandwidth measured now: 1 / (bytes read from memory per token / memory bandwidth +\n"
+    "bytes read from disk per token / disk speed). Compute time is left out (an upper bound).\n"
+    "  --ctx N           context tokens to keep room for (default 4096)\n"
+    "  --kv-at P         count the KV cache read of the token at position P (default: ctx / 2)\n"
+    "  --mem-limit SIZE  plan for this much memory instead of what is found (512M, 2G)\n"
+    "  --expert-stats PATH|off   learned routing statistics (default: the file the CLI learns into)\n"
+    "  --json            one JSON object\n";
 const char kLogitsHelp[] =
     "usage: mote logits FILE --ids 1,2,3 --out PATH [--mode prefill|decode]\n"
     "Writes the logits at every position as float32 [n_ids, vocab] to PATH.\n"
@@ -186,6 +204,8 @@ const std::vector<Command>& commands() {
          join({"--text", "--ctx", "--max-tokens", "--kl-base"}, expert_values), expert_switches, cmd_perplexity},
         {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
          join({"--prompt", "--gen", "--seed", "--batch", "--text"}, expert_values), join({"--mtp-compare", "--no-warmup"}, expert_switches), cmd_bench},
+        {"plan", "memory plan of --expert-budget auto and predicted decode speed", kPlanHelp,
+         {"--ctx", "--mem-limit", "--threads", "--read-seconds", "--kv-at", "--expert-stats"}, {"--json"}, cmd_plan},
         {"serve", "OpenAI-compatible local HTTP server (chat, completions, metrics)", kServeHelp,
          join(join({"--host", "--port", "--slots", "--queue", "--api-key", "--slot-dir", "--model-name", "--timeout"},
                    sampling),

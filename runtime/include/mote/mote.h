@@ -109,6 +109,19 @@ typedef enum mote_expert_policy {
  * thread. */
 typedef int (*mote_progress_callback)(void* user_data, float fraction);
 
+/* mote_model_params.expert_budget_bytes: plan the budget at open from the memory available
+ * (API version 5). The library reads MemAvailable (/proc/meminfo) and the process's cgroup memory
+ * limit minus its usage less inactive page cache (v1 and v2, every level up the hierarchy), or takes
+ * mote_model_params.mem_limit_bytes when nonzero; from the smallest it takes off the dense weights
+ * (mapped and resident), the KV cache and scratch of one session at plan_context tokens (the
+ * session defaults: kv_type, automatic prefill pass, MTP state when the model has MTP) and a
+ * margin (64 MiB + 1/32 of the memory). What remains is the expert budget in whole cache slots;
+ * if every expert fits, no budget (all resident in the mapping). If not even n_experts_per_tok
+ * slots fit, mote_model_open fails with MOTE_ERR_OUT_OF_MEMORY and a message naming every term.
+ * What was chosen: mote_model_get_memory_plan, mote_expert_stats.budget_bytes, and one INFO log
+ * line. */
+#define MOTE_EXPERT_BUDGET_AUTO UINT64_MAX
+
 typedef struct mote_model_params {
   int32_t n_threads;            /* kernel threads for this model's sessions, 0 = all cores (default).
                                    Per model: each model runs its kernels on its own thread pool of
@@ -147,6 +160,10 @@ typedef struct mote_model_params {
                                    $MOTE_CACHE_DIR, $XDG_CACHE_HOME/mote or ~/.cache/mote, named
                                    "<model file name>-<model identity>.experts"; with none of those
                                    variables "<model path>.experts". Copied at open */
+  uint64_t mem_limit_bytes;     /* memory the model may use, for MOTE_EXPERT_BUDGET_AUTO and the memory
+                                   plan; 0 (default) = detect (MemAvailable, cgroup limit) */
+  int32_t plan_context;         /* context tokens whose KV cache the memory plan keeps room for
+                                   (default 4096; > 0) */
 } mote_model_params;
 
 mote_model_params mote_model_params_default(void);
@@ -239,6 +256,50 @@ mote_status mote_model_wait_expert_io(mote_model* model);
  * (API version 5). */
 mote_status mote_model_save_expert_stats(mote_model* model);
 
+/* The memory plan of the model (API version 5), made at open for every model: what
+ * MOTE_EXPERT_BUDGET_AUTO chose, or would choose for a model opened with a fixed budget. Byte
+ * figures as described at MOTE_EXPERT_BUDGET_AUTO. Errors: the memory could not be determined
+ * (the probe's message, e.g. an unreadable cgroup file; set mem_limit_bytes). */
+typedef struct mote_memory_plan {
+  uint64_t available_bytes;      /* the memory planned with (the smallest found, or mem_limit_bytes) */
+  char source[200];              /* where it came from: "MemAvailable (/proc/meminfo)",
+                                    "cgroup v1 /sys/fs/cgroup/memory/...", "cgroup v2 ...", "mem_limit_bytes" */
+  uint64_t mem_available_bytes;  /* /proc/meminfo MemAvailable; 0 if not read (explicit limit) */
+  uint64_t cgroup_limit_bytes;   /* the binding cgroup's limit; 0 = none found */
+  uint64_t cgroup_usage_bytes;   /* its usage at open */
+  uint64_t dense_bytes;          /* weights outside the routed experts */
+  uint64_t kv_bytes;             /* one session's KV cache at plan_context tokens */
+  uint64_t scratch_bytes;        /* that session's activation scratch and buffers */
+  uint64_t margin_bytes;         /* kept free */
+  int32_t plan_context;
+  int32_t all_resident;          /* nonzero: every routed expert fits (no budget) */
+  int32_t fits;                  /* zero: not even n_experts_per_tok slots fit (auto would fail) */
+  int32_t n_moe_layers;          /* main layers with routed experts */
+  uint64_t expert_budget_bytes;  /* the planned budget; 0 when all_resident or !fits */
+  uint64_t expert_total_bytes;   /* every routed expert's bytes (MTP layers included) */
+  uint64_t slot_bytes;           /* one cache slot */
+  int64_t slots;                 /* planned slots (n_experts when all_resident) */
+  int64_t n_experts;             /* routed experts served by the cache (MTP layers included) */
+} mote_memory_plan;
+
+mote_status mote_model_get_memory_plan(const mote_model* model, mote_memory_plan* out_plan);
+
+/* Reads a sample of the model file's routed-expert segments the way the expert cache does
+ * (O_DIRECT when the file system allows, so the page cache does not answer), for at most
+ * max_seconds (and at most one pass over the experts), and gives the read speed in bytes per
+ * second (API version 5). *out_direct_io is nonzero when the reads bypassed the page cache (else
+ * a cached file may read faster than its disk). MOTE_ERR_UNSUPPORTED: no routed experts, or a
+ * model opened from memory. */
+mote_status mote_model_measure_expert_reads(const mote_model* model, double max_seconds, double* out_bytes_per_s,
+                                            int32_t* out_direct_io);
+
+/* Expected hit rate of an expert cache that holds the `slots` most used of one layer's experts,
+ * given that layer's per-expert use counts (any non-negative scale, e.g. mote_expert_entry.uses
+ * or learned routing statistics): the share of uses falling on those experts (API version 5).
+ * All-zero counts give the uniform estimate slots / n_experts; slots >= n_experts gives 1;
+ * counts NULL, n_experts 0 or slots <= 0 give 0. */
+double mote_expected_hit_rate(const double* counts, size_t n_experts, int64_t slots);
+
 /* The expert map (API version 3): one entry per routed expert of every main MoE layer, for a view
  * of which experts the model uses and which are in memory. Rows are the MoE layers in ascending
  * order (dense layers, e.g. DeepSeek's first_k_dense_replace, and the MTP layers have none); a row
@@ -253,7 +314,11 @@ typedef struct mote_expert_entry {
   int8_t resident;     /* 1: in memory now (a loaded cache slot); always 1 without a budget */
   int8_t pinned;       /* 1: kept by hot pinning (mote_model_params.expert_hot_slots) */
   int8_t loading;      /* 1: being read into a cache slot now */
-  int8_t reserved[5];  /* 0 */
+  int8_t reserved;     /* 0 */
+  float learned;       /* API version 5: share of tokens routed to this expert in the routing
+                          statistics loaded at open (mote_model_params.expert_learn; decayed
+                          counts / tokens, so a layer's values sum to n_experts_per_tok); 0 without
+                          statistics. Occupies what were reserved bytes: the size is unchanged */
 } mote_expert_entry;
 
 /* Writes the map to entries[0 .. n_layers * n_experts). *out_n_layers (MoE rows) and *out_n_experts
