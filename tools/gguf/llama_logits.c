@@ -5,7 +5,8 @@
 //   llama-logits -m MODEL.gguf --ids 1,2,3 --out LOGITS.f32 [-t THREADS]
 //       writes [n_ids, n_vocab] float32, row i = the logits after ids[0..i] (one batch)
 //   llama-logits -m MODEL.gguf --tokenize TEXT
-//       prints llama.cpp's ids of TEXT (no BOS/EOS added, special tokens parsed), comma-separated
+//       prints llama.cpp's ids of TEXT (no BOS/EOS, control-token text as plain text: mote tokenize
+//       --no-special), comma-separated
 // Uses only libllama's public API (llama.h).
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   const int n_vocab = llama_vocab_n_tokens(vocab);
   if (text) {
     llama_token ids[8192];
-    const int n = llama_tokenize(vocab, text, (int)strlen(text), ids, 8192, 0, 1);
+    const int n = llama_tokenize(vocab, text, (int)strlen(text), ids, 8192, 0, 0);
     if (n < 0) return fprintf(stderr, "llama-logits: text too long\n"), 1;
     for (int i = 0; i < n; ++i) printf(i ? ",%d" : "%d", ids[i]);
     printf("\n");
