@@ -1,8 +1,9 @@
 // write_gguf: streams a Plan's tensors from the .mote file into the GGUF data area.
 //
 // Memory: one chunk of at most kChunkBytes (whole row groups of 16 rows, or whole rows) for the
-// .mote bytes and one for the row-major output; the pages read from the .mote are released after
-// each part (DataLoader::release_pages), so RSS stays near the chunk size for a 17 GB model.
+// .mote bytes and one for the row-major output. The bytes are read with pread (a reader of the
+// file's loader, not its mapping) and their page cache is dropped after each chunk, so neither
+// RSS nor the page cache grows with the model (a 17 GB model under a 2 GiB cgroup).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -70,15 +71,15 @@ class TempOutput {
 
 // Writes one .mote tensor's bytes as ggml expects them: row-major blocks (row groups
 // de-interleaved), 1-D F16/BF16 widened to F32.
-void write_part(const MoteFile& file, const fb::Tensor& t, bool to_f32, std::vector<uint8_t>& in,
-                std::vector<uint8_t>& out, TempOutput& dst) {
+void write_part(const MoteFile& file, const DataLoader& src, const fb::Tensor& t, bool to_f32,
+                std::vector<uint8_t>& in, std::vector<uint8_t>& out, TempOutput& dst) {
   const WeightView v = file.view(t);
   const uint64_t at = file.segment_file_offset(t.segment()) + t.offset();
   const uint64_t size = t.size();
   if (to_f32) {
     const uint64_t n = uint64_t(v.cols);
     in.resize(size);
-    if (Status st = file.loader().read_at(at, in.data(), size); !st) fail(st.message());
+    if (Status st = src.read_at(at, in.data(), size); !st) fail(st.message());
     std::vector<float> f(n);
     for (uint64_t i = 0; i < n; ++i) {
       uint16_t h;
@@ -95,7 +96,8 @@ void write_part(const MoteFile& file, const fb::Tensor& t, bool to_f32, std::vec
   for (uint64_t u0 = 0; u0 < units; u0 += per_chunk) {
     const uint64_t n = std::min(per_chunk, units - u0);
     in.resize(n * unit);
-    if (Status st = file.loader().read_at(at + u0 * unit, in.data(), n * unit); !st) fail(st.message());
+    if (Status st = src.read_at(at + u0 * unit, in.data(), n * unit); !st) fail(st.message());
+    src.release_pages(at + u0 * unit, n * unit);  // page cache: a memory limit counts it too
     if (!v.grouped()) {
       dst.write(in.data(), n * unit);
       continue;
@@ -104,7 +106,6 @@ void write_part(const MoteFile& file, const fb::Tensor& t, bool to_f32, std::vec
     for (uint64_t g = 0; g < n; ++g) deinterleave_row_group(v.type, in.data() + g * unit, v.cols, out.data() + g * unit);
     dst.write(out.data(), n * unit);
   }
-  file.loader().release_pages(at, size);
 }
 
 }  // namespace
@@ -120,12 +121,14 @@ void write_gguf(const MoteFile& file, Plan& plan, const std::string& out, bool q
   dst.write(header.data(), header.size());
   convert::Progress progress(quiet);
   progress.set_total(plan.tensors.size());
+  auto reader = file.loader().reader(/*direct_io=*/false);
+  if (!reader) fail(reader.status().message());
   std::vector<uint8_t> in, buf;
   uint64_t done = 0;
   for (const PlannedTensor& p : plan.tensors) {
     const uint64_t start = dst.written();
     if (start - header.size() != p.info.offset) fail(out + ": internal error: " + p.info.name + " lands at the wrong offset");
-    for (const fb::Tensor* t : p.parts) write_part(file, *t, p.to_f32, in, buf, dst);
+    for (const fb::Tensor* t : p.parts) write_part(file, **reader, *t, p.to_f32, in, buf, dst);
     if (dst.written() - start != p.info.bytes)
       fail(out + ": internal error: " + p.info.name + " wrote " + std::to_string(dst.written() - start) + " bytes, expected " +
            std::to_string(p.info.bytes));
