@@ -64,37 +64,27 @@ std::string merge_part(const std::string& s) {
 
 }  // namespace
 
-void add_tokenizer_metadata(const MoteFile& file, const std::string& pre, Metadata* meta) {
-  const std::string where = file.path() + ": tokenizer.json";
-  const std::string_view tok_bytes = file.blob("tokenizer.json");
-  if (tok_bytes.empty())
-    fail(file.path() + ": no tokenizer.json inside (llama.cpp needs a vocabulary; convert from a checkpoint folder "
-                       "that has tokenizer.json)");
-  json tok = json::parse(tok_bytes, nullptr, false);
-  if (tok.is_discarded() || !tok.is_object()) fail(where + ": invalid JSON");
-  const json& model = tok.value("model", json::object());
-  const bool byte_level = tok.contains("decoder") && tok["decoder"].is_object() && tok["decoder"].value("type", "") == "ByteLevel";
-  if (model.value("type", "") != "BPE" || !byte_level || !model.contains("vocab") || !model["vocab"].is_object())
-    fail(where + ": only byte-level BPE vocabularies (llama.cpp model \"gpt2\") are supported");
-  json config = json::object();
-  if (std::string_view cb = file.blob("tokenizer_config.json"); !cb.empty()) {
-    config = json::parse(cb, nullptr, false);
-    if (config.is_discarded() || !config.is_object()) fail(file.path() + ": tokenizer_config.json: invalid JSON");
-  }
+namespace {
 
-  const fb::ModelConfig& mc = file.config();
-  const int64_t n_vocab = mc.vocab_size();
-  std::vector<std::string> tokens(static_cast<size_t>(n_vocab));
-  std::vector<int32_t> types(size_t(n_vocab), 5);
+// The vocabulary padded to the model's vocab_size: text and llama.cpp token type per id.
+struct Vocab {
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;
   std::map<std::string, int64_t> by_text;
+};
+
+Vocab read_vocab(const json& tok, int64_t n_vocab, const std::string& where) {
+  Vocab v;
+  v.tokens.resize(static_cast<size_t>(n_vocab));
+  v.types.assign(static_cast<size_t>(n_vocab), 5);
   auto set = [&](int64_t id, const std::string& text, int32_t type) {
     if (id < 0 || id >= n_vocab)
       fail(where + ": token id " + std::to_string(id) + " (" + text + ") is outside the model's vocab_size " + std::to_string(n_vocab));
-    tokens[size_t(id)] = text;
-    types[size_t(id)] = type;
-    by_text[text] = id;
+    v.tokens[size_t(id)] = text;
+    v.types[size_t(id)] = type;
+    v.by_text[text] = id;
   };
-  for (const auto& [text, id] : model["vocab"].items()) {
+  for (const auto& [text, id] : tok["model"]["vocab"].items()) {
     if (!id.is_number_integer()) fail(where + ": model.vocab[" + text + "] is not an integer id");
     set(id.get<int64_t>(), text, 1);
   }
@@ -108,8 +98,11 @@ void add_tokenizer_metadata(const MoteFile& file, const std::string& pre, Metada
       set(a["id"].get<int64_t>(), text, control ? 3 : 4);
     }
   for (int64_t i = 0; i < n_vocab; ++i)
-    if (types[size_t(i)] == 5) tokens[size_t(i)] = "[PAD" + std::to_string(i) + "]";
+    if (v.types[size_t(i)] == 5) v.tokens[size_t(i)] = "[PAD" + std::to_string(i) + "]";
+  return v;
+}
 
+std::vector<std::string> read_merges(const json& model, const std::string& where) {
   std::vector<std::string> merges;
   if (model.contains("merges") && model["merges"].is_array())
     for (const json& m : model["merges"]) {
@@ -119,27 +112,11 @@ void add_tokenizer_metadata(const MoteFile& file, const std::string& pre, Metada
       else fail(where + ": model.merges holds an entry that is neither \"a b\" nor [\"a\", \"b\"]");
     }
   if (merges.empty()) fail(where + ": model.merges is empty (a BPE vocabulary needs merges)");
+  return merges;
+}
 
-  meta->add_string("tokenizer.ggml.model", "gpt2");
-  meta->add_string("tokenizer.ggml.pre", pre);
-  meta->add_string_array("tokenizer.ggml.tokens", tokens);
-  meta->add_i32_array("tokenizer.ggml.token_type", types);
-  meta->add_string_array("tokenizer.ggml.merges", merges);
-
-  auto id_of = [&](const char* key) -> int64_t {
-    const auto text = token_text(config, key);
-    if (!text) return -1;
-    auto it = by_text.find(*text);
-    return it == by_text.end() ? -1 : it->second;
-  };
-  int64_t bos = id_of("bos_token"), eos = id_of("eos_token");
-  if (bos < 0 && mc.bos_token_id() >= 0 && mc.bos_token_id() < n_vocab) bos = mc.bos_token_id();
-  if (eos < 0 && mc.eos_token_ids() != nullptr && mc.eos_token_ids()->size() > 0) eos = mc.eos_token_ids()->Get(0);
-  if (eos >= 0) meta->add_u32("tokenizer.ggml.eos_token_id", uint32_t(eos));
-  if (const int64_t pad = id_of("pad_token"); pad >= 0) meta->add_u32("tokenizer.ggml.padding_token_id", uint32_t(pad));
-  if (bos >= 0) meta->add_u32("tokenizer.ggml.bos_token_id", uint32_t(bos));
-  if (const int64_t unk = id_of("unk_token"); unk >= 0) meta->add_u32("tokenizer.ggml.unknown_token_id", uint32_t(unk));
-
+// add_bos_token / add_eos_token: tokenizer_config.json, else the post-processor.
+void add_special_flags(const json& tok, const json& config, const Vocab& v, int64_t bos, int64_t eos, Metadata* meta) {
   std::optional<bool> add_bos, add_eos;
   if (tok.contains("post_processor") && tok["post_processor"].is_object()) {
     const json& pp = tok["post_processor"];
@@ -151,9 +128,9 @@ void add_tokenizer_metadata(const MoteFile& file, const std::string& pre, Metada
         if (!add_eos) add_eos = false;
       } else if (type == "TemplateProcessing" && p.contains("single") && p["single"].is_array() && p["single"].size() > 1) {
         auto special = [&](const json& e) -> int64_t {
-          if (!e.is_object() || !e.contains("SpecialToken")) return -2;
-          auto it = by_text.find(e["SpecialToken"].value("id", ""));
-          return it == by_text.end() ? -2 : it->second;
+          if (!e.is_object() || !e.contains("SpecialToken") || !e["SpecialToken"].is_object()) return -2;
+          auto it = v.by_text.find(e["SpecialToken"].value("id", ""));
+          return it == v.by_text.end() ? -2 : it->second;
         };
         add_bos = special(p["single"].front()) == bos;
         add_eos = special(p["single"].back()) == eos;
@@ -164,6 +141,51 @@ void add_tokenizer_metadata(const MoteFile& file, const std::string& pre, Metada
   if (config.contains("add_eos_token") && config["add_eos_token"].is_boolean()) add_eos = config["add_eos_token"].get<bool>();
   if (add_bos) meta->add_bool("tokenizer.ggml.add_bos_token", *add_bos);
   if (add_eos) meta->add_bool("tokenizer.ggml.add_eos_token", *add_eos);
+}
+
+}  // namespace
+
+void add_tokenizer_metadata(const MoteFile& file, const std::string& pre, Metadata* meta) {
+  const std::string where = file.path() + ": tokenizer.json";
+  const std::string_view tok_bytes = file.blob("tokenizer.json");
+  if (tok_bytes.empty())
+    fail(file.path() + ": no tokenizer.json inside (llama.cpp needs a vocabulary; convert from a checkpoint folder "
+                       "that has tokenizer.json)");
+  const json tok = json::parse(tok_bytes, nullptr, false);
+  if (tok.is_discarded() || !tok.is_object()) fail(where + ": invalid JSON");
+  const bool byte_level = tok.contains("decoder") && tok["decoder"].is_object() && tok["decoder"].value("type", "") == "ByteLevel";
+  if (!tok.contains("model") || !tok["model"].is_object() || tok["model"].value("type", "") != "BPE" || !byte_level ||
+      !tok["model"].contains("vocab") || !tok["model"]["vocab"].is_object())
+    fail(where + ": only byte-level BPE vocabularies (llama.cpp model \"gpt2\") are supported");
+  json config = json::object();
+  if (std::string_view cb = file.blob("tokenizer_config.json"); !cb.empty()) {
+    config = json::parse(cb, nullptr, false);
+    if (config.is_discarded() || !config.is_object()) fail(file.path() + ": tokenizer_config.json: invalid JSON");
+  }
+  const fb::ModelConfig& mc = file.config();
+  const int64_t n_vocab = mc.vocab_size();
+  const Vocab v = read_vocab(tok, n_vocab, where);
+  meta->add_string("tokenizer.ggml.model", "gpt2");
+  meta->add_string("tokenizer.ggml.pre", pre);
+  meta->add_string_array("tokenizer.ggml.tokens", v.tokens);
+  meta->add_i32_array("tokenizer.ggml.token_type", v.types);
+  meta->add_string_array("tokenizer.ggml.merges", read_merges(tok["model"], where));
+
+  // Special ids: tokenizer_config.json's *_token text, bos/eos falling back to the model config.
+  auto id_of = [&](const char* key) -> int64_t {
+    const auto text = token_text(config, key);
+    if (!text) return -1;
+    auto it = v.by_text.find(*text);
+    return it == v.by_text.end() ? -1 : it->second;
+  };
+  int64_t bos = id_of("bos_token"), eos = id_of("eos_token");
+  if (bos < 0 && mc.bos_token_id() >= 0 && mc.bos_token_id() < n_vocab) bos = mc.bos_token_id();
+  if (eos < 0 && mc.eos_token_ids() != nullptr && mc.eos_token_ids()->size() > 0) eos = mc.eos_token_ids()->Get(0);
+  if (eos >= 0) meta->add_u32("tokenizer.ggml.eos_token_id", uint32_t(eos));
+  if (const int64_t pad = id_of("pad_token"); pad >= 0) meta->add_u32("tokenizer.ggml.padding_token_id", uint32_t(pad));
+  if (bos >= 0) meta->add_u32("tokenizer.ggml.bos_token_id", uint32_t(bos));
+  if (const int64_t unk = id_of("unk_token"); unk >= 0) meta->add_u32("tokenizer.ggml.unknown_token_id", uint32_t(unk));
+  add_special_flags(tok, config, v, bos, eos, meta);
   if (std::string_view tmpl = file.blob("chat_template"); !tmpl.empty()) meta->add_string("tokenizer.chat_template", tmpl);
 }
 
