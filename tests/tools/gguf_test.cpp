@@ -323,11 +323,22 @@ void expect_refusal(const mote::test::CommandResult& r, const std::string& needl
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
-TEST_F(MoteToGguf, RefusesWithoutTokenizer) {
+// A .mote without tokenizer.json is refused, unless --tokenizer names the files; then the
+// metadata equals that of the file that embeds the same tokenizer.
+TEST_F(MoteToGguf, WithoutTokenizerNeedsTokenizerDir) {
   const fs::path out = *work_ / "notok.gguf";
   expect_refusal(run_command({kToGguf, (*work_ / "notok.mote").string(), out.string()}), "no tokenizer.json");
   EXPECT_FALSE(fs::exists(out));
   EXPECT_TRUE(mote::test::files_containing(*work_, "notok.gguf.tmp").empty());
+  const fs::path dir = fs::path(MOTE_SHARED_DATA_DIR) / "tokenizers/qwen3";
+  auto r = run_command({kToGguf, (*work_ / "notok.mote").string(), out.string(), "--quiet", "--tokenizer", dir.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Gguf a(out), b(*work_ / "q4.gguf");
+  for (const char* k : {"tokenizer.ggml.tokens", "tokenizer.ggml.merges"})
+    EXPECT_EQ(a.keys.at(k).strings, b.keys.at(k).strings) << k;
+  EXPECT_EQ(a.keys.at("tokenizer.ggml.token_type").ints, b.keys.at("tokenizer.ggml.token_type").ints);
+  EXPECT_EQ(a.keys.at("tokenizer.chat_template").s, b.keys.at("tokenizer.chat_template").s);
+  EXPECT_EQ(a.u32("tokenizer.ggml.eos_token_id"), b.u32("tokenizer.ggml.eos_token_id"));
 }
 
 TEST_F(MoteToGguf, RefusesUnsupportedFamilyAndRaggedRows) {

@@ -11,6 +11,8 @@ const char* kUsage =
     "usage: mote-to-gguf IN.mote OUT.gguf [options]\n"
     "  --name NAME   general.name (default: IN's file name without .mote)\n"
     "  --pre NAME    tokenizer.ggml.pre (default by family: qwen2 for Qwen, olmo for OLMoE)\n"
+    "  --tokenizer DIR  tokenizer.json (+ tokenizer_config.json, chat_template.jinja) from DIR\n"
+    "                instead of the ones IN embeds (for a .mote written without a tokenizer)\n"
     "  --verify      check IN's segment checksums first (a full read)\n"
     "  --quiet       no progress on stderr\n"
     "Families: qwen3_moe (qwen3moe), qwen2_moe (qwen2moe), olmoe. Weight types: Q8_0 and Q4_0 are\n"
@@ -30,9 +32,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") return std::fputs(kUsage, stdout), 0;
-    if (a == "--name" || a == "--pre") {
+    if (a == "--name" || a == "--pre" || a == "--tokenizer") {
       if (i + 1 >= argc) return usage_error(a + " needs a value");
-      (a == "--name" ? options.name : options.pre) = argv[++i];
+      (a == "--name" ? options.name : a == "--pre" ? options.pre : options.tokenizer_dir) = argv[++i];
     } else if (a == "--quiet") {
       options.quiet = true;
     } else if (a == "--verify") {

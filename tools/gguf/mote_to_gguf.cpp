@@ -222,7 +222,7 @@ Plan plan_gguf(const MoteFile& file, const Options& options) {
   Options o = options;
   if (o.name.empty()) o.name = fs::path(file.path()).stem().string();
   add_model_metadata(file, fam, o, expert_type, &plan.meta);
-  add_tokenizer_metadata(file, o.pre.empty() ? fam.pre : o.pre, &plan.meta);
+  add_tokenizer_metadata(file, tokenizer_files(file, o.tokenizer_dir), o.pre.empty() ? fam.pre : o.pre, &plan.meta);
   return plan;
 }
 

@@ -10,7 +10,8 @@
 // Routed experts become one stacked tensor per layer and projection: blk.L.ffn_{gate,up,down}_exps
 // with ggml ne = {in, out, n_expert} (expert e's rows at e * out).
 // Tokenizer: the embedded tokenizer.json (+ tokenizer_config.json, chat_template) becomes
-// tokenizer.ggml.* (model "gpt2": byte-level BPE only); a file without one is refused.
+// tokenizer.ggml.* (model "gpt2": byte-level BPE only); a file without one is refused unless
+// Options::tokenizer_dir names a folder with tokenizer.json.
 #pragma once
 
 #include <cstdint>
@@ -39,14 +40,23 @@ struct Plan {
 struct Options {
   std::string name;          // general.name (default: the input's file name without .mote)
   std::string pre;           // tokenizer.ggml.pre override (default: by family)
+  std::string tokenizer_dir; // tokenizer files from this folder instead of the .mote's blobs
   bool quiet = false;
+};
+
+// The tokenizer files behind tokenizer.ggml.*; `source` names them in errors.
+struct TokenizerFiles {
+  std::string source;
+  std::string tokenizer_json, tokenizer_config_json, chat_template;
 };
 
 // Throws std::runtime_error with a one-line message naming the file and what is unsupported.
 Plan plan_gguf(const MoteFile& file, const Options& options);
-// Appends the tokenizer.ggml.* keys (and tokenizer.chat_template) for `file`; throws when the
-// file has no tokenizer.json or it is not a byte-level BPE.
-void add_tokenizer_metadata(const MoteFile& file, const std::string& pre, Metadata* meta);
+// The .mote's tokenizer blobs (dir empty; throws when it has no tokenizer.json) or dir's files.
+TokenizerFiles tokenizer_files(const MoteFile& file, const std::string& dir);
+// Appends the tokenizer.ggml.* keys (and tokenizer.chat_template), ids checked against `file`'s
+// vocab_size; throws when tokenizer.json is not a byte-level BPE.
+void add_tokenizer_metadata(const MoteFile& file, const TokenizerFiles& files, const std::string& pre, Metadata* meta);
 // Writes `plan` to `out` through "<out>.tmp-<pid>" renamed at the end, streaming each tensor in
 // chunks of whole row groups (memory bounded by the chunk, not the model). Throws on error.
 void write_gguf(const MoteFile& file, Plan& plan, const std::string& out, bool quiet);

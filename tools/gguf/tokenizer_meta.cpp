@@ -1,5 +1,6 @@
 // tokenizer.ggml.* from the tokenizer files a .mote embeds (blobs "tokenizer.json",
-// "tokenizer_config.json", "chat_template"), written as llama.cpp's convert_hf_to_gguf.py writes a
+// "tokenizer_config.json", "chat_template"; or a folder's tokenizer.json, tokenizer_config.json and
+// chat_template.jinja / its config's chat_template, for a .mote written without them), written as llama.cpp's convert_hf_to_gguf.py writes a
 // byte-level BPE ("gpt2") vocabulary:
 //   tokens      [vocab_size] the vocabulary's stored text ("Ġthe"); added tokens by content; ids
 //               no token has become "[PAD<id>]" (vocab_size is the model's, often padded);
@@ -12,6 +13,8 @@
 //   whether it starts with BOS / ends with EOS).
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -145,22 +148,50 @@ void add_special_flags(const json& tok, const json& config, const Vocab& v, int6
 
 }  // namespace
 
-void add_tokenizer_metadata(const MoteFile& file, const std::string& pre, Metadata* meta) {
-  const std::string where = file.path() + ": tokenizer.json";
-  const std::string_view tok_bytes = file.blob("tokenizer.json");
-  if (tok_bytes.empty())
-    fail(file.path() + ": no tokenizer.json inside (llama.cpp needs a vocabulary; convert from a checkpoint folder "
-                       "that has tokenizer.json)");
-  const json tok = json::parse(tok_bytes, nullptr, false);
+TokenizerFiles tokenizer_files(const MoteFile& file, const std::string& dir) {
+  TokenizerFiles t;
+  if (dir.empty()) {
+    t.source = file.path();
+    t.tokenizer_json = std::string(file.blob("tokenizer.json"));
+    t.tokenizer_config_json = std::string(file.blob("tokenizer_config.json"));
+    t.chat_template = std::string(file.blob("chat_template"));
+    if (t.tokenizer_json.empty())
+      fail(file.path() + ": no tokenizer.json inside (llama.cpp needs a vocabulary): convert from a checkpoint folder "
+                         "that has tokenizer.json, or give --tokenizer DIR");
+    return t;
+  }
+  auto read = [&](const char* name, bool required) {
+    const std::string path = dir + "/" + name;
+    std::ifstream f(path, std::ios::binary);
+    if (!f) {
+      if (required) fail(path + ": cannot read");
+      return std::string();
+    }
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  t.source = dir;
+  t.tokenizer_json = read("tokenizer.json", true);
+  t.tokenizer_config_json = read("tokenizer_config.json", false);
+  t.chat_template = read("chat_template.jinja", false);
+  if (t.chat_template.empty() && !t.tokenizer_config_json.empty()) {
+    const json c = json::parse(t.tokenizer_config_json, nullptr, false);
+    if (c.is_object() && c.contains("chat_template") && c["chat_template"].is_string()) t.chat_template = c["chat_template"];
+  }
+  return t;
+}
+
+void add_tokenizer_metadata(const MoteFile& file, const TokenizerFiles& files, const std::string& pre, Metadata* meta) {
+  const std::string where = files.source + ": tokenizer.json";
+  const json tok = json::parse(files.tokenizer_json, nullptr, false);
   if (tok.is_discarded() || !tok.is_object()) fail(where + ": invalid JSON");
   const bool byte_level = tok.contains("decoder") && tok["decoder"].is_object() && tok["decoder"].value("type", "") == "ByteLevel";
   if (!tok.contains("model") || !tok["model"].is_object() || tok["model"].value("type", "") != "BPE" || !byte_level ||
       !tok["model"].contains("vocab") || !tok["model"]["vocab"].is_object())
     fail(where + ": only byte-level BPE vocabularies (llama.cpp model \"gpt2\") are supported");
   json config = json::object();
-  if (std::string_view cb = file.blob("tokenizer_config.json"); !cb.empty()) {
-    config = json::parse(cb, nullptr, false);
-    if (config.is_discarded() || !config.is_object()) fail(file.path() + ": tokenizer_config.json: invalid JSON");
+  if (!files.tokenizer_config_json.empty()) {
+    config = json::parse(files.tokenizer_config_json, nullptr, false);
+    if (config.is_discarded() || !config.is_object()) fail(files.source + ": tokenizer_config.json: invalid JSON");
   }
   const fb::ModelConfig& mc = file.config();
   const int64_t n_vocab = mc.vocab_size();
@@ -186,7 +217,7 @@ void add_tokenizer_metadata(const MoteFile& file, const std::string& pre, Metada
   if (bos >= 0) meta->add_u32("tokenizer.ggml.bos_token_id", uint32_t(bos));
   if (const int64_t unk = id_of("unk_token"); unk >= 0) meta->add_u32("tokenizer.ggml.unknown_token_id", uint32_t(unk));
   add_special_flags(tok, config, v, bos, eos, meta);
-  if (std::string_view tmpl = file.blob("chat_template"); !tmpl.empty()) meta->add_string("tokenizer.chat_template", tmpl);
+  if (!files.chat_template.empty()) meta->add_string("tokenizer.chat_template", files.chat_template);
 }
 
 }  // namespace mote::gguf
