@@ -32,7 +32,7 @@ const std::string kToGguf, kSynth;
 
 // Qwen3-MoE with every width a multiple of 32 (ggml's Q rows) and of 16 (mote's row groups), the
 // real vocabulary size so the real Qwen3 tokenizer fits.
-const char* kConfig = R"({"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe",
+[[maybe_unused]] const char* kConfig = R"({"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe",
   "vocab_size": 151936, "hidden_size": 64, "intermediate_size": 128, "moe_intermediate_size": 32,
   "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32,
   "num_experts": 4, "num_experts_per_tok": 2, "norm_topk_prob": true, "rms_norm_eps": 1e-06,
