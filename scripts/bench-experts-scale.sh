@@ -103,13 +103,13 @@ done
 
 if [ -n "$LLAMA_DIR" ]; then
   echo
-  echo "== llama.cpp (llama-bench, mmap, -p 0 -n $LLAMA_GEN, 2 threads) under the same $LIMIT limit"
+  echo "== llama.cpp (llama-bench, mmap, --repack 0: its default repacking copies the weights into anonymous memory, which no 2 GiB limit holds; -p 0 -n $LLAMA_GEN) under the same $LIMIT limit"
   drop_cache
   reset_peak
   MAJ0=$(awk '/^total_pgmajfault/ {print $2}' "$CG/memory.stat")
   T0=$(date +%s.%N)
   if timeout "$LLAMA_TIMEOUT" sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" \
-    "$LLAMA_DIR/llama-bench" -m "$GGUF" -p 0 -n "$LLAMA_GEN" -t "$(nproc)" -r 1 -o json >"$WORK/llama.json" \
+    "$LLAMA_DIR/llama-bench" -m "$GGUF" -p 0 -n "$LLAMA_GEN" -t "$(nproc)" -r 1 --repack 0 -o json >"$WORK/llama.json" \
     2>"$WORK/llama.err"; then
     LLAMA_TGS=$(jq '.[0].avg_ts' "$WORK/llama.json")
     echo "   llama.cpp decode: $LLAMA_TGS tok/s; cgroup peak $(cg_peak_mib) MiB; major faults" \

@@ -64,7 +64,10 @@ double hit_rate(const mote_model* model, const mote_memory_plan& plan, std::stri
     return double(plan.slots) / double(plan.n_experts);
   std::vector<double> learned(count);
   bool has_learned = false;
-  for (size_t i = 0; i < count; ++i) has_learned = has_learned || (learned[i] = map[i].learned) > 0;
+  for (size_t i = 0; i < count; ++i) {
+    learned[i] = map[i].learned;
+    has_learned = has_learned || learned[i] > 0;
+  }
   if (has_learned) {
     *from = "learned routing statistics";
     const int64_t main_slots = plan.slots * int64_t(count) / plan.n_experts;  // MTP layers' share left out

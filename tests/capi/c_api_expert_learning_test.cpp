@@ -75,6 +75,19 @@ TEST_F(ExpertLearningApi, OffByDefaultAndOnWhenAsked) {
   EXPECT_DOUBLE_EQ(e.learned_tokens, 24.0);
   EXPECT_EQ(e.preloaded, uint64_t(e.slot_count));
   EXPECT_GT(e.hot_slots, 0);
+  // The expert map carries the learned shares: each MoE layer's sum to n_experts_per_tok.
+  int32_t n_layers = 0, n_experts = 0;
+  size_t count = 0;
+  mote_model_get_expert_map(m, &n_layers, &n_experts, nullptr, 0, &count);
+  std::vector<mote_expert_entry> map(count);
+  ASSERT_EQ(mote_model_get_expert_map(m, &n_layers, &n_experts, map.data(), count, &count), MOTE_OK);
+  mote_model_info info{};
+  ASSERT_EQ(mote_model_get_info(m, &info), MOTE_OK);
+  for (int32_t l = 0; l < n_layers; ++l) {
+    double sum = 0;
+    for (int32_t x = 0; x < n_experts; ++x) sum += map[size_t(l * n_experts + x)].learned;
+    EXPECT_NEAR(sum, info.n_experts_per_tok, 1e-4) << "MoE row " << l;
+  }
   mote_model_destroy(m);
 
   m = open(stats, 0);  // learning off: nothing loaded, no path
@@ -83,6 +96,11 @@ TEST_F(ExpertLearningApi, OffByDefaultAndOnWhenAsked) {
   EXPECT_EQ(e.learned, 0);
   EXPECT_EQ(e.preloaded, 0u);
   EXPECT_EQ(e.stats_path, nullptr);
+  size_t n_map = 0;
+  mote_model_get_expert_map(m, nullptr, nullptr, nullptr, 0, &n_map);
+  std::vector<mote_expert_entry> plain(n_map);
+  ASSERT_EQ(mote_model_get_expert_map(m, nullptr, nullptr, plain.data(), n_map, &n_map), MOTE_OK);
+  for (const mote_expert_entry& x : plain) EXPECT_EQ(x.learned, 0.0f);
   EXPECT_EQ(mote_model_save_expert_stats(m), MOTE_OK);  // a no-op
   EXPECT_EQ(mote_model_save_expert_stats(nullptr), MOTE_ERR_INVALID_ARGUMENT);
   mote_model_destroy(m);
