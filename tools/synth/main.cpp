@@ -45,6 +45,8 @@ const char* kUsage =
     "                    a string), e.g. --set n_routed_experts=32; repeatable\n"
     "  --fp8             DeepSeek-V3 style F8_E4M3 linears with F32 128x128 weight_scale_inv\n"
     "  --quiet           no progress on stderr\n"
+    "  --route-skew S    Zipf-like expert popularity per layer (exponent S, 0 = off = uniform\n"
+    "                    random routing; recommended 1.0, see README)\n"
     "  --dry-run         print tensor count, bytes and shard count; write nothing\n"
     "Direct .mote output (-o FILE.mote, or --mote): the quantised file mote-convert would write from\n"
     "the checkpoint above, byte for byte, streamed with no checkpoint on disk. mote-convert's flags:\n"
@@ -96,6 +98,13 @@ mote::synth::Options parse_args(int argc, char** argv) {
     }
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--mote") o.mote = true;
+    else if (a == "--route-skew") {
+      const std::string v = value();
+      char* end = nullptr;
+      o.route_skew = std::strtof(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(o.route_skew >= 0 && o.route_skew <= 16))
+        usage_error("--route-skew needs a number in [0, 16], got '" + v + "'");
+    }
     else if (a == "--tokenizer") o.tokenizer_dir = value();
     else if (a == "--source-name") o.source_name = value();
     else if (a == "--weights" || a == "--expert-weights" || a == "--attn-weights" || a == "--shared-expert-weights" ||

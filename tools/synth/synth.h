@@ -36,6 +36,8 @@ struct Options {
   // mote-synth (--weights T, --expert-weights T, ..., --no-mtp, --chunk-mb N, --threads N,
   // --row-major), parsed by mote-convert's own parser; the tokenizer folder to embed ("" none);
   // the provenance source string ("" -> "mote-synth:<config file name>").
+  // --route-skew S (> 0): Zipf-like expert popularity per layer (values.h Skew); 0 = off.
+  float route_skew = 0;
   bool mote = false;
   std::vector<std::string> convert_args;
   std::string tokenizer_dir;

@@ -25,13 +25,27 @@ enum class Init {
   Mxfp4Scale, // U8 E8M0 scales near std / 3 (a random code's std is about 3), +-1 per block
 };
 
+// Skewed routing (--route-skew S): hidden channel 0 is a constant channel. Embedding rows carry
+// sqrt(H) there; every matrix that writes the residual stream has zeros in row 0, so the channel
+// stays sqrt(H) through the layers (RMSNorm then gives about sqrt(H/2) at the start, less as the
+// other channels grow); router column 0 turns it into a per-expert logit bias
+// -S * ln(1 + rank(e)) / sqrt(H/2), rank a per-tensor affine permutation of the expert ids:
+// Zipf-like popularity (p ~ (1 + rank)^-S before the top-k and the per-token noise).
+enum class Skew : uint8_t { None, ConstCol0, ZeroRow0, RouterCol0 };
+
 struct ValueSpec {
   uint64_t key = 0;          // hash of (seed, tensor name)
   Init init = Init::Linear;
   uint64_t cols = 1;         // last dimension (row length)
   float std = 1.0f;          // target std of the real value
   uint64_t scale_cols = 1;   // FP8: number of 128-column blocks per row of blocks
+  Skew skew = Skew::None;
+  float skew_s = 0;          // RouterCol0: the Zipf exponent S
+  uint64_t rows = 1;         // RouterCol0: number of experts (rows)
 };
+
+// RouterCol0: the popularity rank in [0, n) of expert `e`, an affine permutation from `key`.
+uint64_t route_rank(uint64_t key, uint64_t e, uint64_t n);
 
 uint64_t splitmix64(uint64_t x);
 uint64_t tensor_key(uint64_t seed, std::string_view name);
