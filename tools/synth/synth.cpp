@@ -78,7 +78,24 @@ void mark_skew(Planner& p, const convert::ExpectedTensor& e) {
     case R::SharedDown:
     case R::ExpertDown:
     case R::AttnOutBias:
-    case R::ExpertDownBias: v.skew = Skew::ZeroRow0; break;
+    case R::ExpertDownBias: v.skew = e.shape.size() == 2 ? Skew::ZeroRow0 : Skew::ZeroCol0; break;  // [H]: entry 0
+    case R::AttnQ:
+    case R::AttnQA:
+    case R::AttnKvA:
+    case R::AttnK:
+    case R::AttnV:
+    case R::FfnGate:
+    case R::FfnUp:
+    case R::SharedGate:
+    case R::SharedUp:
+    case R::ExpertGate:
+    case R::ExpertUp:
+    case R::SharedExpertGate:
+    case R::Output:
+    case R::MtpHead:
+      if (e.shape.size() == 2) v.skew = Skew::ZeroCol0;
+      break;
+    case R::MtpEhProj: v.skew = Skew::EhProj; break;
     case R::Router:
       if (e.shape.size() != 2) break;
       v.skew = Skew::RouterCol0;

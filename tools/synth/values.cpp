@@ -54,6 +54,10 @@ float skew_value(const ValueSpec& v, uint64_t i) {
   switch (v.skew) {
     case Skew::ConstCol0: return col == 0 ? std::sqrt(float(v.cols)) : NAN;
     case Skew::ZeroRow0: return i < v.cols ? 0.0f : NAN;
+    case Skew::ZeroCol0: return col == 0 ? 0.0f : NAN;
+    case Skew::EhProj:
+      if (i < v.cols) return col == 0 ? std::sqrt(2.0f) : 0.0f;
+      return col == 0 || col == v.cols / 2 ? 0.0f : NAN;
     case Skew::RouterCol0: {
       if (col != 0) return NAN;
       const uint64_t rank = route_rank(v.key, i / v.cols, v.rows);

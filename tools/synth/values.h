@@ -28,10 +28,14 @@ enum class Init {
 // Skewed routing (--route-skew S): hidden channel 0 is a constant channel. Embedding rows carry
 // sqrt(H) there; every matrix that writes the residual stream has zeros in row 0, so the channel
 // stays sqrt(H) through the layers (RMSNorm then gives about sqrt(H/2) at the start, less as the
-// other channels grow); router column 0 turns it into a per-expert logit bias
+// other channels grow); every matrix that reads it, but the router, has zeros in column 0, so the
+// channel changes nothing else (else its constant leaks through attention and the FFNs into a
+// common, randomly routed component); router column 0 turns it into a per-expert logit bias
 // -S * ln(1 + rank(e)) / sqrt(H/2), rank a per-tensor affine permutation of the expert ids:
 // Zipf-like popularity (p ~ (1 + rank)^-S before the top-k and the per-token noise).
-enum class Skew : uint8_t { None, ConstCol0, ZeroRow0, RouterCol0 };
+// MtpEhProj [H, 2H] copies the channel (row 0: sqrt(2) at column 0, enorm(embedding)'s channel 0
+// of about sqrt(H/2)) and reads neither half's channel 0 elsewhere.
+enum class Skew : uint8_t { None, ConstCol0, ZeroRow0, ZeroCol0, RouterCol0, EhProj };
 
 struct ValueSpec {
   uint64_t key = 0;          // hash of (seed, tensor name)
