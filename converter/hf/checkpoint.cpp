@@ -74,6 +74,13 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
   return ck;
 }
 
+std::unique_ptr<Checkpoint> Checkpoint::of_file(std::unique_ptr<SafetensorsFile> file) {
+  auto ck = std::make_unique<Checkpoint>();
+  ck->files_.push_back(std::move(file));
+  for (const StTensorInfo& t : ck->files_[0]->tensors()) ck->tensors_.push_back(TensorRef{ck->files_[0].get(), &t});
+  return ck;  // a file's tensors are sorted by name already
+}
+
 TensorRef Checkpoint::find(std::string_view name) const {
   auto it = std::lower_bound(tensors_.begin(), tensors_.end(), name,
                              [](const TensorRef& t, std::string_view n) { return t.info->name < n; });

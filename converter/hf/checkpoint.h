@@ -29,6 +29,8 @@ class Checkpoint {
  public:
   // Throws ConvertError naming the folder or file on any problem.
   static std::unique_ptr<Checkpoint> open(const std::string& dir);
+  // A checkpoint of one already-open file (e.g. SafetensorsFile::generated).
+  static std::unique_ptr<Checkpoint> of_file(std::unique_ptr<SafetensorsFile> file);
 
   // Tensor by name; an empty ref if absent.
   TensorRef find(std::string_view name) const;

@@ -178,10 +178,23 @@ const StTensorInfo* SafetensorsFile::find(std::string_view name) const {
 void SafetensorsFile::read(const StTensorInfo& t, uint64_t offset, void* dst, uint64_t size) const {
   if (offset > t.size() || size > t.size() - offset)
     fail("internal: read past the end of tensor " + t.name);
+  if (gen_) return gen_(t, offset, dst, size);
   pread_exact(fd_, dst, size, data_offset_ + t.begin + offset, path_, "tensor " + t.name);
 }
 
+std::unique_ptr<SafetensorsFile> SafetensorsFile::generated(const std::string& path, std::vector<StTensorInfo> tensors,
+                                                            Generator gen) {
+  std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());
+  f->path_ = path;
+  std::sort(tensors.begin(), tensors.end(), [](const StTensorInfo& a, const StTensorInfo& b) { return a.name < b.name; });
+  for (const StTensorInfo& t : tensors) f->file_size_ = std::max(f->file_size_, t.end);
+  f->tensors_ = std::move(tensors);
+  f->gen_ = std::move(gen);
+  return f;
+}
+
 void SafetensorsFile::prefetch(const StTensorInfo& t, uint64_t offset, uint64_t size) const {
+  if (fd_ < 0) return;
   if (offset >= t.size()) return;
   size = std::min(size, t.size() - offset);
   (void)::posix_fadvise(fd_, off_t(data_offset_ + t.begin + offset), off_t(size), POSIX_FADV_WILLNEED);

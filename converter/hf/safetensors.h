@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -60,6 +61,14 @@ class SafetensorsFile {
   const std::vector<StTensorInfo>& tensors() const { return tensors_; }
   // Tensor by name or nullptr (binary search).
   const StTensorInfo* find(std::string_view name) const;
+  // A file with no descriptor whose tensor bytes are produced on demand by `gen` (mote-synth's
+  // direct .mote output feeds the converter generated weights through this). `tensors` need not
+  // be sorted; their [begin, end) ranges are virtual (only their sizes matter). read() bounds-
+  // checks and calls gen(tensor, offset, dst, size); prefetch does nothing. `gen` must be
+  // thread-safe if reads are made concurrently.
+  using Generator = std::function<void(const StTensorInfo& t, uint64_t offset, void* dst, uint64_t size)>;
+  static std::unique_ptr<SafetensorsFile> generated(const std::string& path, std::vector<StTensorInfo> tensors,
+                                                    Generator gen);
   // Reads bytes [offset, offset + size) of tensor `t` into dst; throws on a short read.
   void read(const StTensorInfo& t, uint64_t offset, void* dst, uint64_t size) const;
   // Asks the kernel to start reading bytes [offset, offset + size) of `t` into the page cache
@@ -77,6 +86,7 @@ class SafetensorsFile {
   uint64_t file_size_ = 0;
   uint64_t data_offset_ = 0;
   std::vector<StTensorInfo> tensors_;
+  Generator gen_;  // set only for generated() files
 };
 
 // pread until `size` bytes are read; throws naming `what` and `path` on error or end of file.

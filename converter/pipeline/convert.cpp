@@ -82,7 +82,7 @@ class Conversion {
         converter_(opt.chunk_mb << 20, opt.threads ? opt.threads
                                                    : std::clamp(std::thread::hardware_concurrency(), 1u, 8u)) {}
 
-  ConvertSummary run();
+  ConvertSummary run(ConvertSource* source);
 
  private:
   bool decide_mtp();
@@ -106,6 +106,7 @@ class Conversion {
   const Options& opt_;
   Progress& progress_;
   HfConfig cfg_;
+  std::string config_path_;  // config.json of the folder, or ConvertSource::config_path
   std::unique_ptr<Checkpoint> ck_;
   ExpectedModel model_;
   bool has_mtp_ = false;
@@ -124,7 +125,7 @@ class Conversion {
 // list is never built for a count config.json declares but the checkpoint does not hold.
 bool Conversion::decide_mtp() {
   const uint32_t n = cfg_.num_nextn_predict_layers;
-  const std::string config_path = (fs::path(opt_.input_dir) / "config.json").string();
+  const std::string& config_path = config_path_;
   const CheckpointExtent extent = checkpoint_extent(*ck_);
   check_backed(cfg_, extent, config_path);
   const bool want = n > 0 && !opt_.no_mtp;
@@ -415,21 +416,27 @@ void Conversion::write_all() {
   writer_.finish();
 }
 
-ConvertSummary Conversion::run() {
+// `source` null: the checkpoint folder opt_.input_dir; else generated weights (ConvertSource).
+ConvertSummary Conversion::run(ConvertSource* source) {
   check_output_path(opt_.output);
   for (const std::string& stale : remove_stale_temps(opt_.output))
     progress_.note("removed " + stale + " (temporary file of a conversion that did not finish)");
-  cfg_ = load_config(opt_.input_dir);
+  config_path_ = source ? source->config_path : (fs::path(opt_.input_dir) / "config.json").string();
+  cfg_ = source ? parse_config(source->config_json, source->config_path) : load_config(opt_.input_dir);
+  const std::string blob_dir = source ? source->blob_dir : opt_.input_dir;
   std::vector<std::string> tokenizer_notes;
-  check_tokenizer_files(opt_.input_dir, &tokenizer_notes);
+  if (!blob_dir.empty()) check_tokenizer_files(blob_dir, &tokenizer_notes);
   for (const std::string& n : tokenizer_notes) progress_.note(n);
-  ck_ = Checkpoint::open(opt_.input_dir);
+  ck_ = source ? std::move(source->checkpoint) : Checkpoint::open(opt_.input_dir);
+  if (!ck_) fail("internal: ConvertSource without a checkpoint");
   if (!find_converter_family(cfg_.architecture)->fused_experts) reject_fused_experts(*ck_);
   has_mtp_ = decide_mtp();
   plan_globals();
   for (const ExpectedLayer& layer : model_.layers) plan_layer(layer);
   std::vector<std::string> blob_notes;
-  for (BlobSource& b : find_blobs(opt_.input_dir, &blob_notes)) {
+  std::vector<BlobSource> blobs;
+  if (!blob_dir.empty()) blobs = find_blobs(blob_dir, &blob_notes);
+  for (BlobSource& b : blobs) {
     const uint32_t seg = writer_.add_blob(b.name, b.size);
     ++summary_.segments;
     blobs_.emplace_back(seg, std::move(b));
@@ -449,7 +456,12 @@ ConvertSummary Conversion::run() {
 
 ConvertSummary convert_checkpoint(const Options& options, Progress& progress) {
   Conversion conversion(options, progress);
-  return conversion.run();
+  return conversion.run(nullptr);
+}
+
+ConvertSummary convert_checkpoint(const Options& options, Progress& progress, ConvertSource source) {
+  Conversion conversion(options, progress);
+  return conversion.run(&source);
 }
 
 }  // namespace mote::convert

@@ -16,8 +16,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "hf/checkpoint.h"
 #include "pipeline/options.h"
 #include "pipeline/progress.h"
 
@@ -39,5 +41,16 @@ struct ConvertSummary {
 
 // Throws ConvertError (or std::exception) on failure, leaving no output or temporary file.
 ConvertSummary convert_checkpoint(const Options& options, Progress& progress);
+
+// A source other than a checkpoint folder: mote-synth's direct .mote output hands the converter
+// generated weights (a Checkpoint of SafetensorsFile::generated) so the file is exactly what
+// converting the equivalent folder writes. options.input_dir is then only the provenance string.
+struct ConvertSource {
+  std::string config_json;                 // config.json text
+  std::string config_path;                 // names the config in messages
+  std::unique_ptr<Checkpoint> checkpoint;  // consumed by the conversion
+  std::string blob_dir;                    // tokenizer / generation files folder; "" for none
+};
+ConvertSummary convert_checkpoint(const Options& options, Progress& progress, ConvertSource source);
 
 }  // namespace mote::convert

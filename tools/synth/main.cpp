@@ -1,16 +1,41 @@
 // mote-synth: writes a Hugging Face checkpoint (config.json, safetensors shards,
 // model.safetensors.index.json) with seeded random weights for any supported config, streaming.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "synth.h"
+#include "writer/temp_files.h"
 
 namespace {
 
+// Direct .mote output: the converter writer's temporary file, removed if the process is
+// interrupted (as mote-convert does: exceptions unwind the writer, signals do not).
+char g_temp_path[4096];
+
+void remove_temp_and_die(int sig) {
+  if (g_temp_path[0] != '\0') ::unlink(g_temp_path);  // async-signal-safe
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+void remove_temp_on_signals(const std::string& output) {
+  const std::string temp = mote::convert::temp_path_for(output);
+  if (temp.size() >= sizeof(g_temp_path)) return;
+  std::memcpy(g_temp_path, temp.c_str(), temp.size() + 1);
+  struct sigaction sa {};
+  sa.sa_handler = remove_temp_and_die;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
+}
+
 const char* kUsage =
-    "usage: mote-synth --config CONFIG.json -o OUT_DIR [options]\n"
+    "usage: mote-synth --config CONFIG.json -o OUT_DIR|FILE.mote [options]\n"
     "  --seed N          value seed (default 0); same seed -> identical files\n"
     "  --dtype D         bf16 (default), f16 or f32 for non-FP8 tensors\n"
     "  --shard-mb N      maximum shard size in MiB (default 2048)\n"
@@ -20,7 +45,18 @@ const char* kUsage =
     "                    a string), e.g. --set n_routed_experts=32; repeatable\n"
     "  --fp8             DeepSeek-V3 style F8_E4M3 linears with F32 128x128 weight_scale_inv\n"
     "  --quiet           no progress on stderr\n"
+    "  --route-skew S    Zipf-like expert popularity per layer (exponent S, 0 = off = uniform\n"
+    "                    random routing; recommended 1.0, see README)\n"
     "  --dry-run         print tensor count, bytes and shard count; write nothing\n"
+    "Direct .mote output (-o FILE.mote, or --mote): the quantised file mote-convert would write from\n"
+    "the checkpoint above, byte for byte, streamed with no checkpoint on disk. mote-convert's flags:\n"
+    "  --weights T (f32|f16|bf16|q8_0|q4|q2, default q8_0), --expert-weights T, --attn-weights T,\n"
+    "  --shared-expert-weights T, --embed-weights T, --output-weights T (default: --weights, q8_0\n"
+    "  when that is q4/q2), --no-mtp, --chunk-mb N, --threads N, --row-major; see mote-convert --help\n"
+    "  --tokenizer DIR   embed DIR's tokenizer.json / tokenizer_config.json / tokenizer.model /\n"
+    "                    generation_config.json as mote-convert embeds a checkpoint folder's\n"
+    "  --source-name S   provenance source recorded in the file (default mote-synth:<config name>;\n"
+    "                    mote-convert records its input folder)\n"
     "Model types: every family mote-convert supports (deepseek_v3, deepseek_v2, mixtral, qwen2_moe,\n"
     "qwen3_moe, olmoe, llama, qwen2, gpt_oss).\n";
 
@@ -61,6 +97,21 @@ mote::synth::Options parse_args(int argc, char** argv) {
       o.overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
     else if (a == "--quiet") o.quiet = true;
+    else if (a == "--mote") o.mote = true;
+    else if (a == "--route-skew") {
+      const std::string v = value();
+      char* end = nullptr;
+      o.route_skew = std::strtof(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(o.route_skew >= 0 && o.route_skew <= 16))
+        usage_error("--route-skew needs a number in [0, 16], got '" + v + "'");
+    }
+    else if (a == "--tokenizer") o.tokenizer_dir = value();
+    else if (a == "--source-name") o.source_name = value();
+    else if (a == "--weights" || a == "--expert-weights" || a == "--attn-weights" || a == "--shared-expert-weights" ||
+             a == "--embed-weights" || a == "--output-weights" || a == "--chunk-mb" || a == "--threads") {
+      o.convert_args.push_back(a);
+      o.convert_args.push_back(value());
+    } else if (a == "--no-mtp" || a == "--row-major") o.convert_args.push_back(a);
     else if (a == "--dry-run") o.dry_run = true;
     else if (a == "--dtype") {
       const std::string d = value();
@@ -76,6 +127,11 @@ mote::synth::Options parse_args(int argc, char** argv) {
   if (o.config_path.empty()) usage_error("--config is required");
   if (o.out_dir.empty()) usage_error("-o OUT_DIR is required");
   if (o.layers == 0) usage_error("--layers must be at least 1");
+  const std::string& out = o.out_dir;
+  if (out.size() > 5 && out.compare(out.size() - 5, 5, ".mote") == 0) o.mote = true;
+  if (!o.mote && (!o.convert_args.empty() || !o.tokenizer_dir.empty() || !o.source_name.empty()))
+    usage_error("--weights, --tokenizer and the other .mote flags need -o FILE.mote (or --mote)");
+  if (o.mote && o.fp8) usage_error("--fp8 applies to checkpoints only (a .mote file has its own --weights)");
   return o;
 }
 
@@ -84,7 +140,12 @@ mote::synth::Options parse_args(int argc, char** argv) {
 int main(int argc, char** argv) {
   const mote::synth::Options opt = parse_args(argc, argv);
   try {
-    mote::synth::synthesize(opt);
+    if (opt.mote && !opt.dry_run) {
+      remove_temp_on_signals(opt.out_dir);
+      mote::synth::synthesize_mote(opt);
+    } else {
+      mote::synth::synthesize(opt);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mote-synth: %s\n", e.what());
     return 1;

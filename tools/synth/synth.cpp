@@ -65,7 +65,55 @@ void plan_fused(Planner& p, const convert::ExpectedTensor& e, uint64_t n_experts
   p.out.back().values.std = 1.0f / std::sqrt(float(e.shape[1]));
 }
 
+// --route-skew: marks the constant channel's tensors (values.h Skew) on the tensor just planned.
+void mark_skew(Planner& p, const convert::ExpectedTensor& e) {
+  if (p.opt.route_skew <= 0 || p.out.empty() || p.out.back().name != e.name) return;
+  using R = fb::TensorRole;
+  ValueSpec& v = p.out.back().values;
+  switch (e.role) {
+    case R::TokenEmbedding:
+    case R::MtpEmbedding: v.skew = Skew::ConstCol0; break;
+    case R::AttnOut:
+    case R::FfnDown:
+    case R::SharedDown:
+    case R::ExpertDown:
+    case R::AttnOutBias:
+    case R::ExpertDownBias: v.skew = e.shape.size() == 2 ? Skew::ZeroRow0 : Skew::ZeroCol0; break;  // [H]: entry 0
+    case R::AttnQ:
+    case R::AttnQA:
+    case R::AttnKvA:
+    case R::AttnK:
+    case R::AttnV:
+    case R::FfnGate:
+    case R::FfnUp:
+    case R::SharedGate:
+    case R::SharedUp:
+    case R::ExpertGate:
+    case R::ExpertUp:
+    case R::SharedExpertGate:
+    case R::Output:
+    case R::MtpHead:
+      if (e.shape.size() == 2) v.skew = Skew::ZeroCol0;
+      break;
+    case R::MtpEhProj: v.skew = Skew::EhProj; break;
+    case R::Router:
+      if (e.shape.size() != 2) break;
+      v.skew = Skew::RouterCol0;
+      v.skew_s = p.opt.route_skew;
+      v.rows = e.shape[0];
+      break;
+    default: break;
+  }
+}
+
+void plan_tensor_values(Planner& p, const convert::ExpectedTensor& e);
+
 void plan_tensor(Planner& p, const convert::ExpectedTensor& e) {
+  plan_tensor_values(p, e);
+  mark_skew(p, e);
+}
+
+void plan_tensor_values(Planner& p, const convert::ExpectedTensor& e) {
   using C = fb::TensorClass;
   switch (e.tensor_class) {
     case C::Norm: return p.add(e.name, e.shape, Init::Norm, p.opt.dtype);
@@ -91,6 +139,8 @@ void plan_from_mapping(Planner& p, const json& config) {
     throw SynthError(std::string("bad config: ") + e.what());
   }
   const convert::ExpectedModel m = convert::expected_tensors(c, true);
+  if (p.opt.route_skew > 0 && c.model_type == "gpt_oss")
+    throw SynthError("--route-skew is not supported for gpt_oss (its experts are MXFP4 codes; row 0 cannot be zeroed)");
   for (const auto& t : m.globals)
     if (!(c.tie_word_embeddings && t.role == fb::TensorRole::Output)) plan_tensor(p, t);
   for (const auto& layer : m.layers) {

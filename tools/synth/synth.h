@@ -32,6 +32,16 @@ struct Options {
   // --set KEY=JSON: top-level config.json overrides applied after --layers, in order (e.g. a
   // smaller n_routed_experts for CI at real widths). A value that is not JSON is a string.
   std::vector<std::pair<std::string, std::string>> overrides;
+  // Direct .mote output (-o FILE.mote or --mote): the converter's command-line flags given to
+  // mote-synth (--weights T, --expert-weights T, ..., --no-mtp, --chunk-mb N, --threads N,
+  // --row-major), parsed by mote-convert's own parser; the tokenizer folder to embed ("" none);
+  // the provenance source string ("" -> "mote-synth:<config file name>").
+  // --route-skew S (> 0): Zipf-like expert popularity per layer (values.h Skew); 0 = off.
+  float route_skew = 0;
+  bool mote = false;
+  std::vector<std::string> convert_args;
+  std::string tokenizer_dir;
+  std::string source_name;
 };
 
 struct PlannedTensor {
@@ -46,7 +56,15 @@ struct PlannedTensor {
 // Every tensor of the checkpoint, in file order. `config` already has the --layers override.
 std::vector<PlannedTensor> plan_tensors(const nlohmann::json& config, const Options& opt);
 
+// The config as written to config.json: opt.config_path with --layers, --set and --fp8 applied.
+nlohmann::json read_config(const Options& opt);
+
 // Writes the whole checkpoint into opt.out_dir (created if missing). Throws SynthError.
 void synthesize(const Options& opt);
+
+// Writes the .mote file opt.out_dir through mote-convert's pipeline (converter/pipeline), fed
+// the values synthesize() would write instead of safetensors: byte-identical to converting that
+// checkpoint with the same flags (and provenance source). Throws SynthError or ConvertError.
+void synthesize_mote(const Options& opt);
 
 }  // namespace mote::synth

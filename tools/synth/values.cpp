@@ -47,7 +47,31 @@ uint8_t to_e4m3(float f) {
   return sign | uint8_t((be << 3) | m);
 }
 
+// The constant channel and router bias of --route-skew (values.h Skew), or NaN where the plain
+// value applies.
+float skew_value(const ValueSpec& v, uint64_t i) {
+  const uint64_t col = i % v.cols;
+  switch (v.skew) {
+    case Skew::ConstCol0: return col == 0 ? std::sqrt(float(v.cols)) : NAN;
+    case Skew::ZeroRow0: return i < v.cols ? 0.0f : NAN;
+    case Skew::ZeroCol0: return col == 0 ? 0.0f : NAN;
+    case Skew::EhProj:
+      if (i < v.cols) return col == 0 ? std::sqrt(2.0f) : 0.0f;
+      return col == 0 || col == v.cols / 2 ? 0.0f : NAN;
+    case Skew::RouterCol0: {
+      if (col != 0) return NAN;
+      const uint64_t rank = route_rank(v.key, i / v.cols, v.rows);
+      return -v.skew_s * std::log(1.0f + float(rank)) / std::sqrt(float(v.cols) * 0.5f);
+    }
+    default: return NAN;
+  }
+}
+
 inline float real_value(const ValueSpec& v, uint64_t i) {
+  if (v.skew != Skew::None) {
+    const float x = skew_value(v, i);
+    if (!std::isnan(x)) return x;
+  }
   const float u = unit(splitmix64(v.key + (i + 1) * kGolden));
   switch (v.init) {
     case Init::Norm: return 1.0f + 0.1f * u;
@@ -90,6 +114,15 @@ uint64_t tensor_key(uint64_t seed, std::string_view name) {
   uint64_t h = 0xCBF29CE484222325ull;  // FNV-1a
   for (unsigned char c : name) h = (h ^ c) * 0x100000001B3ull;
   return splitmix64(splitmix64(seed) ^ h);
+}
+
+uint64_t route_rank(uint64_t key, uint64_t e, uint64_t n) {
+  if (n <= 1) return 0;
+  uint64_t a = splitmix64(key ^ 0x5157u) % n;
+  const auto gcd = [](uint64_t x, uint64_t y) { while (y) { const uint64_t t = x % y; x = y; y = t; } return x; };
+  while (a == 0 || gcd(a, n) != 1) a = (a + 1) % n;  // a unit mod n: e -> a*e + b is a bijection
+  const uint64_t b = splitmix64(key ^ 0xB1A5u) % n;
+  return (a * (e % n) + b) % n;
 }
 
 float fp8_block_scale(uint64_t key, float std, uint64_t br, uint64_t bc, uint64_t scale_cols) {

@@ -25,13 +25,31 @@ enum class Init {
   Mxfp4Scale, // U8 E8M0 scales near std / 3 (a random code's std is about 3), +-1 per block
 };
 
+// Skewed routing (--route-skew S): hidden channel 0 is a constant channel. Embedding rows carry
+// sqrt(H) there; every matrix that writes the residual stream has zeros in row 0, so the channel
+// stays sqrt(H) through the layers (RMSNorm then gives about sqrt(H/2) at the start, less as the
+// other channels grow); every matrix that reads it, but the router, has zeros in column 0, so the
+// channel changes nothing else (else its constant leaks through attention and the FFNs into a
+// common, randomly routed component); router column 0 turns it into a per-expert logit bias
+// -S * ln(1 + rank(e)) / sqrt(H/2), rank a per-tensor affine permutation of the expert ids:
+// Zipf-like popularity (p ~ (1 + rank)^-S before the top-k and the per-token noise).
+// MtpEhProj [H, 2H] copies the channel (row 0: sqrt(2) at column 0, enorm(embedding)'s channel 0
+// of about sqrt(H/2)) and reads neither half's channel 0 elsewhere.
+enum class Skew : uint8_t { None, ConstCol0, ZeroRow0, ZeroCol0, RouterCol0, EhProj };
+
 struct ValueSpec {
   uint64_t key = 0;          // hash of (seed, tensor name)
   Init init = Init::Linear;
   uint64_t cols = 1;         // last dimension (row length)
   float std = 1.0f;          // target std of the real value
   uint64_t scale_cols = 1;   // FP8: number of 128-column blocks per row of blocks
+  Skew skew = Skew::None;
+  float skew_s = 0;          // RouterCol0: the Zipf exponent S
+  uint64_t rows = 1;         // RouterCol0: number of experts (rows)
 };
+
+// RouterCol0: the popularity rank in [0, n) of expert `e`, an affine permutation from `key`.
+uint64_t route_rank(uint64_t key, uint64_t e, uint64_t n);
 
 uint64_t splitmix64(uint64_t x);
 uint64_t tensor_key(uint64_t seed, std::string_view name);

@@ -158,6 +158,8 @@ void write_text(const std::string& path, const std::string& text) {
   if (!f) throw SynthError("cannot write " + path);
 }
 
+}  // namespace
+
 json read_config(const Options& opt) {
   std::ifstream f(opt.config_path, std::ios::binary);
   if (!f) throw SynthError("cannot read config " + opt.config_path);
@@ -182,8 +184,6 @@ json read_config(const Options& opt) {
                                 {"quant_method", "fp8"}, {"weight_block_size", {128, 128}}};
   return c;
 }
-
-}  // namespace
 
 void synthesize(const Options& opt) {
   const json config = read_config(opt);
