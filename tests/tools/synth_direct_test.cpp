@@ -3,7 +3,8 @@
 // pins the creation time, --source-name the provenance), for real configs of several families:
 // Qwen3-30B-A3B, OLMoE-1B-7B, DeepSeek-V2-Lite (real widths; one layer, 4 routed experts, a cut
 // vocab), DeepSeek-V3 with its MTP layer and Mixtral-8x7B (their widths cut too, to stay fast:
-// 7168 x 18432 matrices cost seconds each), with a tokenizer embedded and --route-skew on. And
+// 7168 x 18432 matrices cost seconds each), with a tokenizer embedded and --route-skew and
+// --route-locality on. And
 // --route-skew really skews the routing: on a real-width Qwen3 layer the 10% most used experts
 // take far more than 10% of the accesses with it, and about the uniform share without.
 #include <gtest/gtest.h>
@@ -112,11 +113,12 @@ TEST_F(SynthDirect, DeepseekV3MtpMatchesConverted) {
                                  {"q8_0", "q4"});
 }
 
-// Embedded tokenizer and the skewed-routing values, the same either way.
+// Embedded tokenizer and the skewed / local routing values, the same either way.
 TEST_F(SynthDirect, MixtralSkewTokenizerMatchesConverted) {
   expect_direct_equals_converted("mixtral-8x7b-v0.1.json",
                                  {"--layers", "1", "--set", "num_local_experts=4", "--set", "intermediate_size=512",
-                                  "--set", "hidden_size=1024", "--set", "vocab_size=512", "--route-skew", "0.3"},
+                                  "--set", "hidden_size=1024", "--set", "vocab_size=512", "--route-skew", "0.3",
+                                  "--route-locality", "16"},
                                  {"q8_0", "q4"}, fs::path(MOTE_FIXTURES_DIR) / "ds3_tiny");
 }
 

@@ -46,7 +46,9 @@ const char* kUsage =
     "  --fp8             DeepSeek-V3 style F8_E4M3 linears with F32 128x128 weight_scale_inv\n"
     "  --quiet           no progress on stderr\n"
     "  --route-skew S    Zipf-like expert popularity per layer (exponent S, 0 = off = uniform\n"
-    "                    random routing; recommended 1.0, see README)\n"
+    "                    random routing; recommended 0.3, see README)\n"
+    "  --route-locality G  head 0 of attention layer 0 attends uniformly, its output scaled by G:\n"
+    "                    a slowly varying running mean in every router's input (0 = off; README)\n"
     "  --dry-run         print tensor count, bytes and shard count; write nothing\n"
     "Direct .mote output (-o FILE.mote, or --mote): the quantised file mote-convert would write from\n"
     "the checkpoint above, byte for byte, streamed with no checkpoint on disk. mote-convert's flags:\n"
@@ -98,12 +100,12 @@ mote::synth::Options parse_args(int argc, char** argv) {
     }
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--mote") o.mote = true;
-    else if (a == "--route-skew") {
+    else if (a == "--route-skew" || a == "--route-locality") {
       const std::string v = value();
       char* end = nullptr;
-      o.route_skew = std::strtof(v.c_str(), &end);
-      if (v.empty() || *end != '\0' || !(o.route_skew >= 0 && o.route_skew <= 16))
-        usage_error("--route-skew needs a number in [0, 16], got '" + v + "'");
+      const float x = std::strtof(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(x >= 0 && x <= 64)) usage_error(a + " needs a number in [0, 64], got '" + v + "'");
+      (a == "--route-skew" ? o.route_skew : o.route_locality) = x;
     }
     else if (a == "--tokenizer") o.tokenizer_dir = value();
     else if (a == "--source-name") o.source_name = value();

@@ -1,5 +1,6 @@
 #include "synth.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "arch/expected.h"
@@ -23,6 +24,7 @@ constexpr uint64_t kFp8Block = 128;
 struct Planner {
   const Options& opt;
   std::vector<PlannedTensor> out;
+  uint32_t heads = 1;  // attention heads (--route-locality)
 
   void add(const std::string& name, std::vector<uint64_t> shape, Init init, Dtype dt) {
     PlannedTensor t{name, std::move(shape), dt, {}};
@@ -106,11 +108,28 @@ void mark_skew(Planner& p, const convert::ExpectedTensor& e) {
   }
 }
 
+// --route-locality: head 0's query rows zero, its o_proj columns scaled (values.h ValueSpec).
+void mark_locality(Planner& p, const convert::ExpectedTensor& e) {
+  // Layer 0 only: the residual stream then carries one slowly varying component to every later
+  // router, the same size at every depth (in every layer it would add up, layer after layer).
+  if (p.opt.route_locality <= 0 || p.out.empty() || p.out.back().name != e.name || e.shape.size() != 2 ||
+      e.layer != 0)
+    return;
+  ValueSpec& v = p.out.back().values;
+  const uint64_t nh = std::max<uint32_t>(1, p.heads);
+  if (e.role == fb::TensorRole::AttnQ || e.role == fb::TensorRole::AttnQB) v.zero_rows = e.shape[0] / nh;
+  if (e.role == fb::TensorRole::AttnOut) {
+    v.gain_cols = e.shape[1] / nh;
+    v.gain = p.opt.route_locality;
+  }
+}
+
 void plan_tensor_values(Planner& p, const convert::ExpectedTensor& e);
 
 void plan_tensor(Planner& p, const convert::ExpectedTensor& e) {
   plan_tensor_values(p, e);
   mark_skew(p, e);
+  mark_locality(p, e);
 }
 
 void plan_tensor_values(Planner& p, const convert::ExpectedTensor& e) {
@@ -139,8 +158,9 @@ void plan_from_mapping(Planner& p, const json& config) {
     throw SynthError(std::string("bad config: ") + e.what());
   }
   const convert::ExpectedModel m = convert::expected_tensors(c, true);
-  if (p.opt.route_skew > 0 && c.model_type == "gpt_oss")
-    throw SynthError("--route-skew is not supported for gpt_oss (its experts are MXFP4 codes; row 0 cannot be zeroed)");
+  if ((p.opt.route_skew > 0 || p.opt.route_locality > 0) && c.model_type == "gpt_oss")
+    throw SynthError("--route-skew / --route-locality are not supported for gpt_oss (MXFP4 experts, attention sinks)");
+  p.heads = c.num_attention_heads;
   for (const auto& t : m.globals)
     if (!(c.tie_word_embeddings && t.role == fb::TensorRole::Output)) plan_tensor(p, t);
   for (const auto& layer : m.layers) {
@@ -157,7 +177,7 @@ void plan_from_mapping(Planner& p, const json& config) {
 }  // namespace
 
 std::vector<PlannedTensor> plan_tensors(const json& config, const Options& opt) {
-  Planner p{opt, {}};
+  Planner p{opt, {}, 1};
   plan_from_mapping(p, config);
   return p.out;
 }

@@ -38,6 +38,9 @@ struct Options {
   // the provenance source string ("" -> "mote-synth:<config file name>").
   // --route-skew S (> 0): Zipf-like expert popularity per layer (values.h Skew); 0 = off.
   float route_skew = 0;
+  // --route-locality G (> 0): head 0 of attention layer 0 attends uniformly (zero queries)
+  // and o_proj scales its output by G: a slowly varying running mean in every router's input.
+  float route_locality = 0;
   bool mote = false;
   std::vector<std::string> convert_args;
   std::string tokenizer_dir;

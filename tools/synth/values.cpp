@@ -72,7 +72,9 @@ inline float real_value(const ValueSpec& v, uint64_t i) {
     const float x = skew_value(v, i);
     if (!std::isnan(x)) return x;
   }
+  if (i / v.cols < v.zero_rows) return 0.0f;
   const float u = unit(splitmix64(v.key + (i + 1) * kGolden));
+  if (i % v.cols < v.gain_cols) return v.gain * v.std * kSqrt3 * u;  // Linear
   switch (v.init) {
     case Init::Norm: return 1.0f + 0.1f * u;
     case Init::Bias: return 0.01f * u;

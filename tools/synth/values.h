@@ -46,6 +46,13 @@ struct ValueSpec {
   Skew skew = Skew::None;
   float skew_s = 0;          // RouterCol0: the Zipf exponent S
   uint64_t rows = 1;         // RouterCol0: number of experts (rows)
+  // --route-locality G: rows [0, zero_rows) are 0 (attention head 0's queries: uniform attention,
+  // so the head outputs the running mean of its values over the prefix); columns [0, gain_cols)
+  // are scaled by `gain` (o_proj's head-0 columns: that slowly varying mean becomes a sizeable
+  // part of the residual stream, and so of every later router input).
+  uint64_t zero_rows = 0;
+  uint64_t gain_cols = 0;
+  float gain = 1;
 };
 
 // RouterCol0: the popularity rank in [0, n) of expert `e`, an affine permutation from `key`.
