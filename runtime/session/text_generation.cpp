@@ -128,12 +128,18 @@ int32_t draw(const float* p, int64_t n, double u) {
   return last;
 }
 
-// Speculative decoding with the MTP module (one draft token). The draft d is drawn
+// Speculative decoding with the MTP module (one draft token), drafting on the steps the
+// session's DraftPolicy chooses (session/draft_policy.h); the other steps are plain one-token
+// passes that skip the MTP (Session::evaluate_pending_without_mtp). The draft d is drawn
 // from the MTP logits through the same sampler (q); the target distribution p comes from the
 // verify pass. d is kept with probability min(1, p(d)/q(d)); otherwise the token is drawn from
 // normalise(max(0, p - q)). That is the standard speculative-sampling rule: the emitted tokens
 // follow the sampler's distribution exactly. At temperature 0 p and q are one-hot, so the
-// output is the plain greedy output.
+// output is the plain greedy output. The choice to draft depends on measured times only, never
+// on the tokens, so it changes neither.
+// Each step is timed (steady clock, from the decision to the emitted tokens, the callback
+// excluded) and reported to the policy; a draft step's time leaves out mtp_begin's catch-up of
+// the MTP after plain steps (paid once per switch, not per draft).
 // Runs until generation ends, or (*shifted) until the context was shifted: the session is then in
 // the after-prefill state with `logits` for the next token, and speculation starts over.
 Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits,
@@ -142,12 +148,17 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
   const size_t n = static_cast<size_t>(V);
   std::vector<float> q_logits(n), verify(2 * n), q(n), residual(n);
   Rng rng(sampler.params().seed ^ 0x5bd1e995u);
+  Rng forced_rng(sampler.params().seed ^ 0x9e3779b9u);
+  DraftPolicy& policy = session.draft_policy();
+  const int64_t probes_before = policy.probes();
   MOTE_RETURN_IF_ERROR(check_logits(logits, session.position() - 1));
   int32_t pending = sampler.sample(logits);
   if (!out.push(pending)) return session.append_pending({&pending, 1});
-  MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));  // pending is in the session now
+  bool q_ready = false;  // q_logits draft the token after pending (after mtp_begin/accept/reject)
   for (;;) {
+    result.draft_probes = policy.probes() - probes_before;
     MOTE_RETURN_IF_ERROR(sampler.accept(pending));
+    if (!q_ready) MOTE_RETURN_IF_ERROR(session.append_pending({&pending, 1}));  // after a plain step
     if (session.position() + 2 > session.max_context()) {  // no room to verify two
       if (options.context_shift) {
         MOTE_RETURN_IF_ERROR(make_room(session, 1, options, result));
@@ -156,6 +167,22 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
       }
       MOTE_RETURN_IF_ERROR(session.evaluate_pending(logits.data()));  // plain steps to the end
       return decode_loop(session, sampler, out, logits, options, result);
+    }
+    Clock::time_point t0 = Clock::now();
+    if (!policy.next_is_draft()) {
+      MOTE_RETURN_IF_ERROR(session.evaluate_pending_without_mtp(logits.data()));
+      q_ready = false;
+      MOTE_RETURN_IF_ERROR(check_logits(logits, session.position() - 1));
+      pending = sampler.sample(logits);
+      policy.record_plain(seconds_since(t0));
+      ++result.draft_skipped;
+      if (!out.push(pending)) return session.append_pending({&pending, 1});
+      continue;
+    }
+    if (!q_ready) {
+      MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));
+      q_ready = true;
+      t0 = Clock::now();
     }
     // pending sits at index position(); the draft's MTP logits and verify row 0 predict index
     // position() + 1, verify row 1 the one after.
@@ -170,13 +197,16 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
     sampler.distribution({verify.data(), size_t(V)});
     const std::span<const float> p = sampler.probabilities();
     const bool greedy = sampler.params().temperature <= 0;
-    const bool keep = greedy ? p[size_t(draft)] > 0 : rng.uniform() * q[size_t(draft)] < p[size_t(draft)];
+    const bool keep = options.forced_acceptance >= 0 ? forced_rng.uniform() < options.forced_acceptance
+                      : greedy                       ? p[size_t(draft)] > 0
+                                                     : rng.uniform() * q[size_t(draft)] < p[size_t(draft)];
     if (!keep) {
       double total = 0;
       for (int64_t i = 0; i < V; ++i) total += residual[size_t(i)] = std::max(0.0f, p[size_t(i)] - q[size_t(i)]);
       const int32_t corrected = total > 0 ? draw(residual.data(), V, rng.uniform() * total)
                                           : draw(p.data(), V, rng.uniform());
       MOTE_RETURN_IF_ERROR(session.mtp_reject(corrected, q_logits.data()));
+      policy.record_draft(seconds_since(t0), false);
       pending = corrected;
       if (!out.push(corrected)) return Status::ok();
       continue;
@@ -186,6 +216,7 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
     MOTE_RETURN_IF_ERROR(sampler.accept(draft));
     const int32_t bonus = sampler.sample({verify.data() + V, size_t(V)});
     MOTE_RETURN_IF_ERROR(session.mtp_accept(draft, bonus, q_logits.data()));
+    policy.record_draft(seconds_since(t0), true);
     pending = bonus;
     if (!out.push(bonus)) return Status::ok();
   }
@@ -197,7 +228,7 @@ Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::v
     shifted = false;
     MOTE_RETURN_IF_ERROR(speculative_run(session, sampler, out, logits, options, result, &shifted));
   }
-  return Status::ok();
+  return session.mtp_settle();  // at most one lagging position, as after prefill (session files)
 }
 
 }  // namespace
