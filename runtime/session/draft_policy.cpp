@@ -6,7 +6,20 @@ namespace mote {
 
 namespace {
 
-void average(double& avg, double x, double alpha) { avg = avg <= 0 ? x : avg + alpha * (x - avg); }
+// Moving average that resists the outliers of a shared machine: a step preempted by another
+// process takes far longer, never shorter. A sample above the average counts a quarter as much
+// and is clipped at twice the average, so the estimate sits near a low quantile of the times
+// (the same for plain and draft steps, so their ratio is kept) and still follows a real rise
+// (e.g. expert reads under a budget) within some tens of steps.
+void average(double& avg, double x, double alpha) {
+  if (avg <= 0) {
+    avg = x;
+  } else if (x > avg) {
+    avg += 0.25 * alpha * (std::min(x, 2 * avg) - avg);
+  } else {
+    avg += alpha * (x - avg);
+  }
+}
 
 }  // namespace
 

@@ -11,7 +11,8 @@
 // experts the draft token pulls in and the reads of those not resident.
 //
 // Acceptance: a Beta(1, 1) posterior mean over exponentially forgotten counts (forget per draft
-// step), so it tracks a drifting rate. Times: exponential moving averages.
+// step), so it tracks a drifting rate. Times: moving averages that discount slow outliers
+// (draft_policy.cpp).
 // Decision (kAdaptive): start drafting when the prediction is >= enter, stop when it falls below
 // leave (hysteresis: enter > leave). While not drafting, one probe draft step every `gap` plain
 // steps keeps the estimates fresh; the gap doubles after every probe that does not start drafting
@@ -35,7 +36,7 @@ struct DraftPolicyConfig {
   double leave = 1.0;         // stop drafting below leave
   int64_t probe_first = 8;    // plain steps before the first probe once drafting stopped
   int64_t probe_max = 256;    // the gap between probes doubles up to this
-  int64_t refresh = 64;       // while drafting: one plain step per `refresh` steps
+  int64_t refresh = 16;       // while drafting: one plain step per `refresh` steps
 };
 
 class DraftPolicy {
@@ -63,6 +64,10 @@ class DraftPolicy {
   // Steps the policy declined to draft (plain steps decided by next_is_draft) and probe steps.
   int64_t skipped() const { return skipped_; }
   int64_t probes() const { return probes_; }
+  // The measured step times in seconds (0: not measured yet): plain, accepted draft, rejected draft.
+  double plain_seconds() const { return t1_; }
+  double accepted_seconds() const { return t2_acc_; }
+  double rejected_seconds() const { return t2_rej_; }
   // Forgets the estimates and counters (keeps mode and config).
   void reset() { *this = DraftPolicy(mode_, config_); }
 

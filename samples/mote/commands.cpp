@@ -45,7 +45,7 @@ const char kRunHelp[] =
     "  --no-parse-special   control-token text in the prompt stays plain text (-p)\n"
     "  Ctrl-C stops generation (exit 130).\n" MOTE_SAMPLING_HELP MOTE_EXPERT_HELP;
 const char kBenchHelp[] =
-    "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--batch N] [--no-warmup] [--mtp-compare]\n"
+    "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--batch N] [--no-warmup] [--mtp-compare [--repeat R]]\n"
     "Prefill and decode speed, expert cache and memory of one run, as JSON, with the CPU model,\n"
     "its ISA flags and the kernel tables (available, active).\n"
     "Roofline: roofline_ratio = (weight_bytes_per_token + kv_bytes_per_token) x decode tok/s /\n"
@@ -55,7 +55,8 @@ const char kBenchHelp[] =
     "  --batch N       tokens per prefill pass (default: the library's automatic choice)\n"
     "  --no-warmup     time from cold: by default a throwaway session first prefills up to 64\n"
     "                  tokens and decodes 4, so the first touch of the weights is not timed\n"
-    "  --mtp-compare   decode with and without MTP drafts\n" MOTE_EXPERT_HELP;
+    "  --mtp-compare   decode plainly, with adaptive MTP drafting and drafting every step; the\n"
+    "                  measured and the predicted speed-ups (--repeat R: medians of R rounds)\n" MOTE_EXPERT_HELP;
 const char kPerplexityHelp[] =
     "usage: mote perplexity FILE --text PATH [--ctx 128] [--max-tokens N] [--kv-type T] [--kl-base T]\n"
     "Perplexity of a text file in windows of --ctx tokens, as JSON; progress on stderr.\n"
@@ -178,7 +179,7 @@ const std::vector<Command>& commands() {
         {"perplexity", "perplexity of a text file, as JSON", kPerplexityHelp,
          join({"--text", "--ctx", "--max-tokens", "--kl-base"}, expert_values), expert_switches, cmd_perplexity},
         {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
-         join({"--prompt", "--gen", "--seed", "--batch"}, expert_values), join({"--mtp-compare", "--no-warmup"}, expert_switches), cmd_bench},
+         join({"--prompt", "--gen", "--seed", "--batch", "--repeat"}, expert_values), join({"--mtp-compare", "--no-warmup"}, expert_switches), cmd_bench},
         {"serve", "OpenAI-compatible local HTTP server (chat, completions, metrics)", kServeHelp,
          join(join({"--host", "--port", "--slots", "--queue", "--api-key", "--slot-dir", "--model-name", "--timeout"},
                    sampling),
