@@ -70,7 +70,8 @@ void DraftPolicy::record_plain(double seconds) {
 void DraftPolicy::record_draft(double seconds, bool accepted) {
   accepted_ = accepted_ * config_.forget + (accepted ? 1 : 0);
   drafts_ = drafts_ * config_.forget + 1;
-  average(accepted ? t2_acc_ : t2_rej_, seconds, config_.time_alpha);
+  // A probe is the first fresh draft time after many plain steps: it weighs more.
+  average(accepted ? t2_acc_ : t2_rej_, seconds, probing_ ? config_.probe_alpha : config_.time_alpha);
   const bool probe = probing_;
   probing_ = false;
   update_state();

@@ -32,6 +32,7 @@ enum class DraftMode : uint8_t { kAdaptive, kAlways };
 struct DraftPolicyConfig {
   double forget = 0.95;       // acceptance counts are multiplied by this per draft step (window ~20)
   double time_alpha = 0.125;  // weight of a new time in the moving averages
+  double probe_alpha = 0.5;   // the same for a probe's time (rare, so the average is stale)
   double enter = 1.05;        // start drafting at predicted speed-up >= enter
   double leave = 1.0;         // stop drafting below leave
   int64_t probe_first = 8;    // plain steps before the first probe once drafting stopped
