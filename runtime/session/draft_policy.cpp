@@ -7,18 +7,12 @@ namespace mote {
 namespace {
 
 // Moving average that resists the outliers of a shared machine: a step preempted by another
-// process takes far longer, never shorter. A sample above the average counts a quarter as much
-// and is clipped at twice the average, so the estimate sits near a low quantile of the times
-// (the same for plain and draft steps, so their ratio is kept) and still follows a real rise
-// (e.g. expert reads under a budget) within some tens of steps.
+// process takes far longer, never shorter, so a sample is clipped at 1.5x the average before it
+// counts. Symmetric otherwise: an estimator that leaned to the low side would drift further the
+// more samples it gets, and plain and draft steps get very different numbers of samples (the
+// policy mostly takes one kind), which would bias their ratio.
 void average(double& avg, double x, double alpha) {
-  if (avg <= 0) {
-    avg = x;
-  } else if (x > avg) {
-    avg += 0.25 * alpha * (std::min(x, 2 * avg) - avg);
-  } else {
-    avg += alpha * (x - avg);
-  }
+  avg = avg <= 0 ? x : avg + alpha * (std::min(x, 1.5 * avg) - avg);
 }
 
 }  // namespace

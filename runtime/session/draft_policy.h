@@ -11,7 +11,7 @@
 // experts the draft token pulls in and the reads of those not resident.
 //
 // Acceptance: a Beta(1, 1) posterior mean over exponentially forgotten counts (forget per draft
-// step), so it tracks a drifting rate. Times: moving averages that discount slow outliers
+// step), so it tracks a drifting rate. Times: moving averages that clip slow outliers
 // (draft_policy.cpp).
 // Decision (kAdaptive): start drafting when the prediction is >= enter, stop when it falls below
 // leave (hysteresis: enter > leave). While not drafting, one probe draft step every `gap` plain

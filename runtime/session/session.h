@@ -146,7 +146,7 @@ class Session {
   // Errors as evaluate_pending.
   Status evaluate_pending_without_mtp(float* logits);
   // Catches the MTP up until at most one position lags (the state prefill leaves; session files
-  // save only that).
+  // save only that: call it before save_session).
   Status mtp_settle();
   bool has_mtp() const { return mtp_cache_ != nullptr; }
   // The per-session draft decision and its estimates (kept across reset(): they measure the

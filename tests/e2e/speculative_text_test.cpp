@@ -183,6 +183,7 @@ TEST_F(SpeculativeText, GreedyTextIsIdenticalWithPlainStepsBetweenDrafts) {
     EXPECT_EQ(a, b);
     EXPECT_GT(rb.draft_steps, 1);
     EXPECT_GT(rb.draft_skipped, 10);
+    ASSERT_TRUE(spec->mtp_settle());
     EXPECT_LE(spec->position() - spec->mtp_position(), 1);  // settled: a session file can save it
     // The next turn continues from the same state.
     o.max_tokens = 30;
