@@ -35,8 +35,8 @@ struct DraftPolicyConfig {
   double probe_alpha = 0.5;   // the same for a probe's time (rare, so the average is stale)
   double enter = 1.05;        // start drafting at predicted speed-up >= enter
   double leave = 1.0;         // stop drafting below leave
-  int64_t probe_first = 8;    // plain steps before the first probe once drafting stopped
-  int64_t probe_max = 256;    // the gap between probes doubles up to this
+  int64_t probe_first = 16;   // plain steps before the first probe once drafting stopped
+  int64_t probe_max = 512;    // the gap between probes doubles up to this
   int64_t refresh = 16;       // while drafting: one plain step per `refresh` steps
 };
 

@@ -121,6 +121,9 @@ Status Session::allocate_mtp() {
     return Status(StatusCode::kOutOfMemory, "session: cannot allocate the MTP state for max_context " + std::to_string(C));
   mtp_layer_cache_ = cache_of(size_t(hp.n_layers));
   mtp_cache_ = mtp_layer_cache_.rows;
+  // Positions the MTP skipped (mtp_skip) keep whatever their rows hold: zero here (all-zero bytes
+  // are 0 in f32, f16 and q8_0), or a finite row an earlier conversation wrote.
+  model_.backend().zero(mtp_cache_, uint64_t(plan_.layers.back().bytes));
   scratch_bytes_ += uint64_t(rows * H + 3 * V) * sizeof(float);
   return Status::ok();
 }
@@ -194,7 +197,10 @@ Status Session::evaluate(int64_t end, LogitsMode mode, float* logits) {
 Status Session::forward_chunk_mtp(const int32_t* ids, int64_t count, LogitsMode mode, float* logits) {
   const int64_t H = model_.hparams().hidden_size;
   float* rows = mtp_rows();
-  if (position_ - mtp_position_ > 1) MOTE_RETURN_IF_ERROR(mtp_catch_up(0, nullptr));  // plain steps left a lag
+  if (position_ - mtp_position_ > 1) {  // plain steps left a lag
+    mtp_skip(kMtpWindow);
+    MOTE_RETURN_IF_ERROR(mtp_catch_up(0, nullptr));
+  }
   const bool pending = mtp_position_ == position_ - 1;
   backup_pending_row();
   MOTE_RETURN_IF_ERROR(families::forward(model_, ids, count, position_, layer_caches(), scratch_, mode, logits,
@@ -238,6 +244,7 @@ Status Session::mtp_begin(int32_t next, float* mtp_logits) {
   if (mtp_position_ > position_ - 1)
     return invalid_argument("mtp_begin: call it after prefill or evaluate_pending_without_mtp");
   MOTE_RETURN_IF_ERROR(check_ids({&next, 1}));
+  mtp_skip(kMtpWindow);
   const int32_t held = tokens_[position_];
   tokens_[position_] = next;  // the lagging positions' next ids end with it
   const Status st = mtp_catch_up(0, mtp_logits);
@@ -262,9 +269,18 @@ Status Session::mtp_catch_up(int64_t keep, float* mtp_logits) {
   return Status::ok();
 }
 
+void Session::mtp_skip(int64_t keep) {
+  const int64_t H = model_.hparams().hidden_size, n = position_ - keep - mtp_position_;
+  if (n <= 0) return;
+  // Row by row, ascending: row i takes row n + i (n >= 1, so no single copy overlaps itself).
+  for (int64_t i = 0; i < keep; ++i)
+    model_.backend().copy(mtp_rows() + i * H, mtp_rows() + (n + i) * H, uint64_t(H) * sizeof(float));
+  mtp_position_ += n;
+}
+
 Status Session::mtp_settle() {
-  if (!mtp_cache_ || position_ - mtp_position_ <= 1) return Status::ok();
-  return mtp_catch_up(1, nullptr);
+  if (mtp_cache_) mtp_skip(1);
+  return Status::ok();
 }
 
 Status Session::evaluate_pending_without_mtp(float* logits) {
@@ -272,7 +288,7 @@ Status Session::evaluate_pending_without_mtp(float* logits) {
   if (n_tokens_ != position_ + 1) return invalid_argument("evaluate_pending_without_mtp: needs exactly one pending token");
   if (logits == nullptr) return invalid_argument("evaluate_pending_without_mtp: logits buffer is null");
   MOTE_RETURN_IF_ERROR(check_room(0));
-  if (position_ - mtp_position_ + 1 > mtp_row_capacity()) MOTE_RETURN_IF_ERROR(mtp_catch_up(0, nullptr));
+  if (position_ - mtp_position_ + 1 > mtp_row_capacity()) mtp_skip(std::min(kMtpWindow, mtp_row_capacity() - 1));
   const int64_t H = model_.hparams().hidden_size, lag = position_ - mtp_position_;
   Status st = families::forward(model_, tokens_.get() + position_, 1, position_, layer_caches(), scratch_,
                                 LogitsMode::kLast, logits, mtp_rows() + lag * H);

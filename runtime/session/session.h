@@ -140,13 +140,18 @@ class Session {
   Status mtp_accept(int32_t draft, int32_t bonus, float* mtp_logits);
   Status mtp_reject(int32_t corrected, float* mtp_logits);
   // Plain steps between drafts (the DraftPolicy declined): evaluates the one pending token
-  // without running the MTP; its final hidden row is kept and the MTP catches up on the lagging
-  // positions in one batched pass later (mtp_begin, the next prefill, mtp_settle, or here when the
-  // rows are full). Logits [vocab]. The MTP is then position() - mtp_position() >= 1 behind.
-  // Errors as evaluate_pending.
+  // without running the MTP; its final hidden row is kept. Logits [vocab]. The MTP is then
+  // position() - mtp_position() >= 1 behind. When it drafts again (mtp_begin) or at the next
+  // prefill, the MTP runs, batched, over the last kMtpWindow lagging positions only; older ones
+  // are skipped (as here when the rows are full). Running the MTP over every position would cost
+  // its layer on every token, which on a compute-bound model is most of what skipping drafts
+  // saves. A skipped position keeps a zero (or stale, finite) row in the MTP's own cache: drafts
+  // attend to it and may agree less often (the policy measures the acceptance it gets), but the
+  // output never depends on drafts (each is verified). Errors as evaluate_pending.
   Status evaluate_pending_without_mtp(float* logits);
-  // Catches the MTP up until at most one position lags (the state prefill leaves; session files
-  // save only that: call it before save_session).
+  static constexpr int64_t kMtpWindow = 8;
+  // Leaves at most one position lagging (skipped as above): the state prefill leaves, and the
+  // only one session files save (call it before save_session).
   Status mtp_settle();
   bool has_mtp() const { return mtp_cache_ != nullptr; }
   // The per-session draft decision and its estimates (kept across reset(): they measure the
@@ -211,6 +216,9 @@ class Session {
   // Runs the MTP over the lagging positions [mtp_position_, position_ - keep) (their next ids
   // are known), moving the kept rows to the front; logits of the last (optional).
   Status mtp_catch_up(int64_t keep, float* mtp_logits);
+  // Skips the lagging positions [mtp_position_, position_ - keep) without running the MTP, moving
+  // the kept rows to the front.
+  void mtp_skip(int64_t keep);
   // Rows of mtp_hidden_ usable for lagging positions (the rest is the backup row).
   int64_t mtp_row_capacity() const { return std::max<int64_t>(options_.max_batch, 2) + 1; }
   Result<int64_t> generate_speculative(std::span<int32_t> out, const GenerateOptions& options);
