@@ -26,8 +26,8 @@ struct TextGenerationOptions {
   bool parse_special = true;        // control tokens in the prompt text become their ids
                                     // (false: untrusted text, control spellings stay plain)
   bool speculative = true;          // draft with the MTP module when the session has one
-                                    // (SessionOptions::mtp): greedy output is unchanged and
-                                    // sampling keeps its distribution (speculative sampling)
+                                    // (SessionOptions::mtp), on the steps its DraftPolicy picks:
+                                    // greedy and sampled tokens (same seed) are plain decoding's
   bool reuse_prefix = false;        // the prompt is the whole conversation: keep the session's
                                     // longest common prefix with it (at most all but its last
                                     // token) and evaluate only the rest

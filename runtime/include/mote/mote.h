@@ -281,7 +281,7 @@ typedef struct mote_session_params {
   int32_t max_batch;   /* tokens per prefill pass; default 0: automatic (512, 256 or 128 tokens,
                           the largest whose scratch fits 256 MiB, else 64); 1..65536 sets it */
   int32_t mtp;         /* speculative decoding with the model's MTP module when it has one (greedy
-                          output unchanged; sampling keeps its distribution): 0 (MOTE_MTP_OFF) off;
+                          and sampled output (same seed) are those of plain decoding): 0 (MOTE_MTP_OFF) off;
                           MOTE_MTP_ALWAYS drafts every step (for measurement); any other nonzero
                           value, default MOTE_MTP_ADAPTIVE (API version 5): drafts only while the
                           measured acceptance and pass times predict a speed-up, with occasional
