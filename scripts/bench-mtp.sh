@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# MTP speculative decoding benchmark (issue 7), numbers from one run on this machine:
-#  1. the bundled demo model (trained; its MTP module drafts well): `mote bench --mtp-compare`
-#     for F32 and Q8_0, resident and with a routed-expert budget of a quarter of the experts;
-#  2. a real-width synthetic DeepSeek-V3-architecture model (DeepSeek-V2-Lite widths: hidden 2048,
-#     64 experts of 1408, top-6, plus an MTP layer; random weights, so drafts are rarely right):
-#     the same comparison, to show what verifying two tokens costs in expert bytes per token.
-# Usage: bash scripts/bench-mtp.sh   (env: GEN=64 PROMPT=16 WORK=/tmp/mote-bench-mtp LAYERS=4)
+# MTP speculative decoding benchmark (issues 7 and 17), numbers from one run on this machine.
+# Every row is `mote bench --mtp-compare --repeat R`: plain decoding, adaptive drafting (the
+# default, session/draft_policy.h) and drafting every step (MOTE_MTP_ALWAYS), R interleaved rounds,
+# medians; ratios are taken within a round (the machine may be shared and noisy).
+#  1. the bundled demo model (trained; its MTP module drafts well), Q8_0, resident and with a
+#     routed-expert budget of a quarter of the experts;
+#  2. a synthetic model of DeepSeek-V3 width (hidden 7168, MLA, q-LoRA, MTP layer; LAYERS layers,
+#     8 routed experts of 2048, top-2, vocabulary 8192 so that it stays small; random weights, Q4)
+#     with the acceptance forced to 0, 50, 80 and 100% (test hook MOTE_TEST_FORCED_ACCEPTANCE: the
+#     drafts of a random MTP head never agree; forcing measures what drafting costs and gains).
+# Columns: tok/s plain, adaptive, always; adaptive/plain; always/plain (the measured speed-up of
+# drafting); the speed-up the adaptive policy predicted from its own measurements; measured /
+# predicted; the acceptance of the always run; the fraction of steps the adaptive run drafted.
+# Usage: bash scripts/bench-mtp.sh   (env: GEN=1024 SYN_GEN=40 PROMPT=16 REPEAT=5 SYN_REPEAT=3
+#                                      LAYERS=4 WORK=/tmp/mote-bench-mtp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GEN=${GEN:-64}
+GEN=${GEN:-1024}
+SYN_GEN=${SYN_GEN:-40}
 PROMPT=${PROMPT:-16}
+REPEAT=${REPEAT:-5}
+SYN_REPEAT=${SYN_REPEAT:-3}
 LAYERS=${LAYERS:-4}
 WORK=${WORK:-/tmp/mote-bench-mtp}
 MOTE=build/samples/mote
@@ -19,38 +30,34 @@ mkdir -p "$WORK"
 
 row() {  # name json
   jq -r --arg n "$1" '[$n, (.decode_tok_s * 10 | round / 10), (.decode_tok_s_mtp * 10 | round / 10),
-      (.mtp_speedup * 100 | round / 100), (.mtp_acceptance * 1000 | round / 1000),
-      (.bytes_read_per_token / 1048576 * 100 | round / 100), (.bytes_read_per_token_mtp / 1048576 * 100 | round / 100),
-      (.expert_accesses_per_token * 10 | round / 10), (.expert_accesses_per_token_mtp * 10 | round / 10)] | @tsv' "$2" |
-    awk -F'\t' '{printf "%-22s %9s %9s %8s %10s %11s %11s %9s %9s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9}'
+      (.decode_tok_s_mtp_always * 10 | round / 10), (.mtp_speedup * 100 | round / 100),
+      (.mtp_speedup_always * 100 | round / 100), (.mtp_speedup_predicted * 100 | round / 100),
+      (if .mtp_speedup_predicted > 0 then (.mtp_speedup_always / .mtp_speedup_predicted * 100 | round / 100) else "-" end),
+      (.mtp_acceptance * 100 | round / 100), (.mtp_drafted_fraction * 100 | round / 100)] | @tsv' "$2" |
+    awk -F'\t' '{printf "%-26s %8s %8s %8s %8s %8s %8s %8s %6s %7s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10}'
 }
-printf '%-22s %9s %9s %8s %10s %11s %11s %9s %9s\n' run tok/s tok/s_mtp speedup acceptance MiB/tok MiB/tok_mtp exp/tok exp/tok_mtp
+printf '%-26s %8s %8s %8s %8s %8s %8s %8s %6s %7s\n' run plain adaptive always ad/plain al/plain predicted meas/pred accept drafted
 
-for w in f32 q8_0; do
-  M="$WORK/demo-$w.mote"
-  [ -f "$M" ] || build/converter/mote-convert samples/models/mote-demo -o "$M" --weights "$w" --quiet >/dev/null
-  "$MOTE" bench "$M" --mtp-compare --prompt "$PROMPT" --gen "$GEN" >"$WORK/demo-$w.json"
-  row "demo $w" "$WORK/demo-$w.json"
-  EXPERTS=$("$MOTE" inspect "$M" --json | jq '.bytes.routed_experts')
-  "$MOTE" bench "$M" --mtp-compare --prompt "$PROMPT" --gen "$GEN" --expert-budget $((EXPERTS / 4)) \
-    >"$WORK/demo-$w-budget25.json"
-  row "demo $w 25% budget" "$WORK/demo-$w-budget25.json"
-done
+M="$WORK/demo-q8_0.mote"
+[ -f "$M" ] || build/converter/mote-convert samples/models/mote-demo -o "$M" --weights q8_0 --quiet >/dev/null
+"$MOTE" bench "$M" --mtp-compare --prompt "$PROMPT" --gen "$GEN" --repeat "$REPEAT" >"$WORK/demo.json"
+row "demo q8_0" "$WORK/demo.json"
+EXPERTS=$("$MOTE" inspect "$M" --json | jq '.bytes.routed_experts')
+"$MOTE" bench "$M" --mtp-compare --prompt "$PROMPT" --gen "$GEN" --repeat "$REPEAT" --expert-budget $((EXPERTS / 4)) \
+  >"$WORK/demo-budget25.json"
+row "demo q8_0 25% budget" "$WORK/demo-budget25.json"
 
-SYN="$WORK/v3arch-v2lite-${LAYERS}l-q8_0.mote"
+SYN="$WORK/v3width-${LAYERS}l-q4.mote"
 if [ ! -f "$SYN" ]; then
-  jq '.model_type = "deepseek_v3" | .architectures = ["DeepseekV3ForCausalLM"] | .num_nextn_predict_layers = 1
-      | .topk_method = "noaux_tc" | .scoring_func = "sigmoid" | .n_group = 8 | .topk_group = 4
-      | .norm_topk_prob = true | .routed_scaling_factor = 2.5 | .q_lora_rank = 1536' \
-    tools/synth/configs/deepseek-v2-lite.json >"$WORK/config-v3arch.json"
-  build/tools/synth/mote-synth --config "$WORK/config-v3arch.json" --layers "$LAYERS" --seed 1 -o "$WORK/hf" --quiet
-  build/converter/mote-convert "$WORK/hf" -o "$SYN" --weights q8_0 --quiet >/dev/null
+  build/tools/synth/mote-synth --config tools/synth/configs/deepseek-v3.json --layers "$LAYERS" \
+    --set first_k_dense_replace=0 --set n_routed_experts=8 --set num_experts_per_tok=2 --set n_group=1 \
+    --set topk_group=1 --set vocab_size=8192 --seed 1 -o "$WORK/hf" --quiet
+  build/converter/mote-convert "$WORK/hf" -o "$SYN" --weights q4 --quiet >/dev/null
   rm -rf "$WORK/hf"
 fi
-"$MOTE" bench "$SYN" --mtp-compare --prompt "$PROMPT" --gen "$GEN" >"$WORK/synthetic.json"
-row "synthetic V3-arch" "$WORK/synthetic.json"
-EXPERTS=$("$MOTE" inspect "$SYN" --json | jq '.bytes.routed_experts')
-"$MOTE" bench "$SYN" --mtp-compare --prompt "$PROMPT" --gen "$GEN" --expert-budget $((EXPERTS / 4)) \
-  >"$WORK/synthetic-budget25.json"
-row "synthetic 25% budget" "$WORK/synthetic-budget25.json"
+for r in 0 0.5 0.8 1; do
+  MOTE_TEST_FORCED_ACCEPTANCE=$r "$MOTE" bench "$SYN" --mtp-compare --prompt "$PROMPT" --gen "$SYN_GEN" \
+    --repeat "$SYN_REPEAT" >"$WORK/v3width-$r.json"
+  row "V3 width, accept $r" "$WORK/v3width-$r.json"
+done
 echo "JSON of every run: $WORK/*.json"

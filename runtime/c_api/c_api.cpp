@@ -347,7 +347,7 @@ MOTE_EXPORT mote_session_params mote_session_params_default(void) {
   mote_session_params p{};
   p.max_context = 4096;
   p.max_batch = 0;  // automatic: the library's choice from the model's widths (session.h)
-  p.mtp = 1;
+  p.mtp = MOTE_MTP_ADAPTIVE;
   p.context_policy = MOTE_CONTEXT_ERROR;
   p.n_keep = 0;
   p.kv_type = MOTE_KV_F16;  // README "KV cache precision": f16 measured as close to f32, half the bytes
@@ -365,6 +365,7 @@ MOTE_EXPORT mote_status mote_session_create(mote_model* model, const mote_sessio
     options.max_context = p.max_context;
     options.max_batch = p.max_batch;
     options.mtp = p.mtp != 0 && model->model().has_mtp();
+    options.draft_mode = p.mtp == MOTE_MTP_ALWAYS ? mote::DraftMode::kAlways : mote::DraftMode::kAdaptive;
     const int kv_type = raw_enum_value(p.kv_type);
     if (kv_type != int(MOTE_KV_F32) && kv_type != int(MOTE_KV_F16) && kv_type != int(MOTE_KV_Q8_0))
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_session_create: kv_type " + std::to_string(kv_type) +
@@ -401,6 +402,7 @@ MOTE_EXPORT mote_status mote_session_reset(mote_session* session) {
     session->last_prompt_tokens = session->last_reused_tokens = session->last_generated_tokens = 0;
     session->context_shifts = 0;
     session->draft_steps = session->drafts_accepted = 0;
+    session->draft_skipped = session->draft_probes = 0;
     return MOTE_OK;
   });
 }
@@ -466,6 +468,14 @@ MOTE_EXPORT mote_status mote_session_get_stats(const mote_session* session, mote
     s.context_shifts = session->context_shifts;
     s.draft_steps = session->draft_steps;
     s.drafts_accepted = session->drafts_accepted;
+    s.draft_skipped = session->draft_skipped;
+    s.draft_probes = session->draft_probes;
+    if (session->session->has_mtp()) {
+      const mote::DraftPolicy& policy = session->session->draft_policy();
+      s.draft_acceptance = policy.acceptance();
+      s.draft_cost_ratio = policy.cost_ratio();
+      s.draft_speedup_predicted = policy.predicted_speedup();
+    }
     *out_stats = s;
     return MOTE_OK;
   });

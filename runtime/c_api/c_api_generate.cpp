@@ -1,4 +1,5 @@
 // C API: tokenization, text generation with a streaming callback. Chat: c_api_chat.cpp.
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -133,6 +134,21 @@ mote_stop_reason to_stop_reason(mote::StopReason reason) {
 
 namespace mote::capi {
 
+namespace {
+
+// Test hook (TextGenerationOptions::forced_acceptance): MOTE_TEST_FORCED_ACCEPTANCE=R in [0, 1]
+// keeps each MTP draft with probability R whatever the model says (changes the output; for
+// measuring what drafting costs, scripts/bench-mtp.sh). Unset or invalid: -1 (off).
+double forced_acceptance_for_testing() {
+  const char* v = std::getenv("MOTE_TEST_FORCED_ACCEPTANCE");
+  if (v == nullptr || *v == '\0') return -1;
+  char* end = nullptr;
+  const double r = std::strtod(v, &end);
+  return (*end == '\0' && r >= 0 && r <= 1) ? r : -1;
+}
+
+}  // namespace
+
 mote_status run_generation(mote_session* session, const mote_generate_params* params, mote_token_callback callback,
                            void* user_data, const GenerationRun& run) {
   session->stop_reason = MOTE_STOP_NONE;
@@ -141,6 +157,7 @@ mote_status run_generation(mote_session* session, const mote_generate_params* pa
   if (mote_status st = generation_options(params, &options); st != MOTE_OK) return st;
   options.context_shift = session->context_policy == MOTE_CONTEXT_SHIFT;
   options.n_keep = session->n_keep;
+  options.forced_acceptance = forced_acceptance_for_testing();
   int64_t streamed = 0;  // tokens the callback saw: the count an error mid-generation reports
   mote::TokenCallback on_token = [&](int32_t token, std::string_view text) {
     if (token >= 0) ++streamed;
@@ -159,6 +176,8 @@ mote_status run_generation(mote_session* session, const mote_generate_params* pa
   session->context_shifts += result->context_shifts;
   session->draft_steps += result->draft_steps;
   session->drafts_accepted += result->drafts_accepted;
+  session->draft_skipped += result->draft_skipped;
+  session->draft_probes += result->draft_probes;
   session->stop_reason = to_stop_reason(result->reason);
   session->last_prompt_tokens = result->prompt_tokens;
   session->last_reused_tokens = result->reused_tokens;

@@ -42,6 +42,9 @@ MOTE_EXPORT mote_status mote_session_save(const mote_session* session, const cha
   return guarded("mote_session_save", [&]() -> mote_status {
     if (session == nullptr || path == nullptr)
       return fail(MOTE_ERR_INVALID_ARGUMENT, "mote_session_save: session or path is NULL");
+    // Plain steps of adaptive drafting may leave the MTP lagging; the file holds one lagging
+    // row at most. Settling changes no observable state (it is work the next call would do).
+    if (mote_status st = from_status(session->session->mtp_settle()); st != MOTE_OK) return st;
     return from_status(mote::save_session(*session->session, path));
   });
 }

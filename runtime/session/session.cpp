@@ -141,6 +141,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   s->kv_cache_bytes_ = state_bytes;
   s->scratch_bytes_ = size.device_bytes + size.host_bytes + host_scratch_bytes(hp, C);
   if (options.mtp) MOTE_RETURN_IF_ERROR(s->allocate_mtp());
+  s->draft_policy_.set_mode(options.draft_mode);
   return s;
 }
 
@@ -162,6 +163,9 @@ Status Session::allocate_mtp() {
     return Status(StatusCode::kOutOfMemory, "session: cannot allocate the MTP state for max_context " + std::to_string(C));
   mtp_layer_cache_ = cache_of(size_t(hp.n_layers));
   mtp_cache_ = mtp_layer_cache_.rows;
+  // Positions the MTP skipped (mtp_skip) keep whatever their rows hold: zero here (all-zero bytes
+  // are 0 in f32, f16 and q8_0), or a finite row an earlier conversation wrote.
+  model_.backend().zero(mtp_cache_, uint64_t(plan_.layers.back().bytes));
   scratch_bytes_ += mtp_scratch_bytes(hp, options_.max_batch);
   return Status::ok();
 }
@@ -235,6 +239,10 @@ Status Session::evaluate(int64_t end, LogitsMode mode, float* logits) {
 Status Session::forward_chunk_mtp(const int32_t* ids, int64_t count, LogitsMode mode, float* logits) {
   const int64_t H = model_.hparams().hidden_size;
   float* rows = mtp_rows();
+  if (position_ - mtp_position_ > 1) {  // plain steps left a lag
+    mtp_skip(kMtpWindow);
+    MOTE_RETURN_IF_ERROR(mtp_catch_up(0, nullptr));
+  }
   const bool pending = mtp_position_ == position_ - 1;
   backup_pending_row();
   MOTE_RETURN_IF_ERROR(families::forward(model_, ids, count, position_, layer_caches(), scratch_, mode, logits,
@@ -275,11 +283,64 @@ void Session::restore_pending_row() {
 
 Status Session::mtp_begin(int32_t next, float* mtp_logits) {
   if (!mtp_cache_) return invalid_argument("mtp_begin: the session was created without mtp");
-  if (mtp_position_ != position_ - 1) return invalid_argument("mtp_begin: call it right after prefill");
+  if (mtp_position_ > position_ - 1)
+    return invalid_argument("mtp_begin: call it after prefill or evaluate_pending_without_mtp");
   MOTE_RETURN_IF_ERROR(check_ids({&next, 1}));
-  MOTE_RETURN_IF_ERROR(run_mtp(&next, mtp_rows(), 1, mtp_logits));
-  tokens_[position_] = next;  // next is the pending token now
-  n_tokens_ = position_ + 1;
+  mtp_skip(kMtpWindow);
+  const int32_t held = tokens_[position_];
+  tokens_[position_] = next;  // the lagging positions' next ids end with it
+  const Status st = mtp_catch_up(0, mtp_logits);
+  if (!st) {
+    tokens_[position_] = held;
+    return st;
+  }
+  n_tokens_ = position_ + 1;  // next is the pending token now
+  return Status::ok();
+}
+
+Status Session::mtp_catch_up(int64_t keep, float* mtp_logits) {
+  const int64_t H = model_.hparams().hidden_size, n = position_ - keep - mtp_position_;
+  if (n <= 0) return Status::ok();
+  const int64_t before = mtp_position_;
+  Status st = run_mtp(tokens_.get() + mtp_position_ + 1, mtp_rows(), n, mtp_logits);
+  if (!st) {  // the MTP rows it wrote are rewritten by the retry
+    mtp_position_ = before;
+    return st;
+  }
+  if (keep > 0) model_.backend().copy(mtp_rows(), mtp_rows() + n * H, uint64_t(keep * H) * sizeof(float));
+  return Status::ok();
+}
+
+void Session::mtp_skip(int64_t keep) {
+  const int64_t H = model_.hparams().hidden_size, n = position_ - keep - mtp_position_;
+  if (n <= 0) return;
+  // Row by row, ascending: row i takes row n + i (n >= 1, so no single copy overlaps itself).
+  for (int64_t i = 0; i < keep; ++i)
+    model_.backend().copy(mtp_rows() + i * H, mtp_rows() + (n + i) * H, uint64_t(H) * sizeof(float));
+  mtp_position_ += n;
+}
+
+Status Session::mtp_settle() {
+  if (mtp_cache_) mtp_skip(1);
+  return Status::ok();
+}
+
+Status Session::evaluate_pending_without_mtp(float* logits) {
+  if (!mtp_cache_) return evaluate_pending(logits);
+  if (n_tokens_ != position_ + 1) return invalid_argument("evaluate_pending_without_mtp: needs exactly one pending token");
+  if (logits == nullptr) return invalid_argument("evaluate_pending_without_mtp: logits buffer is null");
+  MOTE_RETURN_IF_ERROR(check_room(0));
+  if (position_ - mtp_position_ + 1 > mtp_row_capacity()) mtp_skip(std::min(kMtpWindow, mtp_row_capacity() - 1));
+  const int64_t H = model_.hparams().hidden_size, lag = position_ - mtp_position_;
+  Status st = families::forward(model_, tokens_.get() + position_, 1, position_, layer_caches(), scratch_,
+                                LogitsMode::kLast, logits, mtp_rows() + lag * H);
+  forwarded(1);
+  if (st) st = model_.file().check_mapping();
+  if (!st) {
+    rewind_to(position_);
+    return st;
+  }
+  ++position_;
   return Status::ok();
 }
 

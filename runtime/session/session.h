@@ -19,6 +19,7 @@
 // share one Model.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -27,6 +28,7 @@
 #include "core/kv_type.h"
 #include "families/decoder.h"
 #include "model/model.h"
+#include "session/draft_policy.h"
 #include "session/layer_state.h"
 
 namespace mote {
@@ -48,6 +50,9 @@ struct SessionOptions {
   // Sliding-window layers keep a ring of window + max_batch rows instead of max_context rows
   // (session/layer_state.h). false: full rows (the same logits; for tests and comparisons).
   bool rings = true;
+  // With mtp: whether text generation drafts every step (kAlways) or when the measured costs say
+  // it pays (kAdaptive, session/draft_policy.h).
+  DraftMode draft_mode = DraftMode::kAdaptive;
 };
 
 struct GenerateOptions {
@@ -144,7 +149,25 @@ class Session {
   Status mtp_verify(int32_t pending, int32_t draft, float* logits2);
   Status mtp_accept(int32_t draft, int32_t bonus, float* mtp_logits);
   Status mtp_reject(int32_t corrected, float* mtp_logits);
+  // Plain steps between drafts (the DraftPolicy declined): evaluates the one pending token
+  // without running the MTP; its final hidden row is kept. Logits [vocab]. The MTP is then
+  // position() - mtp_position() >= 1 behind. When it drafts again (mtp_begin) or at the next
+  // prefill, the MTP runs, batched, over the last kMtpWindow lagging positions only; older ones
+  // are skipped (as here when the rows are full). Running the MTP over every position would cost
+  // its layer on every token, which on a compute-bound model is most of what skipping drafts
+  // saves. A skipped position keeps a zero (or stale, finite) row in the MTP's own cache: drafts
+  // attend to it and may agree less often (the policy measures the acceptance it gets), but the
+  // output never depends on drafts (each is verified). Errors as evaluate_pending.
+  Status evaluate_pending_without_mtp(float* logits);
+  static constexpr int64_t kMtpWindow = 8;
+  // Leaves at most one position lagging (skipped as above): the state prefill leaves, and the
+  // only one session files save (call it before save_session).
+  Status mtp_settle();
   bool has_mtp() const { return mtp_cache_ != nullptr; }
+  // The per-session draft decision and its estimates (kept across reset(): they measure the
+  // model and machine, not the conversation).
+  DraftPolicy& draft_policy() { return draft_policy_; }
+  const DraftPolicy& draft_policy() const { return draft_policy_; }
   const SpeculationStats& speculation_stats() const { return spec_stats_; }
 
   int64_t position() const { return position_; }  // tokens in the KV cache (evaluated)
@@ -200,6 +223,14 @@ class Session {
   // MTP over positions mtp_position_ .. + n: next ids [n], main hidden rows [n, H]; logits of the
   // last position (optional) -> mtp_logits [vocab].
   Status run_mtp(const int32_t* next_ids, const float* hidden, int64_t n, float* mtp_logits);
+  // Runs the MTP over the lagging positions [mtp_position_, position_ - keep) (their next ids
+  // are known), moving the kept rows to the front; logits of the last (optional).
+  Status mtp_catch_up(int64_t keep, float* mtp_logits);
+  // Skips the lagging positions [mtp_position_, position_ - keep) without running the MTP, moving
+  // the kept rows to the front.
+  void mtp_skip(int64_t keep);
+  // Rows of mtp_hidden_ usable for lagging positions (the rest is the backup row).
+  int64_t mtp_row_capacity() const { return std::max<int64_t>(options_.max_batch, 2) + 1; }
   Result<int64_t> generate_speculative(std::span<int32_t> out, const GenerateOptions& options);
   // mtp_hidden_ row 0 <-> its backup row (a failed prefill restores the pending hidden state).
   void backup_pending_row();
@@ -236,6 +267,7 @@ class Session {
   std::unique_ptr<float[]> verify_logits_;  // [2, vocab] generate's verify logits
   int64_t mtp_position_ = 0;             // positions the MTP cache holds (position_ or position_ - 1)
   SpeculationStats spec_stats_;
+  DraftPolicy draft_policy_;
 };
 
 // Index of the largest logit; the lowest index wins ties. logits: [n], n >= 1.

@@ -162,6 +162,9 @@ Status write_payload(const Session& s, const SessionFileHeader& h, Writer& out) 
 }  // namespace
 
 Status save_session(const Session& session, const std::string& path) {
+  if (session.has_mtp() && session.position() - session.mtp_position() > 1)
+    return invalid_argument("save_session: the MTP lags " + std::to_string(session.position() - session.mtp_position()) +
+                            " positions behind; call Session::mtp_settle first");
   const SessionFileHeader h = header_of(session);
   const std::string temp = path + ".tmp-" + std::to_string(::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

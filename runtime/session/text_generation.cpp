@@ -128,12 +128,18 @@ int32_t draw(const float* p, int64_t n, double u) {
   return last;
 }
 
-// Speculative decoding with the MTP module (one draft token). The draft d is drawn
-// from the MTP logits through the same sampler (q); the target distribution p comes from the
-// verify pass. d is kept with probability min(1, p(d)/q(d)); otherwise the token is drawn from
-// normalise(max(0, p - q)). That is the standard speculative-sampling rule: the emitted tokens
-// follow the sampler's distribution exactly. At temperature 0 p and q are one-hot, so the
-// output is the plain greedy output.
+// Speculative decoding with the MTP module (one draft token), drafting on the steps the
+// session's DraftPolicy chooses (session/draft_policy.h); the other steps are plain one-token
+// passes that skip the MTP (Session::evaluate_pending_without_mtp). Greedy: the draft is the
+// MTP's argmax and is kept when the verify pass agrees, so the output is the plain greedy
+// output. Sampling: the token is drawn from the verify row exactly as plain decoding would draw
+// it and the draft (the MTP's argmax) is kept only if equal, so the emitted tokens are plain
+// sampling's for the same seed (this replaced the speculative-sampling rule min(1, p/q), which
+// keeps drafts more often but makes the tokens depend on which steps drafted). Either way the
+// choice to draft, which depends on measured times only, changes no token.
+// Each step is timed (steady clock, from the decision to the emitted tokens, the callback
+// excluded) and reported to the policy; a draft step's time leaves out mtp_begin's catch-up of
+// the MTP after plain steps (paid once per switch, not per draft).
 // Runs until generation ends, or (*shifted) until the context was shifted: the session is then in
 // the after-prefill state with `logits` for the next token, and speculation starts over.
 Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits,
@@ -142,12 +148,17 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
   const size_t n = static_cast<size_t>(V);
   std::vector<float> q_logits(n), verify(2 * n), q(n), residual(n);
   Rng rng(sampler.params().seed ^ 0x5bd1e995u);
+  Rng forced_rng(sampler.params().seed ^ 0x9e3779b9u);
+  DraftPolicy& policy = session.draft_policy();
+  const int64_t probes_before = policy.probes();
   MOTE_RETURN_IF_ERROR(check_logits(logits, session.position() - 1));
   int32_t pending = sampler.sample(logits);
   if (!out.push(pending)) return session.append_pending({&pending, 1});
-  MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));  // pending is in the session now
+  bool q_ready = false;  // q_logits draft the token after pending (after mtp_begin/accept/reject)
   for (;;) {
+    result.draft_probes = policy.probes() - probes_before;
     MOTE_RETURN_IF_ERROR(sampler.accept(pending));
+    if (!q_ready) MOTE_RETURN_IF_ERROR(session.append_pending({&pending, 1}));  // after a plain step
     if (session.position() + 2 > session.max_context()) {  // no room to verify two
       if (options.context_shift) {
         MOTE_RETURN_IF_ERROR(make_room(session, 1, options, result));
@@ -157,26 +168,63 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
       MOTE_RETURN_IF_ERROR(session.evaluate_pending(logits.data()));  // plain steps to the end
       return decode_loop(session, sampler, out, logits, options, result);
     }
+    Clock::time_point t0 = Clock::now();
+    if (!policy.next_is_draft()) {
+      MOTE_RETURN_IF_ERROR(session.evaluate_pending_without_mtp(logits.data()));
+      q_ready = false;
+      MOTE_RETURN_IF_ERROR(check_logits(logits, session.position() - 1));
+      pending = sampler.sample(logits);
+      policy.record_plain(seconds_since(t0));
+      ++result.draft_skipped;
+      if (!out.push(pending)) return session.append_pending({&pending, 1});
+      continue;
+    }
+    if (!q_ready) {
+      MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));
+      q_ready = true;
+      t0 = Clock::now();
+    }
     // pending sits at index position(); the draft's MTP logits and verify row 0 predict index
     // position() + 1, verify row 1 the one after.
     const int64_t at = session.position();
     MOTE_RETURN_IF_ERROR(check_logits(q_logits, at, "MTP draft logits"));
-    const int32_t draft = sampler.sample(q_logits);
-    const std::span<const float> qp = sampler.probabilities();
-    std::copy(qp.begin(), qp.end(), q.begin());
+    const bool greedy = sampler.params().temperature <= 0;
+    int32_t draft = 0;
+    if (greedy) {
+      draft = sampler.sample(q_logits);
+      const std::span<const float> qp = sampler.probabilities();
+      std::copy(qp.begin(), qp.end(), q.begin());
+    } else {
+      draft = argmax(q_logits.data(), V);  // the sampler's random stream is left to the emitted tokens
+    }
     MOTE_RETURN_IF_ERROR(session.mtp_verify(pending, draft, verify.data()));
     MOTE_RETURN_IF_ERROR(check_logits(verify, at));  // both rows (pending's and the draft's)
     ++result.draft_steps;
-    sampler.distribution({verify.data(), size_t(V)});
-    const std::span<const float> p = sampler.probabilities();
-    const bool greedy = sampler.params().temperature <= 0;
-    const bool keep = greedy ? p[size_t(draft)] > 0 : rng.uniform() * q[size_t(draft)] < p[size_t(draft)];
+    // Sampling: the token at this position is drawn exactly as plain decoding draws it (same
+    // sampler, same random stream, one draw per token) and the draft is kept only if it is that
+    // token. The emitted tokens are then those of plain sampling with the same seed, whichever
+    // steps drafted (the policy's choice depends on measured times, so anything else would make a
+    // seed's output depend on the machine's load), and follow the sampler's distribution.
+    int32_t target = -1;
+    bool keep = false;
+    if (greedy) {
+      sampler.distribution({verify.data(), size_t(V)});
+      keep = sampler.probabilities()[size_t(draft)] > 0;
+    } else {
+      target = sampler.sample({verify.data(), size_t(V)});
+      keep = target == draft;
+    }
+    if (options.forced_acceptance >= 0) keep = forced_rng.uniform() < options.forced_acceptance;
     if (!keep) {
-      double total = 0;
-      for (int64_t i = 0; i < V; ++i) total += residual[size_t(i)] = std::max(0.0f, p[size_t(i)] - q[size_t(i)]);
-      const int32_t corrected = total > 0 ? draw(residual.data(), V, rng.uniform() * total)
-                                          : draw(p.data(), V, rng.uniform());
+      int32_t corrected = target;
+      if (greedy) {  // p and q are one-hot: the residual normalise(max(0, p - q)) is p's token
+        const std::span<const float> p = sampler.probabilities();
+        double total = 0;
+        for (int64_t i = 0; i < V; ++i) total += residual[size_t(i)] = std::max(0.0f, p[size_t(i)] - q[size_t(i)]);
+        corrected = total > 0 ? draw(residual.data(), V, rng.uniform() * total) : draw(p.data(), V, rng.uniform());
+      }
       MOTE_RETURN_IF_ERROR(session.mtp_reject(corrected, q_logits.data()));
+      policy.record_draft(seconds_since(t0), false);
       pending = corrected;
       if (!out.push(corrected)) return Status::ok();
       continue;
@@ -186,6 +234,7 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
     MOTE_RETURN_IF_ERROR(sampler.accept(draft));
     const int32_t bonus = sampler.sample({verify.data() + V, size_t(V)});
     MOTE_RETURN_IF_ERROR(session.mtp_accept(draft, bonus, q_logits.data()));
+    policy.record_draft(seconds_since(t0), true);
     pending = bonus;
     if (!out.push(bonus)) return Status::ok();
   }
@@ -197,6 +246,8 @@ Status speculative_loop(Session& session, Sampler& sampler, Emitter& out, std::v
     shifted = false;
     MOTE_RETURN_IF_ERROR(speculative_run(session, sampler, out, logits, options, result, &shifted));
   }
+  // The MTP may lag behind after plain steps: the next prefill (or mote_session_save, through
+  // Session::mtp_settle) catches it up in one batched pass, outside the decode loop's time.
   return Status::ok();
 }
 

@@ -26,8 +26,8 @@ struct TextGenerationOptions {
   bool parse_special = true;        // control tokens in the prompt text become their ids
                                     // (false: untrusted text, control spellings stay plain)
   bool speculative = true;          // draft with the MTP module when the session has one
-                                    // (SessionOptions::mtp): greedy output is unchanged and
-                                    // sampling keeps its distribution (speculative sampling)
+                                    // (SessionOptions::mtp), on the steps its DraftPolicy picks:
+                                    // greedy and sampled tokens (same seed) are plain decoding's
   bool reuse_prefix = false;        // the prompt is the whole conversation: keep the session's
                                     // longest common prefix with it (at most all but its last
                                     // token) and evaluate only the rest
@@ -35,6 +35,11 @@ struct TextGenerationOptions {
                                     // drop the oldest half of the rest and go on (Session::shift);
                                     // false: a kOutOfRange error up front
   int64_t n_keep = 0;
+  // Test hook (not in the C API; the C API reads it from the environment variable
+  // MOTE_TEST_FORCED_ACCEPTANCE): in [0, 1], each draft is kept with this probability whatever
+  // the model says, so the cost side of drafting can be measured on a model whose MTP head never
+  // agrees (or always does). Changes the output; < 0 (default): off.
+  double forced_acceptance = -1;
 };
 
 // Called per generated token with the text that became safe to show (may be empty). Return
@@ -51,6 +56,8 @@ struct TextGenerationResult {
   StopReason reason = StopReason::kMaxTokens;
   int64_t draft_steps = 0;          // speculative verify passes
   int64_t drafts_accepted = 0;
+  int64_t draft_skipped = 0;        // plain steps in an MTP session (the DraftPolicy declined)
+  int64_t draft_probes = 0;         // draft steps taken only to refresh the estimates
   int64_t reused_tokens = 0;        // kept from the session by reuse_prefix
   int64_t context_shifts = 0;
 };

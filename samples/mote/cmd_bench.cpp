@@ -106,11 +106,12 @@ mote_status expert_stats(mote_model* model, bool wait, mote_expert_stats* out) {
 // Tokens per prefill pass (--batch; 0: the library's default).
 int64_t g_batch = 0;
 
-mote_status create_session(mote_model* model, int64_t max_context, bool mtp, mote_kv_type kv_type, SessionPtr* out) {
+// mtp: MOTE_MTP_OFF, MOTE_MTP_ADAPTIVE or MOTE_MTP_ALWAYS.
+mote_status create_session(mote_model* model, int64_t max_context, int32_t mtp, mote_kv_type kv_type, SessionPtr* out) {
   mote_session_params sp = mote_session_params_default();
   sp.max_context = int32_t(max_context);
   if (g_batch > 0) sp.max_batch = int32_t(g_batch);
-  sp.mtp = mtp ? 1 : 0;
+  sp.mtp = mtp;
   sp.kv_type = kv_type;
   mote_session* s = nullptr;
   const mote_status st = mote_session_create(model, &sp, &s);
@@ -127,7 +128,7 @@ struct DecodeRun {
 // tokens per pass, through mote_generate_tokens (no tokenizer needed); the same tokens either
 // way. The prompt but its last id is evaluated first, so the expert counters cover the call that
 // evaluates the last id and decodes (one pass more than the decoding itself).
-mote_status timed_decode(mote_model* model, const std::vector<int32_t>& prompt, int64_t n, bool mtp,
+mote_status timed_decode(mote_model* model, const std::vector<int32_t>& prompt, int64_t n, int32_t mtp,
                          mote_kv_type kv_type, DecodeRun* run) {
   SessionPtr session;
   if (mote_status st = create_session(model, int64_t(prompt.size()) + n + 2, mtp, kv_type, &session); st != MOTE_OK)
@@ -147,7 +148,14 @@ mote_status timed_decode(mote_model* model, const std::vector<int32_t>& prompt, 
   return mote_session_get_stats(session.get(), &run->stats);
 }
 
-// --mtp-compare: the same prompt decoded plainly and with MTP speculation, in one run.
+mote_status warm_up(mote_model* model, const std::vector<int32_t>& prompt, mote_kv_type kv_type);
+
+// --mtp-compare: the same prompt decoded plainly (mtp off), with adaptive MTP drafting (the
+// default) and with a draft every step, in one run. The adaptive run's policy reports the
+// speed-up it predicted from its own measurements (draft_speedup_predicted); the measured one
+// of drafting is always / plain. --repeat R runs the three R times, interleaved (so a noisy
+// machine hits them alike), and reports medians; the per-run ratios come from the same round.
+// MOTE_TEST_FORCED_ACCEPTANCE (test hook, c_api_generate.cpp) forces the acceptance rate.
 int mtp_compare(const Args& args, mote_model* model, const mote_model_info& info, const std::vector<int32_t>& prompt,
                 int64_t n_gen) {
   if (!info.has_mtp) {
@@ -155,20 +163,54 @@ int mtp_compare(const Args& args, mote_model* model, const mote_model_info& info
                  args.positional[0].c_str());
     return 1;
   }
-  nlohmann::ordered_json out = {{"model", args.positional[0]}, {"n_prompt", prompt.size()}, {"n_gen", n_gen}};
-  for (bool mtp : {false, true}) {
-    DecodeRun run;
-    if (mote_status st = timed_decode(model, prompt, n_gen, mtp, kv_type_from_args(args), &run); st != MOTE_OK) return fail_c(st);
-    const std::string suffix = mtp ? "_mtp" : "";
-    out["decode_tok_s" + suffix] = run.stats.decode_tok_s;
-    out["bytes_read_per_token" + suffix] = double(run.experts.bytes_read) / double(n_gen);
-    out["expert_accesses_per_token" + suffix] = double(run.experts.accesses) / double(n_gen);
-    if (mtp) {
-      out["mtp_acceptance"] = ratio(uint64_t(run.stats.drafts_accepted), uint64_t(run.stats.draft_steps));
-      out["mtp_verify_passes"] = run.stats.draft_steps;
+  const int64_t repeat = parse_int("--repeat", args.get("--repeat", "1"), 1, 100);
+  nlohmann::ordered_json out = {{"model", args.positional[0]}, {"n_prompt", prompt.size()}, {"n_gen", n_gen},
+                                {"repeat", repeat}};
+  if (const char* forced = std::getenv("MOTE_TEST_FORCED_ACCEPTANCE")) out["forced_acceptance"] = forced;
+  struct Mode {
+    int32_t mtp;
+    const char* suffix;
+  };
+  const Mode modes[] = {{MOTE_MTP_OFF, ""}, {MOTE_MTP_ADAPTIVE, "_mtp"}, {MOTE_MTP_ALWAYS, "_mtp_always"}};
+  std::vector<double> tok_s[3], ratio_adaptive, ratio_always, predicted, acceptance, cost, drafted;
+  for (int64_t r = 0; r < repeat; ++r) {
+    for (int m = 0; m < 3; ++m) {
+      DecodeRun run;
+      if (mote_status st = timed_decode(model, prompt, n_gen, modes[m].mtp, kv_type_from_args(args), &run); st != MOTE_OK)
+        return fail_c(st);
+      tok_s[m].push_back(run.stats.decode_tok_s);
+      const std::string suffix = modes[m].suffix;
+      out["bytes_read_per_token" + suffix] = double(run.experts.bytes_read) / double(n_gen);
+      out["expert_accesses_per_token" + suffix] = double(run.experts.accesses) / double(n_gen);
+      if (modes[m].mtp == MOTE_MTP_ADAPTIVE) {
+        predicted.push_back(run.stats.draft_speedup_predicted);
+        acceptance.push_back(run.stats.draft_acceptance);
+        cost.push_back(run.stats.draft_cost_ratio);
+        const int64_t steps = run.stats.draft_steps + run.stats.draft_skipped;
+        drafted.push_back(steps > 0 ? double(run.stats.draft_steps) / double(steps) : 0.0);
+        out["mtp_verify_passes"] = run.stats.draft_steps;
+        out["mtp_skipped_steps"] = run.stats.draft_skipped;
+        out["mtp_probes"] = run.stats.draft_probes;
+      }
+      if (modes[m].mtp == MOTE_MTP_ALWAYS)
+        out["mtp_acceptance"] = ratio(uint64_t(run.stats.drafts_accepted), uint64_t(run.stats.draft_steps));
     }
+    ratio_adaptive.push_back(tok_s[1].back() / tok_s[0].back());
+    ratio_always.push_back(tok_s[2].back() / tok_s[0].back());
   }
-  out["mtp_speedup"] = out["decode_tok_s_mtp"].get<double>() / out["decode_tok_s"].get<double>();
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  for (int m = 0; m < 3; ++m) out["decode_tok_s" + std::string(modes[m].suffix)] = median(tok_s[m]);
+  out["mtp_speedup"] = median(ratio_adaptive);             // adaptive / plain
+  out["mtp_speedup_always"] = median(ratio_always);        // measured speed-up of drafting every step
+  out["mtp_speedup_predicted"] = median(predicted);        // the adaptive policy's prediction
+  out["mtp_acceptance_estimate"] = median(acceptance);
+  out["mtp_cost_ratio"] = median(cost);                    // draft step / plain step, measured
+  out["mtp_drafted_fraction"] = median(drafted);           // adaptive: draft steps / all steps
+  out["mtp_speedup_runs"] = ratio_adaptive;
+  out["mtp_speedup_always_runs"] = ratio_always;
   mote_expert_stats e{};
   if (mote_status st = mote_model_get_expert_stats(model, &e); st != MOTE_OK) return fail_c(st);
   out["expert_budget_bytes"] = e.budget_bytes;
@@ -193,7 +235,7 @@ mote_status warm_up(mote_model* model, const std::vector<int32_t>& prompt, mote_
   constexpr size_t kPrefill = 64, kSteps = 4;
   const size_t n = std::min(prompt.size(), kPrefill);
   SessionPtr session;
-  if (mote_status st = create_session(model, int64_t(n + kSteps), false, kv_type, &session); st != MOTE_OK) return st;
+  if (mote_status st = create_session(model, int64_t(n + kSteps), MOTE_MTP_OFF, kv_type, &session); st != MOTE_OK) return st;
   if (mote_status st = mote_session_eval(session.get(), prompt.data(), n, 0, nullptr, 0); st != MOTE_OK) return st;
   for (size_t i = 0; i < kSteps; ++i)
     if (mote_status st = mote_session_eval(session.get(), &prompt[i % n], 1, 0, nullptr, 0); st != MOTE_OK) return st;
@@ -360,7 +402,11 @@ int cmd_bench(const Args& args) {
     prompt.assign(ids.begin(), ids.begin() + n_prompt);
     forced.assign(ids.begin() + n_prompt, ids.end());
   }
-  if (args.has("--mtp-compare")) return mtp_compare(args, model.get(), info, prompt, n_gen);
+  if (args.has("--mtp-compare")) {
+    if (!args.has("--no-warmup"))
+      if (mote_status st = warm_up(model.get(), prompt, kv_type_from_args(args)); st != MOTE_OK) return fail_c(st);
+    return mtp_compare(args, model.get(), info, prompt, n_gen);
+  }
   // Before any weight is touched (opening maps the file and reads only its metadata): the
   // bandwidth the decode roofline is measured against, on the model's kernel thread count.
   const double bandwidth_gbs = measure_read_bandwidth_gbs(info.n_threads, bandwidth_buffer_bytes(model.get()));
@@ -373,7 +419,7 @@ int cmd_bench(const Args& args) {
     run.warmup_s = seconds_since(t_warm);
   }
   SessionPtr session;
-  if (mote_status st = create_session(model.get(), n_prompt + n_gen, false, kv_type_from_args(args), &session); st != MOTE_OK) return fail_c(st);
+  if (mote_status st = create_session(model.get(), n_prompt + n_gen, MOTE_MTP_OFF, kv_type_from_args(args), &session); st != MOTE_OK) return fail_c(st);
   if (mote_status st = run_plain(model.get(), session.get(), prompt, n_gen, size_t(info.vocab_size), forced, &run);
       st != MOTE_OK)
     return fail_c(st);

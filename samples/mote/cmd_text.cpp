@@ -35,8 +35,12 @@ void print_run_stats(const mote_model* model, const mote_session* session) {
                (long long)s.prompt_tokens, s.prefill_tok_s, (long long)s.generated_tokens, s.decode_tok_s,
                stop_reason_name(s.stop_reason));
   if (s.draft_steps > 0)
-    std::fprintf(stderr, "MTP speculation: %lld drafts, %lld accepted (%.1f%%)\n", (long long)s.draft_steps,
-                 (long long)s.drafts_accepted, 100.0 * double(s.drafts_accepted) / double(s.draft_steps));
+    std::fprintf(stderr,
+                 "MTP speculation: %lld drafts, %lld accepted (%.1f%%), %lld steps plain (predicted speed-up of "
+                 "drafting %.2f)\n",
+                 (long long)s.draft_steps, (long long)s.drafts_accepted,
+                 100.0 * double(s.drafts_accepted) / double(s.draft_steps), (long long)s.draft_skipped,
+                 s.draft_speedup_predicted);
   print_c_expert_stats(model);
 }
 

@@ -66,7 +66,7 @@ const char kRunHelp[] =
     "  Ctrl-C stops generation (exit 130).\n" MOTE_SAMPLING_HELP MOTE_EXPERT_HELP;
 const char kBenchHelp[] =
     "usage: mote bench FILE [--prompt 32] [--gen 32] [--seed 1] [--text PATH] [--batch N] [--no-warmup]\n"
-    "                  [--mtp-compare]\n"
+    "                  [--mtp-compare [--repeat R]]\n"
     "Prefill and decode speed, expert cache and memory of one run, as JSON, with the CPU model,\n"
     "its ISA flags and the kernel tables (available, active).\n"
     "Roofline: roofline_ratio = (weight_bytes_per_token + kv_bytes_per_token) x decode tok/s /\n"
@@ -79,7 +79,8 @@ const char kBenchHelp[] =
     "  --text PATH     real text instead of seeded random ids: the prompt is its first --prompt\n"
     "                  tokens and each decode step is fed the text's next token (routing follows the\n"
     "                  text; the model's own choice is not used)\n"
-    "  --mtp-compare   decode with and without MTP drafts\n"
+    "  --mtp-compare   decode plainly, with adaptive MTP drafting and drafting every step; the\n"
+    "                  measured and the predicted speed-ups (--repeat R: medians of R rounds)\n"
     "bench learns routing statistics only with an explicit --expert-stats PATH (runs stay independent).\n" MOTE_EXPERT_HELP;
 const char kPerplexityHelp[] =
     "usage: mote perplexity FILE --text PATH [--ctx 128] [--max-tokens N] [--kv-type T] [--kl-base T]\n"
@@ -203,7 +204,7 @@ const std::vector<Command>& commands() {
         {"perplexity", "perplexity of a text file, as JSON", kPerplexityHelp,
          join({"--text", "--ctx", "--max-tokens", "--kl-base"}, expert_values), expert_switches, cmd_perplexity},
         {"bench", "speed, expert cache and memory of one run, as JSON", kBenchHelp,
-         join({"--prompt", "--gen", "--seed", "--batch", "--text"}, expert_values), join({"--mtp-compare", "--no-warmup"}, expert_switches), cmd_bench},
+         join({"--prompt", "--gen", "--seed", "--batch", "--text", "--repeat"}, expert_values), join({"--mtp-compare", "--no-warmup"}, expert_switches), cmd_bench},
         {"plan", "memory plan of --expert-budget auto and predicted decode speed", kPlanHelp,
          {"--ctx", "--mem-limit", "--threads", "--read-seconds", "--kv-at", "--expert-stats"}, {"--json"}, cmd_plan},
         {"serve", "OpenAI-compatible local HTTP server (chat, completions, metrics)", kServeHelp,

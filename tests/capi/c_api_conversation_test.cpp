@@ -414,4 +414,42 @@ TEST_F(ConversationTest, EosTokensAndDraftCounters) {
   }
 }
 
+// mote_session_params.mtp: MOTE_MTP_OFF, MOTE_MTP_ADAPTIVE (default) and MOTE_MTP_ALWAYS give the
+// same greedy tokens; ALWAYS drafts every step, ADAPTIVE reports its decision and estimates
+// (API version 5 fields), and a reset clears the counters but keeps the estimates.
+TEST_F(ConversationTest, DraftModesAndTheirStats) {
+  EXPECT_EQ(mote_session_params_default().mtp, MOTE_MTP_ADAPTIVE);
+  const std::vector<int32_t> prompt = tokenize("Once upon a time", true);
+  std::vector<int32_t> ids[3];
+  mote_stats st[3];
+  const int modes[3] = {MOTE_MTP_OFF, MOTE_MTP_ADAPTIVE, MOTE_MTP_ALWAYS};
+  for (int m = 0; m < 3; ++m) {
+    mote_session* s = session(modes[m]);
+    ids[m] = gen_ids(s, prompt, 96).ids;
+    st[m] = stats(s);
+    if (modes[m] == MOTE_MTP_ADAPTIVE) {
+      ASSERT_EQ(mote_session_reset(s), MOTE_OK);
+      const mote_stats after = stats(s);
+      EXPECT_EQ(after.draft_skipped, 0);
+      EXPECT_EQ(after.draft_probes, 0);
+      EXPECT_EQ(after.draft_acceptance, st[m].draft_acceptance);  // estimates survive a reset
+    }
+    mote_session_destroy(s);
+  }
+  EXPECT_EQ(ids[1], ids[0]);
+  EXPECT_EQ(ids[2], ids[0]);
+  EXPECT_EQ(st[0].draft_steps + st[0].draft_skipped, 0);
+  EXPECT_EQ(st[0].draft_speedup_predicted, 0.0);
+  EXPECT_EQ(st[2].draft_skipped, 0);
+  EXPECT_GT(st[2].draft_steps, 40);
+  // Adaptive: every step after the first token either drafted or was skipped.
+  EXPECT_GT(st[1].draft_steps, 0);
+  EXPECT_GT(st[1].draft_steps + st[1].draft_skipped, 40);
+  EXPECT_LE(st[1].draft_probes, st[1].draft_steps);
+  EXPECT_GT(st[1].draft_acceptance, 0.0);
+  EXPECT_LE(st[1].draft_acceptance, 1.0);
+  ASSERT_GT(st[1].draft_cost_ratio, 0.0);
+  EXPECT_NEAR(st[1].draft_speedup_predicted, (1 + st[1].draft_acceptance) / st[1].draft_cost_ratio, 1e-9);
+}
+
 }  // namespace

@@ -364,12 +364,21 @@ typedef enum mote_kv_type {
   MOTE_KV_Q8_0 = 2
 } mote_kv_type;
 
+/* Values of mote_session_params.mtp (API version 5; before it every nonzero value was "always"). */
+#define MOTE_MTP_OFF 0
+#define MOTE_MTP_ADAPTIVE 1
+#define MOTE_MTP_ALWAYS 2
+
 typedef struct mote_session_params {
   int32_t max_context; /* tokens the KV cache holds; default 4096 */
   int32_t max_batch;   /* tokens per prefill pass; default 0: automatic (512, 256 or 128 tokens,
                           the largest whose scratch fits 256 MiB, else 64); 1..65536 sets it */
-  int32_t mtp;         /* nonzero (default): speculative decoding with the model's MTP module when it
-                          has one (greedy output unchanged; sampling keeps its distribution) */
+  int32_t mtp;         /* speculative decoding with the model's MTP module when it has one (greedy
+                          and sampled output (same seed) are those of plain decoding): 0 (MOTE_MTP_OFF) off;
+                          MOTE_MTP_ALWAYS drafts every step (for measurement); any other nonzero
+                          value, default MOTE_MTP_ADAPTIVE (API version 5): drafts only while the
+                          measured acceptance and pass times predict a speed-up, with occasional
+                          probe drafts otherwise (README "Speculation that pays") */
   /* --- API version 3 --- */
   mote_context_policy context_policy; /* default MOTE_CONTEXT_ERROR */
   int32_t n_keep;      /* with MOTE_CONTEXT_SHIFT: tokens at the start never dropped (default 0;
@@ -541,6 +550,16 @@ typedef struct mote_stats {
   int64_t context_shifts;        /* MOTE_CONTEXT_SHIFT shifts since the last reset */
   int64_t draft_steps;           /* MTP speculative verify passes since the last reset */
   int64_t drafts_accepted;       /* of those, drafts the model agreed with */
+  /* --- API version 5 --- */
+  int64_t draft_skipped;         /* steps of an MTP session decoded plainly because the adaptive
+                                    policy predicted drafting would not pay (since the last reset) */
+  int64_t draft_probes;          /* of draft_steps, drafts taken only to re-measure (policy not drafting) */
+  double draft_acceptance;       /* the policy's current acceptance estimate (0..1; 0.5 before any draft,
+                                    0 without MTP); kept across resets, like the two below */
+  double draft_cost_ratio;       /* measured time of a draft step (head + two-token pass) over a plain
+                                    one-token step; 0 until both were measured */
+  double draft_speedup_predicted; /* (1 + draft_acceptance) / draft_cost_ratio; drafting is chosen
+                                    while it is above 1 (with hysteresis); 0 until measured */
 } mote_stats;
 
 mote_status mote_session_get_stats(const mote_session* session, mote_stats* out_stats);
