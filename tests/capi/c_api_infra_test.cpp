@@ -64,7 +64,7 @@ class CApiInfraTest : public ::testing::Test {
 TEST_F(CApiInfraTest, Versions) {
   EXPECT_STREQ(mote_version(), MOTE_EXPECTED_VERSION);
   EXPECT_EQ(mote_api_version(), MOTE_API_VERSION);
-  EXPECT_EQ(mote_api_version(), 4);  // 4: mote_session_params.kv_type, mote_model_params.kernels
+  EXPECT_EQ(mote_api_version(), 5);  // 5: learning cache, memory plan, MTP modes (mote.h history)
 }
 
 TEST_F(CApiInfraTest, NewModelParamsDefaults) {

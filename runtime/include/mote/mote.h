@@ -40,6 +40,14 @@
  * code built against version 3 must be rebuilt. Version 4 also added, as new functions only,
  * mote_session_get_kv_read_bytes, mote_model_get_kernels and mote_available_kernels (the decode
  * roofline figures of `mote bench`).
+ * Version 5 appended to mote_model_params the learning expert cache (expert_learn,
+ * expert_stats_path) and the memory plan (mem_limit_bytes, plan_context; expert_budget_bytes =
+ * MOTE_EXPERT_BUDGET_AUTO), to mote_expert_stats the learned start (preloaded, learned,
+ * learned_tokens, stats_path), to mote_stats the drafting figures (draft_*), and turned
+ * mote_expert_entry's reserved bytes into `learned` (same size): code built against version 4
+ * must be rebuilt. mote_session_params.mtp became a mode (MOTE_MTP_OFF / ADAPTIVE / ALWAYS; the
+ * default drafts only while it pays). New functions: mote_model_save_expert_stats,
+ * mote_model_get_memory_plan, mote_model_measure_expert_reads, mote_expected_hit_rate.
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -51,7 +59,7 @@
 extern "C" {
 #endif
 
-#define MOTE_API_VERSION 4
+#define MOTE_API_VERSION 5
 
 typedef enum mote_status {
   MOTE_OK = 0,
