@@ -184,7 +184,12 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
   options->model.expert_hot_slots = p.expert_hot_slots;
   options->model.expert_learn = p.expert_learn != 0;
   options->model.expert_stats_path = p.expert_stats_path != nullptr ? p.expert_stats_path : "";
-  if (p.expert_hot_slots > 0) options->model.expert_learn_pin = p.expert_hot_slots;
+  // With learning, expert_hot_slots is the number of learned hottest experts pinned for good
+  // (the periodic hot pinning, which picks by recent use, is off: see ExpertStore::preload).
+  if (p.expert_learn != 0 && p.expert_hot_slots > 0) {
+    options->model.expert_learn_pin = p.expert_hot_slots;
+    options->model.expert_hot_slots = 0;
+  }
   options->model.expert_policy = policy == int(MOTE_EXPERT_POLICY_LRU) ? mote::EvictionKind::kLru : mote::EvictionKind::kLfu;
   if (p.progress_callback != nullptr) {
     const mote_progress_callback callback = p.progress_callback;

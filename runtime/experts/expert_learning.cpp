@@ -29,7 +29,8 @@ std::vector<uint32_t> seed_uses(const RoutingStats& stats) {
 int64_t default_pin_slots(const ExpertStore& store, const HParams& hp) {
   int64_t per_token = 0;  // experts one decoded token acquires over all MoE layers
   for (int64_t l = 0; l < hp.n_layers; ++l) per_token += store.is_moe_layer(l) ? hp.n_experts_per_tok : 0;
-  return std::max<int64_t>(std::min(store.slot_count() / 2, store.slot_count() - per_token), 0);
+  const int64_t slots = store.slot_count();
+  return std::max<int64_t>(std::min(slots / 2, slots - per_token), 0);
 }
 
 std::vector<int64_t> hottest_first(const RoutingStats& stats) {

@@ -216,7 +216,7 @@ void ExpertStore::repin_hot() {
   }
   int64_t n = 0;
   for (int64_t i = 0; i < n_slots_; ++i)
-    if (slots_[size_t(i)].state == SlotState::kReady) hot_order_[size_t(n++)] = int32_t(i);
+    if (slots_[size_t(i)].state == SlotState::kReady && !slots_[size_t(i)].fixed) hot_order_[size_t(n++)] = int32_t(i);
   const int64_t take = std::min(hot_slots_, n);
   auto uses = [&](int32_t slot) { return entries_[size_t(slots_[size_t(slot)].key)].uses; };
   std::partial_sort(hot_order_.begin(), hot_order_.begin() + take, hot_order_.begin() + n,
@@ -247,9 +247,11 @@ void ExpertStore::run_io_job(const IoJob& job) {
 
 void ExpertStore::finish_preload_or_loading(int32_t slot, Status st) {
   const bool failed = !st;
-  finish_loading(slot, std::move(st));
   Slot& s = slots_[size_t(slot)];
-  if (failed && s.hot) s.hot = false, unpin(slot);  // a failed hot slot must not stay held
+  const bool fixed = s.fixed;
+  if (failed && fixed) s.fixed = false, --fixed_slots_;
+  finish_loading(slot, std::move(st));
+  if (failed && fixed) unpin(slot);  // a failed fixed slot must not stay held
 }
 
 int64_t ExpertStore::preload(const std::vector<int64_t>& order, int64_t pin, const std::vector<uint32_t>& seed_uses) {
@@ -261,9 +263,8 @@ int64_t ExpertStore::preload(const std::vector<int64_t>& order, int64_t pin, con
     std::lock_guard<std::mutex> lock(mu_);
     if (seed_uses.size() == size_t(main_keys))
       for (int64_t k = 0; k < main_keys; ++k) entries_[size_t(k)].uses = seed_uses[size_t(k)];
-    const int64_t max_hot = std::max<int64_t>(n_slots_ - max_group(), 0);
-    pin = std::clamp<int64_t>(pin, 0, max_hot);
-    hot_slots_ = std::max(hot_slots_, pin);
+    const int64_t max_fixed = std::max<int64_t>(n_slots_ - max_group() - hot_slots_ - fixed_slots_, 0);
+    pin = std::clamp<int64_t>(pin, 0, max_fixed);
     for (const int64_t key : order) {
       if (free_.empty()) break;
       if (key < 0 || key >= main_keys || entries_[size_t(key)].size == 0 || entries_[size_t(key)].slot >= 0) continue;
@@ -272,7 +273,8 @@ int64_t ExpertStore::preload(const std::vector<int64_t>& order, int64_t pin, con
       start_loading(key, slot, /*prefetched=*/false);
       if (started < pin) {
         Slot& sl = slots_[size_t(slot)];
-        sl.hot = true;
+        sl.fixed = true;
+        ++fixed_slots_;
         pins_[size_t(slot)] = ++sl.pins;
       }
       ++started;
@@ -540,7 +542,7 @@ bool ExpertStore::snapshot(int64_t layer, ExpertState* out) const {
     const Slot& s = slots_[size_t(slot)];
     out[id].resident = s.state == SlotState::kReady;
     out[id].loading = s.state == SlotState::kLoading;
-    out[id].hot = s.hot;
+    out[id].hot = s.hot || s.fixed;
   }
   return true;
 }

@@ -84,7 +84,7 @@ struct ExpertState {
   uint64_t uses = 0;      // acquisitions since create (once per forward pass that routes to it)
   bool resident = false;  // in memory now: a ready slot, or always without a budget
   bool loading = false;   // being read into a slot now
-  bool hot = false;       // held by hot pinning (cannot be evicted)
+  bool hot = false;       // held by hot pinning or the learned start (cannot be evicted)
 };
 
 // A pinned expert: its weights stay valid until ExpertStore::release(layer, id).
@@ -119,7 +119,9 @@ class ExpertStore final : public ExpertProvider {
 
   bool resident() const { return n_slots_ == 0; }
   int64_t slot_count() const { return n_slots_; }
-  int64_t hot_slot_count() const { return hot_slots_; }
+  // Slots held for hot experts: periodic hot pinning plus the learned start's fixed pins.
+  int64_t hot_slot_count() const { return hot_slots_ + fixed_slots_; }
+  int64_t fixed_slot_count() const { return fixed_slots_; }
   uint64_t slot_bytes() const { return slot_bytes_; }
   uint64_t budget_bytes() const { return options_.budget_bytes; }
   EvictionKind policy() const { return options_.policy; }
@@ -141,11 +143,13 @@ class ExpertStore final : public ExpertProvider {
   // Reads the experts `order` names (main-layer keys layer * n_routed_experts + id, hottest
   // first; other keys are skipped) into free slots, never evicting: on the I/O pool when there is
   // one (returns at once; a forward pass needing one still loading waits for that read), else on
-  // this thread. The first `pin` of them are held by hot pinning (at most slot_count() -
-  // max_group(); hot_slot_count() grows to that when it was smaller) and `seed_uses`
-  // ([n_layers * n_routed_experts] or empty) sets the hot-pinning use counts, so the periodic
-  // repin adapts from the learned picture. Budget mode only (a no-op when resident). Returns how
-  // many reads were started. Call before the first forward pass.
+  // this thread. The first `pin` of them stay pinned for the store's life (fixed: the periodic
+  // hot repin never releases them; at most slot_count() - max_group() - the hot slots). Why
+  // fixed: the repin picks by recent use counts, which a cache that streams more experts per token
+  // than it has slots resets every period, so learned pins handed to it were lost within a few
+  // tokens (measured on the 17 GB model, README "At the scale it was made for"). `seed_uses`
+  // ([n_layers * n_routed_experts] or empty) seeds those use counts. Budget mode only (a no-op
+  // when resident). Returns how many reads were started. Call before the first forward pass.
   int64_t preload(const std::vector<int64_t>& order, int64_t pin, const std::vector<uint32_t>& seed_uses);
   // Tokens routed to each main-layer expert since create ([n_layers * n_routed_experts], from
   // count_routed_tokens: a prefill pass of T tokens adds T over its experts), and the tokens the
@@ -174,6 +178,7 @@ class ExpertStore final : public ExpertProvider {
     SlotState state = SlotState::kEmpty;
     bool prefetched = false;    // filled by prefetch and not acquired since
     bool hot = false;           // pinned by hot pinning
+    bool fixed = false;         // pinned by the learned start (preload) for the store's life
     Status error;               // the failed read's status (kFailed)
   };
 
@@ -230,6 +235,7 @@ class ExpertStore final : public ExpertProvider {
   std::vector<int32_t> free_;           // stack of empty slots (capacity n_slots)
   std::vector<int32_t> hot_order_;      // [n_slots] scratch of repin_hot
   int64_t hot_slots_ = 0;
+  int64_t fixed_slots_ = 0;             // pinned by preload (never repinned)
   uint64_t repin_period_ = 0;           // accesses between repins
   uint64_t accesses_since_repin_ = 0;
   int64_t prefetch_in_flight_ = 0;
