@@ -263,6 +263,13 @@ TEST_F(LearningDemo, ClosingSavesAndTheNextOpenPreloadsAndPinsTheHottest) {
     EXPECT_TRUE(st.resident) << "rank " << i;
     EXPECT_EQ(st.hot, i < store.hot_slot_count()) << "rank " << i;
   }
+  // The pins are fixed: after many repin periods of other routing they are still held.
+  decode_hit_rate(*m, text_ids(*e, kDemo / "heldout.txt", 4000, 48));
+  EXPECT_EQ(store.fixed_slot_count(), default_pin_slots(store, m->hparams()));
+  for (int64_t i = 0; i < store.fixed_slot_count(); ++i) {
+    ASSERT_TRUE(store.snapshot(order[size_t(i)] / E, states.data()));
+    EXPECT_TRUE(states[size_t(order[size_t(i)] % E)].hot) << "rank " << i << " after 48 more tokens";
+  }
 }
 
 TEST_F(LearningDemo, ACorruptFileIsIgnoredWithAWarningAndReplaced) {
