@@ -199,9 +199,11 @@ TEST_F(SpeculativeText, GreedyTextIsIdenticalWithPlainStepsBetweenDrafts) {
 // policy decode plainly but for a few probes. Drafts that are always kept double the predicted
 // speed-up; on ds3_tiny that is still below 1 (its MTP layer and head cost as much as its two
 // layers: a draft step costs over two plain steps), so with a policy told that drafting pays from
-// 0.5 on (a model where it pays, as on the synthetic V3 width in README) it drafts nearly always.
-// (The two predictions are not compared: a step of ds3_tiny takes tens of microseconds, so the
-// times of a shared machine vary too much between runs.)
+// 0.05 on and never stops paying (leave 0: a model where it pays, as on the synthetic V3 width in
+// README) it drafts on every step but its refresh steps. The thresholds are far from what the
+// times can reach, so the test does not depend on this machine's speed: a step of ds3_tiny takes
+// tens of microseconds, and with enter 0.5 a loaded CI machine once dropped the fraction to 0.847.
+// (The two predictions are not compared for the same reason.)
 TEST_F(SpeculativeText, AdaptivePolicyFollowsTheAcceptance) {
   TextGenerationOptions o;
   o.max_tokens = 400;
@@ -222,8 +224,8 @@ TEST_F(SpeculativeText, AdaptivePolicyFollowsTheAcceptance) {
   o.forced_acceptance = 1;
   auto always = adaptive_session(1024, 0);
   DraftPolicyConfig c;
-  c.enter = 0.5;
-  c.leave = 0.45;
+  c.enter = 0.05;
+  c.leave = 0.0;
   always->draft_policy() = DraftPolicy(DraftMode::kAdaptive, c);
   tokens(*always, "Hello", o, nullptr, &r);
   const double always_fraction = double(r.draft_steps) / double(r.draft_steps + r.draft_skipped);
