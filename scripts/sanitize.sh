@@ -13,6 +13,9 @@
 #   - HostileMoteTest.*: runs the CLI under setrlimit(RLIMIT_AS) to bound memory, and ASan's
 #     shadow memory needs terabytes of address space, so even the unmutated file aborts (the
 #     fuzz_mote_file target covers hostile files under ASan instead);
+#   - expert_budget_auto_in_cgroup: plans the expert budget from a 200 MiB cgroup's free memory,
+#     and the ASan runtime's own memory leaves too little of it for the minimum slots (measured:
+#     181 of 200 MiB free at open, 176 MiB needed);
 #   - TextCliTest.InstalledPackageWorksWithFindPackage: builds an outside application without
 #     -fsanitize against the instrumented libmote.so, which the ASan runtime refuses to load;
 #   - the `real_shaped` label: real-width checkpoints with real tokenizers, minutes each under
@@ -47,6 +50,6 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:handle_sigbu
 # without that one assertion.
 export MOTE_SANITIZED=1
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-EXCLUDE="${MOTE_ASAN_EXCLUDE:-^ConverterMemory\\.|^MemoryBound\\.|^HostileMoteTest\\.|InstalledPackageWorksWithFindPackage}"
+EXCLUDE="${MOTE_ASAN_EXCLUDE:-^ConverterMemory\\.|^MemoryBound\\.|^HostileMoteTest\\.|InstalledPackageWorksWithFindPackage|^expert_budget_auto_in_cgroup$}"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 1800 \
   -LE 'real_shaped|benchmark' -E "$EXCLUDE" "$@"
