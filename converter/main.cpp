@@ -43,25 +43,6 @@
 
 namespace {
 
-// The writer's temporary file, "<output>.tmp-<pid>-<start>" (writer/temp_files.h), removed if the
-// process is interrupted: exceptions unwind the writer, signals do not.
-char g_temp_path[4096];
-
-void remove_temp_and_die(int sig) {
-  if (g_temp_path[0] != '\0') ::unlink(g_temp_path);  // async-signal-safe
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
-}
-
-void remove_temp_on_signals(const std::string& output) {
-  const std::string temp = mote::convert::temp_path_for(output);
-  if (temp.size() >= sizeof(g_temp_path)) return;
-  std::memcpy(g_temp_path, temp.c_str(), temp.size() + 1);
-  struct sigaction sa {};
-  sa.sa_handler = remove_temp_and_die;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
-}
 
 }  // namespace
 
@@ -76,7 +57,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!options) return 0;  // --help
-  remove_temp_on_signals(options->output);
+  mote::convert::remove_temp_on_signals(options->output);
   Progress progress(options->quiet);
   try {
     const ConvertSummary s = convert_checkpoint(*options, progress);

@@ -1,8 +1,10 @@
 #include "writer/temp_files.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -64,6 +66,26 @@ std::vector<std::string> remove_stale_temps(const std::string& out) {
     if (!alive && it->is_regular_file(rm) && fs::remove(it->path(), rm)) removed.push_back(it->path().string());
   }
   return removed;
+}
+
+namespace {
+char g_temp_path[4096];
+
+void remove_temp_and_die(int sig) {
+  if (g_temp_path[0] != '\0') ::unlink(g_temp_path);  // async-signal-safe
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+}  // namespace
+
+void remove_temp_on_signals(const std::string& output) {
+  const std::string temp = temp_path_for(output);
+  if (temp.size() >= sizeof(g_temp_path)) return;
+  std::memcpy(g_temp_path, temp.c_str(), temp.size() + 1);
+  struct sigaction sa {};
+  sa.sa_handler = remove_temp_and_die;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
 }
 
 }  // namespace mote::convert

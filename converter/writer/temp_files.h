@@ -20,4 +20,9 @@ std::string temp_path_for(const std::string& out);
 // conversions (including this process's) are kept. Never throws.
 std::vector<std::string> remove_stale_temps(const std::string& out);
 
+// Removes temp_path_for(output) if the process is killed by SIGINT, SIGTERM, SIGHUP or SIGQUIT
+// (exceptions unwind the writer, signals do not), then dies of the signal. One output per
+// process (the path is kept in a static buffer; the handler is async-signal-safe).
+void remove_temp_on_signals(const std::string& output);
+
 }  // namespace mote::convert

@@ -14,25 +14,6 @@
 
 namespace {
 
-// Direct .mote output: the converter writer's temporary file, removed if the process is
-// interrupted (as mote-convert does: exceptions unwind the writer, signals do not).
-char g_temp_path[4096];
-
-void remove_temp_and_die(int sig) {
-  if (g_temp_path[0] != '\0') ::unlink(g_temp_path);  // async-signal-safe
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
-}
-
-void remove_temp_on_signals(const std::string& output) {
-  const std::string temp = mote::convert::temp_path_for(output);
-  if (temp.size() >= sizeof(g_temp_path)) return;
-  std::memcpy(g_temp_path, temp.c_str(), temp.size() + 1);
-  struct sigaction sa {};
-  sa.sa_handler = remove_temp_and_die;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
-}
 
 const char* kUsage =
     "usage: mote-synth --config CONFIG.json -o OUT_DIR|FILE.mote [options]\n"
@@ -143,7 +124,7 @@ int main(int argc, char** argv) {
   const mote::synth::Options opt = parse_args(argc, argv);
   try {
     if (opt.mote && !opt.dry_run) {
-      remove_temp_on_signals(opt.out_dir);
+      mote::convert::remove_temp_on_signals(opt.out_dir);
       mote::synth::synthesize_mote(opt);
     } else {
       mote::synth::synthesize(opt);
