@@ -407,7 +407,7 @@ MOTE_EXPORT mote_status mote_session_reset(mote_session* session) {
     session->last_prompt_tokens = session->last_reused_tokens = session->last_generated_tokens = 0;
     session->context_shifts = 0;
     session->draft_steps = session->drafts_accepted = 0;
-    session->draft_skipped = session->draft_probes = 0;
+    session->draft_skipped = session->draft_probes = session->draft_dropped = 0;
     return MOTE_OK;
   });
 }
@@ -475,6 +475,7 @@ MOTE_EXPORT mote_status mote_session_get_stats(const mote_session* session, mote
     s.drafts_accepted = session->drafts_accepted;
     s.draft_skipped = session->draft_skipped;
     s.draft_probes = session->draft_probes;
+    s.draft_dropped = session->draft_dropped;
     if (session->session->has_mtp()) {
       const mote::DraftPolicy& policy = session->session->draft_policy();
       s.draft_acceptance = policy.acceptance();

@@ -178,6 +178,7 @@ mote_status run_generation(mote_session* session, const mote_generate_params* pa
   session->drafts_accepted += result->drafts_accepted;
   session->draft_skipped += result->draft_skipped;
   session->draft_probes += result->draft_probes;
+  session->draft_dropped += result->draft_dropped;
   session->stop_reason = to_stop_reason(result->reason);
   session->last_prompt_tokens = result->prompt_tokens;
   session->last_reused_tokens = result->reused_tokens;

@@ -52,6 +52,7 @@ struct mote_session {
   int64_t drafts_accepted = 0;
   int64_t draft_skipped = 0;  // API version 5
   int64_t draft_probes = 0;
+  int64_t draft_dropped = 0;
 };
 
 namespace mote::capi {

@@ -547,6 +547,27 @@ bool ExpertStore::snapshot(int64_t layer, ExpertState* out) const {
   return true;
 }
 
+uint64_t ExpertStore::missing_bytes(int64_t layer, const int32_t* ids, int64_t n) const {
+  if (resident() || n <= 0 || layer < 0 || layer >= n_store_layers() || ffn_of(layer) == nullptr || !ffn_of(layer)->moe)
+    return 0;
+  const int64_t E = hp_.n_routed_experts;
+  uint64_t bytes = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] < 0 || ids[i] >= E || size_t(layer * E + ids[i]) >= entries_.size()) continue;
+    const Entry& e = entries_[size_t(layer * E + ids[i])];
+    const bool present = e.slot >= 0 && (slots_[size_t(e.slot)].state == SlotState::kReady ||
+                                         slots_[size_t(e.slot)].state == SlotState::kLoading);
+    if (!present) bytes += e.size;
+  }
+  return bytes;
+}
+
+double ExpertStore::read_seconds_per_byte() const {
+  const uint64_t bytes = bytes_read_.load(), ns = read_ns_.load();
+  return bytes >= (uint64_t(1) << 20) && ns > 0 ? double(ns) * 1e-9 / double(bytes) : 1e-9;
+}
+
 void ExpertStore::inject_read_failure_after(int64_t n) { fail_after_.store(n < 0 ? -1 : n); }
 
 }  // namespace mote

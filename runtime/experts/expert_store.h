@@ -133,6 +133,13 @@ class ExpertStore final : public ExpertProvider {
   uint64_t total_expert_bytes() const;
 
   ExpertStats stats() const;
+  // Bytes the n experts ids of `layer` would read if acquired now: those neither resident nor
+  // being read (0 when resident, for a bad id, or an empty list). Takes the mutex (budget mode).
+  // Used by the draft gate (families/decoder.h DraftRowGate) to price a draft token's misses.
+  uint64_t missing_bytes(int64_t layer, const int32_t* ids, int64_t n) const;
+  // Measured seconds per byte of one expert read (read time summed over threads / bytes read);
+  // 1 ns per byte (1 GB/s) until 1 MiB has been read.
+  double read_seconds_per_byte() const;
   void reset_stats();
   // Whether main layer `layer` has routed experts in the store.
   bool is_moe_layer(int64_t layer) const;

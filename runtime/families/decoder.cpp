@@ -1,5 +1,6 @@
 #include "families/decoder.h"
 
+#include <algorithm>
 #include <string>
 
 #include "kernels/kernels.h"
@@ -7,6 +8,9 @@
 
 namespace mote::families {
 namespace {
+
+// The draft gate handles routers of at most this top-k (DeepSeek-V3: 8); larger ones run ungated.
+constexpr int64_t kGateMaxTopK = 32;
 
 // Errors of a forward call before any work: n_tokens outside [1, max_tokens], positions past
 // max_context, a token id outside the vocabulary (ids: host).
@@ -54,9 +58,66 @@ ExpertHint next_layer_hint(const Model& model, const LayerWeights* next, const k
   return hint;
 }
 
+// Row r's routed experts under `ffn`'s router (its norm applied to s.hidden row r): host ids
+// into out[0, top_k), returns how many. s.branch is scratch.
+int64_t route_row(const Model& model, const FfnWeights& ffn, const kernels::RouterParams& router, int64_t r,
+                  const DecoderScratch& s, int32_t* out) {
+  const HParams& hp = model.hparams();
+  const int64_t n = blocks::predict_experts(model.backend(), router, ffn, hp.rms_norm_eps, s.hidden + r * hp.hidden_size,
+                                            1, hp.hidden_size, s.ffn, s.branch);
+  std::copy(s.ffn.predicted, s.ffn.predicted + n, out);
+  return n;
+}
+
+// Priced seconds of the reads that row 1's experts (ids1) need at `layer` beyond row 0's (ids0).
+double draft_row_miss_seconds(const Model& model, int64_t layer, const int32_t* ids0, int64_t n0, const int32_t* ids1,
+                              int64_t n1, const DraftRowGate& gate) {
+  int32_t own[kGateMaxTopK];
+  int64_t n = 0;
+  for (int64_t i = 0; i < n1; ++i)
+    if (std::find(ids0, ids0 + n0, ids1[i]) == ids0 + n0) own[n++] = ids1[i];
+  return double(model.expert_store().missing_bytes(layer, own, n)) * gate.seconds_per_byte;
+}
+
+// The draft gate (draft_gate.h) at MoE layer lw of a two-row pass: the exact price of row 1's
+// own misses here, then the pre-gate's predicted price at `next`. Returns the rows to run from
+// here on (2, or 1 once row 1 is dropped) and sets the prefetch hint for those rows.
+int64_t gate_draft_row(const Model& model, const LayerWeights& lw, const LayerWeights* next,
+                       const kernels::RouterParams& router, const DecoderScratch& s, ExpertHint* hint) {
+  DraftRowGate& gate = *s.draft_gate;
+  int32_t row0[kGateMaxTopK], row1[kGateMaxTopK];
+  const auto drop = [&](bool predicted) {
+    gate.dropped = true;
+    gate.predicted = predicted;
+    gate.dropped_at_layer = lw.index;
+    *hint = next_layer_hint(model, next, router, 1, s);
+    return int64_t(1);
+  };
+  ++gate.checks;
+  int64_t n0 = route_row(model, lw.ffn, router, 0, s, row0), n1 = route_row(model, lw.ffn, router, 1, s, row1);
+  const double here = draft_row_miss_seconds(model, lw.index, row0, n0, row1, n1, gate);
+  if (gate.spent_seconds + here > gate.allowance_seconds) return drop(false);
+  gate.spent_seconds += here;
+  if (next != nullptr && next->ffn.moe) {
+    n0 = route_row(model, next->ffn, router, 0, s, row0);
+    n1 = route_row(model, next->ffn, router, 1, s, row1);
+    const double ahead = draft_row_miss_seconds(model, next->index, row0, n0, row1, n1, gate);
+    if (gate.spent_seconds + ahead > gate.allowance_seconds) return drop(true);
+    if (model.expert_store().wants_prefetch()) {  // the hint: row 0's experts, then row 1's own
+      int64_t n = 0;
+      for (int64_t i = 0; i < n0; ++i) s.ffn.predicted[n++] = row0[i];
+      for (int64_t i = 0; i < n1; ++i)
+        if (std::find(row0, row0 + n0, row1[i]) == row0 + n0) s.ffn.predicted[n++] = row1[i];
+      *hint = ExpertHint{next->index, s.ffn.predicted, n};
+    }
+  }
+  return 2;
+}
+
 // s.hidden += FFN(rms_norm(s.hidden; lw.ffn.norm)): the dense SwiGLU or the routed MoE (experts
-// from the model's expert store; the experts of `next` are prefetched). Errors: expert reads.
-Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t T,
+// from the model's expert store; the experts of `next` are prefetched). A two-row pass with a
+// draft gate may drop row 1 here (T becomes 1). Errors: expert reads.
+Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t& T,
                     const DecoderScratch& s) {
   backend::Backend& b = model.backend();
   const HParams& hp = model.hparams();
@@ -70,7 +131,11 @@ Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeigh
   ffn.x_quantized = quantized.valid ? quantized.data : nullptr;
   if (lw.ffn.moe) {
     const kernels::RouterParams router = router_params(hp);
-    const ExpertHint hint = next_layer_hint(model, next, router, T, s);
+    ExpertHint hint;
+    if (s.draft_gate != nullptr && !s.draft_gate->dropped && T == 2 && router.top_k <= kGateMaxTopK)
+      T = gate_draft_row(model, lw, next, router, s, &hint);
+    else
+      hint = next_layer_hint(model, next, router, T, s);
     MOTE_RETURN_IF_ERROR(
         blocks::moe_ffn(b, router, lw.ffn, model.expert_store(), lw.index, s.normed, T, H, ffn, s.branch, &hint));
   } else {
@@ -81,7 +146,8 @@ Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeigh
 }
 
 // One pre-norm layer; next: the following layer (null for the last), for the prefetch hint.
-Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t T, int64_t start,
+// T: the rows; a draft gate may lower it (ffn_residual).
+Status run_layer(const Model& model, const LayerWeights& lw, const LayerWeights* next, int64_t& T, int64_t start,
                  const LayerCache& cache, const DecoderScratch& s) {
   backend::Backend& b = model.backend();
   const HParams& hp = model.hparams();
@@ -134,11 +200,12 @@ Status forward_as(const FamilySpec& family, const Model& model, const int32_t* i
   backend::Backend& b = model.backend();
   b.embed(w.embedding, ids, T, s.hidden);
   b.rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
+  int64_t rows = T;  // 1 once a draft gate dropped row 1 (draft_gate.h)
   for (int64_t l = 0; l < hp.n_layers; ++l) {
     const LayerWeights* next = l + 1 < hp.n_layers ? &w.layers[size_t(l + 1)] : nullptr;
-    MOTE_RETURN_IF_ERROR(run_layer(model, w.layers[size_t(l)], next, T, start, caches[size_t(l)], s));
+    MOTE_RETURN_IF_ERROR(run_layer(model, w.layers[size_t(l)], next, rows, start, caches[size_t(l)], s));
   }
-  finish(model, T, s, mode, logits, w.output_norm, w.output, final_hidden);
+  finish(model, rows, s, mode, logits, w.output_norm, w.output, final_hidden);
   return Status::ok();
 }
 
@@ -157,7 +224,8 @@ Status mtp_forward(const Model& model, const int32_t* next_ids, const float* mai
   b.rms_norm_pieces(main_hidden, H, T, 1, 0, m.hnorm, H, hp.rms_norm_eps, s.mtp_cat + H, 2 * H);
   b.matmul(m.eh_proj, s.mtp_cat, m.eh_proj.cols, T, s.hidden, m.eh_proj.rows);
   b.rope_tables(hp.rope, start, T, s.rope_cos, s.rope_sin);
-  MOTE_RETURN_IF_ERROR(run_layer(model, m.block, nullptr, T, start, mtp_cache, s));
+  int64_t rows = T;
+  MOTE_RETURN_IF_ERROR(run_layer(model, m.block, nullptr, rows, start, mtp_cache, s));
   finish(model, T, s, mode, logits, m.head_norm, m.head, nullptr);
   return Status::ok();
 }

@@ -27,6 +27,7 @@
 #include "blocks/layer_cache.h"
 #include "blocks/mla.h"
 #include "core/status.h"
+#include "families/draft_gate.h"
 #include "model/family.h"
 #include "model/model.h"
 
@@ -64,6 +65,9 @@ struct DecoderScratch {
   blocks::FfnScratch ffn;     // device buffers and the host arrays (FfnScratch's HOST part)
   float* mtp_cat = nullptr;   // [max_tokens, 2H]: the MTP's [enorm(e); hnorm(h)] (models with MTP only)
   float* logits = nullptr;    // [max_tokens, vocab] when the backend's memory is not unified, else null
+  // Set by the caller for one two-row verify forward under an expert budget (draft_gate.h), else
+  // null. The forward may then drop row 1 part-way (draft_gate->dropped).
+  DraftRowGate* draft_gate = nullptr;
 };
 
 // Arena bytes a DecoderScratch needs (each piece 64-byte aligned).

@@ -1,6 +1,8 @@
 #include "session/draft_policy.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace mote {
 
@@ -17,23 +19,48 @@ void average(double& avg, double x, double alpha) {
 
 }  // namespace
 
+double DraftPolicy::draft_seconds() const {
+  const bool kept_known = t2_acc_ > 0 || t2_rej_ > 0;
+  if (!kept_known && t2_drop_ <= 0) return 0;
+  double kept = t2_drop_;
+  if (kept_known) {  // a path not measured yet is priced as the other one
+    const double acc = t2_acc_ > 0 ? t2_acc_ : t2_rej_, rej = t2_rej_ > 0 ? t2_rej_ : t2_acc_;
+    const double a = acceptance();
+    kept = a * acc + (1 - a) * rej;
+  }
+  const double d = drop_rate();
+  return (1 - d) * kept + d * (t2_drop_ > 0 ? t2_drop_ : kept);
+}
+
 double DraftPolicy::cost_ratio() const {
-  if (t1_ <= 0 || (t2_acc_ <= 0 && t2_rej_ <= 0)) return 0;
-  // A path not measured yet is priced as the other one.
-  const double acc = t2_acc_ > 0 ? t2_acc_ : t2_rej_, rej = t2_rej_ > 0 ? t2_rej_ : t2_acc_;
-  const double a = acceptance();
-  return (a * acc + (1 - a) * rej) / t1_;
+  const double t2 = draft_seconds();
+  return t1_ > 0 && t2 > 0 ? t2 / t1_ : 0;
 }
 
 double DraftPolicy::predicted_speedup() const {
   const double c = cost_ratio();
-  return c > 0 ? (1 + acceptance()) / c : 0;
+  return c > 0 ? (1 + (1 - drop_rate()) * acceptance()) / c : 0;
+}
+
+double DraftPolicy::miss_allowance() const {
+  if (t1_ <= 0) return std::numeric_limits<double>::infinity();
+  double base = 0;
+  if (t2_acc_ > 0 || t2_rej_ > 0) {
+    const double acc = t2_acc_ > 0 ? t2_acc_ : t2_rej_, rej = t2_rej_ > 0 ? t2_rej_ : t2_acc_;
+    const double a = acceptance();
+    base = a * acc + (1 - a) * rej - miss_;
+  } else if (t2_drop_ > 0) {
+    base = t2_drop_;
+  } else {
+    return std::numeric_limits<double>::infinity();
+  }
+  return std::max(0.0, (1 + acceptance()) * t1_ - base);
 }
 
 bool DraftPolicy::next_is_draft() {
   if (mode_ == DraftMode::kAlways) return true;
   // Bootstrap: one draft step, then one plain step, so that both times are known.
-  if (t2_acc_ <= 0 && t2_rej_ <= 0) return true;
+  if (t2_acc_ <= 0 && t2_rej_ <= 0 && t2_drop_ <= 0) return true;
   if (t1_ <= 0) {
     ++skipped_;
     return false;
@@ -61,18 +88,53 @@ void DraftPolicy::record_plain(double seconds) {
   update_state();
 }
 
-void DraftPolicy::record_draft(double seconds, bool accepted) {
+void DraftPolicy::record_draft(double seconds, bool accepted, double miss_seconds) {
   accepted_ = accepted_ * config_.forget + (accepted ? 1 : 0);
   drafts_ = drafts_ * config_.forget + 1;
+  dropped_ *= config_.forget;
+  decided_ = decided_ * config_.forget + 1;
   // A probe is the first fresh draft time after many plain steps: it weighs more.
-  average(accepted ? t2_acc_ : t2_rej_, seconds, probing_ ? config_.probe_alpha : config_.time_alpha);
+  const double alpha = probing_ ? config_.probe_alpha : config_.time_alpha;
+  double& avg = accepted ? t2_acc_ : t2_rej_;
+  probe_improved_ = probing_ && seconds < 0.8 * avg;
+  average(avg, seconds, alpha);
+  miss_ += alpha * (std::max(0.0, miss_seconds) - miss_);  // unclipped: misses come in bursts
+  after_probe();
+}
+
+void DraftPolicy::record_dropped(double seconds) {
+  dropped_ = dropped_ * config_.forget + 1;
+  decided_ = decided_ * config_.forget + 1;
+  ++drops_;
+  probe_improved_ = probing_ && seconds < 0.8 * t2_drop_;
+  average(t2_drop_, seconds, probing_ ? config_.probe_alpha : config_.time_alpha);
+  after_probe();
+}
+
+void DraftPolicy::record_switch(double seconds) { average(switch_, seconds, config_.probe_alpha); }
+
+void DraftPolicy::after_probe() {
   const bool probe = probing_;
   probing_ = false;
   update_state();
-  if (probe && !drafting_) {  // the probe did not pay: wait longer for the next one
-    gap_ = std::min(config_.probe_max, std::max(config_.probe_first, gap_ * 2));
-    countdown_ = gap_;
-  }
+  if (probe && !drafting_) countdown_ = gap_ = next_gap();
+}
+
+int64_t DraftPolicy::next_gap() const {
+  // The expected loss of one probe against plain steps, in plain steps; the gap spreads it so
+  // that probes lose at most probe_budget of the time.
+  const double t2 = draft_seconds();
+  if (t1_ <= 0 || t2 <= 0) return config_.probe_first;
+  const double tokens = 1 + (1 - drop_rate()) * acceptance();
+  const double loss = (switch_ + t2 - tokens * t1_) / t1_;
+  if (!(loss > 0)) return config_.probe_first;  // a probe expected to gain: soon
+  // Probes that keep confirming the loss also back off (at least double the gap), so that over a
+  // long run their cost falls towards zero rather than staying at the budget; a probe that
+  // measured a clearly cheaper step than the average (the cost changed) does not.
+  const double backoff = probe_improved_ ? 0.0 : 2.0 * double(gap_);
+  const double gap = std::max(std::ceil(loss / config_.probe_budget), backoff);
+  if (!(gap > double(config_.probe_first))) return config_.probe_first;
+  return gap < double(config_.probe_max) ? int64_t(gap) : config_.probe_max;
 }
 
 void DraftPolicy::update_state() {
@@ -80,14 +142,13 @@ void DraftPolicy::update_state() {
   if (s <= 0) return;
   if (drafting_ && s < config_.leave) {
     drafting_ = false;
-    gap_ = config_.probe_first;
-    countdown_ = gap_;
+    gap_ = 0;  // no backoff carried over from before this drafting stretch
+    countdown_ = gap_ = next_gap();
   } else if (!drafting_ && s >= config_.enter) {
     drafting_ = true;
     since_refresh_ = 0;
   } else if (!drafting_ && gap_ == 0) {  // the bootstrap found drafting does not pay
-    gap_ = config_.probe_first;
-    countdown_ = gap_;
+    countdown_ = gap_ = next_gap();
   }
 }
 

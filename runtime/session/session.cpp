@@ -344,14 +344,17 @@ Status Session::evaluate_pending_without_mtp(float* logits) {
   return Status::ok();
 }
 
-Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2) {
+Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2, families::DraftRowGate* gate) {
   if (!mtp_cache_ || mtp_position_ != position_)
     return invalid_argument("mtp_verify: needs mtp_begin, mtp_accept or mtp_reject first");
   const int32_t ids[2] = {pending, draft};
   MOTE_RETURN_IF_ERROR(check_ids(ids));
   if (position_ + 2 > options_.max_context) return out_of_range("mtp_verify: no room for two tokens");
+  if (gate != nullptr) *gate = families::DraftRowGate{gate->allowance_seconds, gate->seconds_per_byte};
+  scratch_.draft_gate = gate != nullptr && !model_.expert_store().resident() ? gate : nullptr;
   Status st = families::forward(model_, ids, 2, position_, layer_caches(), scratch_, LogitsMode::kAll, logits2,
                                 mtp_rows());
+  scratch_.draft_gate = nullptr;
   forwarded(2);
   if (st) st = model_.file().check_mapping();
   if (!st) return st;  // nothing added (the tracker knows which ring rows were overwritten)
@@ -457,11 +460,13 @@ Result<int64_t> Session::generate_speculative(std::span<int32_t> out, const Gene
     const int64_t at = position_;  // pending's index; verify rows predict at + 1 and at + 2
     MOTE_RETURN_IF_ERROR(check_logits({mtp_logits_.get(), size_t(V)}, at, "MTP draft logits"));
     const int32_t draft = argmax(mtp_logits_.get(), V);
-    MOTE_RETURN_IF_ERROR(mtp_verify(pending, draft, verify_logits_.get()));
-    MOTE_RETURN_IF_ERROR(check_logits({verify_logits_.get(), size_t(2 * V)}, at));
+    families::DraftRowGate gate{options.draft_miss_allowance, model_.expert_store().read_seconds_per_byte()};
+    MOTE_RETURN_IF_ERROR(mtp_verify(pending, draft, verify_logits_.get(), options.draft_miss_allowance >= 0 ? &gate : nullptr));
+    MOTE_RETURN_IF_ERROR(check_logits({verify_logits_.get(), size_t((gate.dropped ? 1 : 2) * V)}, at));
     ++spec_stats_.steps;
+    spec_stats_.dropped += gate.dropped ? 1 : 0;
     const int32_t target = argmax(verify_logits_.get(), V);
-    if (target != draft) {
+    if (target != draft || gate.dropped) {  // a dropped draft row: row 1 was not computed
       out[size_t(emitted++)] = target;
       ++spec_stats_.emitted;
       MOTE_RETURN_IF_ERROR(mtp_reject(target, mtp_logits_.get()));

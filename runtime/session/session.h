@@ -59,6 +59,10 @@ struct GenerateOptions {
   bool stop_at_eos = false;    // stop after emitting one of the model's eos_token_ids
   bool speculative = false;    // draft with the MTP module and verify two tokens per pass (needs
                                // SessionOptions::mtp); the output is the same as without
+  // Speculative only: the draft gate's allowance for every step (families/draft_gate.h), in
+  // seconds of priced draft-row misses; negative: no gate. Text generation takes it from the
+  // DraftPolicy instead; this fixed one is for tests and measurements.
+  double draft_miss_allowance = -1;
 };
 
 // Counters of speculative decoding since the session was created or reset.
@@ -66,6 +70,7 @@ struct SpeculationStats {
   int64_t steps = 0;      // verify passes
   int64_t accepted = 0;   // drafts accepted
   int64_t emitted = 0;    // tokens emitted by speculative steps
+  int64_t dropped = 0;    // of steps, those whose draft row the gate dropped (draft_miss_allowance)
 };
 
 // Gives device memory back to its backend (the Session's DeviceBuffer).
@@ -146,7 +151,11 @@ class Session {
   // Each leaves q = the MTP's logits for the token after the pending one, and the MTP and main
   // caches in step. Errors roll the positions back to before the call.
   Status mtp_begin(int32_t next, float* mtp_logits);
-  Status mtp_verify(int32_t pending, int32_t draft, float* logits2);
+  // gate (optional, families/draft_gate.h): under an expert budget the pass may drop the draft
+  // row part-way when its own expert misses would cost more than gate->allowance_seconds; then
+  // only p2's row 0 is written and the caller must go on with mtp_reject. Ignored when every
+  // expert is resident (nothing to read).
+  Status mtp_verify(int32_t pending, int32_t draft, float* logits2, families::DraftRowGate* gate = nullptr);
   Status mtp_accept(int32_t draft, int32_t bonus, float* mtp_logits);
   Status mtp_reject(int32_t corrected, float* mtp_logits);
   // Plain steps between drafts (the DraftPolicy declined): evaluates the one pending token

@@ -181,6 +181,7 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
     }
     if (!q_ready) {
       MOTE_RETURN_IF_ERROR(session.mtp_begin(pending, q_logits.data()));
+      policy.record_switch(seconds_since(t0));
       q_ready = true;
       t0 = Clock::now();
     }
@@ -197,9 +198,14 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
     } else {
       draft = argmax(q_logits.data(), V);  // the sampler's random stream is left to the emitted tokens
     }
-    MOTE_RETURN_IF_ERROR(session.mtp_verify(pending, draft, verify.data()));
-    MOTE_RETURN_IF_ERROR(check_logits(verify, at));  // both rows (pending's and the draft's)
+    // Under an expert budget the pass drops the draft row when its own misses would cost more
+    // than the policy's allowance (families/draft_gate.h); the step is then a rejected draft.
+    families::DraftRowGate gate{policy.miss_allowance(), session.model().expert_store().read_seconds_per_byte()};
+    MOTE_RETURN_IF_ERROR(session.mtp_verify(pending, draft, verify.data(), &gate));
+    // Both rows (pending's and the draft's), or row 0 alone when the draft row was dropped.
+    MOTE_RETURN_IF_ERROR(check_logits({verify.data(), gate.dropped ? n : 2 * n}, at));
     ++result.draft_steps;
+    result.draft_dropped += gate.dropped ? 1 : 0;
     // Sampling: the token at this position is drawn exactly as plain decoding draws it (same
     // sampler, same random stream, one draw per token) and the draft is kept only if it is that
     // token. The emitted tokens are then those of plain sampling with the same seed, whichever
@@ -215,6 +221,7 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
       keep = target == draft;
     }
     if (options.forced_acceptance >= 0) keep = forced_rng.uniform() < options.forced_acceptance;
+    if (gate.dropped) keep = false;  // row 1 was not computed
     if (!keep) {
       int32_t corrected = target;
       if (greedy) {  // p and q are one-hot: the residual normalise(max(0, p - q)) is p's token
@@ -224,7 +231,10 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
         corrected = total > 0 ? draw(residual.data(), V, rng.uniform() * total) : draw(p.data(), V, rng.uniform());
       }
       MOTE_RETURN_IF_ERROR(session.mtp_reject(corrected, q_logits.data()));
-      policy.record_draft(seconds_since(t0), false);
+      if (gate.dropped)
+        policy.record_dropped(seconds_since(t0));
+      else
+        policy.record_draft(seconds_since(t0), false, gate.spent_seconds);
       pending = corrected;
       if (!out.push(corrected)) return Status::ok();
       continue;
@@ -234,7 +244,7 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
     MOTE_RETURN_IF_ERROR(sampler.accept(draft));
     const int32_t bonus = sampler.sample({verify.data() + V, size_t(V)});
     MOTE_RETURN_IF_ERROR(session.mtp_accept(draft, bonus, q_logits.data()));
-    policy.record_draft(seconds_since(t0), true);
+    policy.record_draft(seconds_since(t0), true, gate.spent_seconds);
     pending = bonus;
     if (!out.push(bonus)) return Status::ok();
   }

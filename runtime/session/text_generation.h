@@ -58,6 +58,7 @@ struct TextGenerationResult {
   int64_t drafts_accepted = 0;
   int64_t draft_skipped = 0;        // plain steps in an MTP session (the DraftPolicy declined)
   int64_t draft_probes = 0;         // draft steps taken only to refresh the estimates
+  int64_t draft_dropped = 0;        // of draft_steps, those whose draft row the gate dropped
   int64_t reused_tokens = 0;        // kept from the session by reuse_prefix
   int64_t context_shifts = 0;
 };

@@ -191,6 +191,7 @@ int mtp_compare(const Args& args, mote_model* model, const mote_model_info& info
         out["mtp_verify_passes"] = run.stats.draft_steps;
         out["mtp_skipped_steps"] = run.stats.draft_skipped;
         out["mtp_probes"] = run.stats.draft_probes;
+        out["mtp_dropped_drafts"] = run.stats.draft_dropped;  // draft rows the per-step gate dropped
       }
       if (modes[m].mtp == MOTE_MTP_ALWAYS)
         out["mtp_acceptance"] = ratio(uint64_t(run.stats.drafts_accepted), uint64_t(run.stats.draft_steps));

@@ -189,6 +189,49 @@ TEST_P(Speculative, EosStopsAndExpertBudgetGiveTheSameTokens) {
   EXPECT_GT(budgeted->expert_store().stats().misses, 0u);
 }
 
+// The per-step draft gate (families/draft_gate.h): under an expert budget, an allowance of 0
+// drops the draft row of every step whose draft token needs an expert of its own that is not in
+// memory, part-way through the pass; the step then counts as a rejected draft and the tokens stay
+// the plain greedy ones. An unlimited allowance drops nothing, and nothing is gated when every
+// expert is resident (no read to price).
+TEST_P(Speculative, DraftGateDropsCostlyDraftRowsAndKeepsTheTokens) {
+  auto m = open("q8_0");
+  ASSERT_TRUE(m);
+  const std::vector<int32_t> prompt = {0, 11, 22, 33};
+  auto plain = session(*m, false);
+  const std::vector<int32_t> ref = generate(*plain, prompt, 40, false);
+  const uint64_t slot = (m->expert_store().segment_bytes(1, 0) + 4095) / 4096 * 4096;
+  auto budgeted = open("q8_0", slot * uint64_t(m->hparams().n_experts_per_tok + 2));
+  ASSERT_TRUE(budgeted);
+  auto run = [&](Model& model, double allowance, SpeculationStats* stats) {
+    auto s = session(model, true);
+    std::vector<int32_t> out(40);
+    GenerateOptions g;
+    g.speculative = true;
+    g.draft_miss_allowance = allowance;
+    auto r = s->generate_greedy(prompt, out, g);
+    EXPECT_TRUE(r) << r.status().to_string();
+    out.resize(r ? size_t(*r) : 0);
+    *stats = s->speculation_stats();
+    return out;
+  };
+  SpeculationStats strict, open_gate, resident;
+  budgeted->expert_store().reset_stats();
+  EXPECT_EQ(run(*budgeted, 0.0, &strict), ref);
+  const uint64_t strict_bytes = budgeted->expert_store().stats().bytes_read;
+  EXPECT_GT(strict.dropped, 0) << "steps " << strict.steps;
+  EXPECT_LE(strict.dropped, strict.steps);
+  EXPECT_LE(strict.accepted + strict.dropped, strict.steps);
+  budgeted->expert_store().reset_stats();
+  EXPECT_EQ(run(*budgeted, 1e9, &open_gate), ref);
+  const uint64_t open_bytes = budgeted->expert_store().stats().bytes_read;
+  EXPECT_EQ(open_gate.dropped, 0);
+  // The dropped draft rows' own experts were not read.
+  EXPECT_LT(strict_bytes, open_bytes) << "steps " << strict.steps << " vs " << open_gate.steps;
+  EXPECT_EQ(run(*m, 0.0, &resident), ref);
+  EXPECT_EQ(resident.dropped, 0);
+}
+
 TEST_P(Speculative, SpeculativeGenerationDoesNotAllocate) {
   auto m = open("q8_0");
   ASSERT_TRUE(m);

@@ -48,6 +48,8 @@
  * must be rebuilt. mote_session_params.mtp became a mode (MOTE_MTP_OFF / ADAPTIVE / ALWAYS; the
  * default drafts only while it pays). New functions: mote_model_save_expert_stats,
  * mote_model_get_memory_plan, mote_model_measure_expert_reads, mote_expected_hit_rate.
+ * Version 6 appended mote_stats.draft_dropped (the per-step draft gate under an expert budget):
+ * code built against version 5 must be rebuilt.
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -59,7 +61,7 @@
 extern "C" {
 #endif
 
-#define MOTE_API_VERSION 5
+#define MOTE_API_VERSION 6
 
 typedef enum mote_status {
   MOTE_OK = 0,
@@ -568,6 +570,11 @@ typedef struct mote_stats {
                                     one-token step; 0 until both were measured */
   double draft_speedup_predicted; /* (1 + draft_acceptance) / draft_cost_ratio; drafting is chosen
                                     while it is above 1 (with hysteresis); 0 until measured */
+  /* --- API version 6 --- */
+  int64_t draft_dropped;         /* of draft_steps, those whose draft token the per-step gate dropped
+                                    part-way through the pass: under an expert budget its own expert
+                                    misses would have cost more than the draft was expected to save
+                                    (counted as rejected; the emitted tokens do not change) */
 } mote_stats;
 
 mote_status mote_session_get_stats(const mote_session* session, mote_stats* out_stats);
