@@ -8,13 +8,19 @@ namespace mote {
 
 namespace {
 
+// Plain steps measured before the first decision (after the bootstrap's one draft step).
+constexpr int64_t kBootstrapPlainSteps = 3;
+
 // Moving average that resists the outliers of a shared machine: a step preempted by another
 // process takes far longer, never shorter, so a sample is clipped at 1.5x the average before it
 // counts. Symmetric otherwise: an estimator that leaned to the low side would drift further the
 // more samples it gets, and plain and draft steps get very different numbers of samples (the
 // policy mostly takes one kind), which would bias their ratio.
-void average(double& avg, double x, double alpha) {
-  avg = avg <= 0 ? x : avg + alpha * (std::min(x, 1.5 * avg) - avg);
+// The first samples are averaged with equal weights (weight 1/n until it falls to alpha), so
+// that one unlucky first sample does not steer the decisions for many steps.
+void average(double& avg, int64_t& n, double x, double alpha) {
+  ++n;
+  avg = n == 1 || avg <= 0 ? x : avg + std::max(alpha, 1.0 / double(n)) * (std::min(x, 1.5 * avg) - avg);
 }
 
 }  // namespace
@@ -59,9 +65,9 @@ double DraftPolicy::miss_allowance() const {
 
 bool DraftPolicy::next_is_draft() {
   if (mode_ == DraftMode::kAlways) return true;
-  // Bootstrap: one draft step, then one plain step, so that both times are known.
+  // Bootstrap: one draft step, then kBootstrapPlainSteps plain steps, so that both times are known.
   if (t2_acc_ <= 0 && t2_rej_ <= 0 && t2_drop_ <= 0) return true;
-  if (t1_ <= 0) {
+  if (n1_ < kBootstrapPlainSteps) {  // plain steps are the baseline: measuring t1 costs nothing
     ++skipped_;
     return false;
   }
@@ -84,7 +90,7 @@ bool DraftPolicy::next_is_draft() {
 }
 
 void DraftPolicy::record_plain(double seconds) {
-  average(t1_, seconds, config_.time_alpha);
+  average(t1_, n1_, seconds, config_.time_alpha);
   update_state();
 }
 
@@ -97,7 +103,7 @@ void DraftPolicy::record_draft(double seconds, bool accepted, double miss_second
   const double alpha = probing_ ? config_.probe_alpha : config_.time_alpha;
   double& avg = accepted ? t2_acc_ : t2_rej_;
   probe_improved_ = probing_ && seconds < 0.8 * avg;
-  average(avg, seconds, alpha);
+  average(avg, accepted ? n_acc_ : n_rej_, seconds, alpha);
   miss_ += alpha * (std::max(0.0, miss_seconds) - miss_);  // unclipped: misses come in bursts
   after_probe();
 }
@@ -107,11 +113,11 @@ void DraftPolicy::record_dropped(double seconds) {
   decided_ = decided_ * config_.forget + 1;
   ++drops_;
   probe_improved_ = probing_ && seconds < 0.8 * t2_drop_;
-  average(t2_drop_, seconds, probing_ ? config_.probe_alpha : config_.time_alpha);
+  average(t2_drop_, n_drop_, seconds, probing_ ? config_.probe_alpha : config_.time_alpha);
   after_probe();
 }
 
-void DraftPolicy::record_switch(double seconds) { average(switch_, seconds, config_.probe_alpha); }
+void DraftPolicy::record_switch(double seconds) { average(switch_, n_switch_, seconds, config_.probe_alpha); }
 
 void DraftPolicy::after_probe() {
   const bool probe = probing_;

@@ -112,6 +112,7 @@ class DraftPolicy {
   double t1_ = 0, t2_acc_ = 0, t2_rej_ = 0;   // seconds per step; 0: not measured yet
   double t2_drop_ = 0, switch_ = 0;           // dropped draft steps; the MTP's catch-up
   double miss_ = 0;                           // gated-in draft-row misses per kept draft step
+  int64_t n1_ = 0, n_acc_ = 0, n_rej_ = 0, n_drop_ = 0, n_switch_ = 0;  // samples of each average
   bool drafting_ = false;
   bool probing_ = false;                      // the last decision was a probe
   bool probe_improved_ = false;               // the last probe was clearly cheaper than the average
