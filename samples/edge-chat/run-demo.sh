@@ -140,21 +140,38 @@ run cancel_ms "$(printf 'Tell me a story.\n%.0s' 1 2 3 4 5 6 7 8)" -n 256 --canc
 grep -q '^\[cancelled\]' "$LAST.err" || fail "cancel-after-ms: no [cancelled] line"
 pass "--cancel-after-ms 20: stopped in turn $(grep -c '^\[turn ' "$LAST.err") of 8, exit 3"
 
-# 6. SIGTERM (as Ctrl-C) while edge-chat waits for its second line: a clean exit 3.
+# 6. SIGTERM (as Ctrl-C) while edge-chat waits for its second line: a clean exit 3. No `timeout`
+# here: it would pass the signal on twice (to its child and to its process group), and a second
+# signal kills edge-chat at once by design (SA_RESETHAND). $! is the program itself, or the runner
+# that execs it or forwards signals to it (env, qemu-user, a wrapper script that execs qemu).
 LAST=$WORK/sigterm
 rm -f "$WORK/fifo"
 mkfifo "$WORK/fifo"
-timeout "$TIMEOUT" "${RUNNER[@]}" "$BIN" -n 8 "$MODEL" <"$WORK/fifo" >"$LAST.out" 2>"$LAST.err" &
+"${RUNNER[@]}" "$BIN" -n 8 "$MODEL" <"$WORK/fifo" >"$LAST.out" 2>"$LAST.err" &
 pid=$!
 exec 3>"$WORK/fifo"
 echo "Hello" >&3
-for _ in $(seq 1 $((TIMEOUT * 10))); do
-  grep -q '^\[experts\]' "$LAST.err" 2>/dev/null && break
-  sleep 0.1
-done
-grep -q '^\[experts\]' "$LAST.err" || { exec 3>&-; wait "$pid" || true; fail "sigterm: turn 1 not answered"; }
-# timeout forwards the signal to the runner (qemu-user passes it on to the program).
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s; 0 when it succeeded in time.
+wait_for() {
+  local tenths=$(($1 * 10))
+  shift
+  for _ in $(seq 1 "$tenths"); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+if ! wait_for "$TIMEOUT" grep -q '^\[experts\]' "$LAST.err"; then
+  kill -KILL "$pid" 2>/dev/null || true
+  exec 3>&-
+  fail "sigterm: turn 1 not answered within $TIMEOUT s"
+fi
 kill -TERM "$pid"
+if ! wait_for 60 eval '! kill -0 "$pid" 2>/dev/null'; then
+  kill -KILL "$pid" 2>/dev/null || true
+  exec 3>&-
+  fail "sigterm at the prompt: still running 60 s after SIGTERM"
+fi
 set +e
 wait "$pid"
 RC=$?
