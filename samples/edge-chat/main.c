@@ -108,7 +108,9 @@ static void* watchdog_main(void* arg) {
 
 /* Ctrl-C and SIGTERM set the flag. SA_RESETHAND: a second Ctrl-C kills at once, for the case the
  * callback is not reached soon (a long prompt is evaluated before the first token). No
- * SA_RESTART: a read of stdin returns EINTR, so the loop notices at a prompt too. */
+ * SA_RESTART: a read of stdin returns EINTR, so the loop notices at a prompt too (Linux gives a
+ * process-directed signal to the main thread when it does not block it; the watchdog thread is
+ * started with both signals blocked, see main). */
 static void install_signal_handlers(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -377,8 +379,13 @@ static int chat(mote_model* model, mote_session* session, const options* opt) {
   if (opt->system_prompt && !add_message(&conv, "system", opt->system_prompt)) status = EXIT_ERROR;
   while (status == EXIT_ANSWERED) {
     if (interactive) fputs("> ", stderr);
-    if (!read_turn(&line, &line_cap)) break;
-    if (atomic_load(&g_cancel)) break; /* Ctrl-C at the prompt */
+    /* The end of the input, or a signal that interrupted the read (Ctrl-C at the prompt). */
+    const int got_line = read_turn(&line, &line_cap);
+    if (atomic_load(&g_cancel)) {
+      status = EXIT_CANCELLED;
+      break;
+    }
+    if (!got_line) break;
     if (line[0] == '\0') continue;
     if (!interactive) printf("> %s\n", line);
     if (!add_message(&conv, "user", line)) { status = EXIT_ERROR; break; }
@@ -404,7 +411,6 @@ static int chat(mote_model* model, mote_session* session, const options* opt) {
       status = EXIT_ERROR;
     }
   }
-  if (status == EXIT_ANSWERED && atomic_load(&g_cancel)) status = EXIT_CANCELLED;
   free(line);
   free(r.text);
   free_conversation(&conv);
@@ -423,31 +429,38 @@ int main(int argc, char** argv) {
   }
   install_signal_handlers();
 
+  /* SIGINT and SIGTERM are blocked while the threads are started (the library's kernel and I/O
+   * threads at open, the watchdog): threads inherit the mask, so the signals go to the main
+   * thread, whose blocking read of stdin they interrupt. One pending during the open is delivered
+   * when the mask is restored and ends the program at the first prompt. */
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old_mask);
   mote_model* model = open_model(&opt);
-  if (!model) return EXIT_ERROR;
-  mote_session_params sp = mote_session_params_default();
-  sp.max_context = opt.context;
-  sp.context_policy = MOTE_CONTEXT_SHIFT; /* a full context drops the oldest turns, not the chat */
   mote_session* session = NULL;
-  mote_status st = mote_session_create(model, &sp, &session);
-  if (st != MOTE_OK) {
-    api_error("creating the session", st);
-    mote_model_destroy(model);
-    return EXIT_ERROR;
+  if (model) {
+    mote_session_params sp = mote_session_params_default();
+    sp.max_context = opt.context;
+    sp.context_policy = MOTE_CONTEXT_SHIFT; /* a full context drops the oldest turns, not the chat */
+    const mote_status st = mote_session_create(model, &sp, &session);
+    if (st != MOTE_OK) api_error("creating the session", st);
   }
-
   pthread_t watchdog;
   const int use_watchdog = opt.cancel_after_ms >= 0 || opt.cancel_after_tokens >= 0;
-  if (use_watchdog && pthread_create(&watchdog, NULL, watchdog_main, &opt) != 0) {
-    fprintf(stderr, "edge-chat: cannot start the watchdog thread\n");
-    mote_session_destroy(session);
-    mote_model_destroy(model);
+  const int watchdog_started = session && use_watchdog && pthread_create(&watchdog, NULL, watchdog_main, &opt) == 0;
+  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  if (!session || (use_watchdog && !watchdog_started)) {
+    if (session && !watchdog_started) fprintf(stderr, "edge-chat: cannot start the watchdog thread\n");
+    if (session) mote_session_destroy(session);
+    if (model) mote_model_destroy(model);
     return EXIT_ERROR;
   }
 
   const int status = chat(model, session, &opt);
 
-  if (use_watchdog) {
+  if (watchdog_started) {
     atomic_store(&g_quit_watchdog, 1);
     pthread_join(watchdog, NULL);
   }
