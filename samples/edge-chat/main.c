@@ -25,6 +25,7 @@
  * at a time); the watchdog thread and the signal handler only touch the atomics below. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -290,12 +291,20 @@ static void free_conversation(conversation* c) {
 }
 
 /* ---------------------------------------------------------------- command line ---------------- */
-static int parse_long(const char* s, long min, long* out) {
+/* A decimal integer in [min, max]; 0 for anything else. */
+static int parse_long(const char* s, long min, long max, long* out) {
   char* end = NULL;
   errno = 0;
   const long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < min) return 0;
+  if (errno || end == s || *end || v < min || v > max) return 0;
   *out = v;
+  return 1;
+}
+
+static int parse_int(const char* s, long min, long max, int32_t* out) {
+  long v = 0;
+  if (!parse_long(s, min, max, &v)) return 0;
+  *out = (int32_t)v;
   return 1;
 }
 
@@ -338,15 +347,14 @@ static int parse_args(int argc, char** argv, options* opt) {
     if (!known) return fprintf(stderr, "edge-chat: unknown option '%s' (see --help)\n", a), EXIT_USAGE;
     if (i + 1 >= argc) return fprintf(stderr, "edge-chat: %s needs a value (see --help)\n", a), EXIT_USAGE;
     const char* v = argv[++i];
-    long n = 0;
     int ok = 1;
-    if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) ok = parse_long(v, 1, &n) && n <= 1 << 20, opt->max_tokens = (int32_t)n;
-    else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) ok = parse_long(v, 16, &n) && n <= 1 << 20, opt->context = (int32_t)n;
-    else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_long(v, 0, &n) && n <= 1024, opt->threads = (int32_t)n;
+    if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) ok = parse_int(v, 1, 1 << 20, &opt->max_tokens);
+    else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) ok = parse_int(v, 16, 1 << 20, &opt->context);
+    else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_int(v, 0, 1024, &opt->threads);
     else if (!strcmp(a, "-m") || !strcmp(a, "--mem-limit")) ok = parse_size(v, &opt->mem_limit);
     else if (!strcmp(a, "-s") || !strcmp(a, "--system")) opt->system_prompt = v;
-    else if (!strcmp(a, "--cancel-after-ms")) ok = parse_long(v, 0, &opt->cancel_after_ms);
-    else ok = parse_long(v, 0, &opt->cancel_after_tokens); /* --cancel-after-tokens */
+    else if (!strcmp(a, "--cancel-after-ms")) ok = parse_long(v, 0, LONG_MAX, &opt->cancel_after_ms);
+    else ok = parse_long(v, 0, LONG_MAX, &opt->cancel_after_tokens); /* --cancel-after-tokens */
     if (!ok) return fprintf(stderr, "edge-chat: bad value '%s' for %s (see --help)\n", v, a), EXIT_USAGE;
   }
   if (!opt->model_path) return fprintf(stderr, "edge-chat: no model given (usage: edge-chat [options] MODEL.mote)\n"), EXIT_USAGE;
@@ -390,12 +398,15 @@ static int chat(mote_model* model, mote_session* session, const options* opt) {
     if (!interactive) printf("> %s\n", line);
     if (!add_message(&conv, "user", line)) { status = EXIT_ERROR; break; }
     r.len = 0;
+    if (r.text) r.text[0] = '\0';
     atomic_store(&g_generating, 1);
     /* The whole conversation every turn: the session keeps the tokens of earlier turns and
      * evaluates only the new ones (reported as "reused" and "new" below). */
     const mote_status st = mote_chat_generate(session, conv.messages, conv.count, &gp, on_token, &r);
     printf("\n");
     fflush(stdout);
+    /* mote_last_error holds until the next mote call on this thread: report it first. */
+    if (st != MOTE_OK && st != MOTE_ERR_CANCELLED) api_error("generating", st);
     print_turn_stats(session, ++turn);
     print_expert_stats(model, &prev);
     if (st == MOTE_ERR_CANCELLED) {
@@ -405,7 +416,6 @@ static int chat(mote_model* model, mote_session* session, const options* opt) {
               (long long)atomic_load(&g_tokens_streamed));
       status = EXIT_CANCELLED;
     } else if (st != MOTE_OK) {
-      api_error("generating", st);
       status = EXIT_ERROR;
     } else if (!add_message(&conv, "assistant", r.text ? r.text : "")) {
       status = EXIT_ERROR;
