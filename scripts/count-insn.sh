@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Instructions retired per weight byte by the decode kernels (one token, matrix-vector), NEON
 # against AVX2, counted under qemu-user (method: tools/insn_count/qemu_count.py; README section
-# "NEON instruction counts"). Builds the standalone kernel library (tests/kernels/standalone) for
-# aarch64 and x86-64 in build-insn/, links tools/insn_count/decode_driver.cpp statically against
-# each, and prints a markdown table for Q4_0, Q2_1 and Q8_0 in both layouts (row-major and
-# 16-row groups, the converter's default for matmul weights).
+# "NEON instruction counts"), and AVX-512 counted natively by single-stepping (ptrace_count.c;
+# qemu 7.2 does not emulate AVX-512) where this CPU has it. Builds the standalone kernel library
+# (tests/kernels/standalone) for aarch64 and x86-64 in build-insn/, links
+# tools/insn_count/decode_driver.cpp statically against each, and prints a markdown table for
+# Q4_0, Q2_1 and Q8_0 in both layouts (row-major and 16-row groups, the converter's default for
+# matmul weights), then the cross-checks of the methods.
 #   scripts/count-insn.sh [rows cols]     (default 2048 7168; METHOD=tb|step, default step)
-# Needs g++-aarch64-linux-gnu, qemu-user (for qemu-aarch64 and qemu-x86_64 7.2+: AVX2 under TCG),
-# python3, cmake, ninja; takes about 2 minutes at the default shape.
+# Needs g++-aarch64-linux-gnu, qemu-user (qemu-aarch64, and qemu-x86_64 7.2+ for AVX2 under TCG),
+# python3, cmake, ninja; about 5-10 minutes on 2 shared cores. The native AVX-512 count steps
+# through rows/8 rows (one step costs a few microseconds; the count per byte does not depend on
+# the row count beyond the once-per-call activation repack).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/build-insn"
@@ -29,6 +33,7 @@ build() {  # <dir> <c++ compiler> [cmake args...]
 }
 build arm aarch64-linux-gnu-g++ -DCMAKE_TOOLCHAIN_FILE="$ROOT/platforms/toolchains/aarch64-linux-gnu.cmake"
 build x86 g++
+gcc -O2 -o "$OUT/x86/ptrace_count" "$ROOT/tools/insn_count/ptrace_count.c"
 
 count() {  # <arch> <isa> <type> <layout> -> insns per weight byte
   local qemu objdump nm
@@ -42,12 +47,25 @@ count() {  # <arch> <isa> <type> <layout> -> insns per weight byte
     tee -a "$OUT/counts.log" | sed -n 's/.*insn_per_byte=\([0-9.]*\) linear=yes.*/\1/p'
 }
 
+# Native single-step count (x86-64 only) of one call: <isa> <type> <layout> <rows> <cols> -> per byte.
+native() {
+  local drv="$OUT/x86/decode_driver" info fn bytes n
+  info="$("$drv" "$1" "$2" "$3" "$4" "$5" 0 2>/dev/null)" || { echo "-"; return; }
+  fn="$(sed 's/.*fn=\(0x[0-9a-f]*\).*/\1/' <<<"$info")"
+  bytes="$(sed 's/.*weight_bytes=\([0-9]*\).*/\1/' <<<"$info")"
+  n="$("$OUT/x86/ptrace_count" "$fn" "$drv" "$1" "$2" "$3" "$4" "$5" 1 2>&1 >/dev/null |
+       sed -n 's/^calls=1 insns=\([0-9]*\)$/\1/p')"
+  [ -n "$n" ] || { echo "-"; return; }
+  echo "native $*: insns=$n weight_bytes=$bytes" >>"$OUT/counts.log"
+  python3 -c "print('%.4f' % ($n / $bytes))"
+}
+
 : >"$OUT/counts.log"
 echo "qemu: $(qemu-aarch64 --version | head -1); $(aarch64-linux-gnu-g++ --version | head -1); $(g++ --version | head -1)"
 echo "shape: rows $ROWS, cols $COLS, 1 token; method $METHOD; instructions per weight byte"
 echo
-echo "| type | layout | NEON (dotprod) | AVX2 | NEON / AVX2 |"
-echo "|---|---|---|---|---|"
+echo "| type | layout | NEON (dotprod) | AVX2 | NEON / AVX2 | AVX-512 (native, rows/8) |"
+echo "|---|---|---|---|---|---|"
 for type in q4_0 q2_1 q8_0; do
   for layout in row grouped; do
     neon="$(count arm neon "$type" "$layout")"
@@ -56,6 +74,20 @@ for type in q4_0 q2_1 q8_0; do
       echo "count-insn: no count for $type $layout (see $OUT/counts.log)" >&2
       exit 1
     fi
-    echo "| $type | $layout | $neon | $avx2 | $(python3 -c "print('%.2f' % ($neon / $avx2))") |"
+    avx512="$(native avx512 "$type" "$layout" $((ROWS / 8)) "$COLS")"
+    echo "| $type | $layout | $neon | $avx2 | $(python3 -c "print('%.2f' % ($neon / $avx2))") | $avx512 |"
   done
 done
+
+# Cross-checks on a small shape: the two qemu methods on NEON (TB sizes from in_asm against one
+# instruction per TB), and qemu against native single-stepping on AVX2.
+echo
+echo "Cross-checks (rows 256, cols 2048; instructions per call):"
+for m in tb step; do
+  METHOD=$m
+  echo "- NEON q4_0 row, qemu method $m: $(ROWS=256 COLS=2048; count arm neon q4_0 row >/dev/null; tail -1 "$OUT/counts.log" | sed 's/.*insns=\([0-9]*\).*/\1/')"
+done
+METHOD=step
+echo "- AVX2 q4_0 grouped, qemu method step: $(ROWS=256 COLS=2048; count x86 avx2 q4_0 grouped >/dev/null; tail -1 "$OUT/counts.log" | sed 's/.*insns=\([0-9]*\).*/\1/')"
+native avx2 q4_0 grouped 256 2048 >/dev/null
+echo "- AVX2 q4_0 grouped, native single-step: $(tail -1 "$OUT/counts.log" | sed 's/.*insns=\([0-9]*\).*/\1/')"

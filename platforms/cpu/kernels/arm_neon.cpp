@@ -2,10 +2,14 @@
 // Neoverse, Apple M). Only code below the target pragma uses dotprod, so the file builds for
 // baseline armv8-a and the dispatcher calls it after HWCAP_ASIMDDP confirmed the extension.
 //
-// Quantised products: vdotq_s32 (s8 x s8, 4-way, into int32) on both 16-byte halves of a block;
-// Q4_0 nibbles are turned into signed codes (nibble - 8) first, so no offset correction is needed.
-// One fma per block applies d_w * d_a. Q2_1: see q2_block_dot. The loops for row-grouped views
-// (16 rows per 4-byte-lane chunk, no horizontal sums) are in arm_neon_grouped.cpp.
+// Quantised products: vdotq_s32 (s8 x s8, 4-way, into int32) on both 16-byte halves of a block.
+// Q8_0: one fma per block applies d_w * d_a. Q4_0 and Q2_1 (row-major decode) go in quads of 4
+// blocks against activations rearranged once per call (ActQuad, ActQuad2): addp folds each
+// block's int32 lanes into one lane, so one vector fma per 4 blocks applies the 4 scales; the
+// 1-3 blocks left over take the per-block path (block_dot, q2_block_dot). Instructions per weight
+// byte (scripts/count-insn.sh, README "NEON instruction counts"): Q4_0 1.01 -> 0.70, Q2_1
+// 2.43 -> 1.14 (AVX2: 0.71, 2.02). The loops for row-grouped views (16 rows per 4-byte-lane
+// chunk, no horizontal sums) are in arm_neon_grouped.cpp.
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
