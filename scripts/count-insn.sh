@@ -9,7 +9,7 @@
 # matmul weights), then the cross-checks of the methods.
 #   scripts/count-insn.sh [rows cols]     (default 2048 7168; METHOD=tb|step, default step)
 # Needs g++-aarch64-linux-gnu, qemu-user (qemu-aarch64, and qemu-x86_64 7.2+ for AVX2 under TCG),
-# python3, cmake, ninja; about 5-10 minutes on 2 shared cores. The native AVX-512 count steps
+# python3, cmake, ninja; 10-15 minutes on 2 shared cores (12 measured under load). The native AVX-512 count steps
 # through rows/8 rows (one step costs a few microseconds; the count per byte does not depend on
 # the row count beyond the once-per-call activation repack).
 set -euo pipefail
