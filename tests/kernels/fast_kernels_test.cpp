@@ -36,7 +36,7 @@ const WeightType kTypes[] = {WeightType::F32,  WeightType::F16,  WeightType::BF1
                              WeightType::Q8_0, WeightType::Q4_0, WeightType::MXFP4,
                              WeightType::Q2_1};
 const int64_t kRows[] = {1, 3, 17, 40};
-const int64_t kCols[] = {1, 31, 32, 33, 95, 150, 257, 1000};
+const int64_t kCols[] = {1, 31, 32, 33, 95, 150, 170, 200, 257, 1000};
 const int64_t kTokens[] = {1, 2, 3, 7};
 
 

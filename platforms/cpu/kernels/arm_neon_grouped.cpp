@@ -16,8 +16,8 @@
 //
 // Inner loop per group block (objdump of GCC 12 -O2/-O3, no spills), 1 token / 2 tokens:
 // Q8_0 74 / 129 instructions, Q4_0 101 / 160, Q2_1 117 / 188. The row-major loops of
-// arm_neon.cpp take about 240 (Q8_0), 288 (Q4_0) and 464 (Q2_1) per token for the same 16 rows
-// x 32 columns, before their per-row horizontal sums.
+// arm_neon.cpp take about 240 (Q8_0), 200 (Q4_0) and 220 (Q2_1) per token for the same 16 rows
+// x 32 columns (scripts/count-insn.sh counts both per weight byte against AVX2).
 //
 // i8mm (smmla, 2 rows x 8 columns times 8 columns x 2 tokens) is not used: this layout's lanes
 // hold 4 columns of a row, so every weight register needs a zip1/zip2 with the next chunk's
