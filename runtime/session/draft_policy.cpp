@@ -72,7 +72,10 @@ bool DraftPolicy::next_is_draft() {
     return false;
   }
   if (drafting_) {
-    if (++since_refresh_ >= config_.refresh) {
+    // A draft step does all a plain step does and more, so a measured cost ratio below 1 means t1
+    // is stale or was inflated by a slow sample: re-measure it sooner.
+    const int64_t refresh = cost_ratio() < 1 ? std::min<int64_t>(4, config_.refresh) : config_.refresh;
+    if (++since_refresh_ >= refresh) {
       since_refresh_ = 0;
       ++skipped_;
       return false;
@@ -143,6 +146,15 @@ int64_t DraftPolicy::next_gap() const {
   return gap < double(config_.probe_max) ? int64_t(gap) : config_.probe_max;
 }
 
+double DraftPolicy::cautious_speedup() const {
+  const double c = cost_ratio();
+  if (c <= 0) return 0;
+  // One standard deviation below the Beta posterior's mean.
+  const double al = accepted_ + 1.0, be = drafts_ - accepted_ + 1.0, n = al + be;
+  const double low = std::max(0.0, acceptance() - std::sqrt(al * be / (n * n * (n + 1))));
+  return (1 + (1 - drop_rate()) * low) / c;
+}
+
 void DraftPolicy::update_state() {
   const double s = predicted_speedup();
   if (s <= 0) return;
@@ -150,7 +162,7 @@ void DraftPolicy::update_state() {
     drafting_ = false;
     gap_ = 0;  // no backoff carried over from before this drafting stretch
     countdown_ = gap_ = next_gap();
-  } else if (!drafting_ && s >= config_.enter) {
+  } else if (!drafting_ && cautious_speedup() >= config_.enter) {
     drafting_ = true;
     since_refresh_ = 0;
   } else if (!drafting_ && gap_ == 0) {  // the bootstrap found drafting does not pay

@@ -20,8 +20,9 @@
 // Acceptance: a Beta(1, 1) posterior mean over exponentially forgotten counts (forget per draft
 // step), so it tracks a drifting rate. Times: moving averages that clip slow outliers
 // (draft_policy.cpp).
-// Decision (kAdaptive): start drafting when the prediction is >= enter, stop when it falls below
-// leave (hysteresis: enter > leave). While not drafting, probe draft steps keep the estimates
+// Decision (kAdaptive): start drafting when the prediction is >= enter with the acceptance taken
+// one posterior standard deviation below its mean (a few lucky drafts are not evidence), stop
+// when the prediction (at the mean) falls below leave (hysteresis: enter > leave). While not drafting, probe draft steps keep the estimates
 // fresh. A probe's expected loss against plain steps is priced, the MTP's catch-up after plain
 // steps included (record_switch): loss = switch + t2 - (1 + a) t1. The gap before the next probe
 // is loss / (probe_budget t1) plain steps (so probes cost at most probe_budget of the decode
@@ -45,10 +46,10 @@ struct DraftPolicyConfig {
   double probe_alpha = 0.5;    // the same for a probe's time (rare, so the average is stale)
   double enter = 1.05;         // start drafting at predicted speed-up >= enter
   double leave = 1.0;          // stop drafting below leave
-  double probe_budget = 0.02;  // probes may lose at most this fraction of the decode time
+  double probe_budget = 0.01;  // probes may lose at most this fraction of the decode time
   int64_t probe_first = 4;     // fewest plain steps between probes (a probe expected to gain)
   int64_t probe_max = 512;     // most plain steps between probes
-  int64_t refresh = 16;        // while drafting: one plain step per `refresh` steps
+  int64_t refresh = 32;        // while drafting: one plain step per `refresh` steps
 };
 
 class DraftPolicy {
@@ -104,6 +105,7 @@ class DraftPolicy {
   void after_probe();   // the gap before the next probe, if the probe did not start drafting
   double draft_seconds() const;  // the expected time of a draft step (0: unknown)
   int64_t next_gap() const;      // plain steps before the next probe, from a probe's expected loss
+  double cautious_speedup() const;  // the prediction with the acceptance one deviation lower
 
   DraftMode mode_;
   DraftPolicyConfig config_;
