@@ -10,6 +10,8 @@ namespace {
 
 // Plain steps measured before the first decision (after the bootstrap's one draft step).
 constexpr int64_t kBootstrapPlainSteps = 3;
+// Predicted speed-ups at or above this are close enough to 1 that probes do not back off.
+constexpr double kUndecided = 0.9;
 
 // Moving average that resists the outliers of a shared machine: a step preempted by another
 // process takes far longer, never shorter, so a sample is clipped at 1.5x the average before it
@@ -137,10 +139,11 @@ int64_t DraftPolicy::next_gap() const {
   const double tokens = 1 + (1 - drop_rate()) * acceptance();
   const double loss = (switch_ + t2 - tokens * t1_) / t1_;
   if (!(loss > 0)) return config_.probe_first;  // a probe expected to gain: soon
-  // Probes that keep confirming the loss also back off (at least double the gap), so that over a
-  // long run their cost falls towards zero rather than staying at the budget; a probe that
-  // measured a clearly cheaper step than the average (the cost changed) does not.
-  const double backoff = probe_improved_ ? 0.0 : 2.0 * double(gap_);
+  // Probes that keep confirming a clear loss also back off (at least double the gap), so that over
+  // a long run their cost falls towards zero rather than staying at the budget. No backoff after
+  // a probe that measured a clearly cheaper step than the average (the cost changed), nor while
+  // the prediction is close to 1: there the acceptance is what is unknown, and only drafts tell.
+  const double backoff = probe_improved_ || predicted_speedup() >= kUndecided ? 0.0 : 2.0 * double(gap_);
   const double gap = std::max(std::ceil(loss / config_.probe_budget), backoff);
   if (!(gap > double(config_.probe_first))) return config_.probe_first;
   return gap < double(config_.probe_max) ? int64_t(gap) : config_.probe_max;

@@ -193,17 +193,17 @@ double mean_noisy_speedup(double acceptance, double cost, int64_t tokens, double
 
 // Issue 17's goal for the adaptive policy: never slower than plain decoding beyond noise, and at
 // least 0.9 of the predicted speed-up (1 + a) / cost where that is above 1, on runs of 128 and
-// 512 tokens with noisy step times (40 seeds each). What it cannot avoid in a short run is the
-// bootstrap draft step and a probe or two.
+// 512 tokens with noisy step times (40 seeds each): at least 0.97 / 0.98 of plain speed, the
+// cost of learning (what a short run cannot avoid is the bootstrap draft step and a probe or two).
 TEST(DraftPolicy, NoisyRunsStayAtPlainSpeedOrAboveAndNearThePrediction) {
   for (int64_t tokens : {128, 512}) {
-    for (double cost : {1.14, 1.56, 2.2}) {
+    for (double cost : {1.14, 1.56, 1.76, 2.2}) {
       for (double acceptance : {0.0, 0.5, 0.8, 1.0}) {
         const double predicted = (1 + acceptance) / cost;
         const double s = mean_noisy_speedup(acceptance, cost, tokens);
         SCOPED_TRACE(::testing::Message() << "tokens " << tokens << " cost " << cost << " acceptance " << acceptance
                                           << " speed-up " << s << " predicted " << predicted);
-        EXPECT_GE(s, tokens == 128 ? 0.975 : 0.984);
+        EXPECT_GE(s, tokens == 128 ? 0.97 : 0.98);
         if (predicted > 1.05) EXPECT_GE(s, 0.9 * predicted);
       }
     }
