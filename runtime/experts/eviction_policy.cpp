@@ -8,6 +8,7 @@ class LruPolicy final : public EvictionPolicy {
   explicit LruPolicy(int32_t n) : last_use_(size_t(n), 0) {}
   void on_insert(int32_t slot) override { last_use_[size_t(slot)] = ++clock_; }
   void on_access(int32_t slot) override { last_use_[size_t(slot)] = ++clock_; }
+  void demote(int32_t slot) override { last_use_[size_t(slot)] = 0; }
   int32_t pick_victim(const uint32_t* pins) override {
     int32_t best = -1;
     for (int32_t s = 0; s < int32_t(last_use_.size()); ++s)
@@ -33,6 +34,7 @@ class LfuPolicy final : public EvictionPolicy {
     ++count_[size_t(slot)];
     touch(slot);
   }
+  void demote(int32_t slot) override { count_[size_t(slot)] = 0, last_use_[size_t(slot)] = 0; }
   int32_t pick_victim(const uint32_t* pins) override {
     int32_t best = -1;
     for (int32_t s = 0; s < int32_t(count_.size()); ++s) {

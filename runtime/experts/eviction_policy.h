@@ -25,6 +25,9 @@ class EvictionPolicy {
   virtual ~EvictionPolicy() = default;
   virtual void on_insert(int32_t slot) = 0;
   virtual void on_access(int32_t slot) = 0;
+  // The slot becomes the first to go (its history is forgotten): for experts that will not be
+  // used for a while (an MTP layer's while drafting is off).
+  virtual void demote(int32_t slot) = 0;
   // An unpinned slot (pins[slot] == 0) to evict, or -1 if every slot is pinned. pins: [n_slots].
   virtual int32_t pick_victim(const uint32_t* pins) = 0;
 };

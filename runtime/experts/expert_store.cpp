@@ -563,6 +563,22 @@ uint64_t ExpertStore::missing_bytes(int64_t layer, const int32_t* ids, int64_t n
   return bytes;
 }
 
+int64_t ExpertStore::demote_layer(int64_t layer) {
+  if (resident() || layer < 0 || layer >= n_store_layers()) return 0;
+  const int64_t E = hp_.n_routed_experts;
+  int64_t n = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t id = 0; id < E && size_t(layer * E + id) < entries_.size(); ++id) {
+    const int32_t slot = entries_[size_t(layer * E + id)].slot;
+    if (slot < 0) continue;
+    const Slot& s = slots_[size_t(slot)];
+    if (s.state != SlotState::kReady || s.hot || s.fixed) continue;
+    policy_->demote(slot);
+    ++n;
+  }
+  return n;
+}
+
 double ExpertStore::read_seconds_per_byte() const {
   const uint64_t bytes = bytes_read_.load(), ns = read_ns_.load();
   return bytes >= (uint64_t(1) << 20) && ns > 0 ? double(ns) * 1e-9 / double(bytes) : 1e-9;

@@ -137,6 +137,11 @@ class ExpertStore final : public ExpertProvider {
   // being read (0 when resident, for a bad id, or an empty list). Takes the mutex (budget mode).
   // Used by the draft gate (families/decoder.h DraftRowGate) to price a draft token's misses.
   uint64_t missing_bytes(int64_t layer, const int32_t* ids, int64_t n) const;
+  // Makes the resident experts of store layer `layer` (an MTP block: n_layers + i) the first to be
+  // evicted, hot and fixed ones excepted; returns how many. For experts that will not be used
+  // for a while: the MTP block's while the draft policy does not draft, so that they stop
+  // holding slots the main layers miss. Takes the mutex; no-op when resident.
+  int64_t demote_layer(int64_t layer);
   // Measured seconds per byte of one expert read (read time summed over threads / bytes read);
   // 1 ns per byte (1 GB/s) until 1 MiB has been read.
   double read_seconds_per_byte() const;

@@ -76,6 +76,8 @@ class DraftPolicy {
   DraftMode mode() const { return mode_; }
   void set_mode(DraftMode mode) { mode_ = mode; }
   bool drafting() const { return drafting_; }
+  // Adaptive and not drafting: the next steps are plain but for rare probes.
+  bool idle() const { return mode_ == DraftMode::kAdaptive && !drafting_; }
   // Posterior mean of the acceptance of verified drafts (0.5 before any draft step).
   double acceptance() const { return (accepted_ + 1.0) / (drafts_ + 2.0); }
   // Forgotten fraction of draft steps the gate dropped (0 before any).

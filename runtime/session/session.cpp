@@ -344,6 +344,14 @@ Status Session::evaluate_pending_without_mtp(float* logits) {
   return Status::ok();
 }
 
+int64_t Session::demote_mtp_experts() {
+  if (!mtp_cache_) return 0;
+  int64_t n = 0;
+  const int64_t first = model_.hparams().n_layers, count = int64_t(model_.device_weights().mtp.size());
+  for (int64_t layer = first; layer < first + count; ++layer) n += model_.expert_store().demote_layer(layer);
+  return n;
+}
+
 Status Session::mtp_verify(int32_t pending, int32_t draft, float* logits2, families::DraftRowGate* gate) {
   if (!mtp_cache_ || mtp_position_ != position_)
     return invalid_argument("mtp_verify: needs mtp_begin, mtp_accept or mtp_reject first");

@@ -175,6 +175,10 @@ class Session {
   bool has_mtp() const { return mtp_cache_ != nullptr; }
   // The per-session draft decision and its estimates (kept across reset(): they measure the
   // model and machine, not the conversation).
+  // Under an expert budget: lets the MTP block's resident experts be evicted first (call when the
+  // draft policy stopped drafting, so that they do not hold slots the main layers miss). Returns
+  // how many were demoted; 0 when resident or without MTP.
+  int64_t demote_mtp_experts();
   DraftPolicy& draft_policy() { return draft_policy_; }
   const DraftPolicy& draft_policy() const { return draft_policy_; }
   const SpeculationStats& speculation_stats() const { return spec_stats_; }

@@ -235,6 +235,7 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
         policy.record_dropped(seconds_since(t0));
       else
         policy.record_draft(seconds_since(t0), false, gate.spent_seconds);
+      if (policy.idle()) session.demote_mtp_experts();  // a probe that did not pay
       pending = corrected;
       if (!out.push(corrected)) return Status::ok();
       continue;
@@ -245,6 +246,7 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
     const int32_t bonus = sampler.sample({verify.data() + V, size_t(V)});
     MOTE_RETURN_IF_ERROR(session.mtp_accept(draft, bonus, q_logits.data()));
     policy.record_draft(seconds_since(t0), true, gate.spent_seconds);
+    if (policy.idle()) session.demote_mtp_experts();
     pending = bonus;
     if (!out.push(bonus)) return Status::ok();
   }

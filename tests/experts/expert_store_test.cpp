@@ -247,6 +247,35 @@ TEST_P(ExpertStoreTiny, TextAndChatTakeExpertFlags) {
   EXPECT_NE(bad.err.find("--gen"), std::string::npos) << bad.err;
 }
 
+// demote_layer (used for the MTP block's experts while drafting is off): the demoted layer's
+// experts are evicted before any other, even when they are the most recent and most used.
+TEST_P(ExpertStoreTiny, DemotedExpertsAreEvictedFirst) {
+  for (EvictionKind policy : {EvictionKind::kLru, EvictionKind::kLfu}) {
+    auto m = open_model(path_, slot_ * 6, policy);
+    ASSERT_TRUE(m);
+    ExpertStore& store = m->expert_store();
+    ASSERT_EQ(store.slot_count(), 6);
+    const int64_t mtp_layer = m->hparams().n_layers, main_layer = 1;  // ds3_tiny: layer 1 is MoE
+    auto touch = [&](int64_t layer, int64_t id) {
+      auto v = store.acquire(layer, id);
+      ASSERT_TRUE(v) << v.status().to_string();
+      store.release(layer, id);
+    };
+    for (int64_t id = 0; id < 4; ++id) touch(main_layer, id);
+    for (int round = 0; round < 3; ++round)  // the MTP experts: most used and most recent
+      for (int64_t id = 0; id < 2; ++id) touch(mtp_layer, id);
+    EXPECT_EQ(store.demote_layer(mtp_layer), 2);
+    touch(main_layer, 4);  // two misses: each must take a demoted slot
+    touch(main_layer, 5);
+    std::vector<ExpertState> main(size_t(m->hparams().n_routed_experts));
+    ASSERT_TRUE(store.snapshot(main_layer, main.data()));
+    for (int64_t id = 0; id < 6; ++id) EXPECT_TRUE(main[size_t(id)].resident) << "expert " << id;
+    EXPECT_EQ(store.missing_bytes(mtp_layer, std::vector<int32_t>{0, 1}.data(), 2),
+              store.segment_bytes(mtp_layer, 0) + store.segment_bytes(mtp_layer, 1));
+    EXPECT_EQ(store.missing_bytes(main_layer, std::vector<int32_t>{0, 5}.data(), 2), 0u);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiny, ExpertStoreTiny, ::testing::Values(std::string("ds3_tiny")),
                          [](const auto& info) { return info.param; });
 
