@@ -8,16 +8,20 @@
 #  2. a synthetic model of DeepSeek-V3 width (hidden 7168, MLA, q-LoRA, MTP layer; LAYERS layers,
 #     8 routed experts of 2048, top-2, vocabulary 8192 so that it stays small; random weights, Q4)
 #     with the acceptance forced to 0, 50, 80 and 100% (test hook MOTE_TEST_FORCED_ACCEPTANCE: the
-#     drafts of a random MTP head never agree; forcing measures what drafting costs and gains).
+#     drafts of a random MTP head never agree; forcing measures what drafting costs and gains);
+#  3. the same model with a routed-expert budget of half and of three quarters of the experts,
+#     acceptance forced to 100% and 80%, with the per-step draft gate (families/draft_gate.h) on
+#     and off (measurement hook MOTE_TEST_DRAFT_GATE=0).
 # Columns: tok/s plain, adaptive, always; adaptive/plain; always/plain (the measured speed-up of
 # drafting); the speed-up the adaptive policy predicted from its own measurements; measured /
-# predicted; the acceptance of the always run; the fraction of steps the adaptive run drafted.
-# Usage: bash scripts/bench-mtp.sh   (env: GEN=1024 SYN_GEN=40 PROMPT=16 REPEAT=5 SYN_REPEAT=3
+# predicted; the acceptance of the always run; the fraction of steps the adaptive run drafted; the
+# adaptive run's draft steps whose draft row the gate dropped.
+# Usage: bash scripts/bench-mtp.sh   (env: GEN=1024 SYN_GEN=128 PROMPT=16 REPEAT=5 SYN_REPEAT=3
 #                                      LAYERS=4 WORK=/tmp/mote-bench-mtp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GEN=${GEN:-1024}
-SYN_GEN=${SYN_GEN:-40}
+SYN_GEN=${SYN_GEN:-128}
 PROMPT=${PROMPT:-16}
 REPEAT=${REPEAT:-5}
 SYN_REPEAT=${SYN_REPEAT:-3}
@@ -33,10 +37,11 @@ row() {  # name json
       (.decode_tok_s_mtp_always * 10 | round / 10), (.mtp_speedup * 100 | round / 100),
       (.mtp_speedup_always * 100 | round / 100), (.mtp_speedup_predicted * 100 | round / 100),
       (if .mtp_speedup_predicted > 0 then (.mtp_speedup_always / .mtp_speedup_predicted * 100 | round / 100) else "-" end),
-      (.mtp_acceptance * 100 | round / 100), (.mtp_drafted_fraction * 100 | round / 100)] | @tsv' "$2" |
-    awk -F'\t' '{printf "%-26s %8s %8s %8s %8s %8s %8s %8s %6s %7s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10}'
+      (.mtp_acceptance * 100 | round / 100), (.mtp_drafted_fraction * 100 | round / 100),
+      .mtp_dropped_drafts] | @tsv' "$2" |
+    awk -F'\t' '{printf "%-34s %8s %8s %8s %8s %8s %8s %8s %6s %7s %7s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11}'
 }
-printf '%-26s %8s %8s %8s %8s %8s %8s %8s %6s %7s\n' run plain adaptive always ad/plain al/plain predicted meas/pred accept drafted
+printf '%-34s %8s %8s %8s %8s %8s %8s %8s %6s %7s %7s\n' run plain adaptive always ad/plain al/plain predicted meas/pred accept drafted dropped
 
 M="$WORK/demo-q8_0.mote"
 [ -f "$M" ] || build/converter/mote-convert samples/models/mote-demo -o "$M" --weights q8_0 --quiet >/dev/null
@@ -59,5 +64,16 @@ for r in 0 0.5 0.8 1; do
   MOTE_TEST_FORCED_ACCEPTANCE=$r "$MOTE" bench "$SYN" --mtp-compare --prompt "$PROMPT" --gen "$SYN_GEN" \
     --repeat "$SYN_REPEAT" >"$WORK/v3width-$r.json"
   row "V3 width, accept $r" "$WORK/v3width-$r.json"
+done
+SYN_EXPERTS=$("$MOTE" inspect "$SYN" --json | jq '.bytes.routed_experts')
+for share in 2 3; do  # budgets of 2/4 and 3/4 of the routed experts
+  for r in 1 0.8; do
+    for gate in 1 0; do
+      MOTE_TEST_DRAFT_GATE=$gate MOTE_TEST_FORCED_ACCEPTANCE=$r "$MOTE" bench "$SYN" --mtp-compare --prompt "$PROMPT" \
+        --gen "$SYN_GEN" --repeat "$SYN_REPEAT" --expert-budget $((SYN_EXPERTS * share / 4)) \
+        >"$WORK/v3width-b$share-$r-gate$gate.json"
+      row "V3, $share/4 budget, accept $r, gate $gate" "$WORK/v3width-b$share-$r-gate$gate.json"
+    done
+  done
 done
 echo "JSON of every run: $WORK/*.json"

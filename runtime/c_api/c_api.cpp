@@ -388,6 +388,10 @@ MOTE_EXPORT mote_status mote_session_create(mote_model* model, const mote_sessio
     auto handle = std::make_unique<mote_session>();
     handle->owner = model;
     handle->session = std::move(session).value();
+    if (options.mtp && options.draft_mode == mote::DraftMode::kAdaptive) {
+      std::lock_guard<std::mutex> lock(model->draft_mu);
+      if (model->draft_prior) handle->session->draft_policy().inherit(*model->draft_prior);
+    }
     handle->context_policy = static_cast<mote_context_policy>(policy);
     handle->n_keep = p.n_keep;
     *out_session = handle.release();

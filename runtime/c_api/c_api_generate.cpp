@@ -158,6 +158,8 @@ mote_status run_generation(mote_session* session, const mote_generate_params* pa
   options.context_shift = session->context_policy == MOTE_CONTEXT_SHIFT;
   options.n_keep = session->n_keep;
   options.forced_acceptance = forced_acceptance_for_testing();
+  const char* gate = std::getenv("MOTE_TEST_DRAFT_GATE");  // measurement hook: "0" turns the gate off
+  options.draft_gate = gate == nullptr || std::string_view(gate) != "0";
   int64_t streamed = 0;  // tokens the callback saw: the count an error mid-generation reports
   mote::TokenCallback on_token = [&](int32_t token, std::string_view text) {
     if (token >= 0) ++streamed;
@@ -179,6 +181,11 @@ mote_status run_generation(mote_session* session, const mote_generate_params* pa
   session->draft_skipped += result->draft_skipped;
   session->draft_probes += result->draft_probes;
   session->draft_dropped += result->draft_dropped;
+  if (const mote::DraftPolicy& policy = session->session->draft_policy();
+      session->session->has_mtp() && policy.mode() == mote::DraftMode::kAdaptive) {
+    std::lock_guard<std::mutex> lock(session->owner->draft_mu);  // the next session starts from here
+    session->owner->draft_prior = policy;
+  }
   session->stop_reason = to_stop_reason(result->reason);
   session->last_prompt_tokens = result->prompt_tokens;
   session->last_reused_tokens = result->reused_tokens;

@@ -12,6 +12,9 @@
 #include "core/status.h"
 #include "kernels/kernels.h"
 #include "model/active_weights.h"
+#include <mutex>
+#include <optional>
+
 #include "session/engine.h"
 #include "mote/mote.h"
 #include "sampling/sampling_params.h"
@@ -30,6 +33,12 @@ struct mote_model {
   // Computed once at open for mote_model_info (a pass over every tensor of the file).
   mote::ActiveWeights active;
   uint64_t dense_bytes = 0;
+  // What the adaptive draft policy of this model's last MTP session measured (acceptance, step
+  // times, drafting or not): a new session starts from it, so that only the first session of a
+  // model pays the bootstrap draft and the first probes (session/draft_policy.h). Guarded by
+  // draft_mu; copied at mote_session_create and after each generation call, never inside one.
+  std::mutex draft_mu;
+  std::optional<mote::DraftPolicy> draft_prior;
   const mote::Model& model() const { return engine->model(); }
 };
 

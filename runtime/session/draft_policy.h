@@ -99,6 +99,15 @@ class DraftPolicy {
   double rejected_seconds() const { return t2_rej_; }
   double dropped_seconds() const { return t2_drop_; }
   double switch_seconds() const { return switch_; }
+  // Takes another policy's estimates and state (a previous session on the same model), keeping
+  // this one's mode, config and zero counters.
+  void inherit(const DraftPolicy& other) {
+    const DraftMode mode = mode_;
+    const DraftPolicyConfig config = config_;
+    *this = other;
+    mode_ = mode, config_ = config;
+    skipped_ = probes_ = drops_ = 0;
+  }
   // Forgets the estimates and counters (keeps mode and config).
   void reset() { *this = DraftPolicy(mode_, config_); }
 

@@ -201,7 +201,7 @@ Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::ve
     // Under an expert budget the pass drops the draft row when its own misses would cost more
     // than the policy's allowance (families/draft_gate.h); the step is then a rejected draft.
     families::DraftRowGate gate{policy.miss_allowance(), session.model().expert_store().read_seconds_per_byte()};
-    MOTE_RETURN_IF_ERROR(session.mtp_verify(pending, draft, verify.data(), &gate));
+    MOTE_RETURN_IF_ERROR(session.mtp_verify(pending, draft, verify.data(), options.draft_gate ? &gate : nullptr));
     // Both rows (pending's and the draft's), or row 0 alone when the draft row was dropped.
     MOTE_RETURN_IF_ERROR(check_logits({verify.data(), gate.dropped ? n : 2 * n}, at));
     ++result.draft_steps;

@@ -40,6 +40,9 @@ struct TextGenerationOptions {
   // the model says, so the cost side of drafting can be measured on a model whose MTP head never
   // agrees (or always does). Changes the output; < 0 (default): off.
   double forced_acceptance = -1;
+  // The per-step draft gate under an expert budget (families/draft_gate.h). Measurement hook
+  // (the C API reads MOTE_TEST_DRAFT_GATE=0 to turn it off, for A/B runs of scripts/bench-mtp.sh).
+  bool draft_gate = true;
 };
 
 // Called per generated token with the text that became safe to show (may be empty). Return

@@ -397,8 +397,9 @@ TEST_F(ConversationTest, EosTokensAndDraftCounters) {
   ASSERT_GE(n, 1u);
   EXPECT_EQ(eos[0], info.eos_token);
   EXPECT_EQ(mote_model_get_eos_tokens(nullptr, eos.data(), eos.size(), &n), MOTE_ERR_INVALID_ARGUMENT);
-  // Speculative decoding with the MTP module reports its drafts; a plain session none.
-  for (int mtp : {0, 1}) {
+  // Speculative decoding with the MTP module reports its drafts; a plain session none. (Always
+  // drafting: an adaptive session may start from an earlier session's estimates and not draft.)
+  for (int mtp : {int(MOTE_MTP_OFF), int(MOTE_MTP_ALWAYS)}) {
     mote_session* s = session(mtp);
     gen_ids(s, tokenize("Once upon a time", true), 32);
     const mote_stats st = stats(s);
@@ -419,12 +420,16 @@ TEST_F(ConversationTest, EosTokensAndDraftCounters) {
 // (API version 5 fields), and a reset clears the counters but keeps the estimates.
 TEST_F(ConversationTest, DraftModesAndTheirStats) {
   EXPECT_EQ(mote_session_params_default().mtp, MOTE_MTP_ADAPTIVE);
+  // A model of its own: a new session starts from what the model's last adaptive session
+  // measured (checked at the end), and this test needs the first session's bootstrap.
+  mote_model* fresh = nullptr;
+  ASSERT_EQ(mote_model_open(path_.c_str(), nullptr, &fresh), MOTE_OK) << mote_last_error();
   const std::vector<int32_t> prompt = tokenize("Once upon a time", true);
   std::vector<int32_t> ids[3];
   mote_stats st[3];
   const int modes[3] = {MOTE_MTP_OFF, MOTE_MTP_ADAPTIVE, MOTE_MTP_ALWAYS};
   for (int m = 0; m < 3; ++m) {
-    mote_session* s = session(modes[m]);
+    mote_session* s = session(modes[m], 1024, MOTE_CONTEXT_ERROR, 0, fresh);
     ids[m] = gen_ids(s, prompt, 96).ids;
     st[m] = stats(s);
     if (modes[m] == MOTE_MTP_ADAPTIVE) {
@@ -450,6 +455,22 @@ TEST_F(ConversationTest, DraftModesAndTheirStats) {
   EXPECT_LE(st[1].draft_acceptance, 1.0);
   ASSERT_GT(st[1].draft_cost_ratio, 0.0);
   EXPECT_NEAR(st[1].draft_speedup_predicted, (1 + st[1].draft_acceptance) / st[1].draft_cost_ratio, 1e-9);
+  // The next adaptive session on this model starts from the last one's estimates (the always
+  // session in between left them alone); a session of another model does not.
+  mote_session* next = session(MOTE_MTP_ADAPTIVE, 1024, MOTE_CONTEXT_ERROR, 0, fresh);
+  const mote_stats inherited = stats(next);
+  EXPECT_EQ(inherited.draft_acceptance, st[1].draft_acceptance);
+  EXPECT_EQ(inherited.draft_cost_ratio, st[1].draft_cost_ratio);
+  EXPECT_EQ(inherited.draft_probes, 0);
+  EXPECT_EQ(gen_ids(next, prompt, 96).ids, ids[0]);
+  mote_session_destroy(next);
+  mote_model* other = nullptr;
+  ASSERT_EQ(mote_model_open(path_.c_str(), nullptr, &other), MOTE_OK) << mote_last_error();
+  mote_session* unrelated = session(MOTE_MTP_ADAPTIVE, 1024, MOTE_CONTEXT_ERROR, 0, other);
+  EXPECT_EQ(stats(unrelated).draft_cost_ratio, 0.0);  // nothing measured yet
+  mote_session_destroy(unrelated);
+  mote_model_destroy(other);
+  mote_model_destroy(fresh);
 }
 
 }  // namespace
