@@ -84,8 +84,9 @@ bool DraftPolicy::next_is_draft() {
     }
     return true;
   }
+  if (burst_) return true;  // a probe goes on while its drafts are kept (draft_policy.h)
   if (countdown_ <= 0) {
-    probing_ = true;
+    probing_ = burst_ = true;
     ++probes_;
     return true;
   }
@@ -110,7 +111,7 @@ void DraftPolicy::record_draft(double seconds, bool accepted, double miss_second
   probe_improved_ = probing_ && seconds < 0.8 * avg;
   average(avg, accepted ? n_acc_ : n_rej_, seconds, alpha);
   miss_ += alpha * (std::max(0.0, miss_seconds) - miss_);  // unclipped: misses come in bursts
-  after_probe();
+  after_probe(accepted);
 }
 
 void DraftPolicy::record_dropped(double seconds) {
@@ -119,16 +120,21 @@ void DraftPolicy::record_dropped(double seconds) {
   ++drops_;
   probe_improved_ = probing_ && seconds < 0.8 * t2_drop_;
   average(t2_drop_, n_drop_, seconds, probing_ ? config_.probe_alpha : config_.time_alpha);
-  after_probe();
+  after_probe(false);
 }
 
 void DraftPolicy::record_switch(double seconds) { average(switch_, n_switch_, seconds, config_.probe_alpha); }
 
-void DraftPolicy::after_probe() {
-  const bool probe = probing_;
+void DraftPolicy::after_probe(bool kept) {
   probing_ = false;
   update_state();
-  if (probe && !drafting_) countdown_ = gap_ = next_gap();
+  if (!burst_) return;
+  // The probe run ends when drafting starts, at the first draft not kept, or when the prediction
+  // says drafting loses; then the gap before the next probe.
+  if (drafting_ || !kept || predicted_speedup() < config_.leave) {
+    burst_ = false;
+    if (!drafting_) countdown_ = gap_ = next_gap();
+  }
 }
 
 int64_t DraftPolicy::next_gap() const {

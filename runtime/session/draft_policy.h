@@ -28,6 +28,9 @@
 // is loss / (probe_budget t1) plain steps (so probes cost at most probe_budget of the decode
 // time), at least probe_first and at most probe_max; a probe expected to gain comes soon, and
 // probes that keep confirming a loss back off (the gap at least doubles).
+// A probe is a run: it goes on drafting while its drafts are kept and the prediction is at least
+// leave, so the catch-up is paid once per run and kept drafts quickly become evidence (a few
+// lucky drafts are not: entering still needs the cautious prediction).
 // While drafting, one plain step every `refresh` steps keeps t1 fresh.
 // kAlways: every step drafts (the behaviour before the policy; for measurement).
 //
@@ -113,7 +116,7 @@ class DraftPolicy {
 
  private:
   void update_state();  // drafting_ from the current prediction (with hysteresis)
-  void after_probe();   // the gap before the next probe, if the probe did not start drafting
+  void after_probe(bool kept);  // after a draft step: the probe run goes on or ends (then the gap)
   double draft_seconds() const;  // the expected time of a draft step (0: unknown)
   int64_t next_gap() const;      // plain steps before the next probe, from a probe's expected loss
   double cautious_speedup() const;  // the prediction with the acceptance one deviation lower
@@ -129,6 +132,7 @@ class DraftPolicy {
   bool drafting_ = false;
   bool probing_ = false;                      // the last decision was a probe
   bool probe_improved_ = false;               // the last probe was clearly cheaper than the average
+  bool burst_ = false;                        // in a probe run (draft steps while drafts are kept)
   int64_t gap_ = 0;                           // plain steps between probes
   int64_t countdown_ = 0;                     // plain steps left before the next probe
   int64_t since_refresh_ = 0;                 // draft steps since the last plain step while drafting
