@@ -84,6 +84,13 @@ if [ -d "$SYSROOT/lib" ] && [ ! -L "$SYSROOT/lib" ]; then
 fi
 ln -sfn usr/lib "$SYSROOT/lib"
 
+# Multiarch headers (openssl/opensslconf.h in usr/include/aarch64-linux-gnu): the cross compiler
+# searches only <sysroot>/usr/include (pkg-config's -isystem); the sysroot holds one architecture,
+# so they are copied up beside the others.
+if [ -d "$SYSROOT/usr/include/aarch64-linux-gnu" ]; then
+  cp -a "$SYSROOT/usr/include/aarch64-linux-gnu/." "$SYSROOT/usr/include/"
+fi
+
 # Absolute symlinks (libfoo.so -> /lib/aarch64-linux-gnu/libfoo.so.1) would resolve on the
 # host: point them into the sysroot, relative to the link's own directory.
 while IFS= read -r link; do
