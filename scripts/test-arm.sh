@@ -56,10 +56,14 @@ ARM_EXCLUDE_REASONS=(
   # server, which works, but chromium's startup under the shared CI cores is the bottleneck.
 )
 ARM_EXCLUDE="$(IFS='|'; echo "${ARM_EXCLUDE_REASONS[*]}")"
-# The subset run at cortex-a72 (and at max in CI mode): the kernels (dispatch falls back), the C
-# API through libmote.so, and the end-to-end fixtures (every family converted and compared with
-# the reference logits).
-ARM_SUBSET='^(Dispatch|Kernel|Neon|Capi|CApi|E2e|EndToEnd)'
+# The subset run at cortex-a72 (and at max in CI mode), by GoogleTest suite: the kernels against
+# their scalar references and the dispatcher (at cortex-a72 it must fall back), the C API through
+# libmote.so, the end-to-end fixtures of every family (converted on aarch64, logits against
+# transformers' references) and the expert store.
+ARM_SUBSET_SUITES=(Dispatch FastKernels GroupedKernels NeonGrouped Q2_1 Mxfp4Kernels Attention KvRows
+                   GreedyAcrossTables Swiglu NonFiniteActs CApiTest CApiKernelsTest ConversationTest
+                   FixtureTest GqaFamily DemoModel ExpertStoreTiny ExpertStoreFixture)
+ARM_SUBSET="(^|/)($(IFS='|'; echo "${ARM_SUBSET_SUITES[*]}"))\\."
 
 SYSROOT="$ROOT/build-arm-sysroot"
 BUILD="$(realpath -m "${ARM_BUILD_DIR:-$ROOT/build-aarch64}")"
