@@ -39,7 +39,7 @@ if(MOTE_SERVE)
 endif()
 if(HTTPLIB_FOUND)
   set(MOTE_HAVE_HTTPLIB ON)
-else()
+elseif(MOTE_SERVE)
   message(STATUS "mote: cpp-httplib not found (libcpp-httplib-dev): mote is built without `serve`")
 endif()
 # libedit (optional; samples/CMakeLists.txt): line editing in `mote chat`. Google Benchmark
@@ -58,15 +58,17 @@ set(MOTE_HAVE_BENCHMARK ${benchmark_FOUND})
 # for CI jobs that must build everything.
 option(MOTE_REQUIRE_ALL "Fail at configure if an optional dependency is missing" OFF)
 set(_mote_missing)
-foreach(_dep IN ITEMS "XNNPACK:MOTE_HAVE_XNNPACK:F32 prefill GEMM falls back to mote's kernels"
-                      "cpp-httplib:MOTE_HAVE_HTTPLIB:no mote serve"
-                      "libedit:MOTE_HAVE_LIBEDIT:mote chat reads plain lines"
-                      "benchmark:MOTE_HAVE_BENCHMARK:no mote-bench-kernels")
+set(MOTE_BENCHMARK ON)  # no option: only the benchmark binary depends on it
+foreach(_dep IN ITEMS "XNNPACK:MOTE_XNNPACK:MOTE_HAVE_XNNPACK:F32 prefill GEMM falls back to mote's kernels"
+                      "cpp-httplib:MOTE_SERVE:MOTE_HAVE_HTTPLIB:no mote serve"
+                      "libedit:MOTE_LIBEDIT:MOTE_HAVE_LIBEDIT:mote chat reads plain lines"
+                      "benchmark:MOTE_BENCHMARK:MOTE_HAVE_BENCHMARK:no mote-bench-kernels")
   string(REPLACE ":" ";" _dep "${_dep}")
   list(GET _dep 0 _name)
-  list(GET _dep 1 _var)
-  list(GET _dep 2 _effect)
-  if(NOT ${_var})
+  list(GET _dep 1 _option)
+  list(GET _dep 2 _var)
+  list(GET _dep 3 _effect)
+  if(${_option} AND NOT ${_var})  # switched off by its option is not missing
     list(APPEND _mote_missing "${_name} (${_effect})")
   endif()
 endforeach()
@@ -77,5 +79,5 @@ if(_mote_missing)
     message(FATAL_ERROR "mote: MOTE_REQUIRE_ALL=ON and optional dependencies are missing: ${_mote_missing_text}")
   endif()
 else()
-  message(STATUS "mote: all optional dependencies found for ${CMAKE_SYSTEM_PROCESSOR} (XNNPACK, cpp-httplib, libedit, benchmark)")
+  message(STATUS "mote: no optional dependency missing for ${CMAKE_SYSTEM_PROCESSOR} (XNNPACK, cpp-httplib, libedit, benchmark)")
 endif()
