@@ -69,13 +69,14 @@ ARM_EXCLUDE="$(IFS='|'; echo "${ARM_EXCLUDE_REASONS[*]}")"
 # at max in CI mode, where time is short) the kernels run against their scalar references and the
 # dispatcher (at cortex-a72 it must fall back); at max in CI mode also the C API through
 # libmote.so, the end-to-end fixtures of every family (converted on aarch64, logits against
-# transformers' references) and the expert store. ARM_SHORT_SKIP leaves out the longest kernel
-# test in both subsets (93 s under qemu; the full mode runs it).
+# transformers' references) and the expert store. ARM_SHORT_SKIP leaves out the three longest
+# kernel tests in both subsets (large shapes, thread counts, allocation counting: 320 s of the
+# subset's 720 s under qemu on the shared machine; the full mode runs them).
 ARM_KERNEL_SUITES=(Dispatch FastKernels GroupedKernels NeonGrouped Q2_1 Mxfp4Kernels KvRows GreedyAcrossTables
                    Swiglu NonFiniteActs)
-ARM_MAX_SUITES=("${ARM_KERNEL_SUITES[@]}" Attention CApiTest ConversationTest FixtureTest ExpertStoreTiny)
+ARM_MAX_SUITES=("${ARM_KERNEL_SUITES[@]}" Attention CApiTest FixtureTest ExpertStoreTiny)
 suites_regex() { local IFS='|'; echo "(^|/)($*)\\."; }
-ARM_SHORT_SKIP='GroupedKernels\.ResultsAreBitIdenticalAcrossThreadCounts'
+ARM_SHORT_SKIP='GroupedKernels\.(ResultsAreBitIdenticalAcrossThreadCounts|TableMatmulOnLargeShapesAndSlices|NoHeapAllocationInsideKernelCalls)'
 
 SYSROOT="$ROOT/build-arm-sysroot"
 BUILD="$(realpath -m "${ARM_BUILD_DIR:-$ROOT/build-aarch64}")"
