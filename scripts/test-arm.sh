@@ -63,6 +63,9 @@ ARM_EXCLUDE_REASONS=(
   # qemu-user synthesizes the guest's own /proc/self/stat (its start time differs from the kernel's
   # that the child sees), so the live temporary file looks stale.
   'OutputHygiene\.StaleTemporaryFilesAreRemoved'
+  # Bounds mote-synth's peak RSS at 64 MiB while it streams a 2 GB checkpoint; under qemu-user the
+  # child's RSS is qemu's process (378 MiB measured). Not checked on real aarch64 hardware.
+  'SynthTest\.V2LiteSliceStreamsConvertsAndRuns'
 )
 ARM_EXCLUDE="$(IFS='|'; echo "${ARM_EXCLUDE_REASONS[*]}")"
 # The subsets, by GoogleTest suite (measured times: README "Tests on aarch64"). At cortex-a72 (and
