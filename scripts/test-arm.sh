@@ -123,6 +123,7 @@ for cpu in "${CPUS[@]}"; do
     # mote_DIR, not CMAKE_PREFIX_PATH: the toolchain's FIND_ROOT_PATH_MODE_PACKAGE ONLY would look
     # for the prefix inside the sysroots.
     edge="$BUILD/edge-chat"
+    rm -rf "$edge"  # one C file; a stale cache may name another source directory
     cmake -S "$EDGE_SRC" -B "$edge" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_TOOLCHAIN_FILE="$ROOT/platforms/toolchains/aarch64-linux-gnu.cmake" \
       -DMOTE_AARCH64_SYSROOT="$SYSROOT" -Dmote_DIR="$BUILD/install/lib/cmake/mote" >/dev/null
