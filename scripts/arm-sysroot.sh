@@ -24,10 +24,10 @@ APTDIR="$SYSROOT/.apt"
 REQUIRED=(libflatbuffers-dev nlohmann-json3-dev libtbb-dev libpcre2-dev libicu-dev
           libgtest-dev libgmock-dev libbenchmark-dev)
 OPTIONAL=(libxnnpack-dev libpthreadpool-dev libcpp-httplib-dev libedit-dev)
-# flatbuffers-compiler stays: the arm64 FlatBuffersConfig.cmake checks that its flatc exists (the
-# build runs the host's flatc, find_program). Provided by the cross toolchain (libc6-dev-arm64-cross, libstdc++-12-dev-arm64-cross) under
-# /usr/aarch64-linux-gnu; a second copy in the sysroot would shadow it. The rest are tools or
-# data no link needs.
+# Left out: what the cross toolchain provides under /usr/aarch64-linux-gnu (libc6-dev-arm64-cross,
+# libstdc++-12-dev-arm64-cross; a second copy in the sysroot would shadow it), and tools or data no
+# link needs. flatbuffers-compiler stays: the arm64 FlatBuffersConfig.cmake checks that its flatc
+# exists (the build runs the host's flatc, found by find_program).
 EXCLUDE_RE='^(libc6|libc6-dev|libgcc-s1|libgcc-12-dev|libstdc\+\+6|libstdc\+\+-12-dev|gcc-12-base|libcrypt1|libcrypt-dev|libnsl2|libnsl-dev|libtirpc3|libtirpc-dev|libtirpc-common|linux-libc-dev|rpcsvc-proto|libgssapi-krb5-2|libkrb5-3|libk5crypto3|libkrb5support0|libkeyutils1|libcom-err2|libselinux1|dpkg|tar|perl-base|debconf|base-files|libselinux1|cmake|cmake-data|googletest|icu-devtools|pkg-config|pkgconf|pkgconf-bin|libpkgconf3|libbsd-dev|libmd-dev|ncurses-bin|libc-dev-bin)$'
 
 STAMP="$SYSROOT/.stamp"
