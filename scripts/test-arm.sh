@@ -95,11 +95,12 @@ launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
+mkdir -p "$BUILD"
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
   -DCMAKE_TOOLCHAIN_FILE="$ROOT/platforms/toolchains/aarch64-linux-gnu.cmake" \
-  -DMOTE_AARCH64_SYSROOT="$SYSROOT" -DCMAKE_INSTALL_PREFIX="$BUILD/install" >"$BUILD.configure.log" \
-  || { cat "$BUILD.configure.log"; exit 1; }
-grep -E '^-- mote:' "$BUILD.configure.log" || true
+  -DMOTE_AARCH64_SYSROOT="$SYSROOT" -DCMAKE_INSTALL_PREFIX="$BUILD/install" >"$BUILD/configure.log" \
+  || { cat "$BUILD/configure.log"; exit 1; }
+grep -E '^-- mote:' "$BUILD/configure.log" || true
 ninja -C "$BUILD" -j"$JOBS"
 cmake --install "$BUILD" >/dev/null
 echo "test-arm: sysroot + cross-build + install: $((SECONDS - t)) s"
