@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
-# Cross-builds the kernels and their tests (tests/kernels/standalone) for aarch64 with Debian's
-# g++-aarch64-linux-gnu and runs them under qemu-aarch64: with `-cpu max` (NEON + dotprod: the
-# neon table is tested against the reference) and with `-cpu cortex-a72` (no dotprod: the
-# dispatcher must fall back to the reference kernels). Installs g++-aarch64-linux-gnu, qemu-user
-# and googletest with apt-get (root or sudo) if missing. Safe to run again.
-#   scripts/test-arm.sh            (build dir: build-arm; JOBS=N for the build, default 2)
+# mote on aarch64, cross-built with Debian's g++-aarch64-linux-gnu and run under qemu-aarch64.
+#
+#   scripts/test-arm.sh [full|ci|kernels]
+#
+# full (default): the whole stack. scripts/arm-sysroot.sh unpacks Debian's arm64 libraries into
+#   build-arm-sysroot; everything is cross-built into build-aarch64 (libmote, the C API, mote with
+#   `serve`, mote-convert, the tools, the samples, every GoogleTest binary) and installed into
+#   build-aarch64/install (the CMake package). Then, at each CPU of MOTE_ARM_CPUS:
+#     - ctest (at `max` every test but ARM_EXCLUDE below; at the others the kernel suites);
+#     - scripts/arm-demo.sh: the demo model converted and run on aarch64, F32 greedy = x86's,
+#       the expert store under a budget;
+#     - samples/edge-chat built against the installed package and its run-demo.sh under qemu.
+# ci: as full, but at `max` ctest runs ARM_MAX_SUITES only (time: README "Tests on aarch64").
+# kernels: only the kernel tests (tests/kernels/standalone, build-arm), no sysroot needed.
+#
+# `max` has NEON + dotprod + i8mm; `cortex-a72` (ARMv8.0) has neither, so the kernel dispatcher
+# must fall back. Environment: JOBS (build, default 2), MOTE_ARM_CPUS (default "max cortex-a72"),
+# ARM_BUILD_DIR (default build-aarch64), X86_BUILD_DIR (default build: the x86 side of the F32
+# greedy comparison), EDGE_CHAT_SRC (default samples/edge-chat). Installs g++-aarch64-linux-gnu,
+# qemu-user and the host tools with apt-get (root or sudo) if missing. Safe to run again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${BUILD_DIR:-$ROOT/build-arm}"
+MODE="${1:-full}"
+JOBS="${JOBS:-2}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+case "$MODE" in full|ci|kernels) ;; *) echo "usage: $0 [full|ci|kernels]" >&2; exit 2 ;; esac
 
-PACKAGES=(g++-aarch64-linux-gnu qemu-user googletest cmake ninja-build)
+PACKAGES=(g++-aarch64-linux-gnu qemu-user googletest cmake ninja-build pkg-config flatbuffers-compiler)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,7 +38,106 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S "$ROOT/tests/kernels/standalone" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_TOOLCHAIN_FILE="$ROOT/platforms/toolchains/aarch64-linux-gnu.cmake"
-ninja -C "$BUILD" -j"${JOBS:-2}" test_kernels
-ctest --test-dir "$BUILD" --output-on-failure --timeout 1200
+if [ "$MODE" = kernels ]; then
+  BUILD="${BUILD_DIR:-$ROOT/build-arm}"
+  cmake -S "$ROOT/tests/kernels/standalone" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE="$ROOT/platforms/toolchains/aarch64-linux-gnu.cmake"
+  ninja -C "$BUILD" -j"$JOBS" test_kernels
+  ctest --test-dir "$BUILD" --output-on-failure --timeout 1200
+  exit 0
+fi
+
+# Tests that cannot pass under qemu-user on aarch64, and why (ctest -E). Everything else runs.
+ARM_EXCLUDE_REASONS=(
+  # Runs the host's `cmake` to build an x86 app against the installed package and runs it; on
+  # aarch64 the installed package is checked by building samples/edge-chat against it with the
+  # toolchain file and running it under qemu (below).
+  'TextCliTest\.InstalledPackageWorksWithFindPackage'
+  # Bounds the converter child's peak RSS (wait4 ru_maxrss) at 64 MiB: under qemu-user the RSS is
+  # qemu's, with its translated-code cache and the guest's heap in one process.
+  'ConverterMemory\.PeakRssIsBoundedOnALargeCheckpoint'
+  # samples/edge-chat's own ctest (cross path: install + configure + run-demo.sh); this script
+  # builds and runs the same sample against build-aarch64/install at every CPU below.
+  '^sample_edge_chat$'
+  # Reads its own start time from /proc/<pid>/stat and expects the converter child to read the same:
+  # qemu-user synthesizes the guest's own /proc/self/stat (its start time differs from the kernel's
+  # that the child sees), so the live temporary file looks stale.
+  'OutputHygiene\.StaleTemporaryFilesAreRemoved'
+  # Bounds mote-synth's peak RSS at 64 MiB while it streams a 2 GB checkpoint; under qemu-user the
+  # child's RSS is qemu's process (378 MiB measured). Not checked on real aarch64 hardware.
+  'SynthTest\.V2LiteSliceStreamsConvertsAndRuns'
+)
+ARM_EXCLUDE="$(IFS='|'; echo "${ARM_EXCLUDE_REASONS[*]}")"
+# The subsets, by GoogleTest suite (measured times: README "Tests on aarch64"). At cortex-a72 (and
+# at max in CI mode, where time is short) the kernels run against their scalar references and the
+# dispatcher (at cortex-a72 it must fall back); at max in CI mode also the C API through
+# libmote.so, the end-to-end fixtures of every family (converted on aarch64, logits against
+# transformers' references) and the expert store. ARM_SHORT_SKIP leaves out the three longest
+# kernel tests in both subsets (large shapes, thread counts, allocation counting: 320 s of the
+# subset's 720 s under qemu on the shared machine; the full mode runs them).
+ARM_KERNEL_SUITES=(Dispatch FastKernels GroupedKernels NeonGrouped Q2_1 Mxfp4Kernels KvRows GreedyAcrossTables
+                   Swiglu NonFiniteActs)
+ARM_MAX_SUITES=("${ARM_KERNEL_SUITES[@]}" Attention CApiTest FixtureTest ExpertStoreTiny)
+suites_regex() { local IFS='|'; echo "(^|/)($*)\\."; }
+ARM_SHORT_SKIP='GroupedKernels\.(ResultsAreBitIdenticalAcrossThreadCounts|TableMatmulOnLargeShapesAndSlices|NoHeapAllocationInsideKernelCalls)'
+
+SYSROOT="$ROOT/build-arm-sysroot"
+BUILD="$(realpath -m "${ARM_BUILD_DIR:-$ROOT/build-aarch64}")"
+X86="$(realpath -m "${X86_BUILD_DIR:-$ROOT/build}")"
+EDGE_SRC="${EDGE_CHAT_SRC:-$ROOT/samples/edge-chat}"
+LIBDIR="$SYSROOT/usr/lib/aarch64-linux-gnu"
+CPUS=(${MOTE_ARM_CPUS:-max cortex-a72})
+declare -A SECONDS_AT
+
+t=$SECONDS
+bash "$ROOT/scripts/arm-sysroot.sh" "$SYSROOT"
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+mkdir -p "$BUILD"
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
+  -DCMAKE_TOOLCHAIN_FILE="$ROOT/platforms/toolchains/aarch64-linux-gnu.cmake" \
+  -DMOTE_AARCH64_SYSROOT="$SYSROOT" -DCMAKE_INSTALL_PREFIX="$BUILD/install" >"$BUILD/configure.log" \
+  || { cat "$BUILD/configure.log"; exit 1; }
+grep -E '^-- mote:' "$BUILD/configure.log" || true
+ninja -C "$BUILD" -j"$JOBS"
+cmake --install "$BUILD" >/dev/null
+echo "test-arm: sysroot + cross-build + install: $((SECONDS - t)) s"
+
+status=0
+for cpu in "${CPUS[@]}"; do
+  t=$SECONDS
+  export MOTE_QEMU_CPU="$cpu"
+  # cortex-a72 (ARMv8.0, no dotprod): the dispatcher must offer no NEON table, only the reference
+  # (FastKernels.ThisCpuHasAFastTable checks exactly that with this variable).
+  if [ "$cpu" = cortex-a72 ]; then export MOTE_TEST_EXPECT_NO_FAST_TABLE=1; else unset MOTE_TEST_EXPECT_NO_FAST_TABLE; fi
+  echo "== test-arm: qemu-aarch64 -cpu $cpu"
+  ctest_args=(--test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 1500)
+  if [ "$cpu" = max ] && [ "$MODE" = full ]; then
+    ctest_args+=(-E "$ARM_EXCLUDE")
+  elif [ "$cpu" = max ]; then
+    ctest_args+=(-R "$(suites_regex "${ARM_MAX_SUITES[@]}")" -E "$ARM_EXCLUDE|$ARM_SHORT_SKIP")
+  else
+    ctest_args+=(-R "$(suites_regex "${ARM_KERNEL_SUITES[@]}")" -E "$ARM_EXCLUDE|$ARM_SHORT_SKIP")
+  fi
+  ctest "${ctest_args[@]}" || status=1
+  bash "$ROOT/scripts/arm-demo.sh" "$BUILD" "$X86" || status=1
+  if [ -f "$EDGE_SRC/CMakeLists.txt" ]; then
+    # mote_DIR, not CMAKE_PREFIX_PATH: the toolchain's FIND_ROOT_PATH_MODE_PACKAGE ONLY would look
+    # for the prefix inside the sysroots.
+    edge="$BUILD/edge-chat"
+    rm -rf "$edge"  # one C file; a stale cache may name another source directory
+    cmake -S "$EDGE_SRC" -B "$edge" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_TOOLCHAIN_FILE="$ROOT/platforms/toolchains/aarch64-linux-gnu.cmake" \
+      -DMOTE_AARCH64_SYSROOT="$SYSROOT" -Dmote_DIR="$BUILD/install/lib/cmake/mote" >/dev/null
+    ninja -C "$edge" >/dev/null
+    bash "$EDGE_SRC/run-demo.sh" "$edge/edge-chat" "$BUILD/demo-$cpu/q8.mote" \
+      "$ROOT/platforms/toolchains/qemu-aarch64.sh" "$cpu" "$LIBDIR" || status=1
+  else
+    echo "test-arm: no $EDGE_SRC: the edge-chat sample is not run"
+  fi
+  SECONDS_AT[$cpu]=$((SECONDS - t))
+done
+for cpu in "${CPUS[@]}"; do echo "test-arm: -cpu $cpu: ${SECONDS_AT[$cpu]} s"; done
+exit "$status"

@@ -182,8 +182,17 @@ const std::vector<Case>& cases() {
 TEST(DecoderIdentity, LogitsBitsMatchThePreRefactorForward) {
   const bool print = std::getenv("MOTE_PRINT_DIGESTS") != nullptr;
   const char* sanitized = std::getenv("MOTE_SANITIZED");
-  const bool recorded_build = sanitized == nullptr || std::string(sanitized) != "1";
-  if (!recorded_build) std::printf("[record] MOTE_SANITIZED=1: stored digests are not compared (another -O level)\n");
+#if defined(__x86_64__)
+  const bool recorded_cpu = true;
+#else
+  // The digests were recorded on x86-64. On aarch64 FMA is baseline and g++ contracts the scalar
+  // loops into it (-ffp-contract=fast), so even the reference table's bits differ; only the thread
+  // count's invariance is checked there.
+  const bool recorded_cpu = false;
+  std::printf("[record] not x86-64: stored digests are not compared (recorded on x86-64)\n");
+#endif
+  const bool recorded_build = recorded_cpu && (sanitized == nullptr || std::string(sanitized) != "1");
+  if (recorded_cpu && !recorded_build) std::printf("[record] MOTE_SANITIZED=1: stored digests are not compared (another -O level)\n");
   const kernels::KernelTable* tables[8];
   const int n_tables = kernels::available_kernels(tables, 8);
   int compared = 0;

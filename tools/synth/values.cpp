@@ -23,7 +23,11 @@ inline uint16_t to_bf16(float f) {
 }
 
 inline uint16_t to_f16(float f) {
+#if defined(__aarch64__)
+  __fp16 h = __fp16(f);  // g++ 12 has no C++ _Float16 on aarch64; __fp16 is IEEE binary16 there (RNE)
+#else
   _Float16 h = _Float16(f);
+#endif
   uint16_t u;
   std::memcpy(&u, &h, 2);
   return u;
