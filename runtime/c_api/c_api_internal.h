@@ -5,16 +5,15 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "kernels/kernels.h"
 #include "model/active_weights.h"
-#include <mutex>
-#include <optional>
-
 #include "session/engine.h"
 #include "mote/mote.h"
 #include "sampling/sampling_params.h"

@@ -139,7 +139,8 @@ int32_t draw(const float* p, int64_t n, double u) {
 // choice to draft, which depends on measured times only, changes no token.
 // Each step is timed (steady clock, from the decision to the emitted tokens, the callback
 // excluded) and reported to the policy; a draft step's time leaves out mtp_begin's catch-up of
-// the MTP after plain steps (paid once per switch, not per draft).
+// the MTP after plain steps, which is reported apart (DraftPolicy::record_switch: paid once per
+// switch, it is part of a probe's price).
 // Runs until generation ends, or (*shifted) until the context was shifted: the session is then in
 // the after-prefill state with `logits` for the next token, and speculation starts over.
 Status speculative_run(Session& session, Sampler& sampler, Emitter& out, std::vector<float>& logits,
