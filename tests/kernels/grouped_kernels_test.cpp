@@ -124,8 +124,12 @@ TEST(GroupedKernels, IsaLoopsMatchTheExactOracle) {
             if (!grouped_fn(*ops, type)) continue;
             ASSERT_NO_FATAL_FAILURE(check_isa_call(*ops, c, 0, rows, nb));
             // A middle range of groups, and a column-chunked pair of calls (b0 > 0, accumulate).
-            if (rows >= 48) ASSERT_NO_FATAL_FAILURE(check_isa_call(*ops, c, 16, rows - 16, nb));
-            if (nb > 1) ASSERT_NO_FATAL_FAILURE(check_isa_call(*ops, c, 0, rows, nb / 3 + 1));
+            if (rows >= 48) {
+              ASSERT_NO_FATAL_FAILURE(check_isa_call(*ops, c, 16, rows - 16, nb));
+            }
+            if (nb > 1) {
+              ASSERT_NO_FATAL_FAILURE(check_isa_call(*ops, c, 0, rows, nb / 3 + 1));
+            }
           }
         }
       }
