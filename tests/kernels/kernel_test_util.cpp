@@ -49,6 +49,14 @@ std::vector<float> random_acts(int64_t n, uint32_t seed) {
   return v;
 }
 
+std::vector<cpu::ActBlock> random_act_blocks(int64_t cols, int64_t n, uint32_t seed) {
+  const int64_t nb = (cols + 31) / 32;
+  const std::vector<float> x = random_acts(n * cols, seed);
+  std::vector<cpu::ActBlock> acts(size_t(n * nb));
+  for (int64_t t = 0; t < n; ++t) cpu::quantize_acts_ref(x.data() + t * cols, cols, acts.data() + t * nb);
+  return acts;
+}
+
 std::vector<const kernels::KernelTable*> fast_tables() {
   const kernels::KernelTable* all[8];
   const int n = kernels::available_kernels(all, 8);

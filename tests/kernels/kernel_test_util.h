@@ -29,6 +29,8 @@ inline Packed pack_random_layout(WeightType type, int64_t rows, int64_t cols, bo
 // n values, uniform(-scale, scale) per 32-block with the scale varying by block over 1e-3..1e2,
 // one block in five all zero, so quantisation sees tiny, huge and empty blocks.
 std::vector<float> random_acts(int64_t n, uint32_t seed);
+// n tokens of `cols` random_acts each, quantised by the reference: [n, ceil(cols / 32)] blocks.
+std::vector<cpu::ActBlock> random_act_blocks(int64_t cols, int64_t n, uint32_t seed);
 
 // Tables other than the reference that this CPU can run (empty on a CPU without SIMD support).
 std::vector<const kernels::KernelTable*> fast_tables();

@@ -30,14 +30,6 @@ Loops loops(const cpu::IsaOps& ops, WeightType type) {
 
 const WeightType kTypes[] = {WeightType::Q8_0, WeightType::Q4_0, WeightType::Q2_1};
 
-std::vector<cpu::ActBlock> acts_for(int64_t cols, int64_t n, uint32_t seed) {
-  const int64_t nb = (cols + 31) / 32;
-  const std::vector<float> x = test::random_acts(n * cols, seed);
-  std::vector<cpu::ActBlock> acts(size_t(n * nb));
-  for (int64_t t = 0; t < n; ++t) cpu::quantize_acts_ref(x.data() + t * cols, cols, acts.data() + t * nb);
-  return acts;
-}
-
 TEST(NeonGrouped, OpsCarryAllGroupedLoops) {
   const cpu::IsaOps* ops = cpu::isa_ops("neon");
   if (!ops) GTEST_SKIP() << "no neon ops on this CPU";
@@ -54,7 +46,7 @@ TEST(NeonGrouped, AgreesWithTheRowMajorLoop) {
         const int64_t rows = 32, nb = (cols + 31) / 32;
         const test::Packed rm = test::pack_random(type, rows, cols, seed);
         const test::Packed gr = test::pack_random_grouped(type, rows, cols, seed++);
-        const std::vector<cpu::ActBlock> acts = acts_for(cols, n, seed++);
+        const std::vector<cpu::ActBlock> acts = test::random_act_blocks(cols, n, seed++);
         std::vector<float> want(size_t(n * rows)), got(size_t(n * rows));
         loops(*ops, type).row_major(rm.view, 0, rows, 0, nb, acts.data(), n, want.data(), rows, false);
         loops(*ops, type).grouped(gr.view, 0, rows, 0, nb, acts.data(), n, got.data(), rows, false);
@@ -74,7 +66,7 @@ TEST(NeonGrouped, MisalignedRangeWritesOnlyItsRows) {
   const int64_t rows = 48, cols = 96, nb = 3, n = 3, r0 = 5, r1 = 37;
   for (WeightType type : kTypes) {
     const test::Packed gr = test::pack_random_grouped(type, rows, cols, 9);
-    const std::vector<cpu::ActBlock> acts = acts_for(cols, n, 10);
+    const std::vector<cpu::ActBlock> acts = test::random_act_blocks(cols, n, 10);
     std::vector<float> full(size_t(n * rows)), part(size_t(n * rows), -7.0f);
     loops(*ops, type).grouped(gr.view, 0, rows, 0, nb, acts.data(), n, full.data(), rows, false);
     loops(*ops, type).grouped(gr.view, r0, r1, 0, nb, acts.data(), n, part.data(), rows, false);

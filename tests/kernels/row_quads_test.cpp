@@ -24,14 +24,6 @@ cpu::QDotRowsFn row_major(const cpu::IsaOps& ops, WeightType type) {
   }
 }
 
-std::vector<cpu::ActBlock> acts_for(int64_t cols, int64_t n, uint32_t seed) {
-  const int64_t nb = (cols + 31) / 32;
-  const std::vector<float> x = test::random_acts(n * cols, seed);
-  std::vector<cpu::ActBlock> acts(size_t(n * nb));
-  for (int64_t t = 0; t < n; ++t) cpu::quantize_acts_ref(x.data() + t * cols, cols, acts.data() + t * nb);
-  return acts;
-}
-
 struct Shape {
   int64_t cols, n;
 };
@@ -48,7 +40,7 @@ TEST(RowQuads, MatchExactProductAndBatchIndependence) {
       for (const Shape& s : kShapes) {
         const int64_t rows = 3, nb = (s.cols + 31) / 32;
         const test::Packed w = test::pack_random(type, rows, s.cols, seed++);
-        const std::vector<cpu::ActBlock> acts = acts_for(s.cols, s.n, seed++);
+        const std::vector<cpu::ActBlock> acts = test::random_act_blocks(s.cols, s.n, seed++);
         std::vector<float> got(size_t(s.n * rows));
         fn(w.view, 0, rows, 0, nb, acts.data(), s.n, got.data(), rows, false);
         std::vector<double> exact, abs_sum;

@@ -203,24 +203,35 @@ inline float q4_row_dot(const uint8_t* row, const ActQuad* quads, int64_t nq, co
   return vaddvq_f32(vaddq_f32(acc, tail));
 }
 
-void qdot_q4_0_neon(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
-                    int64_t n_tokens, float* y, int64_t y_stride, bool accumulate) {
-  ActQuad quads[kMaxQuads];
+// The row-major quad driver shared by Q4_0 and Q2_1: activations rearranged into quads once per
+// pass (as many tokens as kMaxQuads holds), then row_dot per row and token. Quad: ActQuad or
+// ActQuad2; repack(acts, n_quads, quads); row_dot(row, quads, nq, acts, nb) -> float.
+template <typename Quad, int64_t kBlockBytes, typename Repack, typename RowDot>
+inline void qdot_rows_by_quads(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb,
+                               const ActBlock* acts, int64_t n_tokens, float* y, int64_t y_stride, bool accumulate,
+                               Repack repack, RowDot row_dot) {
+  Quad quads[kMaxQuads];
   // Rows longer than the quad buffer (never from the driver) run block by block.
   const int64_t nq = nb / 4 <= kMaxQuads ? nb / 4 : 0;
   const int64_t tokens_per_pass = nq > 0 ? kMaxQuads / nq : n_tokens;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += tokens_per_pass) {
     const int64_t nt = n_tokens - t0 < tokens_per_pass ? n_tokens - t0 : tokens_per_pass;
-    for (int64_t t = 0; t < nt; ++t) repack_quads(acts + (t0 + t) * nb, nq, quads + t * nq);
+    for (int64_t t = 0; t < nt; ++t) repack(acts + (t0 + t) * nb, nq, quads + t * nq);
     for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t* row = w.row(r) + b0 * kQ4_0BlockBytes;
+      const uint8_t* row = w.row(r) + b0 * kBlockBytes;
       for (int64_t t = 0; t < nt; ++t) {
-        const float s = q4_row_dot(row, quads + t * nq, nq, acts + (t0 + t) * nb, nb);
+        const float s = row_dot(row, quads + t * nq, nq, acts + (t0 + t) * nb, nb);
         float* out = y + (t0 + t) * y_stride + r;
         *out = accumulate ? *out + s : s;
       }
     }
   }
+}
+
+void qdot_q4_0_neon(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
+                    int64_t n_tokens, float* y, int64_t y_stride, bool accumulate) {
+  qdot_rows_by_quads<ActQuad, kQ4_0BlockBytes>(w, r0, r1, b0, nb, acts, n_tokens, y, y_stride, accumulate,
+                                               repack_quads, q4_row_dot);
 }
 
 // Q2_1 in quads of 4 blocks, activations rearranged once per call to match the codes as they
@@ -300,22 +311,8 @@ inline float q2_row_dot(const uint8_t* row, const ActQuad2* quads, int64_t nq, c
 
 void qdot_q2_1_neon(const WeightView& w, int64_t r0, int64_t r1, int64_t b0, int64_t nb, const ActBlock* acts,
                     int64_t n_tokens, float* y, int64_t y_stride, bool accumulate) {
-  ActQuad2 quads[kMaxQuads];
-  // Rows longer than the quad buffer (never from the driver) run block by block.
-  const int64_t nq = nb / 4 <= kMaxQuads ? nb / 4 : 0;
-  const int64_t tokens_per_pass = nq > 0 ? kMaxQuads / nq : n_tokens;
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += tokens_per_pass) {
-    const int64_t nt = n_tokens - t0 < tokens_per_pass ? n_tokens - t0 : tokens_per_pass;
-    for (int64_t t = 0; t < nt; ++t) repack_quads_q2(acts + (t0 + t) * nb, nq, quads + t * nq);
-    for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t* row = w.row(r) + b0 * kQ2_1BlockBytes;
-      for (int64_t t = 0; t < nt; ++t) {
-        const float s = q2_row_dot(row, quads + t * nq, nq, acts + (t0 + t) * nb, nb);
-        float* out = y + (t0 + t) * y_stride + r;
-        *out = accumulate ? *out + s : s;
-      }
-    }
-  }
+  qdot_rows_by_quads<ActQuad2, kQ2_1BlockBytes>(w, r0, r1, b0, nb, acts, n_tokens, y, y_stride, accumulate,
+                                                repack_quads_q2, q2_row_dot);
 }
 
 template <WeightType kType>
