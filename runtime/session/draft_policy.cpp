@@ -12,6 +12,10 @@ namespace {
 constexpr int64_t kBootstrapPlainSteps = 3;
 // Predicted speed-ups at or above this are close enough to 1 that probes do not back off.
 constexpr double kUndecided = 0.9;
+// Until this many draft step times are measured, probes come at most kUntrustedGapMax plain
+// steps apart (next_gap).
+constexpr int64_t kTrustedDraftSamples = 2;
+constexpr int64_t kUntrustedGapMax = 16;
 
 // Moving average that resists the outliers of a shared machine: a step preempted by another
 // process takes far longer, never shorter, so a sample is clipped at 1.5x the average before it
@@ -19,10 +23,19 @@ constexpr double kUndecided = 0.9;
 // more samples it gets, and plain and draft steps get very different numbers of samples (the
 // policy mostly takes one kind), which would bias their ratio.
 // The first samples are averaged with equal weights (weight 1/n until it falls to alpha), so
-// that one unlucky first sample does not steer the decisions for many steps.
+// that one unlucky first sample does not steer the decisions for many steps. The same clip
+// applies the other way round to the first kTrimmedSamples: an average above 1.5x a new sample
+// came from a slow first sample (the session's first draft step runs on cold scratch, or was
+// preempted: a CI run measured 4.5x the usual cost there), and is cut to 1.5x before averaging.
+constexpr int64_t kTrimmedSamples = 4;
 void average(double& avg, int64_t& n, double x, double alpha) {
   ++n;
-  avg = n == 1 || avg <= 0 ? x : avg + std::max(alpha, 1.0 / double(n)) * (std::min(x, 1.5 * avg) - avg);
+  if (n == 1 || avg <= 0) {
+    avg = x;
+    return;
+  }
+  if (n <= kTrimmedSamples) avg = std::min(avg, 1.5 * x);
+  avg += std::max(alpha, 1.0 / double(n)) * (std::min(x, 1.5 * avg) - avg);
 }
 
 }  // namespace
@@ -152,7 +165,12 @@ int64_t DraftPolicy::next_gap() const {
   const double backoff = probe_improved_ || predicted_speedup() >= kUndecided ? 0.0 : 2.0 * double(gap_);
   const double gap = std::max(std::ceil(loss / config_.probe_budget), backoff);
   if (!(gap > double(config_.probe_first))) return config_.probe_first;
-  return gap < double(config_.probe_max) ? int64_t(gap) : config_.probe_max;
+  // One draft time is no evidence to wait long on: the bootstrap's step is the session's first
+  // draft step (cold scratch, or preempted on a shared machine: measured up to 4x the usual cost
+  // ratio), and a gap of probe_max from it alone would keep a model where drafting pays from
+  // drafting for hundreds of steps.
+  const int64_t most = draft_samples() < kTrustedDraftSamples ? kUntrustedGapMax : config_.probe_max;
+  return gap < double(most) ? int64_t(gap) : most;
 }
 
 double DraftPolicy::cautious_speedup() const {

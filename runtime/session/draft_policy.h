@@ -27,7 +27,9 @@
 // steps included (record_switch): loss = switch + t2 - (1 + a) t1. The gap before the next probe
 // is loss / (probe_budget t1) plain steps (so probes cost at most probe_budget of the decode
 // time), at least probe_first and at most probe_max; a probe expected to gain comes soon, and
-// probes that keep confirming a loss back off (the gap at least doubles).
+// probes that keep confirming a loss back off (the gap at least doubles). While only one draft
+// time is known (the bootstrap's, often slow: the session's first draft step), the gap is at
+// most 16 plain steps.
 // A probe is a run: it goes on drafting while its drafts are kept and the prediction is at least
 // leave, so the catch-up is paid once per run and kept drafts quickly become evidence (a few
 // lucky drafts are not: entering still needs the cautious prediction).
@@ -120,6 +122,7 @@ class DraftPolicy {
   double draft_seconds() const;  // the expected time of a draft step (0: unknown)
   int64_t next_gap() const;      // plain steps before the next probe, from a probe's expected loss
   double cautious_speedup() const;  // the prediction with the acceptance one deviation lower
+  int64_t draft_samples() const { return n_acc_ + n_rej_ + n_drop_; }  // draft step times measured
 
   DraftMode mode_;
   DraftPolicyConfig config_;

@@ -199,10 +199,11 @@ TEST_F(SpeculativeText, GreedyTextIsIdenticalWithPlainStepsBetweenDrafts) {
 // policy decode plainly but for a few probes. Drafts that are always kept double the predicted
 // speed-up; on ds3_tiny that is still below 1 (its MTP layer and head cost as much as its two
 // layers: a draft step costs over two plain steps), so with a policy told that drafting pays from
-// 0.05 on and never stops paying (leave 0: a model where it pays, as on the synthetic V3 width in
+// 0.01 on and never stops paying (leave 0: a model where it pays, as on the synthetic V3 width in
 // README) it drafts on every step but its refresh steps. The thresholds are far from what the
 // times can reach, so the test does not depend on this machine's speed: a step of ds3_tiny takes
-// tens of microseconds, and with enter 0.5 a loaded CI machine once dropped the fraction to 0.847.
+// tens of microseconds, and with enter 0.5 a loaded CI machine once dropped the fraction to 0.847;
+// another measured a cost ratio of 9.5 on the bootstrap's draft step, where about 2 is usual.
 // (The two predictions are not compared for the same reason.)
 TEST_F(SpeculativeText, AdaptivePolicyFollowsTheAcceptance) {
   TextGenerationOptions o;
@@ -219,12 +220,15 @@ TEST_F(SpeculativeText, AdaptivePolicyFollowsTheAcceptance) {
               never->draft_policy().cost_ratio(), never_predicted);
   EXPECT_LT(never_fraction, 0.06);
   EXPECT_LT(never_predicted, 1.0);
-  EXPECT_LT(never->draft_policy().acceptance(), 0.3);
+  // How many probes come depends on the measured cost (a slow machine spaces them further), so
+  // the acceptance is only known to have moved below the prior's 0.5 on the rejected drafts.
+  EXPECT_EQ(r.drafts_accepted, 0);
+  EXPECT_LT(never->draft_policy().acceptance(), 0.5);
 
   o.forced_acceptance = 1;
   auto always = adaptive_session(1024, 0);
   DraftPolicyConfig c;
-  c.enter = 0.05;
+  c.enter = 0.01;  // a cost ratio up to ~140 on the bootstrap's one accepted draft
   c.leave = 0.0;
   always->draft_policy() = DraftPolicy(DraftMode::kAdaptive, c);
   tokens(*always, "Hello", o, nullptr, &r);
