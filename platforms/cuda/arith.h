@@ -161,7 +161,7 @@ template <WeightType kType>
 MOTE_HD void decode_row_block_fast(const uint8_t* p, float* out) {
   if constexpr (kType == WeightType::Q8_0) {
     const float d = f16_to_f32(ld_a16(p));
-MOTE_UNROLL
+    MOTE_UNROLL
     for (int k = 0; k < 16; ++k) {
       const uint32_t v = ld_a16(p + 2 + 2 * k);
       out[2 * k] = mul_rn(d, float(int8_t(v & 0xffu)));
@@ -169,7 +169,7 @@ MOTE_UNROLL
     }
   } else if constexpr (kType == WeightType::Q4_0) {
     const float d = f16_to_f32(ld_a16(p));
-MOTE_UNROLL
+    MOTE_UNROLL
     for (int k = 0; k < 8; ++k) {
       const uint32_t v = ld_a16(p + 2 + 2 * k);
       out[2 * k] = mul_rn(d, float(int(v & 0xfu) - 8));
@@ -180,15 +180,15 @@ MOTE_UNROLL
   } else if constexpr (kType == WeightType::Q2_1) {
     const uint32_t dm = ld_a32(p);
     const float d = f16_to_f32(dm & 0xffffu), m = f16_to_f32(dm >> 16);
-MOTE_UNROLL
+    MOTE_UNROLL
     for (int k = 0; k < 2; ++k) {
       const uint32_t v = ld_a32(p + 4 + 4 * k);
-MOTE_UNROLL
+      MOTE_UNROLL
       for (int e = 0; e < 16; ++e) out[16 * k + e] = add_rn(mul_rn(d, float((v >> (2 * e)) & 3u)), m);
     }
   } else {  // MXFP4
     const float s = e8m0_to_f32(p[0]);
-MOTE_UNROLL
+    MOTE_UNROLL
     for (int k = 0; k < 16; ++k) {
       const uint32_t v = p[1 + k];
       out[2 * k] = mul_rn(e2m1_to_f32(v & 0xfu), s);
@@ -202,17 +202,17 @@ template <WeightType kType>
 MOTE_HD void decode_group_block_fast(const uint8_t* gb, int lane, float* out) {
   const float d = f16_to_f32(ld_a16(gb + 2 * lane));
   if constexpr (kType == WeightType::Q8_0) {
-MOTE_UNROLL
+    MOTE_UNROLL
     for (int k = 0; k < 8; ++k) {
       const uint32_t v = ld_a32(gb + 32 + 64 * k + 4 * lane);
-MOTE_UNROLL
+      MOTE_UNROLL
       for (int i = 0; i < 4; ++i) out[4 * k + i] = mul_rn(d, float(int8_t((v >> (8 * i)) & 0xffu)));
     }
   } else if constexpr (kType == WeightType::Q4_0) {
-MOTE_UNROLL
+    MOTE_UNROLL
     for (int k = 0; k < 4; ++k) {
       const uint32_t v = ld_a32(gb + 32 + 64 * k + 4 * lane);
-MOTE_UNROLL
+      MOTE_UNROLL
       for (int i = 0; i < 4; ++i) {
         out[4 * k + i] = mul_rn(d, float(int((v >> (8 * i)) & 0xfu) - 8));
         out[16 + 4 * k + i] = mul_rn(d, float(int((v >> (8 * i + 4)) & 0xfu) - 8));
@@ -220,12 +220,12 @@ MOTE_UNROLL
     }
   } else {  // Q2_1
     const float m = f16_to_f32(ld_a16(gb + 32 + 2 * lane));
-MOTE_UNROLL
+    MOTE_UNROLL
     for (int half = 0; half < 2; ++half) {
       const uint32_t v = ld_a32(gb + 64 + 64 * half + 4 * lane);
-MOTE_UNROLL
+      MOTE_UNROLL
       for (int i = 0; i < 4; ++i)
-MOTE_UNROLL
+        MOTE_UNROLL
         for (int s = 0; s < 4; ++s)
           out[16 * half + 4 * s + i] = add_rn(mul_rn(d, float((v >> (8 * i + 2 * s)) & 3u)), m);
     }
@@ -258,7 +258,7 @@ MOTE_HD void gemv_lane_partial(const WeightView& w, int64_t unit, int lane, int 
     const uint8_t* row = w.data + uint64_t(unit) * w.row_stride;
     for (int64_t c = lane; c < cols; c += n_lanes) {
       const float v = plain_value_fast<kType>(row, c);
-MOTE_UNROLL
+      MOTE_UNROLL
       for (int t = 0; t < kGemvTokens; ++t)
         if (t < nt) acc[t] += v * x[t * x_stride + c];
     }
@@ -284,16 +284,19 @@ MOTE_UNROLL
       else decode_row_block_fast<kType>(base + b * bb, v);
       const int64_t c0 = b * kBlock;
       const int n = cols - c0 < kBlock ? int(cols - c0) : kBlock;
-MOTE_UNROLL
+      MOTE_UNROLL
       for (int t = 0; t < kGemvTokens; ++t) {
         if (t >= nt) break;
         const float* xt = x + t * x_stride + c0;
         float s = 0.0f;
+        // Fully unrolled with constant indices so that v stays in registers.
         if (n == kBlock) {
-MOTE_UNROLL
+          MOTE_UNROLL
           for (int j = 0; j < kBlock; ++j) s += v[j] * xt[j];
         } else {
-          for (int j = 0; j < n; ++j) s += v[j] * xt[j];
+          MOTE_UNROLL
+          for (int j = 0; j < kBlock; ++j)
+            if (j < n) s += v[j] * xt[j];
         }
         acc[t] += s;
       }

@@ -224,14 +224,14 @@ MOTE_HD void attention_partial(const Lanes& l, const kernels::AttentionArgs& a, 
       const float c = expf(m - m_new);  // 0 on the first key (m = -inf)
       const float e = expf(s - m_new);
       sum = sum * c + e;
-MOTE_UNROLL
+      MOTE_UNROLL
       for (int j = 0; j < kAttnDvPerLane; ++j) {
         const int64_t d = d0 + lane + int64_t(N) * j;
         if (d < a.dv) acc[j] = acc[j] * c + e * attn_value(a, row, g, d);
       }
       m = m_new;
     }
-MOTE_UNROLL
+    MOTE_UNROLL
     for (int j = 0; j < kAttnDvPerLane; ++j) {
       const int64_t d = d0 + lane + int64_t(N) * j;
       if (d < a.dv) part[2 + d] = acc[j];

@@ -10,9 +10,13 @@
 
 #if defined(__CUDACC__)
 #define MOTE_HD __host__ __device__ __forceinline__
-#define MOTE_UNROLL _Pragma("unroll")
 #else
 #define MOTE_HD inline
+#endif
+// Unrolling hint for the device compiler only (the host compilers would warn about the pragma).
+#if defined(__CUDA_ARCH__)
+#define MOTE_UNROLL _Pragma("unroll")
+#else
 #define MOTE_UNROLL
 #endif
 

@@ -116,7 +116,9 @@ TEST(CudaArith, BlockDecodersMatchDequantize) {
         }
         for (int j = 0; j < 32 && b * 32 + j < s.cols; ++j) {
           ASSERT_TRUE(same_bits(got[j], want[size_t(b * 32 + j)])) << label(s) << " r" << r << " b" << b << " j" << j;
-          if (quant) ASSERT_TRUE(same_bits(fast[j], want[size_t(b * 32 + j)])) << label(s) << " fast r" << r << " j" << j;
+          if (quant) {
+            ASSERT_TRUE(same_bits(fast[j], want[size_t(b * 32 + j)])) << label(s) << " fast r" << r << " j" << j;
+          }
         }
         for (int j = 0; j < 32 && b * 32 + j >= s.cols; ++j) EXPECT_EQ(got[j], 0.0f);
       }
