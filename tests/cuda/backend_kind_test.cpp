@@ -4,6 +4,7 @@
 // machine with a GPU (a MOTE_CUDA build) the backend is created and is the CUDA one.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "backend/backend.h"
@@ -15,6 +16,7 @@ TEST(CudaBackendKind, CreateBackendAnswersClearlyWithoutCuda) {
   backend::BackendOptions o;
   o.kind = backend::BackendKind::kCuda;
   auto b = backend::create_backend(o);
+  std::printf("create_backend(kCuda): %s\n", b.is_ok() ? "ok" : b.status().message().c_str());
 #if defined(MOTE_TEST_CUDA_BUILD)
   if (b.is_ok()) {
     EXPECT_STREQ(b.value()->name(), "cuda");

@@ -95,7 +95,7 @@ Speeds model_speeds(const Model& m) {
   std::mt19937 gen(7);
   std::vector<int32_t> prompt(512);
   for (int32_t& id : prompt) id = int32_t(gen() % uint32_t(std::min<int64_t>(V, 30000)));
-  std::vector<float> logits(size_t(V));
+  std::vector<float> logits(static_cast<size_t>(V));
   std::vector<double> prefill, decode;
   for (int rep = 0; rep < 3; ++rep) {
     SessionOptions so;

@@ -71,7 +71,9 @@ std::vector<int32_t> greedy(const Model& m, const std::vector<int32_t>& prompt, 
   for (int i = 0; i < n; ++i) {
     const int32_t id = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
     out.push_back(id);
-    if (i + 1 < n) EXPECT_TRUE((*s)->decode(id, logits.data()));
+    if (i + 1 < n) {
+      EXPECT_TRUE((*s)->decode(id, logits.data()));
+    }
   }
   return out;
 }
