@@ -18,7 +18,7 @@
 #      MOTE_CUDA_BENCH_LAYERS layers, default 4): device bandwidth, the decode GEMV's roofline
 #      ratio, prefill and decode tok/s, decode / HBM roofline.
 # Every step runs even if an earlier test step failed (one run should tell everything); the exit
-# status is non-zero if any failed. The log is build-cuda/test-cuda.log (and $OUT/test-cuda.log
+# status is non-zero if any failed or skipped (a machine without a usable device). The log is build-cuda/test-cuda.log (and $OUT/test-cuda.log
 # when $OUT is set, as on the device runner), with each step's time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,10 +32,16 @@ say() { echo "test-cuda: $*" | tee -a "$LOG"; }
 step() {  # step NAME TIMEOUT_S COMMAND...: runs it with a time limit, logs its output and time
   local name="$1" limit="$2"
   shift 2
-  local t0=$SECONDS
+  local t0=$SECONDS out="$BUILD/step-$name.log"
   say "== $name"
-  timeout "$limit" "$@" 2>&1 | tee -a "$LOG"
-  local rc=${PIPESTATUS[0]}
+  timeout "$limit" "$@" > "$out" 2>&1
+  local rc=$?
+  cat "$out" | tee -a "$LOG"
+  # A GoogleTest step that skipped (no usable device) has not tested anything: that fails too.
+  if [ "$rc" -eq 0 ] && grep -q '^\[  SKIPPED \]' "$out"; then
+    say "== $name: tests were skipped (no usable CUDA device?)"
+    rc=1
+  fi
   say "== $name: exit $rc after $((SECONDS - t0)) s (total $((SECONDS - start)) s)"
   [ "$rc" -eq 0 ] || failed+=("$name")
   return "$rc"
@@ -57,7 +63,7 @@ if ! command -v nvcc >/dev/null; then
   failed+=(toolkit)
   finish
 fi
-nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader 2>&1 | tee -a "$LOG"
+nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader 2>&1 | tee -a "$LOG" || say "nvidia-smi failed or is missing"
 nvcc --version | tail -2 | tee -a "$LOG"
 say "cores: $(nproc)"
 
