@@ -2,7 +2,7 @@
 // synthetic OLMoE-1B-7B and DeepSeek-V2-Lite widths (tools/synth configs, mote-synth writing the
 // .mote directly, Q4 weights, MOTE_CUDA_BENCH_LAYERS layers, default 4), each reporting
 //   - device bandwidth: Backend::copy of 1 GiB device to device, bytes read + written per second;
-//   - the decode GEMV alone: a 16384 x 8192 Q4_0 row-grouped matmul of 1 token, its weight bytes
+//   - the decode GEMV alone: a 16384 x 8192 Q8_0 row-grouped matmul of 1 token, its weight bytes
 //     per second over that bandwidth (the kernel's roofline ratio);
 //   - prefill tok/s (one 512-token pass) and decode tok/s (64 tokens after it), whole model;
 //   - decode's roofline: active bytes per token (model/active_weights.h: dense + top_k experts per
@@ -67,9 +67,9 @@ double device_bandwidth(backend::Backend& b) {
   return bw;
 }
 
-// Weight bytes per second of the decode GEMV on a 16384 x 8192 Q4_0 grouped matrix.
+// Weight bytes per second of the decode GEMV on a 16384 x 8192 Q8_0 grouped matrix (142 MB).
 double gemv_bandwidth(backend::Backend& b) {
-  const HostWeight w = random_weight(WeightType::Q4_0, 16384, 8192, true, 1);
+  const HostWeight w = random_weight(WeightType::Q8_0, 16384, 8192, true, 1);  // Q8_0: quick to quantise
   const WeightView dw = b.place_weight(w.view).value();
   DeviceBuffers d(b);
   const float* x = d.put(random_floats(8192, 2));
@@ -122,7 +122,7 @@ TEST(CudaBench, SyntheticOlmoeAndDeepseekV2LiteWidths) {
   if (b == nullptr) GTEST_SKIP() << "no CUDA device";
   const double bw = device_bandwidth(*b);
   const double gemv = gemv_bandwidth(*b);
-  std::printf("[cuda bench] device bandwidth (D2D copy) %.1f GB/s; decode GEMV q4_0 16384x8192 %.1f GB/s = %.2f of it\n",
+  std::printf("[cuda bench] device bandwidth (D2D copy) %.1f GB/s; decode GEMV q8_0 16384x8192 %.1f GB/s = %.2f of it\n",
               bw / 1e9, gemv / 1e9, gemv / bw);
   RecordProperty("device_bandwidth_gbs", std::to_string(bw / 1e9));
   RecordProperty("gemv_roofline_ratio", std::to_string(gemv / bw));
