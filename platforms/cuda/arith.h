@@ -248,10 +248,11 @@ constexpr int kGemvTokens = 8;
 //     the elements) l, l + n_lanes, ...; the row's result is the sum over all lanes.
 //   grouped: unit = row group g, 32 lanes: lane l takes row 16g + l % 16 and the block columns
 //     b = l / 16, l / 16 + 2, ...; row 16g + i is the sum of lanes i and i + 16.
-// x: token t's activations at x + t * x_stride (cols floats, read only below cols).
+// x: token t's activations at x + t * x_stride (cols floats, read only below cols). x_vec: x is
+// 16-byte aligned and x_stride a multiple of 4, so whole blocks of x load as 8 x 4 floats.
 template <WeightType kType, bool kGrouped>
 MOTE_HD void gemv_lane_partial(const WeightView& w, int64_t unit, int lane, int n_lanes, const float* x,
-                               int64_t x_stride, int nt, float* acc) {
+                               int64_t x_stride, int nt, bool x_vec, float* acc) {
   for (int t = 0; t < kGemvTokens; ++t) acc[t] = 0.0f;
   const int64_t cols = w.cols;
   if constexpr (kType == WeightType::F32 || kType == WeightType::F16 || kType == WeightType::BF16) {
@@ -290,7 +291,14 @@ MOTE_HD void gemv_lane_partial(const WeightView& w, int64_t unit, int lane, int 
         const float* xt = x + t * x_stride + c0;
         float s = 0.0f;
         // Fully unrolled with constant indices so that v stays in registers.
-        if (n == kBlock) {
+        if (n == kBlock && x_vec) {
+          MOTE_UNROLL
+          for (int q = 0; q < kBlock / 4; ++q) {
+            const F4 x4 = ld_f4(xt + 4 * q);
+            MOTE_UNROLL
+            for (int i = 0; i < 4; ++i) s += v[4 * q + i] * x4.v[i];
+          }
+        } else if (n == kBlock) {
           MOTE_UNROLL
           for (int j = 0; j < kBlock; ++j) s += v[j] * xt[j];
         } else {

@@ -19,13 +19,13 @@ int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 template <WeightType kType, bool kGrouped>
 __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(WeightView w, const float* x, int64_t x_stride,
-                                                               int nt, float* y, int64_t y_stride) {
+                                                               int nt, bool x_vec, float* y, int64_t y_stride) {
   const int lane = int(threadIdx.x % 32);
   const int64_t unit = int64_t(blockIdx.x) * kGemvWarps + threadIdx.x / 32;
   const int64_t units = kGrouped ? w.rows / kGroupRows : w.rows;
   if (unit >= units) return;  // the whole warp leaves together
   float acc[kGemvTokens];
-  gemv_lane_partial<kType, kGrouped>(w, unit, lane, 32, x, x_stride, nt, acc);
+  gemv_lane_partial<kType, kGrouped>(w, unit, lane, 32, x, x_stride, nt, x_vec, acc);
   if constexpr (kGrouped) {
     MOTE_UNROLL
     for (int t = 0; t < kGemvTokens; ++t) acc[t] += __shfl_xor_sync(kFullMask, acc[t], 16);
@@ -43,8 +43,9 @@ template <WeightType kType, bool kGrouped>
 cudaError_t launch_gemv(const WeightView& w, const float* x, int64_t x_stride, int nt, float* y, int64_t y_stride,
                         cudaStream_t stream) {
   const int64_t units = kGrouped ? w.rows / kGroupRows : w.rows;
+  const bool x_vec = reinterpret_cast<uintptr_t>(x) % 16 == 0 && x_stride % 4 == 0;
   gemv_kernel<kType, kGrouped>
-      <<<unsigned(div_up(units, kGemvWarps)), kGemvWarps * 32, 0, stream>>>(w, x, x_stride, nt, y, y_stride);
+      <<<unsigned(div_up(units, kGemvWarps)), kGemvWarps * 32, 0, stream>>>(w, x, x_stride, nt, x_vec, y, y_stride);
   return cudaGetLastError();
 }
 

@@ -67,6 +67,21 @@ MOTE_HD uint32_t ld_a32(const uint8_t* p) {
 #endif
 }
 
+// Four floats from a 16-byte aligned address (one 128-bit load on the device).
+struct F4 {
+  float v[4];
+};
+MOTE_HD F4 ld_f4(const float* p) {
+  F4 r;
+#if defined(__CUDA_ARCH__)
+  const float4 q = *reinterpret_cast<const float4*>(p);
+  r.v[0] = q.x, r.v[1] = q.y, r.v[2] = q.z, r.v[3] = q.w;
+#else
+  std::memcpy(r.v, p, 16);
+#endif
+  return r;
+}
+
 // a * b rounded once (never contracted into an FMA by nvcc), for the bit-exact helpers.
 MOTE_HD float mul_rn(float a, float b) {
 #if defined(__CUDA_ARCH__)

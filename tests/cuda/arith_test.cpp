@@ -127,19 +127,20 @@ TEST(CudaArith, BlockDecodersMatchDequantize) {
 }
 
 template <WeightType kType, bool kGrouped>
-void gemv_sim(const WeightView& w, const float* x, int64_t xs, int nt, float* y, int64_t ys) {
+void gemv_sim(const WeightView& w, const float* x, int64_t xs, int nt, bool x_vec, float* y, int64_t ys) {
   float acc[32][cuda::kGemvTokens];
   if (kGrouped) {
     for (int64_t g = 0; g < w.rows / 16; ++g) {
       for (int lane = 0; lane < 32; ++lane)
-        cuda::gemv_lane_partial<kType, true>(w, g, lane, 32, x, xs, nt, acc[lane]);
+        cuda::gemv_lane_partial<kType, true>(w, g, lane, 32, x, xs, nt, x_vec, acc[lane]);
       for (int i = 0; i < 16; ++i)
         for (int t = 0; t < nt; ++t) y[t * ys + 16 * g + i] = acc[i][t] + acc[i + 16][t];
     }
     return;
   }
   for (int64_t r = 0; r < w.rows; ++r) {
-    for (int lane = 0; lane < 32; ++lane) cuda::gemv_lane_partial<kType, false>(w, r, lane, 32, x, xs, nt, acc[lane]);
+    for (int lane = 0; lane < 32; ++lane)
+      cuda::gemv_lane_partial<kType, false>(w, r, lane, 32, x, xs, nt, x_vec, acc[lane]);
     for (int t = 0; t < nt; ++t) {
       float s = 0.0f;
       for (int lane = 0; lane < 32; ++lane) s += acc[lane][t];
@@ -148,23 +149,23 @@ void gemv_sim(const WeightView& w, const float* x, int64_t xs, int nt, float* y,
   }
 }
 
-void gemv_dispatch(const WeightView& w, const float* x, int64_t xs, int nt, float* y, int64_t ys) {
+void gemv_dispatch(const WeightView& w, const float* x, int64_t xs, int nt, bool v, float* y, int64_t ys) {
   switch (w.type) {
-    case WeightType::F32: gemv_sim<WeightType::F32, false>(w, x, xs, nt, y, ys); break;
-    case WeightType::F16: gemv_sim<WeightType::F16, false>(w, x, xs, nt, y, ys); break;
-    case WeightType::BF16: gemv_sim<WeightType::BF16, false>(w, x, xs, nt, y, ys); break;
-    case WeightType::MXFP4: gemv_sim<WeightType::MXFP4, false>(w, x, xs, nt, y, ys); break;
+    case WeightType::F32: gemv_sim<WeightType::F32, false>(w, x, xs, nt, v, y, ys); break;
+    case WeightType::F16: gemv_sim<WeightType::F16, false>(w, x, xs, nt, v, y, ys); break;
+    case WeightType::BF16: gemv_sim<WeightType::BF16, false>(w, x, xs, nt, v, y, ys); break;
+    case WeightType::MXFP4: gemv_sim<WeightType::MXFP4, false>(w, x, xs, nt, v, y, ys); break;
     case WeightType::Q8_0:
-      w.row_group > 1 ? gemv_sim<WeightType::Q8_0, true>(w, x, xs, nt, y, ys)
-                      : gemv_sim<WeightType::Q8_0, false>(w, x, xs, nt, y, ys);
+      w.row_group > 1 ? gemv_sim<WeightType::Q8_0, true>(w, x, xs, nt, v, y, ys)
+                      : gemv_sim<WeightType::Q8_0, false>(w, x, xs, nt, v, y, ys);
       break;
     case WeightType::Q4_0:
-      w.row_group > 1 ? gemv_sim<WeightType::Q4_0, true>(w, x, xs, nt, y, ys)
-                      : gemv_sim<WeightType::Q4_0, false>(w, x, xs, nt, y, ys);
+      w.row_group > 1 ? gemv_sim<WeightType::Q4_0, true>(w, x, xs, nt, v, y, ys)
+                      : gemv_sim<WeightType::Q4_0, false>(w, x, xs, nt, v, y, ys);
       break;
     case WeightType::Q2_1:
-      w.row_group > 1 ? gemv_sim<WeightType::Q2_1, true>(w, x, xs, nt, y, ys)
-                      : gemv_sim<WeightType::Q2_1, false>(w, x, xs, nt, y, ys);
+      w.row_group > 1 ? gemv_sim<WeightType::Q2_1, true>(w, x, xs, nt, v, y, ys)
+                      : gemv_sim<WeightType::Q2_1, false>(w, x, xs, nt, v, y, ys);
       break;
   }
 }
@@ -175,11 +176,12 @@ TEST(CudaArith, GemvLanePartialsMatchReferenceMatmul) {
   for (const Shape& s : shapes()) {
     const Weight w = make_weight(s.type, s.rows, s.cols, s.grouped, seed++);
     for (int nt : {1, 3, 8}) {
-      const int64_t xs = s.cols + 5, ys = s.rows + 3;
+      const bool x_vec = nt != 3;  // the 4-float loads of x (a stride that is a multiple of 4)
+      const int64_t xs = x_vec ? (s.cols + 7) / 4 * 4 : s.cols + 5, ys = s.rows + 3;
       const std::vector<float> x = random_floats(size_t(nt * xs), seed++);
       std::vector<float> want(size_t(nt * ys), 0.0f), got(size_t(nt * ys), 0.0f);
       kernels::reference_kernels().matmul[int(s.type)](w.view, x.data(), xs, nt, want.data(), ys);
-      gemv_dispatch(w.view, x.data(), xs, nt, got.data(), ys);
+      gemv_dispatch(w.view, x.data(), xs, nt, x_vec, got.data(), ys);
       for (int t = 0; t < nt; ++t)
         for (int64_t r = 0; r < s.rows; ++r) {
           const float a = got[size_t(t * ys + r)], b = want[size_t(t * ys + r)];
