@@ -1,7 +1,7 @@
 // Weight products of the CUDA backend: the decode GEMV (one warp per row, or per row group of
 // 16 rows; fp32 accumulation; aligned loads of the blocks as stored, no repacking), a tiled GEMM
 // for prefill (64 rows x 64 tokens per block of 256 threads; each 32-column block of W decoded
-// once into shared memory), the transposed product, embedding rows and the SwiGLU combine.
+// once per tile into shared memory), the transposed product, embedding rows and the SwiGLU combine.
 // The arithmetic is platforms/cuda/arith.h's (tested on the CPU in tests/cuda).
 #include "cuda/arith.h"
 #include "cuda/launch.h"
@@ -13,6 +13,7 @@ namespace {
 constexpr int kGemvWarps = 4;        // warps (rows or row groups) per GEMV block
 constexpr int kTile = 64;            // GEMM tile: rows and tokens
 constexpr int kGemmThreads = 256;    // 16 x 16 threads, 4 x 4 outputs each
+static_assert(kGemmThreads == kTile * 4, "the W tile is decoded 8 values (a quarter block) per thread");
 constexpr int64_t kGemvMaxTokens = 16;  // batches up to this run the GEMV (in passes of 8)
 
 int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -70,9 +71,9 @@ cudaError_t gemv(const WeightView& w, const float* x, int64_t x_stride, int nt, 
   return cudaErrorInvalidValue;
 }
 
-// y[t, r] for a 64-row x 64-token tile: per 32-column step, threads 0..63 decode one row's block
-// (byte loads, any layout) into shared memory, all threads load the tokens' 32 columns, then
-// each thread accumulates its 4 x 4 outputs.
+// y[t, r] for a 64-row x 64-token tile: per 32-column step, the 256 threads decode the 64 rows'
+// blocks (8 values each; byte loads, any layout) into shared memory and load the tokens' 32
+// columns, then each thread accumulates its 4 x 4 outputs.
 __global__ void __launch_bounds__(kGemmThreads) gemm_kernel(WeightView w, const float* x, int64_t x_stride,
                                                             int64_t n_tokens, float* y, int64_t y_stride) {
   __shared__ float ws[kBlock][kTile + 1];  // [column][row]
@@ -83,15 +84,13 @@ __global__ void __launch_bounds__(kGemmThreads) gemm_kernel(WeightView w, const 
   float acc[4][4] = {};
   const int64_t nb = n_blocks(w.cols);
   for (int64_t b = 0; b < nb; ++b) {
-    if (tid < kTile) {
-      float v[kBlock];
-      const int64_t r = r0 + tid;
-      if (r < w.rows) {
-        decode_block_any(w, r, b, v);
-      } else {
-        for (int j = 0; j < kBlock; ++j) v[j] = 0.0f;
+    {  // every thread decodes 8 values: row tid / 4, columns 8 (tid % 4) .. + 7 of the block
+      const int rr = tid / 4, j0 = 8 * (tid % 4);
+      const int64_t r = r0 + rr;
+      for (int j = j0; j < j0 + 8; ++j) {
+        const int64_t c = b * kBlock + j;
+        ws[j][rr] = r < w.rows && c < w.cols ? weight_value(w, r, c) : 0.0f;
       }
-      for (int j = 0; j < kBlock; ++j) ws[j][tid] = v[j];
     }
     for (int i = tid; i < kTile * kBlock; i += kGemmThreads) {
       const int tk = i / kBlock, j = i % kBlock;
