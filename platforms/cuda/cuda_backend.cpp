@@ -175,6 +175,10 @@ class CudaBackend final : public Backend {
   void swiglu(const WeightView& gate, const WeightView& up, const float* x, int64_t x_stride, int64_t n_tokens,
               const uint8_t*, float* out, int64_t out_stride, float* scratch) override {
     const int64_t I = gate.rows;
+    if (cuda::swiglu_fusable(gate, up, n_tokens)) {  // decode: gate and up in one pass
+      check(cuda::swiglu_gemv(gate, up, x, x_stride, n_tokens, out, out_stride, stream_), "swiglu");
+      return;
+    }
     check(cuda::matmul(gate, x, x_stride, n_tokens, out, out_stride, stream_), "swiglu");
     check(cuda::matmul(up, x, x_stride, n_tokens, scratch, I, stream_), "swiglu");
     check(cuda::silu_mul(out, out_stride, scratch, I, n_tokens, I, stream_), "swiglu");

@@ -18,55 +18,69 @@ constexpr int64_t kGemvMaxTokens = 16;  // batches up to this run the GEMV (in p
 
 int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-template <WeightType kType, bool kGrouped>
-__global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(WeightView w, const float* x, int64_t x_stride,
-                                                               int nt, bool x_vec, float* y, int64_t y_stride) {
+// kSwiglu: `up` is the second weight (gate = w; same type, shape and layout) and the warp
+// writes silu(gate . x) * (up . x) instead of w . x (decode SwiGLU in one pass over x).
+template <WeightType kType, bool kGrouped, bool kSwiglu>
+__global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(WeightView w, WeightView up, const float* x,
+                                                               int64_t x_stride, int nt, bool x_vec, float* y,
+                                                               int64_t y_stride) {
   const int lane = int(threadIdx.x % 32);
   const int64_t unit = int64_t(blockIdx.x) * kGemvWarps + threadIdx.x / 32;
   const int64_t units = kGrouped ? w.rows / kGroupRows : w.rows;
   if (unit >= units) return;  // the whole warp leaves together
-  float acc[kGemvTokens];
+  float acc[kGemvTokens], acc_up[kGemvTokens];
   gemv_lane_partial<kType, kGrouped>(w, unit, lane, 32, x, x_stride, nt, x_vec, acc);
-  if constexpr (kGrouped) {
+  if constexpr (kSwiglu) gemv_lane_partial<kType, kGrouped>(up, unit, lane, 32, x, x_stride, nt, x_vec, acc_up);
+  MOTE_UNROLL
+  for (int t = 0; t < kGemvTokens; ++t) {
+    if constexpr (kGrouped) {
+      acc[t] += __shfl_xor_sync(kFullMask, acc[t], 16);
+      if constexpr (kSwiglu) acc_up[t] += __shfl_xor_sync(kFullMask, acc_up[t], 16);
+    } else {
+      acc[t] = warp_sum(acc[t]);
+      if constexpr (kSwiglu) acc_up[t] = warp_sum(acc_up[t]);
+    }
+    if constexpr (kSwiglu) acc[t] = silu_times(acc[t], acc_up[t]);
+  }
+  if (kGrouped ? lane < kGroupRows : lane == 0) {
+    const int64_t row = kGrouped ? unit * kGroupRows + lane : unit;
     MOTE_UNROLL
-    for (int t = 0; t < kGemvTokens; ++t) acc[t] += __shfl_xor_sync(kFullMask, acc[t], 16);
-    if (lane < kGroupRows)
-      for (int t = 0; t < nt; ++t) y[t * y_stride + unit * kGroupRows + lane] = acc[t];
-  } else {
-    MOTE_UNROLL
-    for (int t = 0; t < kGemvTokens; ++t) acc[t] = warp_sum(acc[t]);
-    if (lane == 0)
-      for (int t = 0; t < nt; ++t) y[t * y_stride + unit] = acc[t];
+    for (int t = 0; t < kGemvTokens; ++t)  // constant indices: acc stays in registers
+      if (t < nt) y[t * y_stride + row] = acc[t];
   }
 }
 
 template <WeightType kType, bool kGrouped>
-cudaError_t launch_gemv(const WeightView& w, const float* x, int64_t x_stride, int nt, float* y, int64_t y_stride,
-                        cudaStream_t stream) {
+cudaError_t launch_gemv(const WeightView& w, const WeightView* up, const float* x, int64_t x_stride, int nt, float* y,
+                        int64_t y_stride, cudaStream_t stream) {
   const int64_t units = kGrouped ? w.rows / kGroupRows : w.rows;
   const bool x_vec = reinterpret_cast<uintptr_t>(x) % 16 == 0 && x_stride % 4 == 0;
-  gemv_kernel<kType, kGrouped>
-      <<<unsigned(div_up(units, kGemvWarps)), kGemvWarps * 32, 0, stream>>>(w, x, x_stride, nt, x_vec, y, y_stride);
+  const unsigned blocks = unsigned(div_up(units, kGemvWarps));
+  if (up != nullptr)
+    gemv_kernel<kType, kGrouped, true><<<blocks, kGemvWarps * 32, 0, stream>>>(w, *up, x, x_stride, nt, x_vec, y, y_stride);
+  else
+    gemv_kernel<kType, kGrouped, false><<<blocks, kGemvWarps * 32, 0, stream>>>(w, w, x, x_stride, nt, x_vec, y, y_stride);
   return cudaGetLastError();
 }
 
-cudaError_t gemv(const WeightView& w, const float* x, int64_t x_stride, int nt, float* y, int64_t y_stride,
-                 cudaStream_t stream) {
+// y = w x (up null) or silu(w x) * (up x), for nt <= kGemvTokens tokens.
+cudaError_t gemv(const WeightView& w, const WeightView* up, const float* x, int64_t x_stride, int nt, float* y,
+                 int64_t y_stride, cudaStream_t stream) {
   const bool g = w.row_group > 1;
   switch (w.type) {
-    case WeightType::F32: return launch_gemv<WeightType::F32, false>(w, x, x_stride, nt, y, y_stride, stream);
-    case WeightType::F16: return launch_gemv<WeightType::F16, false>(w, x, x_stride, nt, y, y_stride, stream);
-    case WeightType::BF16: return launch_gemv<WeightType::BF16, false>(w, x, x_stride, nt, y, y_stride, stream);
-    case WeightType::MXFP4: return launch_gemv<WeightType::MXFP4, false>(w, x, x_stride, nt, y, y_stride, stream);
+    case WeightType::F32: return launch_gemv<WeightType::F32, false>(w, up, x, x_stride, nt, y, y_stride, stream);
+    case WeightType::F16: return launch_gemv<WeightType::F16, false>(w, up, x, x_stride, nt, y, y_stride, stream);
+    case WeightType::BF16: return launch_gemv<WeightType::BF16, false>(w, up, x, x_stride, nt, y, y_stride, stream);
+    case WeightType::MXFP4: return launch_gemv<WeightType::MXFP4, false>(w, up, x, x_stride, nt, y, y_stride, stream);
     case WeightType::Q8_0:
-      return g ? launch_gemv<WeightType::Q8_0, true>(w, x, x_stride, nt, y, y_stride, stream)
-               : launch_gemv<WeightType::Q8_0, false>(w, x, x_stride, nt, y, y_stride, stream);
+      return g ? launch_gemv<WeightType::Q8_0, true>(w, up, x, x_stride, nt, y, y_stride, stream)
+               : launch_gemv<WeightType::Q8_0, false>(w, up, x, x_stride, nt, y, y_stride, stream);
     case WeightType::Q4_0:
-      return g ? launch_gemv<WeightType::Q4_0, true>(w, x, x_stride, nt, y, y_stride, stream)
-               : launch_gemv<WeightType::Q4_0, false>(w, x, x_stride, nt, y, y_stride, stream);
+      return g ? launch_gemv<WeightType::Q4_0, true>(w, up, x, x_stride, nt, y, y_stride, stream)
+               : launch_gemv<WeightType::Q4_0, false>(w, up, x, x_stride, nt, y, y_stride, stream);
     case WeightType::Q2_1:
-      return g ? launch_gemv<WeightType::Q2_1, true>(w, x, x_stride, nt, y, y_stride, stream)
-               : launch_gemv<WeightType::Q2_1, false>(w, x, x_stride, nt, y, y_stride, stream);
+      return g ? launch_gemv<WeightType::Q2_1, true>(w, up, x, x_stride, nt, y, y_stride, stream)
+               : launch_gemv<WeightType::Q2_1, false>(w, up, x, x_stride, nt, y, y_stride, stream);
   }
   return cudaErrorInvalidValue;
 }
@@ -182,7 +196,7 @@ cudaError_t matmul(const WeightView& w, const float* x, int64_t x_stride, int64_
   if (n_tokens <= kGemvMaxTokens && gemv_aligned(w)) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kGemvTokens) {
       const int nt = int(n_tokens - t0 < kGemvTokens ? n_tokens - t0 : kGemvTokens);
-      const cudaError_t e = gemv(w, x + t0 * x_stride, x_stride, nt, y + t0 * y_stride, y_stride, stream);
+      const cudaError_t e = gemv(w, nullptr, x + t0 * x_stride, x_stride, nt, y + t0 * y_stride, y_stride, stream);
       if (e != cudaSuccess) return e;
     }
     return cudaSuccess;
@@ -192,6 +206,21 @@ cudaError_t matmul(const WeightView& w, const float* x, int64_t x_stride, int64_
     const dim3 grid(unsigned(div_up(w.rows, kTile)), unsigned(div_up(nt, kTile)));
     gemm_kernel<<<grid, kGemmThreads, 0, stream>>>(w, x + t0 * x_stride, x_stride, nt, y + t0 * y_stride, y_stride);
     const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+bool swiglu_fusable(const WeightView& gate, const WeightView& up, int64_t n_tokens) {
+  return n_tokens > 0 && n_tokens <= kGemvMaxTokens && gate.type == up.type && gate.rows == up.rows &&
+         gate.cols == up.cols && gate.row_group == up.row_group && gemv_aligned(gate) && gemv_aligned(up);
+}
+
+cudaError_t swiglu_gemv(const WeightView& gate, const WeightView& up, const float* x, int64_t x_stride,
+                        int64_t n_tokens, float* out, int64_t out_stride, cudaStream_t stream) {
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kGemvTokens) {
+    const int nt = int(n_tokens - t0 < kGemvTokens ? n_tokens - t0 : kGemvTokens);
+    const cudaError_t e = gemv(gate, &up, x + t0 * x_stride, x_stride, nt, out + t0 * out_stride, out_stride, stream);
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;

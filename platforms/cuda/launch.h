@@ -32,6 +32,11 @@ cudaError_t silu_mul(float* out, int64_t out_stride, const float* up, int64_t up
                      int64_t width, cudaStream_t stream);
 // Whether matmul's decode GEMV may use aligned loads on w (else it takes the tiled path).
 bool gemv_aligned(const WeightView& w);
+// Decode SwiGLU in one GEMV pass: out[t * out_stride + i] = silu(gate_i . x_t) * (up_i . x_t),
+// when swiglu_fusable (<= 16 tokens, gate and up of one type, shape and layout, aligned).
+bool swiglu_fusable(const WeightView& gate, const WeightView& up, int64_t n_tokens);
+cudaError_t swiglu_gemv(const WeightView& gate, const WeightView& up, const float* x, int64_t x_stride,
+                        int64_t n_tokens, float* out, int64_t out_stride, cudaStream_t stream);
 
 // ---- kernels_attention.cu ----
 // work: backend-owned device scratch of work_floats floats for the split partial results.
