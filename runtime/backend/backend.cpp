@@ -2,6 +2,9 @@
 
 #include "backend/cpu_backend.h"
 #include "backend/staging_backend.h"
+#if defined(MOTE_HAVE_CUDA)
+#include "cuda/cuda_backend.h"
+#endif
 
 namespace mote::backend {
 
@@ -19,6 +22,12 @@ Result<std::unique_ptr<Backend>> create_backend(const BackendOptions& options) {
       return std::unique_ptr<Backend>(new CpuBackend(*table, options.n_threads));
     case BackendKind::kStaging:
       return std::unique_ptr<Backend>(new StagingBackend(std::make_unique<CpuBackend>(*table, options.n_threads)));
+    case BackendKind::kCuda:
+#if defined(MOTE_HAVE_CUDA)
+      return create_cuda_backend(options);
+#else
+      return unsupported("this build has no CUDA backend (configure with -DMOTE_CUDA=ON)");
+#endif
   }
   return invalid_argument("backend: unknown backend kind");
 }

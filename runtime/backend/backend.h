@@ -43,6 +43,7 @@ namespace mote::backend {
 enum class BackendKind {
   kCpu,      // today's kernels on host memory
   kStaging,  // the CPU kernels on separate, protected "device" buffers (test double)
+  kCuda,     // platforms/cuda (MOTE_CUDA=ON builds): CUDA device 0
 };
 
 struct BackendOptions {
@@ -63,7 +64,7 @@ enum class RopeLayout { kInterleaved, kHalf };
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual const char* name() const = 0;           // "cpu", "staging"
+  virtual const char* name() const = 0;           // "cpu", "staging", "cuda"
   virtual const char* kernels_name() const = 0;   // the kernel table's name
   virtual int n_threads() const = 0;
   // True when device pointers are host pointers (the CPU backend): callers may then let an op
@@ -153,7 +154,9 @@ class Backend {
 };
 
 // The backend `options` ask for. Errors: an unknown or unsupported kernel table name
-// (kInvalidArgument naming it), a backend kind this build lacks (kUnsupported).
+// (kInvalidArgument naming it), a backend kind this build lacks (kUnsupported: kCuda without
+// MOTE_CUDA, "this build has no CUDA backend (configure with -DMOTE_CUDA=ON)"), kCuda without a
+// usable device at run time (kUnsupported "MOTE_BACKEND_CUDA: no CUDA device: <CUDA's error>").
 Result<std::unique_ptr<Backend>> create_backend(const BackendOptions& options);
 
 }  // namespace mote::backend

@@ -147,8 +147,6 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
   if (backend != int(MOTE_BACKEND_CPU) && backend != int(MOTE_BACKEND_CUDA))
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": backend " + std::to_string(backend) +
                                                " is not a mote_backend value");
-  if (backend != int(MOTE_BACKEND_CPU))
-    return fail(MOTE_ERR_UNSUPPORTED, f + ": this build has no CUDA backend (MOTE_BACKEND_CUDA); use MOTE_BACKEND_CPU");
   const std::string kernels = p.kernels != nullptr ? p.kernels : "";
   if (!kernels.empty() && mote::kernels::find_kernels(kernels.c_str()) == nullptr)
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": kernels '" + kernels +
@@ -160,6 +158,10 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
   if (policy != int(MOTE_EXPERT_POLICY_LFU) && policy != int(MOTE_EXPERT_POLICY_LRU))
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": expert_policy " + std::to_string(policy) +
                                                " is not a mote_expert_policy value");
+  // MOTE_BACKEND_CUDA: Model::open's create_backend answers MOTE_ERR_UNSUPPORTED with one line when
+  // this build has no CUDA backend or the machine has no usable CUDA device.
+  options->model.backend.kind = backend == int(MOTE_BACKEND_CUDA) ? mote::backend::BackendKind::kCuda
+                                                                   : mote::backend::BackendKind::kCpu;
   options->model.backend.n_threads = p.n_threads;  // the backend owns the model's kernel pool
   options->model.backend.kernels = kernels;        // "" = the best table (or MOTE_KERNELS)
   if (p.plan_context < 1) return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": plan_context must be >= 1");

@@ -137,8 +137,9 @@ typedef struct mote_model_params {
                                    Per model: each model runs its kernels on its own thread pool of
                                    this size, so models with different counts coexist */
   uint64_t expert_budget_bytes; /* 0 = keep every routed expert resident */
-  mote_backend backend;         /* MOTE_BACKEND_CPU; MOTE_BACKEND_CUDA: MOTE_ERR_UNSUPPORTED at open
-                                   (this build has no CUDA backend) */
+  mote_backend backend;         /* MOTE_BACKEND_CPU; MOTE_BACKEND_CUDA: CUDA device 0 in a build
+                                   configured with MOTE_CUDA=ON, else MOTE_ERR_UNSUPPORTED at open
+                                   (no CUDA backend in this build, or no usable CUDA device) */
   int32_t verify_checksums;     /* nonzero: check every segment checksum at open (full read) */
   const char* chat_template;    /* NULL: the family detected at conversion; else a family name */
   int32_t expert_prefetch;      /* with a budget: nonzero (default) reads the next layer's predicted experts ahead */
