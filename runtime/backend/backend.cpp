@@ -18,7 +18,8 @@ Result<std::unique_ptr<Backend>> create_backend(const BackendOptions& options) {
     case BackendKind::kCpu:
       return std::unique_ptr<Backend>(new CpuBackend(*table, options.n_threads));
     case BackendKind::kStaging:
-      return std::unique_ptr<Backend>(new StagingBackend(std::make_unique<CpuBackend>(*table, options.n_threads)));
+      return std::unique_ptr<Backend>(new StagingBackend(std::make_unique<CpuBackend>(*table, options.n_threads),
+                                                                options.device_capacity_bytes));
   }
   return invalid_argument("backend: unknown backend kind");
 }

@@ -60,6 +60,14 @@ struct FfnScratch {
   int32_t* slot_token = nullptr;      // [max_tokens * top_k]
   float* slot_weight = nullptr;       // [max_tokens * top_k]
   int32_t* predicted = nullptr;       // [E]: predict_experts' output (null: no prediction)
+  // Rows of the routed experts computed on the host (blocks/ffn_tiers.h, a backend without
+  // unified memory only; else null): the gathered input downloaded, its quantised rows, the
+  // hidden and scratch rows of the CPU kernels, the output before its upload.
+  float* host_x = nullptr;            // [max_tokens, H]
+  uint8_t* host_q = nullptr;          // [max_tokens, kernels::quantized_row_bytes(H)]
+  float* host_gate = nullptr;         // [max_tokens, max FFN width]
+  float* host_up = nullptr;           // [max_tokens, max FFN width]
+  float* host_out = nullptr;          // [max_tokens, H]
 };
 
 // out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each. x_q: null

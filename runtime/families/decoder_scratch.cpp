@@ -79,6 +79,13 @@ blocks::FfnScratch carve_ffn(const backend::Backend& b, const HParams& hp, int64
   s.slot_token = host.take<int32_t>(T * K);
   s.slot_weight = host.take<float>(T * K);
   s.predicted = host.take<int32_t>(E);
+  if (!b.unified_memory() && hp.n_routed_experts > 0) {  // experts computed on the host (blocks/ffn_tiers.h)
+    s.host_x = host.take<float>(T * H);
+    s.host_q = host.take<uint8_t>(T * q_row);
+    s.host_gate = host.take<float>(T * width);
+    s.host_up = host.take<float>(T * width);
+    s.host_out = host.take<float>(T * H);
+  }
   return s;
 }
 
