@@ -118,7 +118,10 @@ Status moe_ffn_tiered(backend::Backend& b, const RouterParams& router, const Ffn
                       const FfnScratch& s, float* out, const ExpertHint* next) {
   detail::route_and_group(b, router, w, x, n_tokens, s);
   b.zero(out, uint64_t(n_tokens * hidden) * sizeof(float));
-  const int64_t group_max = std::min<int64_t>(kMaxExpertGroup, std::max<int64_t>(store.max_group(), 1));
+  // Groups no larger than the device slots, so that one forward's hits and uploads of a group
+  // can all be pinned at once (only concurrent forwards can then find every slot pinned).
+  int64_t group_max = std::min<int64_t>(kMaxExpertGroup, std::max<int64_t>(store.max_group(), 1));
+  if (cache.slot_count() > 0) group_max = std::min(group_max, cache.slot_count());
   Group g;
   for (int64_t e = 0; e < router.n_experts;) {
     next_group(s, router.n_experts, group_max, &e, g);
