@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/staging_backend.h"
@@ -256,6 +257,28 @@ TEST_F(DeviceTiers, PolicyKeepsHotExperts) {
     std::printf("[ tiers    ] policy %s: hot hits %d of 80, evictions %llu\n", eviction_kind_name(policy), hot_hits,
                 (unsigned long long)c.stats().evictions);
   }
+}
+
+// Sessions of one model on several threads share the device cache (pins, concurrent uploads of
+// the same expert, every slot pinned -> CPU): each gets the CPU backend's logits.
+TEST_F(DeviceTiers, ConcurrentSessionsShareTheCache) {
+  const std::string path = convert("olmoe_tiny");
+  auto cpu = open(path, options(backend::BackendKind::kCpu));
+  ASSERT_TRUE(cpu);
+  const std::vector<float> want = prefill_then_decode_logits(**cpu, kIds);
+  ModelOptions o = budget_options(path, 0.1, TierMode::kAuto);
+  o.vram_budget_bytes += 3 * o.vram_session_bytes;  // room for four sessions
+  o.backend.device_capacity_bytes = o.vram_budget_bytes;
+  o.vram_session_bytes *= 4;
+  auto m = open(path, o);
+  ASSERT_TRUE(m) << m.status().to_string();
+  std::vector<std::vector<float>> got(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < got.size(); ++i)
+    threads.emplace_back([&, i] { got[i] = prefill_then_decode_logits(**m, kIds); });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_TRUE(same_bits(g, want));
+  EXPECT_EQ(accesses((*m)->device_experts()->stats()), 4 * (*cpu)->expert_store().stats().accesses);
 }
 
 // Budget and capacity errors are one line and name what is wrong.
