@@ -50,8 +50,11 @@ struct FfnScratch {
   float* job_hidden = nullptr;     // [kJobSlots, max FFN width]
   float* job_scratch = nullptr;    // [kJobSlots, max FFN width]
   float* job_out = nullptr;        // [kJobSlots, H]
-  // Where Backend::stage_experts puts a group's routed experts: kMaxExpertGroup slots of
-  // Backend::expert_slot_bytes() (null when that is 0, as on the CPU).
+  // Where moe_ffn's Backend::stage_experts puts a group's routed experts: kMaxExpertGroup slots
+  // of Backend::expert_slot_bytes(). Null on the CPU (unified memory). The decoder's scratch
+  // leaves it null on every backend: with separate memory it runs moe_ffn_tiered
+  // (blocks/ffn_tiers.h) over the model's device expert cache instead; a caller of moe_ffn on
+  // such a backend must set it.
   void* expert_slots = nullptr;
   // --- HOST ---
   int32_t* sel_idx_host = nullptr;    // [max_tokens, top_k] sel_idx downloaded
