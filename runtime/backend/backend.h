@@ -101,7 +101,8 @@ class Backend {
   // returns the host views (valid while the store keeps them pinned). A backend with separate
   // memory copies the weights: the copies stay valid until the caller overwrites or frees the
   // slots (the session's per-group slots, and the device expert cache's slots,
-  // experts/device_expert_cache.h, which keeps them across forwards).
+  // experts/device_expert_cache.h, which keeps them across forwards). The copies are complete
+  // when the call returns: the device cache times the call as the measured upload speed.
   virtual void stage_experts(const ExpertWeights* host, int64_t n, void* slot_base, ExpertWeights* device) = 0;
   // Bytes one staged expert slot needs for experts of width I and hidden H (0 for CPU).
   virtual uint64_t expert_slot_bytes(const HParams& hp) const = 0;

@@ -9,6 +9,8 @@
 // Every expert's output rows are those of the CPU backend's moe_ffn (the kernels' results do not
 // depend on which experts run together) and are accumulated in the same order (expert id, then
 // slot), so the logits equal the CPU backend's bit for bit whichever tier served each expert.
+// The store sees only the device misses (acquire/release), so its accesses, hits and use counts
+// are those of the host tiers; count_routed_tokens (learning) still sees every routed expert.
 // No allocation; the cache's mutex is taken per group unless every expert is on the device.
 // Thread-safety: as moe_ffn (concurrent calls need distinct scratch and outputs).
 #pragma once
