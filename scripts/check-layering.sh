@@ -15,7 +15,7 @@ level() {
   [[ "$1" == */* ]] || { echo -1; return; }
   case "$folder" in
     model) case "$base" in
-             model.h|model.cpp|device_weights.h|device_weights.cpp|active_weights.h|active_weights.cpp)
+             model.h|model.cpp|device_weights.h|device_weights.cpp|device_placement.cpp|active_weights.h|active_weights.cpp)
                folder=model-high ;;
              *) folder=model-low ;;
            esac ;;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/staging_backend.h"
@@ -38,8 +39,10 @@ uint64_t row_bound(int64_t cols) {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(cudaStream_t stream, int sm_count, float* work)
-      : stream_(stream), sm_count_(sm_count), work_(work) {}
+  // capacity: the most device memory alloc may hand out, in bytes (the card's free memory at
+  // creation, lowered to BackendOptions::device_capacity_bytes when that is set).
+  CudaBackend(cudaStream_t stream, int sm_count, float* work, uint64_t capacity)
+      : stream_(stream), sm_count_(sm_count), work_(work), capacity_(capacity) {}
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
     for (void* p : placed_) cudaFree(p);
@@ -55,18 +58,33 @@ class CudaBackend final : public Backend {
   bool unified_memory() const override { return false; }
 
   void* alloc(uint64_t bytes) override {
+    bytes = std::max<uint64_t>(bytes, 1);
+    std::lock_guard<std::mutex> lock(memory_mutex_);
+    if (in_use_ + bytes > capacity_) return nullptr;  // the placement's budget is a hard bound
     void* p = nullptr;
-    if (cudaMalloc(&p, size_t(std::max<uint64_t>(bytes, 1))) != cudaSuccess) {
+    if (cudaMalloc(&p, size_t(bytes)) != cudaSuccess) {
       cudaGetLastError();  // clear the (non-sticky) allocation error
       return nullptr;
     }
+    sizes_[p] = bytes;
+    in_use_ += bytes;
     return p;
   }
   void free(void* device) override {
     if (device == nullptr) return;
     check(cudaStreamSynchronize(stream_), "free");  // no queued op may still use it
     cudaFree(device);
+    std::lock_guard<std::mutex> lock(memory_mutex_);
+    if (auto it = sizes_.find(device); it != sizes_.end()) {
+      in_use_ -= it->second;
+      sizes_.erase(it);
+    }
   }
+  uint64_t device_bytes_in_use() const override {
+    std::lock_guard<std::mutex> lock(memory_mutex_);
+    return in_use_;
+  }
+  uint64_t device_capacity() const override { return capacity_; }
   void upload(void* device_dst, const void* host_src, uint64_t bytes) override {
     if (bytes == 0) return;
     check(cudaMemcpyAsync(device_dst, host_src, size_t(bytes), cudaMemcpyHostToDevice, stream_), "upload");
@@ -146,6 +164,9 @@ class CudaBackend final : public Backend {
       d.down_bias = floats(h.down_bias, hidden);
       slot += StagingBackend::slot_bytes_for(inter, hidden);
     }
+    // Done before returning: the device expert cache (experts/device_expert_cache.h) times this
+    // call as the upload speed, and its slot must hold the expert once the host copy is released.
+    check(cudaStreamSynchronize(stream_), "stage_experts");
   }
   uint64_t expert_slot_bytes(const HParams& hp) const override {
     return StagingBackend::slot_bytes_for(hp.moe_intermediate_size, hp.hidden_size);
@@ -256,13 +277,17 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_;
   int sm_count_;
   float* work_;  // kWorkBytes of device scratch, used by one op at a time (the stream's order)
+  const uint64_t capacity_;
+  mutable std::mutex memory_mutex_;                // guards sizes_ and in_use_ (alloc/free only)
+  std::unordered_map<void*, uint64_t> sizes_;      // alloc'd blocks and their sizes
+  uint64_t in_use_ = 0;                            // bytes alloc'd (placed weights included)
   std::mutex placed_mutex_;
   std::vector<void*> placed_;  // placed weights and floats, freed with the backend
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> create_cuda_backend(const BackendOptions&) {
+Result<std::unique_ptr<Backend>> create_cuda_backend(const BackendOptions& options) {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess)
@@ -285,7 +310,16 @@ Result<std::unique_ptr<Backend>> create_cuda_backend(const BackendOptions&) {
     cudaStreamDestroy(stream);
     return Status(StatusCode::kOutOfMemory, "MOTE_BACKEND_CUDA: no device memory for the 64 MiB workspace");
   }
-  return std::unique_ptr<Backend>(new CudaBackend(stream, sm_count, static_cast<float*>(work)));
+  size_t free_bytes = 0, total_bytes = 0;
+  err = cudaMemGetInfo(&free_bytes, &total_bytes);
+  if (err != cudaSuccess) {
+    cudaFree(work);
+    cudaStreamDestroy(stream);
+    return fail("cudaMemGetInfo", err);
+  }
+  uint64_t capacity = uint64_t(free_bytes);
+  if (options.device_capacity_bytes > 0) capacity = std::min(capacity, options.device_capacity_bytes);
+  return std::unique_ptr<Backend>(new CudaBackend(stream, sm_count, static_cast<float*>(work), capacity));
 }
 
 }  // namespace mote::backend

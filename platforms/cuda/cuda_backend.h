@@ -8,8 +8,12 @@
 // Streams and synchronisation: all ops and copies go to one non-blocking stream, in call order,
 // so ops from several threads (several Sessions) are serialised by the stream (each thread's own
 // order is kept). upload() and download() wait for the stream (the host buffer is then free /
-// filled); copy, zero and the kernels do not wait. stage_experts copies the host experts with
-// cudaMemcpyAsync from pageable memory, which returns once the host bytes are staged.
+// filled); copy, zero and the kernels do not wait. stage_experts copies the host experts and waits
+// for the copy (the device expert cache times it as the upload speed).
+//
+// Memory: alloc and place_* count their bytes (device_bytes_in_use) against the capacity: the
+// card's free memory at creation, or BackendOptions::device_capacity_bytes when lower. Past it
+// alloc returns null, so a VRAM budget is a bound, not a hint.
 //
 // Host arrays of an op (token ids, slot tokens and weights, RoPE frequencies) travel by value in
 // the kernel parameters (platforms/cuda/launch.h), so no op allocates or waits for them.

@@ -21,7 +21,8 @@ Result<std::unique_ptr<Backend>> create_backend(const BackendOptions& options) {
     case BackendKind::kCpu:
       return std::unique_ptr<Backend>(new CpuBackend(*table, options.n_threads));
     case BackendKind::kStaging:
-      return std::unique_ptr<Backend>(new StagingBackend(std::make_unique<CpuBackend>(*table, options.n_threads)));
+      return std::unique_ptr<Backend>(new StagingBackend(std::make_unique<CpuBackend>(*table, options.n_threads),
+                                                         options.device_capacity_bytes));
     case BackendKind::kCuda:
 #if defined(MOTE_HAVE_CUDA)
       return create_cuda_backend(options);

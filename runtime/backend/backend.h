@@ -56,6 +56,12 @@ struct BackendOptions {
   // creation, kernels::active_kernels() (MOTE_KERNELS, else the best this CPU runs, unless
   // set_active_kernels installed another), so a process pinned to the reference stays exact.
   std::string kernels;
+  // Device memory the backend may hold at most, in bytes (alloc'd buffers, placed weights);
+  // 0 = no bound of its own. The staging backend fails alloc (null) and place_* (kOutOfMemory)
+  // past it, so that tests can give the test double a GPU's size; a GPU backend may lower its
+  // card's free memory to it. Placement under a VRAM budget (experts/device_expert_cache.h)
+  // reads it back through device_capacity().
+  uint64_t device_capacity_bytes = 0;
 };
 
 // Rotation layouts of kernels/rope.h.
@@ -78,16 +84,26 @@ class Backend {
   virtual void free(void* device) = 0;
   virtual void upload(void* device_dst, const void* host_src, uint64_t bytes) = 0;
   virtual void download(void* host_dst, const void* device_src, uint64_t bytes) = 0;
+  // Bytes of device memory held now (alloc'd and placed; what a backend with separate memory
+  // counts, page or allocation granularity included) and the most it may hold (0: no bound
+  // known). Backends with unified memory return 0 for both. Thread-safe. Used by the placement
+  // under a VRAM budget (model/model.cpp) and by error messages that name the budget.
+  virtual uint64_t device_bytes_in_use() const { return 0; }
+  virtual uint64_t device_capacity() const { return 0; }
   virtual void copy(void* device_dst, const void* device_src, uint64_t bytes) = 0;
   virtual void zero(void* device, uint64_t bytes) = 0;
   // A device view of a host weight (a view of the mapping). CPU: the view itself. Others copy it
   // into backend-owned memory that lives as long as the backend. Errors: out of memory.
   virtual Result<WeightView> place_weight(const WeightView& host) = 0;
   virtual Result<const float*> place_floats(const float* host, int64_t n) = 0;
-  // Device views of n routed experts the expert store just pinned in host memory (valid until
-  // the next stage_experts call of this thread's forward, or until the store releases them).
-  // slot_base: where in the caller's expert-slot area (alloc'd by the session, expert_slot_bytes()
-  // per slot) the copies go; CPU ignores it and returns the host views.
+  // Device views of n routed experts the expert store just pinned in host memory. slot_base:
+  // where in a caller's expert-slot area (device memory from alloc(), expert_slot_bytes() per
+  // slot, expert i at slot_base + i * expert_slot_bytes()) the copies go; CPU ignores it and
+  // returns the host views (valid while the store keeps them pinned). A backend with separate
+  // memory copies the weights: the copies stay valid until the caller overwrites or frees the
+  // slots (the session's per-group slots, and the device expert cache's slots,
+  // experts/device_expert_cache.h, which keeps them across forwards). The copies are complete
+  // when the call returns: the device cache times the call as the measured upload speed.
   virtual void stage_experts(const ExpertWeights* host, int64_t n, void* slot_base, ExpertWeights* device) = 0;
   // Bytes one staged expert slot needs for experts of width I and hidden H (0 for CPU).
   virtual uint64_t expert_slot_bytes(const HParams& hp) const = 0;

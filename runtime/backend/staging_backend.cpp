@@ -58,7 +58,8 @@ class StagingBackend::Unprotected {
   std::lock_guard<std::mutex> lock_;
 };
 
-StagingBackend::StagingBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
+StagingBackend::StagingBackend(std::unique_ptr<Backend> inner, uint64_t capacity_bytes)
+    : inner_(std::move(inner)), capacity_(capacity_bytes) {}
 
 StagingBackend::~StagingBackend() {
   for (const auto& [start, bytes] : regions_) munmap(reinterpret_cast<void*>(start), bytes);
@@ -66,10 +67,28 @@ StagingBackend::~StagingBackend() {
 
 void* StagingBackend::map_region(uint64_t bytes) {
   const uint64_t mapped = align_up(std::max<uint64_t>(bytes, 1), page_size());
+  if (capacity_ > 0 && (mapped > capacity_ || in_use_ > capacity_ - mapped)) return nullptr;
   void* p = mmap(nullptr, mapped, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return nullptr;
   regions_.emplace(reinterpret_cast<uintptr_t>(p), mapped);
+  in_use_ += mapped;
+  peak_ = std::max(peak_, in_use_);
   return p;
+}
+
+std::string StagingBackend::full_message(uint64_t bytes) const {
+  return std::to_string(bytes) + " bytes asked with " + std::to_string(in_use_) + " of the device capacity " +
+         (capacity_ > 0 ? std::to_string(capacity_) + " bytes" : std::string("(unbounded)")) + " in use";
+}
+
+uint64_t StagingBackend::device_bytes_in_use() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return in_use_;
+}
+
+uint64_t StagingBackend::device_peak_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return peak_;
 }
 
 void StagingBackend::set_protection(bool accessible) {
@@ -94,6 +113,7 @@ void StagingBackend::free(void* device) {
   const auto it = regions_.find(reinterpret_cast<uintptr_t>(device));
   if (it == regions_.end()) return;  // not one of ours (or placed memory, which lives with the backend)
   munmap(device, it->second);
+  in_use_ -= it->second;
   regions_.erase(it);
 }
 
@@ -121,11 +141,13 @@ Result<WeightView> StagingBackend::place_weight(const WeightView& host) {
   const uint64_t bytes = view_bytes(host);
   if (bytes == 0) return host;
   void* dst = nullptr;
+  std::string full;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     dst = map_region(bytes);
+    if (dst == nullptr) full = full_message(bytes);
   }
-  if (dst == nullptr) return Status(StatusCode::kOutOfMemory, "staging backend: no memory for a weight");
+  if (dst == nullptr) return Status(StatusCode::kOutOfMemory, "staging backend: device memory full for a weight: " + full);
   {
     Unprotected open(*this);
     std::memcpy(dst, host.data, bytes);
@@ -138,11 +160,14 @@ Result<WeightView> StagingBackend::place_weight(const WeightView& host) {
 Result<const float*> StagingBackend::place_floats(const float* host, int64_t n) {
   if (host == nullptr || n <= 0) return host;
   void* dst = nullptr;
+  std::string full;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     dst = map_region(uint64_t(n) * sizeof(float));
+    if (dst == nullptr) full = full_message(uint64_t(n) * sizeof(float));
   }
-  if (dst == nullptr) return Status(StatusCode::kOutOfMemory, "staging backend: no memory for a float vector");
+  if (dst == nullptr)
+    return Status(StatusCode::kOutOfMemory, "staging backend: device memory full for a float vector: " + full);
   {
     Unprotected open(*this);
     std::memcpy(dst, host, uint64_t(n) * sizeof(float));

@@ -14,12 +14,15 @@
 //
 // Ownership: the backend owns every region (alloc'd ones until free(), placed weights and
 // floats until it is destroyed). Thread-safety: all members may be called from any thread.
+// Capacity: with a capacity (BackendOptions::device_capacity_bytes) alloc returns null and
+// place_* fail with kOutOfMemory once the page-rounded regions would exceed it, as a full GPU.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "backend/backend.h"
 
@@ -28,7 +31,8 @@ namespace mote::backend {
 class StagingBackend final : public Backend {
  public:
   // `inner`: the backend whose kernels run the ops; it must have unified memory (a CPU backend).
-  explicit StagingBackend(std::unique_ptr<Backend> inner);
+  // capacity_bytes: the most device memory it holds (page-rounded regions counted); 0 = no bound.
+  explicit StagingBackend(std::unique_ptr<Backend> inner, uint64_t capacity_bytes = 0);
   ~StagingBackend() override;
   StagingBackend(const StagingBackend&) = delete;
   StagingBackend& operator=(const StagingBackend&) = delete;
@@ -40,6 +44,8 @@ class StagingBackend final : public Backend {
 
   void* alloc(uint64_t bytes) override;
   void free(void* device) override;
+  uint64_t device_bytes_in_use() const override;
+  uint64_t device_capacity() const override { return capacity_; }
   void upload(void* device_dst, const void* host_src, uint64_t bytes) override;
   void download(void* host_dst, const void* device_src, uint64_t bytes) override;
   void copy(void* device_dst, const void* device_src, uint64_t bytes) override;
@@ -89,16 +95,24 @@ class StagingBackend final : public Backend {
   static uint64_t slot_bytes_for(int64_t intermediate, int64_t hidden);
   // Device regions currently held (alloc'd and placed), for tests.
   int64_t region_count() const;
+  // The most device memory held at once since creation (bytes, page-rounded), for tests.
+  uint64_t device_peak_bytes() const;
 
  private:
   // Holds the mutex and keeps every region read/write for its lifetime (one op).
   class Unprotected;
-  void* map_region(uint64_t bytes);  // mutex held; PROT_NONE pages, recorded in regions_
+  // mutex held; PROT_NONE pages, recorded in regions_; null past the capacity or when mmap fails.
+  void* map_region(uint64_t bytes);
+  // "N bytes asked with U of the capacity C in use" for out-of-memory messages (mutex held).
+  std::string full_message(uint64_t bytes) const;
   void set_protection(bool accessible);  // mutex held
 
   std::unique_ptr<Backend> inner_;
   mutable std::mutex mutex_;
   std::map<uintptr_t, uint64_t> regions_;  // start -> mapped bytes (page multiple)
+  const uint64_t capacity_;                // 0 = no bound
+  uint64_t in_use_ = 0;                    // sum of regions_' bytes
+  uint64_t peak_ = 0;                      // most in_use_ ever
 };
 
 }  // namespace mote::backend

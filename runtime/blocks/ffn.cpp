@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "blocks/ffn_internal.h"
 #include "kernels/kernels.h"
 
 namespace mote::blocks {
@@ -25,7 +26,7 @@ void clamped_swiglu_mlp(backend::Backend& b, const ExpertWeights& w, float alpha
   if (w.down_bias != nullptr) b.add_bias(out, n_tokens, H, w.down_bias, H);
 }
 
-namespace {
+namespace detail {
 
 // Routes every token (on the device), downloads the choices and sorts the (token, weight) slots
 // by expert on the host (counting sort, stable in token order). Afterwards expert e owns slots
@@ -114,6 +115,10 @@ void run_experts_together(backend::Backend& b, const ExpertWeights* views, const
   }
 }
 
+}  // namespace detail
+
+namespace {
+
 // Views of a layer's resident experts.
 class ResidentExperts final : public ExpertProvider {
  public:
@@ -129,6 +134,10 @@ class ResidentExperts final : public ExpertProvider {
   const FfnWeights& w_;
 };
 
+}  // namespace
+
+namespace detail {
+
 // The shared experts of w (unscaled, and Qwen2-MoE's gated one) added to out.
 void add_shared_experts(backend::Backend& b, const FfnWeights& w, const float* x, int64_t n_tokens, int64_t hidden,
                         const FfnScratch& s, float* out) {
@@ -143,7 +152,13 @@ void add_shared_experts(backend::Backend& b, const FfnWeights& w, const float* x
   }
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::add_shared_experts;
+using detail::route_and_group;
+using detail::run_expert;
+using detail::run_experts_together;
+using detail::run_together;
 
 Status moe_ffn(backend::Backend& b, const RouterParams& router, const FfnWeights& w, ExpertProvider& experts,
                int64_t layer, const float* x, int64_t n_tokens, int64_t hidden, const FfnScratch& s, float* out,

@@ -50,8 +50,11 @@ struct FfnScratch {
   float* job_hidden = nullptr;     // [kJobSlots, max FFN width]
   float* job_scratch = nullptr;    // [kJobSlots, max FFN width]
   float* job_out = nullptr;        // [kJobSlots, H]
-  // Where Backend::stage_experts puts a group's routed experts: kMaxExpertGroup slots of
-  // Backend::expert_slot_bytes() (null when that is 0, as on the CPU).
+  // Where moe_ffn's Backend::stage_experts puts a group's routed experts: kMaxExpertGroup slots
+  // of Backend::expert_slot_bytes(). Null on the CPU (unified memory). The decoder's scratch
+  // leaves it null on every backend: with separate memory it runs moe_ffn_tiered
+  // (blocks/ffn_tiers.h) over the model's device expert cache instead; a caller of moe_ffn on
+  // such a backend must set it.
   void* expert_slots = nullptr;
   // --- HOST ---
   int32_t* sel_idx_host = nullptr;    // [max_tokens, top_k] sel_idx downloaded
@@ -60,6 +63,14 @@ struct FfnScratch {
   int32_t* slot_token = nullptr;      // [max_tokens * top_k]
   float* slot_weight = nullptr;       // [max_tokens * top_k]
   int32_t* predicted = nullptr;       // [E]: predict_experts' output (null: no prediction)
+  // Rows of the routed experts computed on the host (blocks/ffn_tiers.h, a backend without
+  // unified memory only; else null): the gathered input downloaded, its quantised rows, the
+  // hidden and scratch rows of the CPU kernels, the output before its upload.
+  float* host_x = nullptr;            // [max_tokens, H]
+  uint8_t* host_q = nullptr;          // [max_tokens, kernels::quantized_row_bytes(H)]
+  float* host_gate = nullptr;         // [max_tokens, max FFN width]
+  float* host_up = nullptr;           // [max_tokens, max FFN width]
+  float* host_out = nullptr;          // [max_tokens, H]
 };
 
 // out[T, H] = down(silu(gate x) * up x) for x [T, H]. gate/up buffers: [T, I] each. x_q: null

@@ -34,6 +34,7 @@ mote_status from_status(const Status& status) {
 
 using mote::capi::fail;
 using mote::capi::from_status;
+using mote::capi::fill_tier_stats;
 using mote::capi::guarded;
 
 static_assert(int(MOTE_ERR_INTERNAL) == int(mote::StatusCode::kInternal));
@@ -121,6 +122,8 @@ MOTE_EXPORT mote_model_params mote_model_params_default(void) {
   p.expert_stats_path = nullptr;
   p.mem_limit_bytes = 0;
   p.plan_context = 4096;
+  p.vram_budget = 0;
+  p.expert_tier_mode = MOTE_TIER_MODE_AUTO;
   return p;
 }
 
@@ -139,14 +142,40 @@ std::string available_kernel_names() {
   return names;
 }
 
+// The API version 7 fields (vram_budget, expert_tier_mode) and the backend kind -> options.
+mote_status placement_options(const std::string& f, const mote_model_params& p, int backend,
+                              mote::EngineOptions* options) {
+  if (p.vram_budget > mote::kMaxVramBudgetBytes)
+    return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": vram_budget " + std::to_string(p.vram_budget) +
+                                               " bytes is more than 1 PiB: not a device's memory");
+  if (p.vram_budget > 0 && backend == int(MOTE_BACKEND_CPU))
+    return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": vram_budget needs a backend with device memory; MOTE_BACKEND_CPU "
+                                               "has none (leave it 0)");
+  const int mode = raw_enum_value(p.expert_tier_mode);
+  if (mode != int(MOTE_TIER_MODE_AUTO) && mode != int(MOTE_TIER_MODE_UPLOAD) && mode != int(MOTE_TIER_MODE_CPU))
+    return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": expert_tier_mode " + std::to_string(mode) +
+                                               " is not a mote_expert_tier_mode value");
+  // MOTE_BACKEND_CUDA: Model::open's create_backend answers MOTE_ERR_UNSUPPORTED with one line when
+  // this build has no CUDA backend or the machine has no usable CUDA device.
+  options->model.backend.kind = backend == int(MOTE_BACKEND_STAGING) ? mote::backend::BackendKind::kStaging
+                                : backend == int(MOTE_BACKEND_CUDA)  ? mote::backend::BackendKind::kCuda
+                                                                     : mote::backend::BackendKind::kCpu;
+  options->model.vram_budget_bytes = p.vram_budget;
+  options->model.expert_tier_mode = mode == int(MOTE_TIER_MODE_UPLOAD) ? mote::TierMode::kUpload
+                                    : mode == int(MOTE_TIER_MODE_CPU)  ? mote::TierMode::kCpu
+                                                                       : mote::TierMode::kAuto;
+  return MOTE_OK;
+}
+
 // mote_model_params -> EngineOptions, every field validated (the error names it).
 mote_status engine_options(const char* fn, const mote_model_params& p, mote::EngineOptions* options) {
   const std::string f(fn);
   if (p.n_threads < 0) return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": n_threads must be >= 0");
   const int backend = raw_enum_value(p.backend);
-  if (backend != int(MOTE_BACKEND_CPU) && backend != int(MOTE_BACKEND_CUDA))
+  if (backend != int(MOTE_BACKEND_CPU) && backend != int(MOTE_BACKEND_CUDA) && backend != int(MOTE_BACKEND_STAGING))
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": backend " + std::to_string(backend) +
                                                " is not a mote_backend value");
+  if (mote_status st = placement_options(f, p, backend, options); st != MOTE_OK) return st;
   const std::string kernels = p.kernels != nullptr ? p.kernels : "";
   if (!kernels.empty() && mote::kernels::find_kernels(kernels.c_str()) == nullptr)
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": kernels '" + kernels +
@@ -158,10 +187,6 @@ mote_status engine_options(const char* fn, const mote_model_params& p, mote::Eng
   if (policy != int(MOTE_EXPERT_POLICY_LFU) && policy != int(MOTE_EXPERT_POLICY_LRU))
     return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": expert_policy " + std::to_string(policy) +
                                                " is not a mote_expert_policy value");
-  // MOTE_BACKEND_CUDA: Model::open's create_backend answers MOTE_ERR_UNSUPPORTED with one line when
-  // this build has no CUDA backend or the machine has no usable CUDA device.
-  options->model.backend.kind = backend == int(MOTE_BACKEND_CUDA) ? mote::backend::BackendKind::kCuda
-                                                                   : mote::backend::BackendKind::kCpu;
   options->model.backend.n_threads = p.n_threads;  // the backend owns the model's kernel pool
   options->model.backend.kernels = kernels;        // "" = the best table (or MOTE_KERNELS)
   if (p.plan_context < 1) return fail(MOTE_ERR_INVALID_ARGUMENT, f + ": plan_context must be >= 1");
@@ -488,6 +513,7 @@ MOTE_EXPORT mote_status mote_session_get_stats(const mote_session* session, mote
       s.draft_cost_ratio = policy.cost_ratio();
       s.draft_speedup_predicted = policy.predicted_speedup();
     }
+    fill_tier_stats(session->owner->model(), &s);
     *out_stats = s;
     return MOTE_OK;
   });

@@ -65,6 +65,10 @@ struct mote_session {
 
 namespace mote::capi {
 
+// mote_stats' API version 7 fields: the model's device placement and expert tier counters
+// (c_api_tiers.cpp); left 0 on a backend with unified memory.
+void fill_tier_stats(const Model& model, mote_stats* out);
+
 // Records `message` as the calling thread's last error and returns `status`.
 mote_status fail(mote_status status, const std::string& message);
 // Maps a runtime Status (ok -> MOTE_OK) and records its message.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "blocks/ffn_tiers.h"
 #include "kernels/kernels.h"
 #include "kernels/router.h"
 
@@ -136,8 +137,14 @@ Status ffn_residual(const Model& model, const LayerWeights& lw, const LayerWeigh
       T = gate_draft_row(model, lw, next, router, s, &hint);
     else
       hint = next_layer_hint(model, next, router, T, s);
-    MOTE_RETURN_IF_ERROR(
-        blocks::moe_ffn(b, router, lw.ffn, model.expert_store(), lw.index, s.normed, T, H, ffn, s.branch, &hint));
+    // A backend with separate memory serves experts through the device cache first
+    // (blocks/ffn_tiers.h); the same sums as moe_ffn, in the same order.
+    if (DeviceExpertCache* device = model.device_experts())
+      MOTE_RETURN_IF_ERROR(blocks::moe_ffn_tiered(b, router, lw.ffn, model.expert_store(), *device, lw.index, s.normed,
+                                                  T, H, ffn, s.branch, &hint));
+    else
+      MOTE_RETURN_IF_ERROR(
+          blocks::moe_ffn(b, router, lw.ffn, model.expert_store(), lw.index, s.normed, T, H, ffn, s.branch, &hint));
   } else {
     blocks::swiglu_mlp(b, lw.ffn.dense, s.normed, T, ffn.gate, ffn.up, s.branch, ffn.x_quantized);
   }

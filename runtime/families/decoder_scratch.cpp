@@ -71,14 +71,22 @@ blocks::FfnScratch carve_ffn(const backend::Backend& b, const HParams& hp, int64
   s.job_hidden = dev.take<float>(blocks::kJobSlots * width);
   s.job_scratch = dev.take<float>(blocks::kJobSlots * width);
   s.job_out = dev.take<float>(blocks::kJobSlots * H);
-  const uint64_t slot_bytes = b.expert_slot_bytes(hp);
-  s.expert_slots = slot_bytes > 0 ? dev.take<uint8_t>(int64_t(slot_bytes) * kMaxExpertGroup) : nullptr;
+  // No per-session expert slots: on a backend with separate memory the decoder serves routed
+  // experts through the model's device expert cache (blocks/ffn_tiers.h), whose slots are the
+  // model's (part of the VRAM budget), so s.expert_slots stays null.
   s.sel_idx_host = host.take<int32_t>(T * K);
   s.sel_weight_host = host.take<float>(T * K);
   s.expert_end = host.take<int32_t>(E + 1);
   s.slot_token = host.take<int32_t>(T * K);
   s.slot_weight = host.take<float>(T * K);
   s.predicted = host.take<int32_t>(E);
+  if (!b.unified_memory() && hp.n_routed_experts > 0) {  // experts computed on the host (blocks/ffn_tiers.h)
+    s.host_x = host.take<float>(T * H);
+    s.host_q = host.take<uint8_t>(T * q_row);
+    s.host_gate = host.take<float>(T * width);
+    s.host_up = host.take<float>(T * width);
+    s.host_out = host.take<float>(T * H);
+  }
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <vector>
@@ -136,7 +137,13 @@ Result<std::unique_ptr<Model>> Model::open(std::unique_ptr<DataLoader> loader, c
   auto backend = backend::create_backend(options.backend);
   if (!backend) return Status(backend.status().code(), path + ": " + backend.status().message());
   model->backend_ = std::move(backend).value();
+  if (options.vram_budget_bytes > kMaxVramBudgetBytes)
+    return invalid_argument(path + ": vram_budget_bytes " + std::to_string(options.vram_budget_bytes) +
+                            " is more than 1 PiB: not a device's memory");
+  const auto place_start = std::chrono::steady_clock::now();
   auto placed = place_weights(*model->backend_, model->hparams_, model->weights_);
+  const double place_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - place_start).count();
   if (!placed) return Status(placed.status().code(), path + ": " + placed.status().message());
   model->device_weights_ = std::move(placed).value();
   ExpertStoreOptions store;
@@ -157,6 +164,8 @@ Result<std::unique_ptr<Model>> Model::open(std::unique_ptr<DataLoader> loader, c
   auto experts = ExpertStore::create(*model->file_, model->hparams_, model->weights_, store);
   if (!experts) return Status(experts.status().code(), path + ": " + experts.status().message());
   model->experts_ = std::move(experts).value();
+  if (Status st = model->place_expert_tiers(options, place_seconds); !st)
+    return Status(st.code(), path + ": " + st.message());
   MOTE_RETURN_IF_ERROR(model->file_->check_mapping());  // shrank while being checked and bound
   if (options.expert_learn && model->hparams_.n_routed_experts > 0) {
     const ModelIdentity identity{model->file_->header().file_size, model->file_->header().metadata_checksum};

@@ -18,6 +18,7 @@
 
 #include "backend/backend.h"
 #include "core/status.h"
+#include "experts/device_expert_cache.h"
 #include "experts/expert_learning.h"
 #include "experts/expert_store.h"
 #include "experts/memory_plan.h"
@@ -62,6 +63,33 @@ struct ModelOptions {
   // supplies it). Called once in open() on the bound model before its expert store exists. Empty:
   // 0 and 0. When set, the plan is computed (and memory_plan() filled) even without auto.
   std::function<Result<std::pair<uint64_t, uint64_t>>(const Model&)> plan_session;
+  // ---- placement on a backend with separate device memory (Backend::unified_memory() false;
+  // ignored on the CPU backend). Dense weights go to the device first, then the sessions' KV and
+  // scratch are kept room for, and the rest of the budget holds the device expert cache
+  // (experts/device_expert_cache.h); routed experts not on the device come from the expert store.
+  // The device memory the model and its sessions may use (bytes); 0 = what the device holds
+  // (Backend::device_capacity(), or every expert when it has no bound). Above
+  // kMaxVramBudgetBytes, or above the device's capacity, open fails (kInvalidArgument); below
+  // the dense weights plus the session bytes it fails naming the three (kOutOfMemory).
+  uint64_t vram_budget_bytes = 0;
+  // Device bytes kept for the sessions' KV caches and scratch; 0: plan_session's one session when
+  // set, else nothing (then a session that does not fit fails at Session::create).
+  uint64_t vram_session_bytes = 0;
+  // How misses of the device cache are served: kAuto chooses per layer from measured speeds.
+  TierMode expert_tier_mode = TierMode::kAuto;
+};
+
+// Largest ModelOptions::vram_budget_bytes accepted (1 PiB): anything above is a mistake.
+inline constexpr uint64_t kMaxVramBudgetBytes = uint64_t(1) << 50;
+
+// Where the model's memory went on a backend with separate device memory (Model::placement()).
+struct DevicePlacement {
+  bool separate = false;          // the backend's memory is separate (else nothing below is set)
+  uint64_t budget_bytes = 0;      // the VRAM budget in effect (0: no bound)
+  uint64_t dense_bytes = 0;       // device bytes the dense weights took
+  uint64_t session_bytes = 0;     // kept for the sessions' KV and scratch
+  uint64_t cache_bytes = 0;       // given to the device expert cache (whole slots)
+  double place_seconds = 0;       // time placing the dense weights took (the first upload speed)
 };
 
 // The memory plan of an open (ModelOptions::expert_budget_auto / plan_session).
@@ -108,6 +136,11 @@ class Model {
   uint64_t resident_bytes() const;
   // The routed-expert store (thread-safe; shared by every Session of this Model).
   ExpertStore& expert_store() const { return *experts_; }
+  // The device tier of the routed experts: null when the backend has unified memory or the
+  // model has no routed experts (thread-safe; shared by every Session of this Model).
+  DeviceExpertCache* device_experts() const { return device_experts_.get(); }
+  // The device placement made at open (separate false on unified memory).
+  const DevicePlacement& placement() const { return placement_; }
   // The learning expert cache, or null when ModelOptions::expert_learn was off.
   const ExpertLearning* expert_learning() const { return learning_.get(); }
   // Merges the routing since open (or the last save) into the statistics file now; OK and a
@@ -120,12 +153,18 @@ class Model {
 
  private:
   Model() = default;
+  // The VRAM budget's split and the device expert cache (model/device_placement.cpp), after the
+  // dense weights were placed (in place_seconds) and the expert store exists.
+  Status place_expert_tiers(const ModelOptions& options, double place_seconds);
   std::unique_ptr<MoteFile> file_;
   HParams hparams_;
   ModelWeights weights_;
   std::unique_ptr<backend::Backend> backend_;
   ModelWeights device_weights_;  // weights_ placed on backend_
   std::unique_ptr<ExpertStore> experts_;  // borrows file_, hparams_, weights_
+  // Declared after experts_ and backend_: destroyed first (borrows the store, frees through the backend).
+  std::unique_ptr<DeviceExpertCache> device_experts_;
+  DevicePlacement placement_;
   std::unique_ptr<ExpertLearning> learning_;  // borrows experts_, hparams_
   ModelMemoryPlan memory_plan_;
 };

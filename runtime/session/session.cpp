@@ -47,6 +47,22 @@ int32_t argmax(const float* logits, int64_t n) {
   return int32_t(best);
 }
 
+namespace {
+
+// For an out-of-memory message on a backend with separate memory: what the device holds and the
+// VRAM budget's split (model/model.h DevicePlacement); empty on unified memory.
+std::string device_note(const Model& model) {
+  const DevicePlacement& p = model.placement();
+  if (!p.separate) return "";
+  const backend::Backend& b = model.backend();
+  return "; device memory: " + std::to_string(b.device_bytes_in_use()) + " bytes in use" +
+         (b.device_capacity() > 0 ? " of capacity " + std::to_string(b.device_capacity()) : std::string()) +
+         ", vram_budget " + std::to_string(p.budget_bytes) + " bytes kept " + std::to_string(p.session_bytes) +
+         " for sessions (raise vram_budget or vram_session_bytes, or lower max_context)";
+}
+
+}  // namespace
+
 Session::DeviceBuffer Session::device_alloc(uint64_t bytes) const {
   backend::Backend& b = model_.backend();
   return DeviceBuffer(b.alloc(std::max<uint64_t>(bytes, 1)), DeviceFree{&b});
@@ -135,7 +151,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   if (!s->state_ || !s->arena_ || !s->host_arena_ || !s->layer_caches_ || !s->logits_ || !s->tokens_)
     return Status(StatusCode::kOutOfMemory,
                   "session: cannot allocate " + std::to_string((state_bytes + size.device_bytes) >> 20) +
-                      " MiB (KV cache for max_context " + std::to_string(C) + " + scratch)");
+                      " MiB (KV cache for max_context " + std::to_string(C) + " + scratch)" + device_note(model));
   for (int64_t l = 0; l < hp.n_layers; ++l) s->layer_caches_[size_t(l)] = s->cache_of(size_t(l));
   s->scratch_ = families::carve_decoder_scratch(b, hp, T, C, s->arena_.get(), s->host_arena_.get());
   s->kv_cache_bytes_ = state_bytes;

@@ -10,6 +10,23 @@ namespace mote::cli {
 
 TextGenerationOptions generation_options(const Args& args);  // cmd_text.cpp
 
+// --backend, --vram-budget, --tier-mode (API version 7): a backend with device memory and the
+// placement of the routed experts on it.
+void device_params(const Args& args, mote_model_params* p) {
+  const std::string backend = args.get("--backend", "cpu");
+  if (backend != "cpu" && backend != "staging") throw std::runtime_error("--backend must be cpu or staging");
+  p->backend = backend == "staging" ? MOTE_BACKEND_STAGING : MOTE_BACKEND_CPU;
+  if (args.has("--vram-budget")) p->vram_budget = parse_size("--vram-budget", args.get("--vram-budget"));
+  if (args.has("--tier-mode")) {
+    const std::string mode = args.get("--tier-mode");
+    if (mode != "auto" && mode != "upload" && mode != "cpu")
+      throw std::runtime_error("--tier-mode must be auto, upload or cpu");
+    p->expert_tier_mode = mode == "upload" ? MOTE_TIER_MODE_UPLOAD : mode == "cpu" ? MOTE_TIER_MODE_CPU : MOTE_TIER_MODE_AUTO;
+  }
+  if ((args.has("--vram-budget") || args.has("--tier-mode")) && backend == "cpu")
+    throw std::runtime_error("--vram-budget and --tier-mode need a backend with device memory (--backend staging)");
+}
+
 mote_model_params c_model_params(const Args& args) {
   mote_model_params p = mote_model_params_default();
   if (args.has("--threads")) p.n_threads = int32_t(parse_int("--threads", args.get("--threads"), 0, 4096));
@@ -51,6 +68,7 @@ mote_model_params c_model_params(const Args& args) {
   const bool tuning = args.has("--expert-policy") || args.has("--expert-hot") || args.has("--no-prefetch");
   if (tuning && p.expert_budget_bytes == 0)
     throw std::runtime_error("--expert-policy, --expert-hot and --no-prefetch need --expert-budget");
+  device_params(args, &p);
   if (args.has("--mem-limit") && p.expert_budget_bytes != MOTE_EXPERT_BUDGET_AUTO)
     throw std::runtime_error("--mem-limit needs --expert-budget auto (or use mote plan)");
   return p;

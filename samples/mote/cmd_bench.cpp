@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_roofline.h"
+#include "bench_tiers.h"
 #include "capi.h"
 
 namespace mote::cli {
@@ -226,6 +227,7 @@ struct BenchRun {
   double kv_bytes_per_token = 0;                       // KV cache bytes a timed decode token read, averaged
   mote_expert_stats after_prefill{}, total{}, decode{};  // expert counters: prefill, whole run, decode
   mote_stats session{};                                // KV cache and scratch bytes
+  mote_stats before{}, after_prefill_session{};        // the tier counters around the prefill
 };
 
 // A throwaway session: a prefill of up to 64 prompt tokens (enough that random ids route to
@@ -355,6 +357,7 @@ mote_status run_plain(mote_model* model, mote_session* session, const std::vecto
                       size_t vocab, const std::vector<int32_t>& forced, BenchRun* run) {
   mote_expert_stats base{}, after_prefill{}, total{};
   if (mote_status st = expert_stats(model, false, &base); st != MOTE_OK) return st;
+  if (mote_status st = mote_session_get_stats(session, &run->before); st != MOTE_OK) return st;
   std::vector<float> logits(vocab);
   const auto t_prefill = std::chrono::steady_clock::now();
   if (mote_status st = mote_session_eval(session, prompt.data(), prompt.size(), 0, logits.data(), logits.size());
@@ -362,6 +365,7 @@ mote_status run_plain(mote_model* model, mote_session* session, const std::vecto
     return st;
   run->prefill_s = seconds_since(t_prefill);
   if (mote_status st = expert_stats(model, false, &after_prefill); st != MOTE_OK) return st;
+  if (mote_status st = mote_session_get_stats(session, &run->after_prefill_session); st != MOTE_OK) return st;
   const auto t_decode = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < n_gen; ++i) {
     const int32_t next = forced.empty() ? argmax(logits) : forced[size_t(i)];
@@ -425,6 +429,8 @@ int cmd_bench(const Args& args) {
       st != MOTE_OK)
     return fail_c(st);
   nlohmann::ordered_json out = bench_report(args, info, run, n_prompt, n_gen, bandwidth_gbs);
+  out["backend"] = args.get("--backend", "cpu");
+  out["tiers"] = tiers_json(model.get(), run.before, run.after_prefill_session, run.session);
   if (mote_status st = cpu_json(model.get(), &out); st != MOTE_OK) return fail_c(st);
   std::printf("%s\n", out.dump(2).c_str());
   return 0;

@@ -10,7 +10,8 @@
 namespace mote::cli {
 
 const std::vector<std::string> kExpertValueFlags = {"--expert-budget", "--expert-policy", "--expert-hot", "--threads",
-                                                  "--kernels", "--expert-stats", "--mem-limit"};
+                                                  "--kernels", "--expert-stats", "--mem-limit", "--backend",
+                                                  "--vram-budget", "--tier-mode"};
 const std::vector<std::string> kExpertSwitches = {"--no-prefetch"};
 
 uint64_t parse_size(const std::string& flag, const std::string& text) {

@@ -64,7 +64,7 @@ class CApiInfraTest : public ::testing::Test {
 TEST_F(CApiInfraTest, Versions) {
   EXPECT_STREQ(mote_version(), MOTE_EXPECTED_VERSION);
   EXPECT_EQ(mote_api_version(), MOTE_API_VERSION);
-  EXPECT_EQ(mote_api_version(), 6);  // 6: mote_stats.draft_dropped (mote.h history)
+  EXPECT_EQ(mote_api_version(), 7);  // 7: vram_budget and the expert tiers (mote.h history)
 }
 
 TEST_F(CApiInfraTest, NewModelParamsDefaults) {

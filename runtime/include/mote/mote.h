@@ -50,6 +50,11 @@
  * mote_model_get_memory_plan, mote_model_measure_expert_reads, mote_expected_hit_rate.
  * Version 6 appended mote_stats.draft_dropped (the per-step draft gate under an expert budget):
  * code built against version 5 must be rebuilt.
+ * Version 7 appended to mote_model_params the placement on a backend with separate device memory
+ * (vram_budget, expert_tier_mode) and to mote_stats the tier each routed expert access was served
+ * from (device cache, upload from host RAM or disk, CPU) with the measured speeds; added
+ * MOTE_BACKEND_STAGING (the test double of a GPU) and mote_model_get_layer_tiers: code built
+ * against version 6 must be rebuilt.
  */
 #ifndef MOTE_MOTE_H_
 #define MOTE_MOTE_H_
@@ -61,7 +66,7 @@
 extern "C" {
 #endif
 
-#define MOTE_API_VERSION 6
+#define MOTE_API_VERSION 7
 
 typedef enum mote_status {
   MOTE_OK = 0,
@@ -104,7 +109,18 @@ const char* mote_status_string(mote_status status);
  * mote call on this thread. */
 const char* mote_last_error(void);
 
-typedef enum mote_backend { MOTE_BACKEND_CPU = 0, MOTE_BACKEND_CUDA = 1 } mote_backend;
+/* MOTE_BACKEND_STAGING (API version 7): the CPU kernels on separate, access-protected "device"
+ * memory, the test double of a GPU backend: it runs the whole placement and tiering of a backend
+ * with device memory (vram_budget, mote_stats' tier counters) without a GPU. Slow; for tests and
+ * placement studies. */
+typedef enum mote_backend { MOTE_BACKEND_CPU = 0, MOTE_BACKEND_CUDA = 1, MOTE_BACKEND_STAGING = 2 } mote_backend;
+
+/* How a routed expert that is not in the device's expert cache is served (API version 7). */
+typedef enum mote_expert_tier_mode {
+  MOTE_TIER_MODE_AUTO = 0,   /* per layer, from the measured upload and CPU speeds (default) */
+  MOTE_TIER_MODE_UPLOAD = 1, /* always uploaded into a device cache slot */
+  MOTE_TIER_MODE_CPU = 2     /* always computed on the CPU (rows down, result rows up) */
+} mote_expert_tier_mode;
 
 typedef struct mote_model mote_model;
 typedef struct mote_session mote_session;
@@ -175,6 +191,18 @@ typedef struct mote_model_params {
                                    plan; 0 (default) = detect (MemAvailable, cgroup limit) */
   int32_t plan_context;         /* context tokens whose KV cache the memory plan keeps room for
                                    (default 4096; > 0) */
+  /* --- API version 7 --- */
+  uint64_t vram_budget;         /* a backend with device memory (CUDA, STAGING): bytes of device memory
+                                   the model and its sessions may use. Dense weights go first, then one
+                                   session's KV cache and scratch at plan_context, and the rest holds
+                                   the device expert cache (hot routed experts, evicted by
+                                   expert_policy); other experts come from host RAM or disk (the
+                                   expert budget). 0 (default) = all the device holds (every expert
+                                   when it fits). Nonzero with MOTE_BACKEND_CPU, or above 1 PiB:
+                                   MOTE_ERR_INVALID_ARGUMENT; below the dense weights + session:
+                                   MOTE_ERR_OUT_OF_MEMORY naming the terms */
+  mote_expert_tier_mode expert_tier_mode; /* with device memory: experts missing from the device cache
+                                   (default MOTE_TIER_MODE_AUTO) */
 } mote_model_params;
 
 mote_model_params mote_model_params_default(void);
@@ -576,9 +604,42 @@ typedef struct mote_stats {
                                     part-way through the pass: under an expert budget its own expert
                                     misses would have cost more than the draft was expected to save
                                     (counted as rejected; the emitted tokens do not change) */
+  /* --- API version 7: the routed expert tiers of a backend with device memory (all 0 on the CPU
+   * backend). Counters are the MODEL's since open (all its sessions): take differences around a
+   * call. tier_device_hits + tier_uploads_host + tier_uploads_disk + tier_cpu_host + tier_cpu_disk
+   * = routed expert accesses (one per expert a layer routes to, per forward pass). --- */
+  uint64_t vram_budget_bytes;    /* the budget in effect (0: none) */
+  uint64_t device_dense_bytes;   /* device bytes of the dense weights */
+  uint64_t device_session_bytes; /* device bytes the budget keeps for sessions' KV and scratch */
+  uint64_t device_cache_bytes;   /* device bytes of the expert cache's slots */
+  int64_t device_expert_slots;   /* experts the device cache holds at once */
+  int64_t device_experts_total;  /* routed experts of the model */
+  int64_t tier_device_hits;      /* served from the device cache, in place */
+  int64_t tier_uploads_host;     /* uploaded into a slot from host RAM */
+  int64_t tier_uploads_disk;     /* uploaded after the expert store read it from disk */
+  int64_t tier_cpu_host;         /* computed on the CPU from host RAM */
+  int64_t tier_cpu_disk;         /* computed on the CPU after a disk read */
+  int64_t tier_probes;           /* misses served the other way to re-measure its speed (auto) */
+  double tier_upload_gbs;        /* measured expert upload speed (GB/s; 0 until measured) */
+  double tier_cpu_us_per_token;  /* measured CPU time per expert-token, row transfers included (us) */
+  int32_t tier_layers_upload;    /* MoE layers whose misses are uploaded now (mote_model_get_layer_tiers) */
+  int32_t tier_layers_cpu;       /* MoE layers whose misses are computed on the CPU now */
 } mote_stats;
 
 mote_status mote_session_get_stats(const mote_session* session, mote_stats* out_stats);
+
+/* How each layer serves routed experts missing from the device cache now (API version 7). */
+typedef enum mote_layer_tier {
+  MOTE_LAYER_TIER_NONE = 0,     /* no routed experts, or a backend without device memory */
+  MOTE_LAYER_TIER_RESIDENT = 1, /* every expert of the model is on the device */
+  MOTE_LAYER_TIER_UPLOAD = 2,   /* misses are uploaded into a device slot */
+  MOTE_LAYER_TIER_CPU = 3       /* misses are computed on the CPU */
+} mote_layer_tier;
+/* One entry per layer (main layers, then MTP blocks). Output rules as mote_tokenize: *out_count
+ * is the number of layers, on success and when the buffer is too small; tiers may be NULL when
+ * capacity is 0. The choice of MOTE_TIER_MODE_AUTO changes as the speeds are re-measured. */
+mote_status mote_model_get_layer_tiers(const mote_model* model, mote_layer_tier* tiers, size_t capacity,
+                                       size_t* out_count);
 
 /* --- Figures for a decode roofline (API version 4; new functions only, no struct changed) --- */
 /* Bytes of this session's KV cache one decoded token at `position` (0-based: the token after
