@@ -13,10 +13,13 @@
 #   5. test_cuda_device CudaOps.* and CudaAttention.*: every CUDA op against the CPU backend's
 #      scalar reference on odd shapes;
 #   6. test_cuda_device Fixtures/CudaModel.*: whole-model logits CUDA vs CPU on every fixture (F32
-#      relative error <= 1e-4 and identical greedy continuations, Q8_0 / Q4 cosine >= 0.999 / 0.99);
+#      relative error <= 1e-4 and identical greedy continuations, Q8_0 / Q4 cosine >= 0.999 / 0.99;
+#      on three MoE fixtures also with a VRAM budget whose expert cache holds 25% of the experts,
+#      in each tier mode: upload, CPU, auto);
 #   7. test_cuda_device CudaBench.*: synthetic OLMoE-1B-7B and DeepSeek-V2-Lite widths (Q4,
 #      MOTE_CUDA_BENCH_LAYERS layers, default 4): device bandwidth, the decode GEMV's roofline
-#      ratio, prefill and decode tok/s, decode / HBM roofline.
+#      ratio, prefill and decode tok/s, decode / HBM roofline, each fully resident and with a
+#      VRAM budget of 25% of the experts (with the share of expert accesses per tier).
 # Every step runs even if an earlier test step failed (one run should tell everything); the exit
 # status is non-zero if any failed or skipped (a machine without a usable device). The log is build-cuda/test-cuda.log (and $OUT/test-cuda.log
 # when $OUT is set, as on the device runner), with each step's time.

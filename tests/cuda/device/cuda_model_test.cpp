@@ -3,7 +3,10 @@
 //   F32 weights: prefill and decode logits within a relative max error of 1e-4, and the same
 //   greedy continuation; Q8_0: cosine >= 0.999; Q4: cosine >= 0.99 (over all logits).
 // With an expert budget too (ds3_tiny, qwen3_moe_tiny): routed experts then come from the expert
-// store and are staged into device slots. Skips without a CUDA device.
+// store. With a VRAM budget whose device expert cache holds 25% of the routed experts (ds3_tiny,
+// olmoe_tiny, gpt_oss_tiny), in each tier mode (upload, CPU, auto): the misses are uploaded into
+// the cache or computed on the CPU (experts/device_expert_cache.h), within 1e-4 of the CPU
+// backend. Skips without a CUDA device.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +18,7 @@
 
 #include "common/session_logits.h"
 #include "common/test_util.h"
+#include "experts/device_expert_cache.h"
 #include "model/model.h"
 #include "session/session.h"
 
@@ -118,6 +122,26 @@ TEST_P(CudaModel, F32LogitsAndGreedyMatchTheCpuBackend) {
     auto budget = open(path, backend::BackendKind::kCuda, uint64_t(1) << 20);
     ASSERT_TRUE(budget);
     EXPECT_LE(rel_max_error(prefill_then_decode_logits(*budget, ids_, 7), want), 1e-4) << "with an expert budget";
+  }
+  if (GetParam() == "ds3_tiny" || GetParam() == "olmoe_tiny" || GetParam() == "gpt_oss_tiny") {
+    ASSERT_NE(cuda->device_experts(), nullptr);
+    const DevicePlacement plan = cuda->placement();
+    const DeviceExpertCache& all = *cuda->device_experts();
+    for (TierMode mode : {TierMode::kUpload, TierMode::kCpu, TierMode::kAuto}) {
+      ModelOptions o;
+      o.backend.kind = backend::BackendKind::kCuda;
+      o.backend.kernels = "reference";
+      o.vram_session_bytes = plan.session_bytes;
+      o.vram_budget_bytes = plan.dense_bytes + plan.session_bytes +
+                            uint64_t(std::max<int64_t>(1, all.total_experts() / 4)) * all.slot_bytes();
+      o.expert_tier_mode = mode;
+      auto quarter = Model::open(path, o);
+      ASSERT_TRUE(quarter.is_ok()) << quarter.status().to_string();
+      EXPECT_LE(rel_max_error(prefill_then_decode_logits(**quarter, ids_, 7), want), 1e-4)
+          << "VRAM cache of 25% of the experts, tier mode " << int(mode);
+      const TierStats t = (*quarter)->device_experts()->stats();
+      EXPECT_GT(mode == TierMode::kCpu ? t.cpu_host : t.uploads_host, 0u) << int(mode);
+    }
   }
   for (KvType kv : {KvType::kF16, KvType::kQ8_0}) {
     const double e = rel_max_error(prefill_then_decode_logits(*cuda, ids_, 7, kv),
