@@ -14,8 +14,9 @@ TextGenerationOptions generation_options(const Args& args);  // cmd_text.cpp
 // placement of the routed experts on it.
 void device_params(const Args& args, mote_model_params* p) {
   const std::string backend = args.get("--backend", "cpu");
-  if (backend != "cpu" && backend != "staging") throw std::runtime_error("--backend must be cpu or staging");
-  p->backend = backend == "staging" ? MOTE_BACKEND_STAGING : MOTE_BACKEND_CPU;
+  if (backend != "cpu" && backend != "cuda" && backend != "staging")
+    throw std::runtime_error("--backend must be cpu, cuda or staging");
+  p->backend = backend == "staging" ? MOTE_BACKEND_STAGING : backend == "cuda" ? MOTE_BACKEND_CUDA : MOTE_BACKEND_CPU;
   if (args.has("--vram-budget")) p->vram_budget = parse_size("--vram-budget", args.get("--vram-budget"));
   if (args.has("--tier-mode")) {
     const std::string mode = args.get("--tier-mode");
@@ -24,7 +25,7 @@ void device_params(const Args& args, mote_model_params* p) {
     p->expert_tier_mode = mode == "upload" ? MOTE_TIER_MODE_UPLOAD : mode == "cpu" ? MOTE_TIER_MODE_CPU : MOTE_TIER_MODE_AUTO;
   }
   if ((args.has("--vram-budget") || args.has("--tier-mode")) && backend == "cpu")
-    throw std::runtime_error("--vram-budget and --tier-mode need a backend with device memory (--backend staging)");
+    throw std::runtime_error("--vram-budget and --tier-mode need a backend with device memory (--backend cuda or staging)");
 }
 
 mote_model_params c_model_params(const Args& args) {

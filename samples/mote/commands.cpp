@@ -22,10 +22,11 @@ namespace {
   "  --threads N           kernel threads (default 0 = all cores)\n"                              \
   "  --kernels NAME        kernel table: reference, avx2, avx512, avx512-amx, neon (default: the best)\n"       \
   "  --kv-type T           KV cache element type: f32, f16 (default), q8_0\n"                    \
-  "  --backend cpu|staging  staging: the GPU test double (separate device memory; slow)\n"      \
+  "  --backend cpu|cuda|staging  cuda: CUDA device 0 (a build with MOTE_CUDA=ON); staging: the\n" \
+  "                        GPU test double (separate device memory; slow)\n"                    \
   "  --vram-budget SIZE    device memory for dense weights, KV and the device expert cache\n"   \
   "  --tier-mode auto|upload|cpu   experts missing from the device: measured choice per layer,\n" \
-  "                        always uploaded, or always computed on the CPU (need --backend staging)\n"
+  "                        always uploaded, or always computed on the CPU (need cuda or staging)\n"
 
 #define MOTE_SAMPLING_HELP                                                                         \
   "sampling flags (greedy unless --temp T > 0):\n"                                                 \

@@ -88,4 +88,16 @@ TEST_F(BenchTiersCli, BadValuesAreOneLineErrors) {
   }
 }
 
+// --backend cuda reaches MOTE_BACKEND_CUDA: without a CUDA backend in this build, or without a
+// device (CI), one line that says which.
+TEST_F(BenchTiersCli, CudaWithoutADeviceIsAOneLineError) {
+  const auto r = run_command({MOTE_CLI_BIN, "bench", model_, "--backend", "cuda", "--gen", "2", "--prompt", "2"});
+  if (r.exit_code == 0) GTEST_SKIP() << "this machine has a CUDA device";
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(r.err.find("no CUDA device") != std::string::npos ||
+              r.err.find("no CUDA backend") != std::string::npos)
+      << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
 }  // namespace
