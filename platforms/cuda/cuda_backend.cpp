@@ -19,23 +19,8 @@
 namespace mote::backend {
 namespace {
 
-constexpr uint64_t kPieceAlign = 64;
 // Backend-owned scratch: attention's split partial results (and overlapping copies).
 constexpr uint64_t kWorkBytes = uint64_t(64) << 20;
-
-uint64_t align_up(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
-
-// Bytes a view's data spans (as the staging backend counts them).
-uint64_t view_bytes(const WeightView& w) {
-  if (w.empty() || w.rows == 0) return 0;
-  if (w.grouped()) return uint64_t(w.rows) * w.row_stride;
-  return uint64_t(w.rows - 1) * w.row_stride + weight_row_bytes(w.type, w.cols);
-}
-
-uint64_t row_bound(int64_t cols) {
-  const uint64_t blocks = uint64_t((cols + 31) / 32);
-  return std::max<uint64_t>(uint64_t(cols) * 4, blocks * 40);
-}
 
 class CudaBackend final : public Backend {
  public:
@@ -114,7 +99,7 @@ class CudaBackend final : public Backend {
   }
 
   Result<WeightView> place_weight(const WeightView& host) override {
-    const uint64_t bytes = view_bytes(host);
+    const uint64_t bytes = StagingBackend::view_bytes(host);
     if (bytes == 0) return host;
     void* p = place_bytes(host.data, bytes);
     if (p == nullptr) return Status(StatusCode::kOutOfMemory, "cuda backend: no device memory for a weight");
@@ -131,39 +116,13 @@ class CudaBackend final : public Backend {
 
   // The staging backend's slot layout (gate, up, down, then the biases, 64-byte aligned pieces).
   void stage_experts(const ExpertWeights* host, int64_t n, void* slot_base, ExpertWeights* device) override {
-    uint8_t* slot = static_cast<uint8_t*>(slot_base);
-    for (int64_t e = 0; e < n; ++e) {
-      const ExpertWeights& h = host[e];
-      const int64_t inter = h.gate.rows, hidden = h.gate.cols;
-      uint8_t* at = slot;
-      auto weight = [&](const WeightView& w, uint64_t reserve) {
-        WeightView d = w;
-        if (!w.empty()) {
-          check(cudaMemcpyAsync(at, w.data, view_bytes(w), cudaMemcpyHostToDevice, stream_), "stage_experts");
-          d.data = at;
-        }
-        at += reserve;
-        return d;
-      };
-      auto floats = [&](const float* b, int64_t count) -> const float* {
-        const float* d = nullptr;
-        if (b != nullptr) {
-          check(cudaMemcpyAsync(at, b, uint64_t(count) * sizeof(float), cudaMemcpyHostToDevice, stream_), "stage_experts");
-          d = reinterpret_cast<const float*>(at);
-        }
-        at += align_up(uint64_t(count) * sizeof(float), kPieceAlign);
-        return d;
-      };
-      const uint64_t gate_up = align_up(row_bound(hidden) * uint64_t(inter), kPieceAlign);
-      ExpertWeights& d = device[e];
-      d.gate = weight(h.gate, gate_up);
-      d.up = weight(h.up, gate_up);
-      d.down = weight(h.down, align_up(row_bound(inter) * uint64_t(hidden), kPieceAlign));
-      d.gate_bias = floats(h.gate_bias, inter);
-      d.up_bias = floats(h.up_bias, inter);
-      d.down_bias = floats(h.down_bias, hidden);
-      slot += StagingBackend::slot_bytes_for(inter, hidden);
-    }
+    StagingBackend::lay_out_experts(
+        host, n, slot_base, device,
+        [](void* self, void* dst, const void* src, uint64_t bytes) {
+          check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, static_cast<CudaBackend*>(self)->stream_),
+                "stage_experts");
+        },
+        this);
     // Done before returning: the device expert cache (experts/device_expert_cache.h) times this
     // call as the upload speed, and its slot must hold the expert once the host copy is released.
     check(cudaStreamSynchronize(stream_), "stage_experts");

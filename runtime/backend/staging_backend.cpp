@@ -23,14 +23,6 @@ uint64_t page_size() {
   return size;
 }
 
-// Bytes a view's data spans: whole groups in a grouped view, else every row's stride but the
-// last row's own bytes (a row slice's last row may end before its stride does).
-uint64_t view_bytes(const WeightView& w) {
-  if (w.empty() || w.rows == 0) return 0;
-  if (w.grouped()) return uint64_t(w.rows) * w.row_stride;
-  return uint64_t(w.rows - 1) * w.row_stride + weight_row_bytes(w.type, w.cols);
-}
-
 // An upper bound on one row of `cols` values in any weight type: f32 (4 bytes a value) or a
 // 32-value block of at most 40 bytes (every quantised type's block is smaller).
 uint64_t row_bound(int64_t cols) {
@@ -186,8 +178,14 @@ uint64_t StagingBackend::expert_slot_bytes(const HParams& hp) const {
   return slot_bytes_for(hp.moe_intermediate_size, hp.hidden_size);
 }
 
-void StagingBackend::stage_experts(const ExpertWeights* host, int64_t n, void* slot_base, ExpertWeights* device) {
-  Unprotected open(*this);
+uint64_t StagingBackend::view_bytes(const WeightView& w) {
+  if (w.empty() || w.rows == 0) return 0;
+  if (w.grouped()) return uint64_t(w.rows) * w.row_stride;
+  return uint64_t(w.rows - 1) * w.row_stride + weight_row_bytes(w.type, w.cols);
+}
+
+void StagingBackend::lay_out_experts(const ExpertWeights* host, int64_t n, void* slot_base, ExpertWeights* device,
+                                     PieceCopy copy, void* ctx) {
   uint8_t* slot = static_cast<uint8_t*>(slot_base);
   for (int64_t e = 0; e < n; ++e) {
     const ExpertWeights& h = host[e];
@@ -196,7 +194,7 @@ void StagingBackend::stage_experts(const ExpertWeights* host, int64_t n, void* s
     auto weight = [&](const WeightView& w, uint64_t reserve) {
       WeightView d = w;
       if (!w.empty()) {
-        std::memcpy(at, w.data, view_bytes(w));
+        copy(ctx, at, w.data, view_bytes(w));
         d.data = at;
       }
       at += reserve;
@@ -205,7 +203,7 @@ void StagingBackend::stage_experts(const ExpertWeights* host, int64_t n, void* s
     auto floats = [&](const float* b, int64_t count) -> const float* {
       const float* d = nullptr;
       if (b != nullptr) {
-        std::memcpy(at, b, uint64_t(count) * sizeof(float));
+        copy(ctx, at, b, uint64_t(count) * sizeof(float));
         d = reinterpret_cast<const float*>(at);
       }
       at += align_up(uint64_t(count) * sizeof(float), kPieceAlign);
@@ -221,6 +219,12 @@ void StagingBackend::stage_experts(const ExpertWeights* host, int64_t n, void* s
     d.down_bias = floats(h.down_bias, hidden);
     slot += slot_bytes_for(inter, hidden);
   }
+}
+
+void StagingBackend::stage_experts(const ExpertWeights* host, int64_t n, void* slot_base, ExpertWeights* device) {
+  Unprotected open(*this);
+  lay_out_experts(host, n, slot_base, device,
+                  [](void*, void* dst, const void* src, uint64_t bytes) { std::memcpy(dst, src, bytes); }, nullptr);
 }
 
 void StagingBackend::matmul(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,

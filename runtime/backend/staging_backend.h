@@ -93,6 +93,15 @@ class StagingBackend final : public Backend {
   // gate [I, H], up [I, H], down [H, I], plus the biases [I], [I], [H], each piece 64-byte
   // aligned. expert_slot_bytes(hp) is this for (moe_intermediate_size, hidden_size).
   static uint64_t slot_bytes_for(int64_t intermediate, int64_t hidden);
+  // Copies n host experts into consecutive slots of that layout at slot_base with
+  // copy(ctx, device_dst, host_src, bytes) per piece (a memcpy here, a host-to-device copy on a
+  // GPU backend) and fills device[0..n) with views of the copies. Allocates nothing.
+  using PieceCopy = void (*)(void* ctx, void* device_dst, const void* host_src, uint64_t bytes);
+  static void lay_out_experts(const ExpertWeights* host, int64_t n, void* slot_base, ExpertWeights* device,
+                              PieceCopy copy, void* ctx);
+  // Bytes a view's data spans (whole groups in a grouped view; a row slice's last row may end
+  // before its stride does): what place_weight copies.
+  static uint64_t view_bytes(const WeightView& w);
   // Device regions currently held (alloc'd and placed), for tests.
   int64_t region_count() const;
   // The most device memory held at once since creation (bytes, page-rounded), for tests.
