@@ -12,6 +12,7 @@
 #include "core/half.h"
 #include "cuda/arith.h"
 #include "kernels/kernels.h"
+#include "backend/backend_test_util.h"
 #include "kernels/kv_rows.h"
 #include "kernels/quant.h"
 #include "kernels/rope.h"
@@ -19,36 +20,7 @@
 namespace mote::test {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(gen);
-  return v;
-}
-
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
-
-struct Weight {
-  std::vector<uint8_t> bytes;
-  WeightView view;
-};
-
-Weight make_weight(WeightType type, int64_t rows, int64_t cols, bool grouped, uint32_t seed) {
-  const std::vector<float> values = random_floats(size_t(rows * cols), seed);
-  const uint64_t stride = weight_row_bytes(type, cols);
-  std::vector<uint8_t> row_major(size_t(rows) * stride);
-  for (int64_t r = 0; r < rows; ++r) quantize_row(type, values.data() + r * cols, cols, row_major.data() + r * stride);
-  Weight w;
-  if (grouped) {
-    w.bytes.resize(row_major.size());
-    interleave_matrix(type, row_major.data(), rows, cols, w.bytes.data());
-  } else {
-    w.bytes = std::move(row_major);
-  }
-  w.view = {type, rows, cols, stride, w.bytes.data(), grouped ? kRowGroup : 1};
-  return w;
-}
 
 struct Shape {
   WeightType type;
@@ -92,7 +64,7 @@ TEST(CudaArith, HalfBf16AndMxConversionsMatchCore) {
 TEST(CudaArith, BlockDecodersMatchDequantize) {
   uint32_t seed = 1;
   for (const Shape& s : shapes()) {
-    const Weight w = make_weight(s.type, s.rows, s.cols, s.grouped, seed++);
+    const HostWeight w = random_weight(s.type, s.rows, s.cols, s.grouped, seed++);
     std::vector<float> want(size_t(s.cols));
     for (int64_t r = 0; r < s.rows; ++r) {
       dequantize_view_piece(w.view, r, 0, s.cols, want.data());
@@ -174,7 +146,7 @@ void gemv_dispatch(const WeightView& w, const float* x, int64_t xs, int nt, bool
 TEST(CudaArith, GemvLanePartialsMatchReferenceMatmul) {
   uint32_t seed = 100;
   for (const Shape& s : shapes()) {
-    const Weight w = make_weight(s.type, s.rows, s.cols, s.grouped, seed++);
+    const HostWeight w = random_weight(s.type, s.rows, s.cols, s.grouped, seed++);
     for (int nt : {1, 3, 8}) {
       const bool x_vec = nt != 3;  // the 4-float loads of x (a stride that is a multiple of 4)
       const int64_t xs = x_vec ? (s.cols + 7) / 4 * 4 : s.cols + 5, ys = s.rows + 3;

@@ -10,20 +10,13 @@
 #include <vector>
 
 #include "cuda/lane_algos.h"
+#include "backend/backend_test_util.h"
 #include "kernels/attention.h"
 #include "kernels/kv_rows.h"
 #include "kernels/router.h"
 
 namespace mote::test {
 namespace {
-
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(gen);
-  return v;
-}
 
 TEST(CudaLaneAlgos, RouteMatchesKernelsRoute) {
   struct Case {
