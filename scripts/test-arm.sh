@@ -11,7 +11,8 @@
 #     - scripts/arm-demo.sh: the demo model converted and run on aarch64, F32 greedy = x86's,
 #       the expert store under a budget;
 #     - samples/edge-chat built against the installed package and its run-demo.sh under qemu.
-# ci: as full, but at `max` ctest runs ARM_MAX_SUITES only (time: README "Tests on aarch64").
+# ci: as full, with the heavy tests' data cut (MOTE_TEST_SCALE=small, ARM_SMALL_CUTS below) so the
+#   whole suite at `max` fits CI's time (README "Tests on aarch64"); full keeps the x86 sizes.
 # kernels: only the kernel tests (tests/kernels/standalone, build-arm), no sysroot needed.
 #
 # `max` has NEON + dotprod + i8mm; `cortex-a72` (ARMv8.0) has neither, so the kernel dispatcher
@@ -66,18 +67,19 @@ ARM_EXCLUDE_REASONS=(
   # Bounds mote-synth's peak RSS at 64 MiB while it streams a 2 GB checkpoint; under qemu-user the
   # child's RSS is qemu's process (378 MiB measured). Not checked on real aarch64 hardware.
   'SynthTest\.V2LiteSliceStreamsConvertsAndRuns'
+  # The adaptive draft policy decides from measured wall-clock costs of draft and plain steps;
+  # under qemu the MTP draft step costs 25x a plain one (1.2x natively: emulated NEON), so the
+  # policy rightly stops drafting and the test's native fractions (< 6% / > 85%) cannot hold.
+  # Its logic is tested with injected times in DraftPolicy.* (tests/runtime), which run here.
+  'SpeculativeText\.AdaptivePolicyFollowsTheAcceptance'
 )
 ARM_EXCLUDE="$(IFS='|'; echo "${ARM_EXCLUDE_REASONS[*]}")"
-# The subsets, by GoogleTest suite (measured times: README "Tests on aarch64"). At cortex-a72 (and
-# at max in CI mode, where time is short) the kernels run against their scalar references and the
-# dispatcher (at cortex-a72 it must fall back); at max in CI mode also the C API through
-# libmote.so, the end-to-end fixtures of every family (converted on aarch64, logits against
-# transformers' references) and the expert store. ARM_SHORT_SKIP leaves out the three longest
-# kernel tests in both subsets (large shapes, thread counts, allocation counting: 320 s of the
-# subset's 720 s under qemu on the shared machine; the full mode runs them).
+# At cortex-a72 (both modes) only the kernel suites run: against their scalar references, and the
+# dispatcher must fall back (no NEON table); everything above the kernels is the same code as at
+# max. ARM_SHORT_SKIP leaves out the three longest kernel tests there (large shapes, thread
+# counts, allocation counting); they run at max.
 ARM_KERNEL_SUITES=(Dispatch FastKernels GroupedKernels NeonGrouped Q2_1 Mxfp4Kernels KvRows GreedyAcrossTables
                    Swiglu NonFiniteActs)
-ARM_MAX_SUITES=("${ARM_KERNEL_SUITES[@]}" Attention CApiTest FixtureTest ExpertStoreTiny)
 suites_regex() { local IFS='|'; echo "(^|/)($*)\\."; }
 ARM_SHORT_SKIP='GroupedKernels\.(ResultsAreBitIdenticalAcrossThreadCounts|TableMatmulOnLargeShapesAndSlices|NoHeapAllocationInsideKernelCalls)'
 
@@ -105,6 +107,8 @@ ninja -C "$BUILD" -j"$JOBS"
 cmake --install "$BUILD" >/dev/null
 echo "test-arm: sysroot + cross-build + install: $((SECONDS - t)) s"
 
+if [ "$MODE" = ci ]; then export MOTE_TEST_SCALE="${MOTE_TEST_SCALE:-small}"; fi
+echo "test-arm: MOTE_TEST_SCALE=${MOTE_TEST_SCALE:-(unset: full sizes)}"
 status=0
 for cpu in "${CPUS[@]}"; do
   t=$SECONDS
@@ -114,14 +118,14 @@ for cpu in "${CPUS[@]}"; do
   if [ "$cpu" = cortex-a72 ]; then export MOTE_TEST_EXPECT_NO_FAST_TABLE=1; else unset MOTE_TEST_EXPECT_NO_FAST_TABLE; fi
   echo "== test-arm: qemu-aarch64 -cpu $cpu"
   ctest_args=(--test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 1500)
-  if [ "$cpu" = max ] && [ "$MODE" = full ]; then
+  if [ "$cpu" = max ]; then
     ctest_args+=(-E "$ARM_EXCLUDE")
-  elif [ "$cpu" = max ]; then
-    ctest_args+=(-R "$(suites_regex "${ARM_MAX_SUITES[@]}")" -E "$ARM_EXCLUDE|$ARM_SHORT_SKIP")
   else
     ctest_args+=(-R "$(suites_regex "${ARM_KERNEL_SUITES[@]}")" -E "$ARM_EXCLUDE|$ARM_SHORT_SKIP")
   fi
+  t_ctest=$SECONDS
   ctest "${ctest_args[@]}" || status=1
+  echo "test-arm: ctest at -cpu $cpu: $((SECONDS - t_ctest)) s"
   bash "$ROOT/scripts/arm-demo.sh" "$BUILD" "$X86" || status=1
   if [ -f "$EDGE_SRC/CMakeLists.txt" ]; then
     # mote_DIR, not CMAKE_PREFIX_PATH: the toolchain's FIND_ROOT_PATH_MODE_PACKAGE ONLY would look

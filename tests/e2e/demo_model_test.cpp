@@ -120,7 +120,11 @@ TEST_F(DemoModel, MtpDraftsAreMostlyAcceptedAndSamplingKeepsItsDistribution) {
               (long long)r->draft_steps);
   EXPECT_GT(acceptance, 0.3);
 
-  constexpr int kRuns = 4000;
+  // Under MOTE_TEST_SCALE=small (qemu-aarch64) 1000 runs per mode instead of 4000 (the 8000
+  // generations take over 6 min there); the TV bound grows by sqrt(4000 / runs), the sampling
+  // noise's growth, so the check keeps the same strength in standard deviations.
+  const int kRuns = test::scaled(4000, 1000);
+  const double max_tv = 0.05 * std::sqrt(4000.0 / kRuns);
   o.max_tokens = 3;
   o.sampling.temperature = 1.0f;
   o.sampling.top_k = 3;
@@ -150,7 +154,7 @@ TEST_F(DemoModel, MtpDraftsAreMostlyAcceptedAndSamplingKeepsItsDistribution) {
   for (auto [k, v] : d) tv += std::fabs(v) / 2;
   std::printf("sampled 3rd token: TV distance plain vs speculative %.4f; drafts %lld, accepted %lld\n", tv,
               (long long)steps, (long long)accepted);
-  EXPECT_LT(tv, 0.05);
+  EXPECT_LT(tv, max_tv) << kRuns << " runs per mode";
   EXPECT_GT(accepted, steps / 5);
 }
 
