@@ -11,7 +11,8 @@
 #     - scripts/arm-demo.sh: the demo model converted and run on aarch64, F32 greedy = x86's,
 #       the expert store under a budget;
 #     - samples/edge-chat built against the installed package and its run-demo.sh under qemu.
-# ci: as full, but at `max` ctest runs ARM_MAX_SUITES only (time: README "Tests on aarch64").
+# ci: as full, with the heavy tests' data cut (MOTE_TEST_SCALE=small, ARM_SMALL_CUTS below) so the
+#   whole suite at `max` fits CI's time (README "Tests on aarch64"); full keeps the x86 sizes.
 # kernels: only the kernel tests (tests/kernels/standalone, build-arm), no sysroot needed.
 #
 # `max` has NEON + dotprod + i8mm; `cortex-a72` (ARMv8.0) has neither, so the kernel dispatcher
@@ -66,18 +67,46 @@ ARM_EXCLUDE_REASONS=(
   # Bounds mote-synth's peak RSS at 64 MiB while it streams a 2 GB checkpoint; under qemu-user the
   # child's RSS is qemu's process (378 MiB measured). Not checked on real aarch64 hardware.
   'SynthTest\.V2LiteSliceStreamsConvertsAndRuns'
+  # The adaptive draft policy decides from measured wall-clock costs of draft and plain steps;
+  # under qemu the MTP draft step costs 25x a plain one (1.2x natively: emulated NEON), so the
+  # policy rightly stops drafting and the test's native fractions (< 6% / > 85%) cannot hold.
+  # Its logic is tested with injected times in DraftPolicy.* (tests/runtime), which run here.
+  'SpeculativeText\.AdaptivePolicyFollowsTheAcceptance'
 )
 ARM_EXCLUDE="$(IFS='|'; echo "${ARM_EXCLUDE_REASONS[*]}")"
-# The subsets, by GoogleTest suite (measured times: README "Tests on aarch64"). At cortex-a72 (and
-# at max in CI mode, where time is short) the kernels run against their scalar references and the
-# dispatcher (at cortex-a72 it must fall back); at max in CI mode also the C API through
-# libmote.so, the end-to-end fixtures of every family (converted on aarch64, logits against
-# transformers' references) and the expert store. ARM_SHORT_SKIP leaves out the three longest
-# kernel tests in both subsets (large shapes, thread counts, allocation counting: 320 s of the
-# subset's 720 s under qemu on the shared machine; the full mode runs them).
+# MOTE_TEST_SCALE=small (ci mode; tests/common/test_util.h small_scale()): the tests below cut
+# their data under qemu, where they took 40 s to over 6 min each (qemu-aarch64 runs ~35x slower
+# than native here, and aarch64 has no SIMD Q4/Q2 encoders, so q4 conversion is ~12x slower than
+# q8_0). No tolerance is loosened except where stated; x86 and `full` keep the x86 sizes.
+#   test                                         x86 / full size               -> ARM ci size
+#   RealShaped.* (8 families)                    real hidden, FFN, expert       -> hidden 128, FFN 256,
+#                                                widths and heads                  experts 128, 4 q heads
+#                                                (vocabulary, tokenizer, template, layer kinds, expert count real)
+#   DemoModel.MtpDraftsAreMostlyAccepted...      4000 sampling runs per mode    -> 500; TV bound
+#                                                TV < 0.05                         0.05*sqrt(4000/500) = 0.141
+#   SpeculativeText.SamplingKeepsTheDistribution 4000 runs per mode, TV < 0.05  -> 1000, TV < 0.1 (the
+#                                                                                  exact run-by-run equality kept)
+#   WeightTypeQuality.KlAndTop1AgainstF32        256 held-out demo tokens       -> 64
+#   MoteToGguf.* (5 tests)                       token embedding Q4_0           -> Q8_0 (other matrices Q4_0)
+#   ConvertIdentity.OlmoeRealWidthBf16           hidden 2048, experts 1024,     -> 512, 256, 1 MiB
+#                                                3 MiB chunks
+#   SynthDirect.{Qwen3,Olmoe,DeepseekV2Lite,     real hidden (1024-2048) and    -> hidden 512, 4 q heads
+#     MixtralSkewTokenizer}MatchesConverted      heads                             (Mixtral 8), widths 256-512
+#   SynthDirect.DeepseekV3MtpMatchesConverted    8 heads, q-LoRA 1536, exp. 256 -> 4 heads, 512, 128
+#   SynthDirect.RouteSkewSkewsRouting            hidden 2048, 32 heads, exp. 768 -> 512, 4, 64 (32 experts kept)
+#   SynthTest.OlmoeHasSpecTensorsConvertsAndRuns 64 experts, vocab 50304        -> 8, 4096 (widths real)
+#   SynthTest.GptOss20bFusedMxfp4ConvertsAndRuns 32 experts, vocab 201088       -> 4, 4096 (widths real)
+#   MemoryBound.* (2 tests)                      4 layers, 8 MiB budget         -> 3 layers, 4 MiB (26x
+#                                                (19x the budget)                  the budget)
+#   TruncationTest.{Resident,ExpertBudget}...    60 truncation iterations       -> 15
+# Measured (README "Tests on aarch64"): the whole ci stage 1750 s CPU, 1728 s wall on the shared
+# machine (ctest at max 1642 s wall for 965 tests; cortex-a72 26 s).
+# At cortex-a72 (both modes) only the kernel suites run: against their scalar references, and the
+# dispatcher must fall back (no NEON table); everything above the kernels is the same code as at
+# max. ARM_SHORT_SKIP leaves out the three longest kernel tests there (large shapes, thread
+# counts, allocation counting); they run at max.
 ARM_KERNEL_SUITES=(Dispatch FastKernels GroupedKernels NeonGrouped Q2_1 Mxfp4Kernels KvRows GreedyAcrossTables
                    Swiglu NonFiniteActs)
-ARM_MAX_SUITES=("${ARM_KERNEL_SUITES[@]}" Attention CApiTest FixtureTest ExpertStoreTiny)
 suites_regex() { local IFS='|'; echo "(^|/)($*)\\."; }
 ARM_SHORT_SKIP='GroupedKernels\.(ResultsAreBitIdenticalAcrossThreadCounts|TableMatmulOnLargeShapesAndSlices|NoHeapAllocationInsideKernelCalls)'
 
@@ -105,6 +134,8 @@ ninja -C "$BUILD" -j"$JOBS"
 cmake --install "$BUILD" >/dev/null
 echo "test-arm: sysroot + cross-build + install: $((SECONDS - t)) s"
 
+if [ "$MODE" = ci ]; then export MOTE_TEST_SCALE="${MOTE_TEST_SCALE:-small}"; fi
+echo "test-arm: MOTE_TEST_SCALE=${MOTE_TEST_SCALE:-(unset: full sizes)}"
 status=0
 for cpu in "${CPUS[@]}"; do
   t=$SECONDS
@@ -114,14 +145,14 @@ for cpu in "${CPUS[@]}"; do
   if [ "$cpu" = cortex-a72 ]; then export MOTE_TEST_EXPECT_NO_FAST_TABLE=1; else unset MOTE_TEST_EXPECT_NO_FAST_TABLE; fi
   echo "== test-arm: qemu-aarch64 -cpu $cpu"
   ctest_args=(--test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 1500)
-  if [ "$cpu" = max ] && [ "$MODE" = full ]; then
+  if [ "$cpu" = max ]; then
     ctest_args+=(-E "$ARM_EXCLUDE")
-  elif [ "$cpu" = max ]; then
-    ctest_args+=(-R "$(suites_regex "${ARM_MAX_SUITES[@]}")" -E "$ARM_EXCLUDE|$ARM_SHORT_SKIP")
   else
     ctest_args+=(-R "$(suites_regex "${ARM_KERNEL_SUITES[@]}")" -E "$ARM_EXCLUDE|$ARM_SHORT_SKIP")
   fi
+  t_ctest=$SECONDS
   ctest "${ctest_args[@]}" || status=1
+  echo "test-arm: ctest at -cpu $cpu: $((SECONDS - t_ctest)) s"
   bash "$ROOT/scripts/arm-demo.sh" "$BUILD" "$X86" || status=1
   if [ -f "$EDGE_SRC/CMakeLists.txt" ]; then
     # mote_DIR, not CMAKE_PREFIX_PATH: the toolchain's FIND_ROOT_PATH_MODE_PACKAGE ONLY would look

@@ -3,11 +3,28 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 namespace mote::test {
+
+// MOTE_TEST_SCALE=small: the heaviest tests shrink their data (fewer tokens, layers, experts,
+// repetitions or narrower widths; never a looser tolerance). scripts/test-arm.sh sets it for the
+// whole suite under qemu-aarch64, where everything runs ~35x slower; every cut is listed there
+// and in README "Tests on aarch64". Unset (x86, sanitizers): the full sizes. Header-only, so the
+// standalone kernel build (tests/kernels/standalone) needs nothing more.
+inline bool small_scale() {
+  const char* s = std::getenv("MOTE_TEST_SCALE");
+  return s != nullptr && std::strcmp(s, "small") == 0;
+}
+// `full` normally, `small` under MOTE_TEST_SCALE=small.
+template <class T>
+T scaled(T full, T small) {
+  return small_scale() ? small : full;
+}
 
 struct CommandResult {
   int exit_code = -1;         // exit status, or 128 + signal number if killed by a signal

@@ -110,6 +110,11 @@ TEST_F(DemoModel, PerplexityMatchesPyTorch) {
 TEST_F(DemoModel, MtpDraftsAreMostlyAcceptedAndSamplingKeepsItsDistribution) {
   auto e = engine("q8_0");
   auto spec = session(e->model(), true), plain = session(e->model(), false);
+  // Every step drafts: the adaptive policy decides from measured step times (under qemu-aarch64 a
+  // draft step costs 25x a plain one, and it stops drafting after one step), and this test is
+  // about the drafts' acceptance and the sampling rule, not that policy (SpeculativeText and
+  // DraftPolicy test it).
+  spec->draft_policy().set_mode(DraftMode::kAlways);
   TextGenerationOptions o;
   o.max_tokens = 64;
   o.ignore_eos = true;
@@ -120,7 +125,12 @@ TEST_F(DemoModel, MtpDraftsAreMostlyAcceptedAndSamplingKeepsItsDistribution) {
               (long long)r->draft_steps);
   EXPECT_GT(acceptance, 0.3);
 
-  constexpr int kRuns = 4000;
+  // Under MOTE_TEST_SCALE=small (qemu-aarch64) 500 runs per mode instead of 4000 (the 8000
+  // generations take over 6 min there); the TV bound grows by sqrt(4000 / runs) = 2.83x (0.141),
+  // the sampling noise's growth, so the check keeps its strength in standard deviations but
+  // catches only larger distortions.
+  const int kRuns = test::scaled(4000, 500);
+  const double max_tv = 0.05 * std::sqrt(4000.0 / kRuns);
   o.max_tokens = 3;
   o.sampling.temperature = 1.0f;
   o.sampling.top_k = 3;
@@ -150,7 +160,7 @@ TEST_F(DemoModel, MtpDraftsAreMostlyAcceptedAndSamplingKeepsItsDistribution) {
   for (auto [k, v] : d) tv += std::fabs(v) / 2;
   std::printf("sampled 3rd token: TV distance plain vs speculative %.4f; drafts %lld, accepted %lld\n", tv,
               (long long)steps, (long long)accepted);
-  EXPECT_LT(tv, 0.05);
+  EXPECT_LT(tv, max_tv) << kRuns << " runs per mode";
   EXPECT_GT(accepted, steps / 5);
 }
 

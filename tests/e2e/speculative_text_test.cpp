@@ -115,7 +115,11 @@ double tv(const std::map<int32_t, int>& a, const std::map<int32_t, int>& b, int 
 }
 
 TEST_F(SpeculativeText, SamplingKeepsTheDistribution) {
-  constexpr int kRuns = 4000;
+  // MOTE_TEST_SCALE=small (qemu-aarch64, where 2 x 4000 runs take over a minute): 1000 runs per
+  // mode; the TV bounds grow by sqrt(4000 / runs) (same strength in standard deviations), and the
+  // exact run-by-run equality below is checked as before.
+  const int kRuns = mote::test::scaled(4000, 1000);
+  const double max_tv = 0.05 * std::sqrt(4000.0 / kRuns);
   TextGenerationOptions o;
   o.max_tokens = 3;
   o.ignore_eos = true;
@@ -144,8 +148,8 @@ TEST_F(SpeculativeText, SamplingKeepsTheDistribution) {
   const double tv2 = tv(second[0], second[1], kRuns), tv3 = tv(third[0], third[1], kRuns);
   std::printf("TV distance plain vs speculative: 2nd token %.4f, 3rd token %.4f; drafts %lld, accepted %lld\n", tv2,
               tv3, (long long)steps, (long long)accepted);
-  EXPECT_LT(tv2, 0.05);
-  EXPECT_LT(tv3, 0.05);
+  EXPECT_LT(tv2, max_tv) << kRuns << " runs per mode";
+  EXPECT_LT(tv3, max_tv) << kRuns << " runs per mode";
   EXPECT_GT(steps, 0);
   // Sampled tokens are drawn exactly as plain decoding draws them (text_generation.cpp), so the
   // two are not just close in distribution but equal run by run. ds3_tiny's random MTP head never

@@ -12,7 +12,8 @@
 //
 // Compromises, to fit CI (2 cores, a few GB of disk), all through `mote-synth --set`:
 // - routed experts are cut to a few (>= num_experts_per_tok, and for DeepSeek-V3 a multiple of
-//   n_group that still leaves top-k candidates); every width stays real;
+//   n_group that still leaves top-k candidates); every width stays real (except under
+//   MOTE_TEST_SCALE=small, i.e. under qemu-aarch64: see narrow() below);
 // - DeepSeek-V3 drops its MTP layer (num_nextn_predict_layers = 0: it would add another MoE layer)
 //   and is written FP8 with 128x128 block scales, as released;
 // - DeepSeek-V2's real vocabulary exists here only as a GGUF file (tokenizer-tests/
@@ -50,6 +51,10 @@ struct Family {
   const char* name;          // model_type; golden/<name>.{txt,ids}
   const char* config;        // tools/synth/configs/<config>
   std::vector<std::string> synth_args;  // after --layers 1 (a later --layers wins)
+  // MOTE_TEST_SCALE=small (qemu-aarch64, scripts/test-arm.sh): after synth_args, narrower widths
+  // (a later --set wins). The vocabulary, tokenizer, template, layer kinds and expert counts stay
+  // real; every check below is the same.
+  std::vector<std::string> small_args;
   const char* tokenizer;     // shared/data/tokenizers/<tokenizer>/ (tokenizer.json [+ _config])
   const char* template_file; // copied as chat_template.jinja ("" = the one in tokenizer_config)
   const char* chat_family;   // mote_model_params.chat_template (nullptr = the stored one)
@@ -60,23 +65,37 @@ const char* kGgufDeepSeekLlm = "gguf:deepseek-llm";
 const std::string kTemplates = std::string(MOTE_SHARED_DATA_DIR) + "/chat-templates/";
 const std::string kHere = std::string(MOTE_TEST_SOURCE_DIR) + "/real_shaped/";
 
+// Under MOTE_TEST_SCALE=small (qemu-aarch64, ~35x slower than native) the real widths would take
+// minutes per family (DeepSeek-V3: a 2 GB checkpoint; over 6 min for one family under qemu): the
+// hidden size becomes 128 and the FFN/expert widths 128-256, with 4 query heads (head_dim kept
+// where the config states it, else 32). Multiples of 128 keep FP8's 128x128 blocks whole.
+std::vector<std::string> narrow(std::vector<std::string> extra) {
+  std::vector<std::string> a = {"--set", "hidden_size=128", "--set", "intermediate_size=256", "--set",
+                                "num_attention_heads=4"};
+  for (std::string& e : extra) a.insert(a.end(), {"--set", std::move(e)});
+  return a;
+}
+
 std::vector<Family> families() {
   return {
       {"deepseek_v3", "deepseek-v3.json",
        {"--layers", "2", "--fp8", "--set", "n_routed_experts=16", "--set", "num_nextn_predict_layers=0"},  // 16 = 8 groups x 2
-       "deepseek-v3", "", nullptr},
-      {"deepseek_v2", "deepseek-v2-lite.json", {"--layers", "2", "--set", "n_routed_experts=8"}, kGgufDeepSeekLlm, "",
-       "deepseek-v3"},
-      {"qwen3_moe", "qwen3-30b-a3b.json", {"--set", "num_experts=8"}, "qwen3", "", nullptr},
-      {"qwen2_moe", "qwen2-57b-a14b.json", {"--set", "num_experts=8"}, "qwen3",
+       narrow({"moe_intermediate_size=128", "num_key_value_heads=4"}), "deepseek-v3", "", nullptr},
+      {"deepseek_v2", "deepseek-v2-lite.json", {"--layers", "2", "--set", "n_routed_experts=8"},
+       narrow({"moe_intermediate_size=128", "num_key_value_heads=4"}), kGgufDeepSeekLlm, "", "deepseek-v3"},
+      {"qwen3_moe", "qwen3-30b-a3b.json", {"--set", "num_experts=8"},
+       narrow({"moe_intermediate_size=128", "num_key_value_heads=2"}), "qwen3", "", nullptr},
+      {"qwen2_moe", "qwen2-57b-a14b.json", {"--set", "num_experts=8"},
+       narrow({"moe_intermediate_size=128", "shared_expert_intermediate_size=256", "num_key_value_heads=2"}), "qwen3",
        "Qwen-Qwen2.5-7B-Instruct.jinja", nullptr},
-      {"olmoe", "olmoe-1b-7b.json", {"--set", "num_experts=8"}, "olmoe", "", "chatml"},
-      {"mixtral", "mixtral-8x7b-v0.1.json", {"--set", "num_local_experts=2"}, "mixtral-8x7b",
-       "=mixtral-8x7b-instruct-v0.1.jinja", nullptr},
-      {"qwen2", "deepseek-r1-distill-qwen-1.5b.json", {}, "qwen3",
+      {"olmoe", "olmoe-1b-7b.json", {"--set", "num_experts=8"}, narrow({"num_key_value_heads=4"}), "olmoe", "",
+       "chatml"},
+      {"mixtral", "mixtral-8x7b-v0.1.json", {"--set", "num_local_experts=2"}, narrow({"num_key_value_heads=2"}),
+       "mixtral-8x7b", "=mixtral-8x7b-instruct-v0.1.jinja", nullptr},
+      {"qwen2", "deepseek-r1-distill-qwen-1.5b.json", {}, narrow({"num_key_value_heads=2"}), "qwen3",
        "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", nullptr},
-      {"gpt_oss", "gpt-oss-20b.json", {"--set", "num_local_experts=4"}, "gpt-oss", "openai-gpt-oss-120b.jinja",
-       nullptr},
+      {"gpt_oss", "gpt-oss-20b.json", {"--set", "num_local_experts=4"}, narrow({"num_key_value_heads=2"}), "gpt-oss",
+       "openai-gpt-oss-120b.jinja", nullptr},
   };
 }
 
@@ -119,6 +138,7 @@ uint64_t build_model(const Family& f, const fs::path& dir) {
                                     std::string(MOTE_TEST_SOURCE_DIR) + "/../tools/synth/configs/" + f.config,
                                     "-o", hf.string(), "--layers", "1", "--seed", "1", "--quiet"};
   synth.insert(synth.end(), f.synth_args.begin(), f.synth_args.end());
+  if (mote::test::small_scale()) synth.insert(synth.end(), f.small_args.begin(), f.small_args.end());
   auto r = run_command(synth);
   EXPECT_EQ(r.exit_code, 0) << f.name << ": mote-synth failed: " << r.err;
   if (r.exit_code != 0) return 0;
@@ -240,7 +260,7 @@ void check_gguf_vectors(mote_model* model) {
   std::istringstream lines(out);
   std::string line;
   size_t cases = 0, passed = 0;
-  const Family f{"deepseek_v2", "", {}, "", "", nullptr};
+  const Family f{"deepseek_v2", "", {}, {}, "", "", nullptr};
   for (size_t pos = 0, hit; (hit = inp.find(sep, pos)) != std::string::npos && std::getline(lines, line);
        pos = hit + sep.size(), ++cases) {
     const std::vector<int32_t> want = parse_ids(line), got = tokenize_rendered(f, model, inp.substr(pos, hit - pos));

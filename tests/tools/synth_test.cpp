@@ -199,16 +199,23 @@ TEST_F(SynthTest, V2LiteSliceStreamsConvertsAndRuns) {
 // hand, independently of the converter's mapping), then converted and run.
 TEST_F(SynthTest, OlmoeHasSpecTensorsConvertsAndRuns) {
   const fs::path out = work_ / "olmoe";
-  auto r = synth(kConfigs / "olmoe-1b-7b.json", out, {"--layers", "1", "--quiet"});
+  // MOTE_TEST_SCALE=small (qemu-aarch64, ~100 s there at full size): 8 of the 64 experts and a
+  // 4096-token vocabulary; every width stays real (2048, expert 1024).
+  const bool small = mote::test::small_scale();
+  const uint64_t vocab = small ? 4096 : 50304;
+  const int experts = small ? 8 : 64;
+  std::vector<std::string> args = {"--layers", "1", "--quiet"};
+  if (small) args.insert(args.end(), {"--set", "num_experts=8", "--set", "vocab_size=4096"});
+  auto r = synth(kConfigs / "olmoe-1b-7b.json", out, args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto ck = mote::convert::Checkpoint::open(out.string());
   std::map<std::string, std::vector<uint64_t>> want = {
-      {"model.embed_tokens.weight", {50304, 2048}}, {"lm_head.weight", {50304, 2048}}, {"model.norm.weight", {2048}},
+      {"model.embed_tokens.weight", {vocab, 2048}}, {"lm_head.weight", {vocab, 2048}}, {"model.norm.weight", {2048}},
       {"model.layers.0.input_layernorm.weight", {2048}}, {"model.layers.0.post_attention_layernorm.weight", {2048}},
       {"model.layers.0.self_attn.q_norm.weight", {2048}}, {"model.layers.0.self_attn.k_norm.weight", {2048}},
-      {"model.layers.0.mlp.gate.weight", {64, 2048}}};
+      {"model.layers.0.mlp.gate.weight", {uint64_t(experts), 2048}}};
   for (const char* p : {"q", "k", "v", "o"}) want[std::string("model.layers.0.self_attn.") + p + "_proj.weight"] = {2048, 2048};
-  for (int e = 0; e < 64; ++e) {
+  for (int e = 0; e < experts; ++e) {
     const std::string ep = "model.layers.0.mlp.experts." + std::to_string(e) + ".";
     want[ep + "gate_proj.weight"] = {1024, 2048};
     want[ep + "up_proj.weight"] = {1024, 2048};
@@ -250,14 +257,20 @@ TEST_F(SynthTest, GptOss20bFusedMxfp4ConvertsAndRuns) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("459 tensors, ", 0), 0u) << r.out;
   const fs::path out = work_ / "gpt_oss";
-  r = synth(kConfigs / "gpt-oss-20b.json", out, {"--layers", "1", "--quiet"});
+  // MOTE_TEST_SCALE=small (qemu-aarch64, over 150 s there at full size: 2.3 GB of BF16 embedding
+  // and lm_head): 4 of the 32 experts and a 4096-token vocabulary; every width stays real.
+  const bool small = mote::test::small_scale();
+  const uint64_t experts = small ? 4 : 32;
+  std::vector<std::string> args = {"--layers", "1", "--quiet"};
+  if (small) args.insert(args.end(), {"--set", "num_local_experts=4", "--set", "vocab_size=4096"});
+  r = synth(kConfigs / "gpt-oss-20b.json", out, args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto ck = mote::convert::Checkpoint::open(out.string());
   const std::pair<const char*, std::vector<uint64_t>> fused[] = {
-      {"model.layers.0.mlp.experts.gate_up_proj_blocks", {32, 5760, 90, 16}},
-      {"model.layers.0.mlp.experts.gate_up_proj_scales", {32, 5760, 90}},
-      {"model.layers.0.mlp.experts.down_proj_blocks", {32, 2880, 90, 16}},
-      {"model.layers.0.mlp.experts.down_proj_scales", {32, 2880, 90}}};
+      {"model.layers.0.mlp.experts.gate_up_proj_blocks", {experts, 5760, 90, 16}},
+      {"model.layers.0.mlp.experts.gate_up_proj_scales", {experts, 5760, 90}},
+      {"model.layers.0.mlp.experts.down_proj_blocks", {experts, 2880, 90, 16}},
+      {"model.layers.0.mlp.experts.down_proj_scales", {experts, 2880, 90}}};
   for (const auto& [name, shape] : fused) {
     const auto t = ck->find(name);
     ASSERT_TRUE(t) << "missing " << name;
