@@ -99,6 +99,8 @@ ARM_EXCLUDE="$(IFS='|'; echo "${ARM_EXCLUDE_REASONS[*]}")"
 #   MemoryBound.* (2 tests)                      4 layers, 8 MiB budget         -> 3 layers, 4 MiB (26x
 #                                                (19x the budget)                  the budget)
 #   TruncationTest.{Resident,ExpertBudget}...    60 truncation iterations       -> 15
+#   HostileMoteTest.ConfigFields* (3 tests)      6-8 values per field           -> 2-4 (extremes kept)
+#   HostileMoteTest.TensorAndTableEntries        8 tensors per fixture          -> 3 (first, middle, last)
 # Measured (README "Tests on aarch64"): the whole ci stage 1750 s CPU, 1728 s wall on the shared
 # machine (ctest at max 1642 s wall for 965 tests; cortex-a72 26 s).
 # At cortex-a72 (both modes) only the kernel suites run: against their scalar references, and the

@@ -15,10 +15,10 @@ if [ "${MOTE_SKIP_ARM:-0}" != "1" ]; then
   echo "test.sh: aarch64 stage took $((SECONDS - arm_start)) s"
 fi
 # The suite again under ASan+UBSan (build-asan), then every fuzz target for MOTE_FUZZ_SECONDS
-# (default 20) each (build-fuzz). MOTE_SKIP_SANITIZERS=1 / MOTE_SKIP_FUZZ=1 skip them.
+# (default 10) each (build-fuzz). MOTE_SKIP_SANITIZERS=1 / MOTE_SKIP_FUZZ=1 skip them.
 if [ "${MOTE_SKIP_SANITIZERS:-0}" != "1" ]; then
   bash scripts/sanitize.sh
 fi
 if [ "${MOTE_SKIP_FUZZ:-0}" != "1" ]; then
-  bash scripts/fuzz.sh "${MOTE_FUZZ_SECONDS:-20}"
+  bash scripts/fuzz.sh "${MOTE_FUZZ_SECONDS:-10}"
 fi
