@@ -2,7 +2,8 @@
 # Sets everything up on a fresh Debian 12 machine and runs the whole test suite, then the whole
 # stack cross-built for aarch64 and run under qemu (scripts/test-arm.sh ci: the demo model, F32
 # greedy = x86's, the expert store, the edge-chat sample and a ctest subset at -cpu max and
-# cortex-a72; MOTE_ARM_MODE=full runs every test at max, MOTE_SKIP_ARM=1 skips ARM), the
+# cortex-a72; MOTE_ARM_MODE=suite runs every test at max with the heavy tests' data cut, =full at
+# full sizes; MOTE_SKIP_ARM=1 skips ARM), the
 # ASan+UBSan suite (scripts/sanitize.sh) and the fuzz targets (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
